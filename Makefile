@@ -1,0 +1,122 @@
+# lienthong: build, test, install. See README.md.
+#
+#   make                  build the programs into build/bin (warnings are errors)
+#   make test             unit tests (also under ASan/UBSan) and integration tests
+#                         against a real local Kafka broker started for the run
+#   make demo             the quick start: install packages, build, start Kafka,
+#                         two demo agencies exchange documents
+#   make install PREFIX=/usr/local
+#   make SAN=1            build with AddressSanitizer and UBSan into build-san/
+#   make format           clang-format the sources;  make format-check  checks only
+
+PREFIX ?= /usr/local
+SAN ?= 0
+ifeq ($(SAN),1)
+BUILD ?= build-san
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT = -O1
+else
+BUILD ?= build
+SANFLAGS =
+OPT = -O2
+endif
+
+CC ?= cc
+PKGS = rdkafka libprotobuf-c openssl lmdb jansson libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+       -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation -Wvla -Wpointer-arith
+CFLAGS ?= $(OPT) -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
+LDLIBS = $(PKG_LIBS) -lpthread
+
+PROTOS = proto/lienthong.proto proto/store.proto
+GEN_C = $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
+GEN_H = $(GEN_C:.c=.h)
+
+LIB_SRCS = errors/lt_err.c log/lt_log.c config/lt_config.c pki/lt_pki.c \
+	proto/lt_sign.c proto/lt_canon.c proto/lt_envelope.c proto/lt_receipt.c \
+	store/lt_store.c broker-adapter/lt_kafka.c \
+	producers/lt_submit.c producers/lt_forward.c \
+	consumers/lt_deliver.c consumers/lt_inbox.c consumers/lt_receipts.c
+
+PROGS = lienthong-agent lienthong-upload lienthong-status
+PROG_SRC_lienthong-agent = agent/main.c
+PROG_SRC_lienthong-upload = producers/upload_main.c
+PROG_SRC_lienthong-status = status/main.c
+
+UNIT_TESTS = test_config test_canon test_sign test_store test_envelope test_kafka_mock
+TEST_TOOLS = lt-forge
+
+LIB_OBJS = $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
+LIB = $(BUILD)/liblienthong.a
+BINS = $(addprefix $(BUILD)/bin/,$(PROGS))
+TESTBINS = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS) $(TEST_TOOLS))
+
+.PHONY: all test test-unit test-long demo install clean format format-check bench
+all: $(BINS) $(TESTBINS)
+
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c --c_out=$(BUILD)/gen -Iproto $<
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bin/%: $(LIB) $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $(PROG_SRC_$*) $(LIB) $(LDLIBS)
+
+$(BUILD)/bin/lienthong-agent: agent/main.c
+$(BUILD)/bin/lienthong-upload: producers/upload_main.c
+$(BUILD)/bin/lienthong-status: status/main.c
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/lt_check.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/lt-forge: tests/tools/lt_forge.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+test-unit: all
+	tests/run-unit.sh $(BUILD)
+
+test:
+	tests/run-all.sh
+
+test-long:
+	tests/run-all.sh --long
+
+demo:
+	deploy/demo.sh
+
+bench: all
+	bench/throughput.sh
+
+install: $(BINS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/lienthong
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 deploy/kafka.sh deploy/pki.sh $(DESTDIR)$(PREFIX)/share/lienthong/
+	install -m 0644 deploy/agency.conf.example $(DESTDIR)$(PREFIX)/share/lienthong/
+
+FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_SRCS)
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_SRCS)
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

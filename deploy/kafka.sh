@@ -1,0 +1,554 @@
+#!/usr/bin/env bash
+# Runs a local single-node Apache Kafka broker (KRaft mode, no ZooKeeper) on
+# 127.0.0.1, from the official jars on Maven Central, fetched with mvn.
+# Run `deploy/kafka.sh help` for usage and the environment variables.
+set -euo pipefail
+
+prog=kafka.sh
+default_version=3.9.2
+
+usage() {
+	cat <<EOF
+Usage: deploy/kafka.sh start|stop|status|fetch|help
+
+Runs a local single-node Apache Kafka broker (KRaft mode, combined
+broker+controller, node id 1) listening on 127.0.0.1 only. The jars come
+from Maven Central through mvn; no Docker and no Kafka tarball needed.
+Requires java (17 recommended) and mvn (for the first fetch only).
+
+Commands:
+  start   fetch the jars if needed, write the broker config, format the KRaft
+          storage on first use, start the broker in the background and wait
+          until it answers metadata requests. Exits 0 if it is already running.
+  stop    stop the broker (SIGTERM, then SIGKILL after ${LT_KAFKA_STOP_TIMEOUT:-30} s).
+          Exits 0 if it was not running.
+  status  print "running (pid N, 127.0.0.1:PORT)" and exit 0,
+          or print "stopped" and exit 3.
+  fetch   download the Kafka jars and all runtime dependencies into the cache
+          (does nothing if a previous fetch completed).
+  help    print this text (also -h, --help).
+
+Environment variables (defaults in brackets):
+  LT_KAFKA_PORT             PLAINTEXT listener port on 127.0.0.1 [9092]
+  LT_KAFKA_CONTROLLER_PORT  KRaft CONTROLLER listener port on 127.0.0.1
+                            [LT_KAFKA_PORT + 10000, must be < 65536]
+  LT_KAFKA_VERSION          Kafka version to fetch and run [$default_version]
+  LT_CACHE_DIR              cache root [\${XDG_CACHE_HOME:-\$HOME/.cache}/lienthong];
+                            jars go to \$LT_CACHE_DIR/kafka-<version>/libs
+  LT_KAFKA_DIR              broker state: server.properties, log4j.properties,
+                            KRaft data (data/), logs (logs/), pid file
+                            [\$LT_CACHE_DIR/broker-\$LT_KAFKA_PORT]
+  LT_KAFKA_HEAP             JVM heap options [-Xms256m -Xmx512m]
+  LT_KAFKA_JVM_OPTS         extra JVM options appended after the defaults []
+  LT_KAFKA_MESSAGE_MAX_BYTES  broker message.max.bytes [1100000]
+  LT_KAFKA_START_TIMEOUT    seconds start waits for the broker to answer [90]
+  LT_KAFKA_STOP_TIMEOUT     seconds stop waits after SIGTERM before SIGKILL [30]
+  LT_KAFKA_RESET            1: stop the broker if running and wipe LT_KAFKA_DIR
+                            before start (clean test broker) [0]
+  LT_JAVA                   java binary [\$JAVA_HOME/bin/java if set, else java]
+  LT_MVN                    maven binary used by fetch [mvn]
+
+Readiness is checked with "kcat -L" when kcat is installed, otherwise with a
+TCP probe plus the broker's "Kafka Server started" log line. Topic
+auto-creation is off: create topics with an admin client.
+Broker log: \$LT_KAFKA_DIR/logs/server.log (JVM output: \$LT_KAFKA_DIR/kafka.out).
+EOF
+}
+
+die() {
+	echo "$prog: $*" >&2
+	exit 1
+}
+
+say() {
+	echo "$prog: $*"
+}
+
+is_uint() {
+	[[ $1 =~ ^(0|[1-9][0-9]*)$ ]]
+}
+
+check_port() { # name value
+	is_uint "$2" && [ "$2" -ge 1 ] && [ "$2" -le 65535 ] ||
+		die "$1=$2 is not a valid TCP port (1-65535)"
+}
+
+# --- settings ---------------------------------------------------------------
+
+load_settings() {
+	version=${LT_KAFKA_VERSION:-$default_version}
+	[[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
+		die "LT_KAFKA_VERSION=$version is not a version like $default_version"
+
+	port=${LT_KAFKA_PORT:-9092}
+	check_port LT_KAFKA_PORT "$port"
+	if [ -n "${LT_KAFKA_CONTROLLER_PORT:-}" ]; then
+		cport=$LT_KAFKA_CONTROLLER_PORT
+	else
+		cport=$((port + 10000))
+		[ "$cport" -lt 65536 ] ||
+			die "default controller port LT_KAFKA_PORT+10000=$cport is above 65535; set LT_KAFKA_CONTROLLER_PORT to a free port"
+	fi
+	check_port LT_KAFKA_CONTROLLER_PORT "$cport"
+	[ "$cport" != "$port" ] ||
+		die "LT_KAFKA_CONTROLLER_PORT must differ from LT_KAFKA_PORT ($port)"
+
+	if [ -n "${LT_CACHE_DIR:-}" ]; then
+		cache_dir=$LT_CACHE_DIR
+	else
+		[ -n "${XDG_CACHE_HOME:-}" ] || [ -n "${HOME:-}" ] ||
+			die "neither LT_CACHE_DIR, XDG_CACHE_HOME nor HOME is set; set LT_CACHE_DIR"
+		cache_dir=${XDG_CACHE_HOME:-$HOME/.cache}/lienthong
+	fi
+	state_dir=${LT_KAFKA_DIR:-$cache_dir/broker-$port}
+	dist_dir=$cache_dir/kafka-$version
+	libs_dir=$dist_dir/libs
+	marker=$dist_dir/.fetch-complete
+
+	heap=${LT_KAFKA_HEAP:--Xms256m -Xmx512m}
+	jvm_extra=${LT_KAFKA_JVM_OPTS:-}
+	max_bytes=${LT_KAFKA_MESSAGE_MAX_BYTES:-1100000}
+	is_uint "$max_bytes" || die "LT_KAFKA_MESSAGE_MAX_BYTES=$max_bytes is not a number"
+	start_timeout=${LT_KAFKA_START_TIMEOUT:-90}
+	is_uint "$start_timeout" || die "LT_KAFKA_START_TIMEOUT=$start_timeout is not a number of seconds"
+	stop_timeout=${LT_KAFKA_STOP_TIMEOUT:-30}
+	is_uint "$stop_timeout" || die "LT_KAFKA_STOP_TIMEOUT=$stop_timeout is not a number of seconds"
+
+	if [ -n "${LT_JAVA:-}" ]; then
+		java_bin=$LT_JAVA
+	elif [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ]; then
+		java_bin=$JAVA_HOME/bin/java
+	else
+		java_bin=java
+	fi
+	mvn_bin=${LT_MVN:-mvn}
+
+	# Paths end up in Java properties files and a comma-separated log.dirs.
+	local d
+	for d in "$cache_dir" "$state_dir"; do
+		[[ $d == /* ]] || die "cache and state dirs must be absolute paths, got '$d'"
+		[[ $d != *[[:space:],]* ]] ||
+			die "path '$d' contains whitespace or a comma; set LT_CACHE_DIR/LT_KAFKA_DIR to a plain path"
+	done
+	# Keep broker state and jars out of the git repository.
+	local repo
+	repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+	for d in "$cache_dir" "$state_dir"; do
+		case "$(realpath -m "$d")/" in
+		"$repo"/*) die "'$d' is inside the repository $repo; point LT_CACHE_DIR/LT_KAFKA_DIR outside it" ;;
+		esac
+	done
+
+	pid_file=$state_dir/kafka.pid
+	config=$state_dir/server.properties
+	log4j_config=$state_dir/log4j.properties
+	data_dir=$state_dir/data
+	logs_dir=$state_dir/logs
+	out_file=$state_dir/kafka.out
+	owner_mark=$state_dir/.lienthong-kafka
+}
+
+# Takes an exclusive lock on $1 with fd 9 (waits); no-op without flock.
+take_lock() {
+	command -v flock >/dev/null 2>&1 || return 0
+	exec 9>"$1"
+	flock 9 || die "could not lock $1"
+}
+
+# --- fetch ------------------------------------------------------------------
+
+fetched() {
+	[ -f "$marker" ] && [ -d "$libs_dir" ]
+}
+
+do_fetch() {
+	if fetched; then
+		return 0
+	fi
+	command -v "$mvn_bin" >/dev/null 2>&1 ||
+		die "mvn not found (LT_MVN=$mvn_bin); install Maven (apt-get install maven) to fetch the Kafka jars"
+	mkdir -p "$cache_dir" || die "cannot create cache dir $cache_dir"
+	take_lock "$cache_dir/.kafka-$version.lock"
+	if fetched; then # another process finished the fetch while we waited
+		return 0
+	fi
+
+	say "fetching Kafka $version jars from Maven Central into $libs_dir ..."
+	tmp=$(mktemp -d "$cache_dir/.fetch-kafka-$version.XXXXXX") ||
+		die "cannot create a temporary dir in $cache_dir"
+	# shellcheck disable=SC2064 # expand $tmp now
+	trap "rm -rf '$tmp'" EXIT
+	cat >"$tmp/pom.xml" <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0"
+	xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+	xsi:schemaLocation="http://maven.apache.org/POM/4.0.0 http://maven.apache.org/xsd/maven-4.0.0.xsd">
+	<modelVersion>4.0.0</modelVersion>
+	<groupId>lienthong.local</groupId>
+	<artifactId>kafka-broker-jars</artifactId>
+	<version>1</version>
+	<packaging>pom</packaging>
+	<dependencies>
+		<!-- server (kafka.Kafka) and storage tool (kafka.tools.StorageTool) -->
+		<dependency>
+			<groupId>org.apache.kafka</groupId>
+			<artifactId>kafka_2.13</artifactId>
+			<version>$version</version>
+		</dependency>
+		<!-- the logging binding Kafka 3.x ships: slf4j 1.7 -> reload4j -->
+		<dependency>
+			<groupId>org.slf4j</groupId>
+			<artifactId>slf4j-reload4j</artifactId>
+			<version>1.7.36</version>
+		</dependency>
+		<dependency>
+			<groupId>ch.qos.reload4j</groupId>
+			<artifactId>reload4j</artifactId>
+			<version>1.2.25</version>
+		</dependency>
+	</dependencies>
+	<build>
+		<plugins>
+			<plugin>
+				<groupId>org.apache.maven.plugins</groupId>
+				<artifactId>maven-dependency-plugin</artifactId>
+				<version>3.8.1</version>
+			</plugin>
+		</plugins>
+	</build>
+</project>
+EOF
+	if ! (cd "$tmp" && "$mvn_bin" -q -B -Dstyle.color=never dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory="$tmp/libs" \
+		>"$tmp/mvn.log" 2>&1); then
+		tail -n 40 "$tmp/mvn.log" >&2
+		die "mvn could not fetch org.apache.kafka:kafka_2.13:$version and its dependencies (output above); check that Maven Central is reachable (mvn settings/proxy) and that LT_KAFKA_VERSION=$version exists"
+	fi
+	local n
+	n=$(find "$tmp/libs" -maxdepth 1 -name '*.jar' 2>/dev/null | wc -l)
+	[ -f "$tmp/libs/kafka_2.13-$version.jar" ] && [ "$n" -gt 10 ] ||
+		die "mvn finished but $tmp/libs lacks kafka_2.13-$version.jar or its dependencies ($n jars); see mvn output, then retry: deploy/kafka.sh fetch"
+
+	mkdir -p "$dist_dir"
+	rm -rf "$libs_dir" # left over from an interrupted fetch (no marker)
+	mv "$tmp/libs" "$libs_dir"
+	find "$libs_dir" -maxdepth 1 -name '*.jar' -printf '%f\n' | sort >"$tmp/marker"
+	mv "$tmp/marker" "$marker"
+	rm -rf "$tmp"
+	trap - EXIT
+	say "fetched $n jars for Kafka $version into $libs_dir"
+}
+
+# --- process helpers --------------------------------------------------------
+
+# Prints the pid from the pid file if it names a live Kafka broker started
+# with this state dir's config; returns 1 otherwise.
+running_pid() {
+	local pid args
+	[ -f "$pid_file" ] || return 1
+	pid=$(cat "$pid_file" 2>/dev/null) || return 1
+	is_uint "$pid" || return 1
+	args=$(ps -ww -o args= -p "$pid" 2>/dev/null) || return 1
+	[[ $args == *java* && $args == *kafka.Kafka* && $args == *"$config"* ]] || return 1
+	echo "$pid"
+}
+
+port_open() { # port
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Shows the end of what this start wrote to the broker log (it appends;
+# log_offset is its size before the start) and of the JVM's own output.
+show_logs() {
+	local log=$logs_dir/server.log
+	if [ -f "$log" ] && [ "$(wc -c <"$log")" -gt "${log_offset:-0}" ]; then
+		echo "$prog: last 30 lines of $log:" >&2
+		tail -c "+$((${log_offset:-0} + 1))" "$log" | tail -n 30 >&2
+	else
+		echo "$prog: nothing new in $log" >&2
+	fi
+	if [ -s "$out_file" ]; then
+		echo "$prog: last 30 lines of $out_file:" >&2
+		tail -n 30 "$out_file" >&2
+	fi
+}
+
+broker_ready() {
+	port_open "$port" || return 1
+	if command -v kcat >/dev/null 2>&1; then
+		local md
+		md=$(kcat -L -b "127.0.0.1:$port" -m 5 2>/dev/null) || return 1
+		[[ $md == *"broker 1 at 127.0.0.1:$port"* ]]
+	else
+		tail -c "+$((${log_offset:-0} + 1))" "$logs_dir/server.log" 2>/dev/null |
+			grep 'Kafka Server started' >/dev/null
+	fi
+}
+
+# --- config -----------------------------------------------------------------
+
+write_configs() {
+	cat >"$config.tmp" <<EOF
+# Written by deploy/kafka.sh on every start; edits are overwritten.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$data_dir
+num.partitions=3
+default.replication.factor=1
+auto.create.topics.enable=false
+message.max.bytes=$max_bytes
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=3
+group.initial.rebalance.delay.ms=0
+# small machine: few threads
+num.network.threads=2
+num.io.threads=4
+num.recovery.threads.per.data.dir=1
+background.threads=4
+log.retention.hours=24
+log.segment.bytes=67108864
+EOF
+	mv "$config.tmp" "$config"
+
+	cat >"$log4j_config.tmp" <<EOF
+# Written by deploy/kafka.sh on every start; edits are overwritten.
+log4j.rootLogger=INFO, file
+log4j.appender.file=org.apache.log4j.RollingFileAppender
+log4j.appender.file.File=$logs_dir/server.log
+log4j.appender.file.MaxFileSize=20MB
+log4j.appender.file.MaxBackupIndex=3
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka=INFO
+log4j.logger.org.apache.kafka=INFO
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.kafka.network.RequestChannel\$=WARN
+log4j.logger.state.change.logger=WARN
+log4j.logger.kafka.authorizer.logger=WARN
+log4j.logger.org.apache.zookeeper=WARN
+EOF
+	mv "$log4j_config.tmp" "$log4j_config"
+}
+
+random_cluster_id() {
+	# 16 random bytes, base64url without padding (Kafka's Uuid string form);
+	# avoid a leading '-' as kafka.tools.StorageTool random-uuid does.
+	local id
+	while :; do
+		id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+		[ "${#id}" -eq 22 ] || die "could not generate a cluster id from /dev/urandom"
+		[[ $id == -* ]] || break
+	done
+	echo "$id"
+}
+
+format_storage() {
+	[ -f "$data_dir/meta.properties" ] && return 0
+	local cid
+	cid=$(random_cluster_id)
+	say "formatting KRaft storage in $data_dir (cluster id $cid)"
+	# shellcheck disable=SC2086 # heap options are a word list
+	if ! "$java_bin" $heap -Dlog4j.configuration="file:$log4j_config" \
+		-cp "$libs_dir/*" kafka.tools.StorageTool format \
+		--cluster-id "$cid" --config "$config" >"$state_dir/format.out" 2>&1; then
+		cat "$state_dir/format.out" >&2
+		die "formatting the KRaft storage failed (output above); try LT_KAFKA_RESET=1 deploy/kafka.sh start"
+	fi
+}
+
+# --- commands ---------------------------------------------------------------
+
+cmd_fetch() {
+	if fetched; then
+		say "Kafka $version jars already in $libs_dir ($(wc -l <"$marker") jars)"
+		return 0
+	fi
+	do_fetch
+}
+
+cmd_status() {
+	local pid
+	if pid=$(running_pid); then
+		echo "running (pid $pid, 127.0.0.1:$port)"
+		return 0
+	fi
+	echo "stopped"
+	return 3
+}
+
+stop_pid() { # pid
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < stop_timeout * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	say "broker (pid $pid) still alive after ${stop_timeout}s, sending SIGKILL"
+	kill -KILL "$pid" 2>/dev/null || true
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	die "broker (pid $pid) survived SIGKILL; check it with: ps -p $pid"
+}
+
+cmd_stop() {
+	local pid
+	if [ -d "$state_dir" ]; then
+		take_lock "$state_dir/.lock"
+	fi
+	if ! pid=$(running_pid); then
+		rm -f "$pid_file"
+		say "broker not running (state dir $state_dir)"
+		return 0
+	fi
+	say "stopping broker (pid $pid, 127.0.0.1:$port)"
+	stop_pid "$pid"
+	rm -f "$pid_file"
+	say "stopped"
+}
+
+reset_state() {
+	case "$(realpath -m "$state_dir")" in
+	/ | "$(realpath -m "${HOME:-/}")" | "$(realpath -m "$cache_dir")")
+		die "refusing to wipe LT_KAFKA_DIR=$state_dir; point it at a dedicated broker dir"
+		;;
+	esac
+	if [ -d "$state_dir" ] && [ -n "$(ls -A "$state_dir")" ] && [ ! -f "$owner_mark" ]; then
+		die "refusing to wipe $state_dir: it was not created by kafka.sh (no $owner_mark); remove it yourself"
+	fi
+	local pid
+	if pid=$(running_pid); then
+		say "LT_KAFKA_RESET=1: stopping running broker (pid $pid) first"
+		stop_pid "$pid"
+	fi
+	say "LT_KAFKA_RESET=1: wiping $state_dir"
+	rm -rf "$state_dir"
+}
+
+cmd_start() {
+	local pid
+	if [ "${LT_KAFKA_RESET:-0}" = 1 ]; then
+		reset_state
+	elif pid=$(running_pid); then
+		say "broker already running (pid $pid, 127.0.0.1:$port)"
+		return 0
+	fi
+
+	do_fetch
+	command -v "$java_bin" >/dev/null 2>&1 ||
+		die "java not found (LT_JAVA=$java_bin); install a JRE 17 (apt-get install default-jre-headless)"
+
+	if [ -d "$state_dir" ] && [ -n "$(ls -A "$state_dir")" ] && [ ! -f "$owner_mark" ]; then
+		die "$state_dir exists and was not created by kafka.sh; choose another LT_KAFKA_DIR"
+	fi
+	local p
+	for p in "$port" "$cport"; do
+		if port_open "$p"; then
+			die "127.0.0.1:$p is already in use by another process; stop it or choose other ports (LT_KAFKA_PORT, LT_KAFKA_CONTROLLER_PORT)"
+		fi
+	done
+
+	mkdir -p "$state_dir" "$logs_dir" || die "cannot create state dir $state_dir"
+	touch "$owner_mark"
+	take_lock "$state_dir/.lock"
+	if pid=$(running_pid); then # started by a concurrent call
+		say "broker already running (pid $pid, 127.0.0.1:$port)"
+		return 0
+	fi
+	rm -f "$pid_file"
+
+	log_offset=0
+	if [ -f "$logs_dir/server.log" ]; then
+		log_offset=$(wc -c <"$logs_dir/server.log")
+	fi
+	write_configs
+	format_storage
+
+	local t0=$SECONDS
+	say "starting Kafka $version broker on 127.0.0.1:$port (controller 127.0.0.1:$cport, state $state_dir)"
+	# The child writes its own pid and closes the lock fd before exec'ing
+	# java, so the pid file names java and the lock is not inherited.
+	# shellcheck disable=SC2016,SC2086 # $$ is for the inner bash; option lists split
+	setsid nohup bash -c 'echo $$ >"$1"; shift; exec 9>&-; exec "$@"' kafka-sh \
+		"$pid_file" "$java_bin" \
+		-server $heap \
+		-XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+		-XX:+ExplicitGCInvokesConcurrent -XX:-OmitStackTraceInFastThrow \
+		-Djava.awt.headless=true \
+		-Dlog4j.configuration="file:$log4j_config" \
+		-Dkafka.logs.dir="$logs_dir" \
+		$jvm_extra \
+		-cp "$libs_dir/*" kafka.Kafka "$config" \
+		</dev/null >"$out_file" 2>&1 &
+
+	local deadline=$((SECONDS + start_timeout))
+	pid=
+	while :; do
+		if [ -z "$pid" ] && [ -s "$pid_file" ]; then
+			pid=$(cat "$pid_file")
+		fi
+		if [ -n "$pid" ]; then
+			if ! kill -0 "$pid" 2>/dev/null; then
+				rm -f "$pid_file"
+				show_logs
+				die "broker process exited during startup (logs above); fix the cause, or retry with LT_KAFKA_RESET=1 for a clean broker"
+			fi
+			if broker_ready; then
+				break
+			fi
+		elif [ $((SECONDS - t0)) -ge 10 ]; then
+			show_logs
+			die "the broker launcher did not write $pid_file within 10s; check that setsid, nohup and $java_bin work"
+		fi
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			show_logs
+			if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+				stop_pid "$pid"
+			fi
+			rm -f "$pid_file"
+			die "broker did not answer on 127.0.0.1:$port within ${start_timeout}s (logs above); raise LT_KAFKA_START_TIMEOUT or check the logs"
+		fi
+		sleep 0.5
+	done
+	say "running (pid $pid, 127.0.0.1:$port), ready after $((SECONDS - t0))s"
+}
+
+main() {
+	local cmd=${1:-}
+	case "$cmd" in
+	help | -h | --help)
+		usage
+		return 0
+		;;
+	start | stop | status | fetch) ;;
+	"")
+		usage >&2
+		exit 2
+		;;
+	*)
+		echo "$prog: unknown command '$cmd'" >&2
+		usage >&2
+		exit 2
+		;;
+	esac
+	[ $# -eq 1 ] || die "'$cmd' takes no arguments; see deploy/kafka.sh help"
+	load_settings
+	case "$cmd" in
+	start) cmd_start ;;
+	stop) cmd_stop ;;
+	status) cmd_status ;;
+	fetch) cmd_fetch ;;
+	esac
+}
+
+main "$@"

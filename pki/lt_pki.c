@@ -1,0 +1,133 @@
+#include "lt_pki.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct lt_trust {
+	X509_STORE *store;
+};
+
+EVP_PKEY *lt_pki_load_key(const char *path, lt_err *err)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		lt_err_errno(err, errno, "cannot open private key %s", path);
+		return NULL;
+	}
+	EVP_PKEY *key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	if (key == NULL)
+		lt_err_ssl(err, LT_EINVAL,
+			   "cannot read private key %s (expected an unencrypted PEM key)", path);
+	return key;
+}
+
+X509 *lt_pki_load_cert(const char *path, lt_err *err)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		lt_err_errno(err, errno, "cannot open certificate %s", path);
+		return NULL;
+	}
+	X509 *cert = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (cert == NULL)
+		lt_err_ssl(err, LT_EINVAL, "cannot read certificate %s (expected PEM)", path);
+	return cert;
+}
+
+int lt_pki_cert_code(X509 *cert, char *buf, size_t size, lt_err *err)
+{
+	X509_NAME *name = X509_get_subject_name(cert);
+	int idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+	if (idx < 0)
+		return lt_err_set(err, LT_EVERIFY, "certificate subject has no CN (agency code)");
+	if (X509_NAME_get_index_by_NID(name, NID_commonName, idx) >= 0)
+		return lt_err_set(err, LT_EVERIFY, "certificate subject has more than one CN");
+	ASN1_STRING *cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
+	const unsigned char *data = ASN1_STRING_get0_data(cn);
+	int len = ASN1_STRING_length(cn);
+	if (len <= 0 || (size_t)len >= size || memchr(data, '\0', (size_t)len) != NULL)
+		return lt_err_set(err, LT_EVERIFY, "certificate CN is empty or too long");
+	memcpy(buf, data, (size_t)len);
+	buf[len] = '\0';
+	return 0;
+}
+
+struct lt_trust *lt_trust_load(const char *ca_file, lt_err *err)
+{
+	struct lt_trust *t = calloc(1, sizeof *t);
+	if (t == NULL) {
+		lt_err_set(err, LT_EIO, "out of memory");
+		return NULL;
+	}
+	t->store = X509_STORE_new();
+	if (t->store == NULL || X509_STORE_load_file(t->store, ca_file) != 1) {
+		lt_err_ssl(err, LT_EINVAL, "cannot load CA certificates from %s", ca_file);
+		lt_trust_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void lt_trust_free(struct lt_trust *t)
+{
+	if (t == NULL)
+		return;
+	X509_STORE_free(t->store);
+	free(t);
+}
+
+int lt_trust_verify(const struct lt_trust *t, X509 *cert, lt_err *err)
+{
+	int rc = -1;
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	if (ctx == NULL || X509_STORE_CTX_init(ctx, t->store, cert, NULL) != 1) {
+		lt_err_ssl(err, LT_EIO, "cannot set up certificate verification");
+		goto out;
+	}
+	if (X509_verify_cert(ctx) != 1) {
+		int code = X509_STORE_CTX_get_error(ctx);
+		lt_err_set(err, LT_EVERIFY, "signer certificate not trusted: %s",
+			   X509_verify_cert_error_string(code));
+		ERR_clear_error();
+		goto out;
+	}
+	if ((X509_get_extension_flags(cert) & EXFLAG_KUSAGE) &&
+	    !(X509_get_key_usage(cert) & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION))) {
+		lt_err_set(err, LT_EVERIFY,
+			   "signer certificate key usage allows neither digitalSignature nor "
+			   "nonRepudiation");
+		goto out;
+	}
+	rc = 0;
+out:
+	X509_STORE_CTX_free(ctx);
+	return rc;
+}
+
+X509 *lt_trust_verify_der(const struct lt_trust *t, const uint8_t *der, size_t len, char *code,
+			  size_t code_size, lt_err *err)
+{
+	const unsigned char *p = der;
+	if (len == 0 || len > 64 * 1024) {
+		lt_err_set(err, LT_EVERIFY, "signer certificate missing or larger than 64 KiB");
+		return NULL;
+	}
+	X509 *cert = d2i_X509(NULL, &p, (long)len);
+	if (cert == NULL || p != der + len) {
+		X509_free(cert);
+		lt_err_ssl(err, LT_EVERIFY, "signer certificate is not valid DER X.509");
+		return NULL;
+	}
+	if (lt_trust_verify(t, cert, err) != 0 || lt_pki_cert_code(cert, code, code_size, err) != 0) {
+		X509_free(cert);
+		return NULL;
+	}
+	return cert;
+}

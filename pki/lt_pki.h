@@ -1,0 +1,45 @@
+/*
+ * lt_pki: agency keys, certificates and the trust store, on OpenSSL 3.
+ *
+ * An agency certificate binds a key to an agency code: the code is the
+ * certificate's subject commonName (CN). It must be issued by a CA in the
+ * configured ca_file (intermediates may be in the same file) and, when the
+ * certificate has a keyUsage extension, allow digitalSignature.
+ *
+ * Ownership: returned EVP_PKEY and X509 belong to the caller (free with
+ * EVP_PKEY_free / X509_free). An lt_trust is created once and is then
+ * read-only: any thread may verify against it.
+ */
+#ifndef LT_PKI_H
+#define LT_PKI_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../errors/lt_err.h"
+
+struct lt_trust;
+
+EVP_PKEY *lt_pki_load_key(const char *path, lt_err *err);
+X509 *lt_pki_load_cert(const char *path, lt_err *err);
+
+/* Copies the subject CN (the agency code) into buf. */
+int lt_pki_cert_code(X509 *cert, char *buf, size_t size, lt_err *err);
+
+struct lt_trust *lt_trust_load(const char *ca_file, lt_err *err);
+void lt_trust_free(struct lt_trust *t);
+
+/*
+ * Parses a DER certificate, checks its chain to a trusted CA, its validity
+ * now, and its key usage. On success returns the certificate (caller frees)
+ * and writes its agency code into code.
+ */
+X509 *lt_trust_verify_der(const struct lt_trust *t, const uint8_t *der, size_t len, char *code,
+			  size_t code_size, lt_err *err);
+
+/* Verifies a certificate already parsed (same checks as above). */
+int lt_trust_verify(const struct lt_trust *t, X509 *cert, lt_err *err);
+
+#endif

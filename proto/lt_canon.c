@@ -1,0 +1,110 @@
+#include "lt_canon.h"
+
+#include <openssl/sha.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LT_CANON_ENVELOPE_MAGIC "lienthong-envelope-v1\n"
+#define LT_CANON_RECEIPT_MAGIC "lienthong-receipt-v1\n"
+
+/* A writer that only counts when p is NULL, so size and bytes come from one routine. */
+struct lt_canon_w {
+	uint8_t *p;
+	size_t len;
+};
+
+static void lt_canon_raw(struct lt_canon_w *w, const void *data, size_t n)
+{
+	if (w->p != NULL && n > 0)
+		memcpy(w->p + w->len, data, n);
+	w->len += n;
+}
+
+static void lt_canon_be(struct lt_canon_w *w, uint64_t v, int bytes)
+{
+	uint8_t b[8];
+	for (int i = 0; i < bytes; i++)
+		b[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
+	lt_canon_raw(w, b, (size_t)bytes);
+}
+
+static void lt_canon_bytes(struct lt_canon_w *w, const void *data, size_t n)
+{
+	lt_canon_be(w, (uint64_t)n, 4);
+	lt_canon_raw(w, data, n);
+}
+
+static void lt_canon_str(struct lt_canon_w *w, const char *s)
+{
+	lt_canon_bytes(w, s, s ? strlen(s) : 0);
+}
+
+static void lt_canon_envelope_w(struct lt_canon_w *w, const Lienthong__Envelope *env)
+{
+	const Lienthong__Header *h = env->header;
+	lt_canon_raw(w, LT_CANON_ENVELOPE_MAGIC, strlen(LT_CANON_ENVELOPE_MAGIC));
+	lt_canon_str(w, h->document_id);
+	lt_canon_str(w, h->sender);
+	lt_canon_be(w, h->n_recipients, 4);
+	for (size_t i = 0; i < h->n_recipients; i++)
+		lt_canon_str(w, h->recipients[i]);
+	lt_canon_str(w, h->subject);
+	lt_canon_str(w, h->document_number);
+	lt_canon_be(w, (uint64_t)h->created_at_ms, 8);
+	lt_canon_be(w, (uint64_t)h->expires_at_ms, 8);
+	lt_canon_str(w, h->replaces_id);
+	lt_canon_be(w, env->n_parts, 4);
+	for (size_t i = 0; i < env->n_parts; i++) {
+		const Lienthong__Part *part = env->parts[i];
+		uint8_t digest[SHA256_DIGEST_LENGTH];
+		lt_canon_str(w, part->name);
+		lt_canon_str(w, part->media_type);
+		lt_canon_be(w, part->data.len, 8);
+		if (w->p != NULL)
+			SHA256(part->data.data, part->data.len, digest);
+		lt_canon_raw(w, digest, sizeof digest);
+	}
+}
+
+static void lt_canon_receipt_w(struct lt_canon_w *w, const Lienthong__Receipt *r)
+{
+	lt_canon_raw(w, LT_CANON_RECEIPT_MAGIC, strlen(LT_CANON_RECEIPT_MAGIC));
+	lt_canon_str(w, r->document_id);
+	lt_canon_str(w, r->sender);
+	lt_canon_str(w, r->recipient);
+	lt_canon_be(w, (uint32_t)r->status, 4);
+	lt_canon_be(w, (uint64_t)r->time_ms, 8);
+	lt_canon_str(w, r->reason);
+	lt_canon_bytes(w, r->document_digest.data, r->document_digest.len);
+	lt_canon_str(w, r->business_code);
+}
+
+int lt_canon_envelope(const Lienthong__Envelope *env, uint8_t **out, size_t *len, lt_err *err)
+{
+	if (env->header == NULL)
+		return lt_err_set(err, LT_EINVAL, "envelope has no header");
+	struct lt_canon_w w = {0};
+	lt_canon_envelope_w(&w, env);
+	w.p = malloc(w.len ? w.len : 1);
+	if (w.p == NULL)
+		return lt_err_set(err, LT_EIO, "out of memory for %zu canonical bytes", w.len);
+	w.len = 0;
+	lt_canon_envelope_w(&w, env);
+	*out = w.p;
+	*len = w.len;
+	return 0;
+}
+
+int lt_canon_receipt(const Lienthong__Receipt *r, uint8_t **out, size_t *len, lt_err *err)
+{
+	struct lt_canon_w w = {0};
+	lt_canon_receipt_w(&w, r);
+	w.p = malloc(w.len ? w.len : 1);
+	if (w.p == NULL)
+		return lt_err_set(err, LT_EIO, "out of memory for %zu canonical bytes", w.len);
+	w.len = 0;
+	lt_canon_receipt_w(&w, r);
+	*out = w.p;
+	*len = w.len;
+	return 0;
+}

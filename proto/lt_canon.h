@@ -1,0 +1,42 @@
+/*
+ * lt_canon: the canonical byte strings that signatures cover.
+ *
+ * Protobuf encodings are not canonical (field order, unknown fields, varint
+ * widths may differ between encoders), so signatures cover a byte string
+ * built from the decoded fields, defined here and nowhere else:
+ *
+ *   str(x)  = 4-byte big-endian length of x, then the bytes of x
+ *   u32(n)  = 4-byte big-endian;  i64(n), u64(n) = 8-byte big-endian
+ *
+ *   envelope = "lienthong-envelope-v1\n"
+ *              str(document_id) str(sender)
+ *              u32(number of recipients) str(recipient)...   (in envelope order)
+ *              str(subject) str(document_number)
+ *              i64(created_at_ms) i64(expires_at_ms) str(replaces_id)
+ *              u32(number of parts) then per part, in order:
+ *                str(name) str(media_type) u64(size of data) SHA-256(data) (32 bytes)
+ *
+ *   receipt  = "lienthong-receipt-v1\n"
+ *              str(document_id) str(sender) str(recipient) u32(status)
+ *              i64(time_ms) str(reason) str(document_digest) str(business_code)
+ *
+ * The part digests are computed from the part bytes, never taken from the
+ * message, so changing one byte of a part makes the signature fail. The
+ * SHA-256 of the envelope canonical bytes is the document digest that
+ * receipts and the recipient's de-duplication record carry.
+ *
+ * Ownership: *out is malloc'd and owned by the caller. Thread-safe.
+ */
+#ifndef LT_CANON_H
+#define LT_CANON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../errors/lt_err.h"
+#include "lienthong.pb-c.h"
+
+int lt_canon_envelope(const Lienthong__Envelope *env, uint8_t **out, size_t *len, lt_err *err);
+int lt_canon_receipt(const Lienthong__Receipt *r, uint8_t **out, size_t *len, lt_err *err);
+
+#endif

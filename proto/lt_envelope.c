@@ -1,0 +1,284 @@
+#include "lt_envelope.h"
+
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lt_canon.h"
+
+int lt_docid_new(char out[LT_DOCID_LEN + 1], lt_err *err)
+{
+	uint8_t b[16];
+	struct timespec ts;
+	if (RAND_bytes(b, sizeof b) != 1)
+		return lt_err_ssl(err, LT_EIO, "no random bytes for a document id");
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	for (int i = 0; i < 6; i++)
+		b[i] = (uint8_t)(ms >> (8 * (5 - i)));
+	b[6] = (uint8_t)(0x70 | (b[6] & 0x0f)); /* version 7 */
+	b[8] = (uint8_t)(0x80 | (b[8] & 0x3f)); /* RFC 9562 variant */
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[b[i] >> 4];
+		out[o++] = hex[b[i] & 15];
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int lt_docid_check(const char *s, lt_err *err)
+{
+	size_t n = strlen(s);
+	if (n != LT_DOCID_LEN)
+		goto bad;
+	for (size_t i = 0; i < n; i++) {
+		int dash = i == 8 || i == 13 || i == 18 || i == 23;
+		char c = s[i];
+		if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			goto bad;
+	}
+	return 0;
+bad:
+	return lt_err_set(err, LT_EINVAL,
+			  "document id '%.60s' is not a lowercase UUID "
+			  "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+			  s);
+}
+
+int lt_part_name_check(const char *s, lt_err *err)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > LT_PART_NAME_MAX)
+		return lt_err_set(err, LT_EINVAL, "part name must have 1 to %d bytes",
+				  LT_PART_NAME_MAX);
+	if (s[0] == '.')
+		return lt_err_set(err, LT_EINVAL, "part name '%.60s' starts with '.'", s);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f || c == '/' || c == '\\')
+			return lt_err_set(err, LT_EINVAL,
+					  "part name '%.60s' has a control character, '/' or '\\'",
+					  s);
+	}
+	return 0;
+}
+
+static int lt_media_type_check(const char *s, lt_err *err)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 127 || strchr(s, '/') == NULL)
+		return lt_err_set(err, LT_EINVAL, "media type '%.60s' is not type/subtype", s);
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] <= 0x20 || s[i] >= 0x7f)
+			return lt_err_set(err, LT_EINVAL, "media type '%.60s' is not printable ASCII",
+					  s);
+	}
+	return 0;
+}
+
+int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *signer,
+		     const struct lt_config *cfg, uint8_t **out, size_t *len, lt_err *err)
+{
+	Lienthong__Envelope env = LIENTHONG__ENVELOPE__INIT;
+	Lienthong__Header hdr = LIENTHONG__HEADER__INIT;
+	Lienthong__Signature sig = LIENTHONG__SIGNATURE__INIT;
+	Lienthong__Part *parts = NULL;
+	Lienthong__Part **part_ptrs = NULL;
+	uint8_t (*digests)[LT_DIGEST_LEN] = NULL;
+	uint8_t *canon = NULL, *sigval = NULL, *buf = NULL;
+	size_t canon_len = 0, sig_len = 0;
+	int rc = -1;
+
+	if (in->n_parts == 0 || in->n_parts > (size_t)cfg->max_parts) {
+		lt_err_set(err, LT_EINVAL, "a document needs 1 to %lld parts, not %zu",
+			   (long long)cfg->max_parts, in->n_parts);
+		goto out;
+	}
+	if (in->n_recipients == 0 || in->n_recipients > LT_RECIPIENTS_MAX) {
+		lt_err_set(err, LT_EINVAL, "a document needs 1 to %d recipients, not %zu",
+			   LT_RECIPIENTS_MAX, in->n_recipients);
+		goto out;
+	}
+	for (size_t i = 0; i < in->n_recipients; i++) {
+		if (lt_config_check_code(cfg, in->recipients[i], err) != 0)
+			goto out;
+	}
+	parts = calloc(in->n_parts, sizeof *parts);
+	part_ptrs = calloc(in->n_parts, sizeof *part_ptrs);
+	digests = calloc(in->n_parts, sizeof *digests);
+	if (parts == NULL || part_ptrs == NULL || digests == NULL) {
+		lt_err_set(err, LT_EIO, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < in->n_parts; i++) {
+		const struct lt_part_in *p = &in->parts[i];
+		if (lt_part_name_check(p->name, err) != 0 ||
+		    lt_media_type_check(p->media_type, err) != 0)
+			goto out;
+		lienthong__part__init(&parts[i]);
+		parts[i].name = (char *)p->name;
+		parts[i].media_type = (char *)p->media_type;
+		parts[i].size = p->len;
+		SHA256(p->data, p->len, digests[i]);
+		parts[i].sha256.data = digests[i];
+		parts[i].sha256.len = LT_DIGEST_LEN;
+		parts[i].data.data = (uint8_t *)p->data;
+		parts[i].data.len = p->len;
+		part_ptrs[i] = &parts[i];
+	}
+	hdr.document_id = (char *)in->document_id;
+	hdr.sender = (char *)signer->code;
+	hdr.recipients = (char **)in->recipients;
+	hdr.n_recipients = in->n_recipients;
+	hdr.subject = (char *)(in->subject ? in->subject : "");
+	hdr.document_number = (char *)(in->document_number ? in->document_number : "");
+	hdr.created_at_ms = in->created_at_ms;
+	hdr.expires_at_ms = in->expires_at_ms;
+	hdr.replaces_id = (char *)(in->replaces_id ? in->replaces_id : "");
+	env.version = 1;
+	env.header = &hdr;
+	env.parts = part_ptrs;
+	env.n_parts = in->n_parts;
+
+	if (lt_canon_envelope(&env, &canon, &canon_len, err) != 0 ||
+	    lt_sign(signer, canon, canon_len, &sigval, &sig_len, err) != 0)
+		goto out;
+	sig.algorithm = (char *)signer->algorithm;
+	sig.signer_certificate.data = signer->cert_der;
+	sig.signer_certificate.len = signer->cert_der_len;
+	sig.value.data = sigval;
+	sig.value.len = sig_len;
+	env.signature = &sig;
+
+	size_t n = lienthong__envelope__get_packed_size(&env);
+	if (n > (size_t)cfg->max_message_bytes) {
+		lt_err_set(err, LT_EFULL,
+			   "signed envelope would be %zu bytes, above max_message_bytes (%lld)", n,
+			   (long long)cfg->max_message_bytes);
+		goto out;
+	}
+	buf = malloc(n ? n : 1);
+	if (buf == NULL) {
+		lt_err_set(err, LT_EIO, "out of memory for a %zu-byte envelope", n);
+		goto out;
+	}
+	lienthong__envelope__pack(&env, buf);
+	*out = buf;
+	*len = n;
+	buf = NULL;
+	rc = 0;
+out:
+	free(buf);
+	free(sigval);
+	free(canon);
+	free(digests);
+	free(part_ptrs);
+	free(parts);
+	return rc;
+}
+
+static int lt_envelope_check(const Lienthong__Envelope *env, const struct lt_config *cfg,
+			     lt_err *err)
+{
+	const Lienthong__Header *h = env->header;
+	if (env->version != 1)
+		return lt_err_set(err, LT_EINVAL, "unsupported envelope version %u", env->version);
+	if (h == NULL)
+		return lt_err_set(err, LT_EINVAL, "envelope has no header");
+	if (lt_docid_check(h->document_id, err) != 0)
+		return -1;
+	if (lt_config_check_code(cfg, h->sender, err) != 0)
+		return lt_err_wrap(err, "sender");
+	if (h->n_recipients == 0 || h->n_recipients > LT_RECIPIENTS_MAX)
+		return lt_err_set(err, LT_EINVAL, "envelope has %zu recipients (allowed 1..%d)",
+				  h->n_recipients, LT_RECIPIENTS_MAX);
+	for (size_t i = 0; i < h->n_recipients; i++) {
+		if (lt_config_check_code(cfg, h->recipients[i], err) != 0)
+			return lt_err_wrap(err, "recipient %zu", i + 1);
+	}
+	if (strlen(h->subject) > LT_SUBJECT_MAX || strlen(h->document_number) > 256)
+		return lt_err_set(err, LT_EINVAL, "subject or document number too long");
+	if (h->replaces_id[0] != '\0' && lt_docid_check(h->replaces_id, err) != 0)
+		return lt_err_wrap(err, "replaces_id");
+	if (env->n_parts == 0 || env->n_parts > (size_t)cfg->max_parts)
+		return lt_err_set(err, LT_EINVAL, "envelope has %zu parts (allowed 1..%lld)",
+				  env->n_parts, (long long)cfg->max_parts);
+	for (size_t i = 0; i < env->n_parts; i++) {
+		const Lienthong__Part *p = env->parts[i];
+		if (lt_part_name_check(p->name, err) != 0 ||
+		    lt_media_type_check(p->media_type, err) != 0)
+			return lt_err_wrap(err, "part %zu", i + 1);
+		if (p->size != p->data.len || p->sha256.len != LT_DIGEST_LEN)
+			return lt_err_set(err, LT_EINVAL,
+					  "part %zu ('%s'): declared size or digest does not fit its "
+					  "data",
+					  i + 1, p->name);
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(env->parts[j]->name, p->name) == 0)
+				return lt_err_set(err, LT_EINVAL,
+						  "part name '%s' appears twice", p->name);
+		}
+	}
+	if (env->signature == NULL || env->signature->value.len == 0)
+		return lt_err_set(err, LT_EVERIFY, "envelope is not signed");
+	return 0;
+}
+
+Lienthong__Envelope *lt_envelope_decode(const uint8_t *buf, size_t len,
+					const struct lt_config *cfg, lt_err *err)
+{
+	if (len > (size_t)cfg->max_message_bytes) {
+		lt_err_set(err, LT_EINVAL, "record of %zu bytes exceeds max_message_bytes (%lld)",
+			   len, (long long)cfg->max_message_bytes);
+		return NULL;
+	}
+	Lienthong__Envelope *env = lienthong__envelope__unpack(NULL, len, buf);
+	if (env == NULL) {
+		lt_err_set(err, LT_EINVAL,
+			   "malformed envelope: %zu bytes that do not decode as a lienthong "
+			   "Envelope (protobuf)",
+			   len);
+		return NULL;
+	}
+	if (lt_envelope_check(env, cfg, err) != 0) {
+		lienthong__envelope__free_unpacked(env, NULL);
+		return NULL;
+	}
+	return env;
+}
+
+int lt_envelope_verify(const Lienthong__Envelope *env, const struct lt_trust *trust,
+		       uint8_t digest[LT_DIGEST_LEN], lt_err *err)
+{
+	uint8_t *canon = NULL;
+	size_t canon_len = 0;
+	const Lienthong__Signature *s = env->signature;
+	if (lt_canon_envelope(env, &canon, &canon_len, err) != 0)
+		return -1;
+	int rc = lt_sign_check(trust, env->header->sender, s->algorithm,
+			       s->signer_certificate.data, s->signer_certificate.len, canon,
+			       canon_len, s->value.data, s->value.len, err);
+	if (rc == 0) {
+		SHA256(canon, canon_len, digest);
+		for (size_t i = 0; i < env->n_parts; i++) {
+			uint8_t d[LT_DIGEST_LEN];
+			const Lienthong__Part *p = env->parts[i];
+			SHA256(p->data.data, p->data.len, d);
+			if (memcmp(d, p->sha256.data, LT_DIGEST_LEN) != 0) {
+				rc = lt_err_set(err, LT_EVERIFY,
+						"part %zu ('%s'): declared SHA-256 differs from its "
+						"data",
+						i + 1, p->name);
+				break;
+			}
+		}
+	}
+	free(canon);
+	return rc;
+}

@@ -1,0 +1,70 @@
+/*
+ * lt_envelope: building, sealing (signing), decoding and verifying document
+ * envelopes, and document ids.
+ *
+ * Decoding is split from verification: lt_envelope_decode checks that the
+ * bytes are a well-formed, bounded envelope (sizes, counts, names, codes);
+ * lt_envelope_verify checks the signature and the signer certificate. A
+ * record failing either is never delivered; the error text is the reason
+ * recorded in quarantine and in the rejected receipt.
+ *
+ * Ownership: lt_envelope_seal returns a malloc'd buffer; lt_envelope_decode
+ * returns a protobuf-c message the caller frees with
+ * lienthong__envelope__free_unpacked(env, NULL). Thread-safe.
+ */
+#ifndef LT_ENVELOPE_H
+#define LT_ENVELOPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../config/lt_config.h"
+#include "../errors/lt_err.h"
+#include "lienthong.pb-c.h"
+#include "lt_sign.h"
+
+#define LT_DOCID_LEN 36
+#define LT_RECIPIENTS_MAX 1000
+#define LT_SUBJECT_MAX 1024
+#define LT_PART_NAME_MAX 255
+#define LT_DIGEST_LEN 32
+
+struct lt_part_in {
+	const char *name;
+	const char *media_type;
+	const uint8_t *data;
+	size_t len;
+};
+
+struct lt_envelope_in {
+	const char *document_id;
+	const char *const *recipients;
+	size_t n_recipients;
+	const char *subject;
+	const char *document_number;
+	int64_t created_at_ms;
+	int64_t expires_at_ms;
+	const char *replaces_id;
+	const struct lt_part_in *parts;
+	size_t n_parts;
+};
+
+/* A new time-ordered (UUIDv7) document id, 36 characters plus NUL. */
+int lt_docid_new(char out[LT_DOCID_LEN + 1], lt_err *err);
+/* 0 if s is a well-formed document id. */
+int lt_docid_check(const char *s, lt_err *err);
+/* 0 if s is an acceptable part (file) name. */
+int lt_part_name_check(const char *s, lt_err *err);
+
+/* Signs and encodes; the sender is the signer's agency code. */
+int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *signer,
+		     const struct lt_config *cfg, uint8_t **out, size_t *len, lt_err *err);
+
+Lienthong__Envelope *lt_envelope_decode(const uint8_t *buf, size_t len,
+					const struct lt_config *cfg, lt_err *err);
+
+/* Checks signature, signer certificate and part digests; fills the document digest. */
+int lt_envelope_verify(const Lienthong__Envelope *env, const struct lt_trust *trust,
+		       uint8_t digest[LT_DIGEST_LEN], lt_err *err);
+
+#endif

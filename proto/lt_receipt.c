@@ -1,0 +1,127 @@
+#include "lt_receipt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lt_canon.h"
+#include "lt_envelope.h"
+
+int lt_receipt_seal(const struct lt_receipt_in *in, const struct lt_signer *signer,
+		    uint8_t **out, size_t *len, lt_err *err)
+{
+	Lienthong__Receipt r = LIENTHONG__RECEIPT__INIT;
+	Lienthong__Signature sig = LIENTHONG__SIGNATURE__INIT;
+	uint8_t *canon = NULL, *sigval = NULL, *buf = NULL;
+	size_t canon_len = 0, sig_len = 0;
+	char reason[LT_REASON_MAX + 1];
+	int rc = -1;
+
+	/* Reasons are bounded; longer ones are cut, never refused. */
+	snprintf(reason, sizeof reason, "%s", in->reason ? in->reason : "");
+	r.version = 1;
+	r.document_id = (char *)in->document_id;
+	r.sender = (char *)in->sender;
+	r.recipient = (char *)signer->code;
+	r.status = in->status;
+	r.time_ms = in->time_ms;
+	r.reason = reason;
+	if (in->document_digest != NULL) {
+		r.document_digest.data = (uint8_t *)in->document_digest;
+		r.document_digest.len = LT_DIGEST_LEN;
+	}
+	if (lt_canon_receipt(&r, &canon, &canon_len, err) != 0 ||
+	    lt_sign(signer, canon, canon_len, &sigval, &sig_len, err) != 0)
+		goto out;
+	sig.algorithm = (char *)signer->algorithm;
+	sig.signer_certificate.data = signer->cert_der;
+	sig.signer_certificate.len = signer->cert_der_len;
+	sig.value.data = sigval;
+	sig.value.len = sig_len;
+	r.signature = &sig;
+	size_t n = lienthong__receipt__get_packed_size(&r);
+	buf = malloc(n);
+	if (buf == NULL) {
+		lt_err_set(err, LT_EIO, "out of memory");
+		goto out;
+	}
+	lienthong__receipt__pack(&r, buf);
+	*out = buf;
+	*len = n;
+	buf = NULL;
+	rc = 0;
+out:
+	free(buf);
+	free(sigval);
+	free(canon);
+	return rc;
+}
+
+static int lt_receipt_check(const Lienthong__Receipt *r, const struct lt_config *cfg, lt_err *err)
+{
+	if (r->version != 1)
+		return lt_err_set(err, LT_EINVAL, "unsupported receipt version %u", r->version);
+	if (lt_docid_check(r->document_id, err) != 0)
+		return -1;
+	if (lt_config_check_code(cfg, r->sender, err) != 0 ||
+	    lt_config_check_code(cfg, r->recipient, err) != 0)
+		return -1;
+	if (r->status != LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED &&
+	    r->status != LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED &&
+	    r->status != LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED)
+		return lt_err_set(err, LT_EINVAL, "receipt has unknown status %d", (int)r->status);
+	if (strlen(r->reason) > LT_REASON_MAX)
+		return lt_err_set(err, LT_EINVAL, "receipt reason longer than %d bytes",
+				  LT_REASON_MAX);
+	if (r->document_digest.len != 0 && r->document_digest.len != LT_DIGEST_LEN)
+		return lt_err_set(err, LT_EINVAL, "receipt document digest is not 32 bytes");
+	if (r->signature == NULL)
+		return lt_err_set(err, LT_EVERIFY, "receipt is not signed");
+	return 0;
+}
+
+Lienthong__Receipt *lt_receipt_decode(const uint8_t *buf, size_t len, const struct lt_config *cfg,
+				      lt_err *err)
+{
+	if (len > (size_t)cfg->max_message_bytes) {
+		lt_err_set(err, LT_EINVAL, "receipt of %zu bytes exceeds max_message_bytes (%lld)",
+			   len, (long long)cfg->max_message_bytes);
+		return NULL;
+	}
+	Lienthong__Receipt *r = lienthong__receipt__unpack(NULL, len, buf);
+	if (r == NULL) {
+		lt_err_set(err, LT_EINVAL, "malformed receipt: %zu bytes that do not decode", len);
+		return NULL;
+	}
+	if (lt_receipt_check(r, cfg, err) == 0)
+		return r;
+	lienthong__receipt__free_unpacked(r, NULL);
+	return NULL;
+}
+
+int lt_receipt_verify(const Lienthong__Receipt *r, const struct lt_trust *trust, lt_err *err)
+{
+	uint8_t *canon = NULL;
+	size_t canon_len = 0;
+	const Lienthong__Signature *s = r->signature;
+	if (lt_canon_receipt(r, &canon, &canon_len, err) != 0)
+		return -1;
+	int rc = lt_sign_check(trust, r->recipient, s->algorithm, s->signer_certificate.data,
+			       s->signer_certificate.len, canon, canon_len, s->value.data,
+			       s->value.len, err);
+	free(canon);
+	return rc;
+}
+
+const char *lt_receipt_status_name(Lienthong__ReceiptStatus s)
+{
+	switch (s) {
+	case LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED:
+		return "delivered";
+	case LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED:
+		return "rejected";
+	case LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED:
+		return "failed";
+	default:
+		return "unspecified";
+	}
+}

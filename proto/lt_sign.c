@@ -1,0 +1,191 @@
+#include "lt_sign.h"
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/rsa.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../pki/lt_pki.h"
+
+#define LT_ALG_ECDSA "ecdsa-p256-sha256"
+#define LT_ALG_ED25519 "ed25519"
+#define LT_ALG_RSA "rsa-pss-sha256"
+
+const char *lt_sign_algorithm(EVP_PKEY *key, lt_err *err)
+{
+	if (EVP_PKEY_is_a(key, "ED25519"))
+		return LT_ALG_ED25519;
+	if (EVP_PKEY_is_a(key, "EC")) {
+		char group[64];
+		size_t glen = 0;
+		if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
+						   sizeof group, &glen) != 1) {
+			lt_err_ssl(err, LT_EINVAL, "cannot read the curve of an EC key");
+			return NULL;
+		}
+		if (strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0) {
+			lt_err_set(err, LT_EINVAL, "EC key on curve %s: only P-256 is supported",
+				   group);
+			return NULL;
+		}
+		return LT_ALG_ECDSA;
+	}
+	if (EVP_PKEY_is_a(key, "RSA")) {
+		if (EVP_PKEY_get_bits(key) < 2048) {
+			lt_err_set(err, LT_EINVAL, "RSA key of %d bits: at least 2048 are required",
+				   EVP_PKEY_get_bits(key));
+			return NULL;
+		}
+		return LT_ALG_RSA;
+	}
+	lt_err_set(err, LT_EINVAL, "unsupported key type %s (use ECDSA P-256, Ed25519 or RSA)",
+		   EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) : "?");
+	return NULL;
+}
+
+int lt_signer_load(struct lt_signer *s, const char *key_file, const char *cert_file, lt_err *err)
+{
+	memset(s, 0, sizeof *s);
+	s->key = lt_pki_load_key(key_file, err);
+	if (s->key == NULL)
+		goto fail;
+	s->cert = lt_pki_load_cert(cert_file, err);
+	if (s->cert == NULL)
+		goto fail;
+	if (X509_check_private_key(s->cert, s->key) != 1) {
+		lt_err_ssl(err, LT_EINVAL, "key %s does not belong to certificate %s", key_file,
+			   cert_file);
+		goto fail;
+	}
+	s->algorithm = lt_sign_algorithm(s->key, err);
+	if (s->algorithm == NULL) {
+		lt_err_wrap(err, "%s", key_file);
+		goto fail;
+	}
+	if (lt_pki_cert_code(s->cert, s->code, sizeof s->code, err) != 0) {
+		lt_err_wrap(err, "%s", cert_file);
+		goto fail;
+	}
+	unsigned char *der = NULL;
+	int n = i2d_X509(s->cert, &der);
+	if (n <= 0) {
+		lt_err_ssl(err, LT_EIO, "cannot encode certificate %s", cert_file);
+		goto fail;
+	}
+	s->cert_der = der;
+	s->cert_der_len = (size_t)n;
+	return 0;
+fail:
+	lt_signer_free(s);
+	return -1;
+}
+
+void lt_signer_free(struct lt_signer *s)
+{
+	EVP_PKEY_free(s->key);
+	X509_free(s->cert);
+	OPENSSL_free(s->cert_der);
+	memset(s, 0, sizeof *s);
+}
+
+/* Sets up ctx for the algorithm (digest and padding); returns 0 or -1. */
+static int lt_sign_init(EVP_MD_CTX *ctx, EVP_PKEY *key, const char *algorithm, int signing)
+{
+	EVP_PKEY_CTX *pctx = NULL;
+	const char *md = strcmp(algorithm, LT_ALG_ED25519) == 0 ? NULL : "SHA256";
+	int ok = signing ? EVP_DigestSignInit_ex(ctx, &pctx, md, NULL, NULL, key, NULL)
+			 : EVP_DigestVerifyInit_ex(ctx, &pctx, md, NULL, NULL, key, NULL);
+	if (ok != 1)
+		return -1;
+	if (strcmp(algorithm, LT_ALG_RSA) == 0) {
+		if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+		    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) != 1 ||
+		    EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, "SHA256", NULL) != 1)
+			return -1;
+	}
+	return 0;
+}
+
+int lt_sign(const struct lt_signer *s, const uint8_t *msg, size_t len, uint8_t **sig,
+	    size_t *sig_len, lt_err *err)
+{
+	int rc = -1;
+	uint8_t *buf = NULL;
+	size_t n = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (ctx == NULL || lt_sign_init(ctx, s->key, s->algorithm, 1) != 0) {
+		lt_err_ssl(err, LT_EIO, "cannot start %s signature", s->algorithm);
+		goto out;
+	}
+	if (EVP_DigestSign(ctx, NULL, &n, msg, len) != 1 || (buf = malloc(n)) == NULL ||
+	    EVP_DigestSign(ctx, buf, &n, msg, len) != 1) {
+		lt_err_ssl(err, LT_EIO, "%s signature failed", s->algorithm);
+		goto out;
+	}
+	*sig = buf;
+	*sig_len = n;
+	buf = NULL;
+	rc = 0;
+out:
+	free(buf);
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+int lt_sign_verify(EVP_PKEY *pub, const char *algorithm, const uint8_t *msg, size_t len,
+		   const uint8_t *sig, size_t sig_len, lt_err *err)
+{
+	lt_err kerr;
+	const char *expected = lt_sign_algorithm(pub, &kerr);
+	if (expected == NULL)
+		return lt_err_set(err, LT_EVERIFY, "signer key not usable: %s", kerr.msg);
+	if (strcmp(expected, algorithm) != 0)
+		return lt_err_set(err, LT_EVERIFY,
+				  "signature algorithm '%.40s' does not fit the signer key (%s)",
+				  algorithm, expected);
+	if (sig_len == 0 || sig_len > LT_SIG_MAX)
+		return lt_err_set(err, LT_EVERIFY, "signature missing or longer than %d bytes",
+				  LT_SIG_MAX);
+	int rc = -1;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (ctx == NULL || lt_sign_init(ctx, pub, algorithm, 0) != 0) {
+		lt_err_ssl(err, LT_EIO, "cannot start %s verification", algorithm);
+		goto out;
+	}
+	if (EVP_DigestVerify(ctx, sig, sig_len, msg, len) != 1) {
+		lt_err_set(err, LT_EVERIFY, "signature did not verify (%s)", algorithm);
+		ERR_clear_error();
+		goto out;
+	}
+	rc = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+int lt_sign_check(const struct lt_trust *trust, const char *expected_code, const char *algorithm,
+		  const uint8_t *cert_der, size_t cert_len, const uint8_t *msg, size_t len,
+		  const uint8_t *sig, size_t sig_len, lt_err *err)
+{
+	char code[LT_CODE_MAX + 1];
+	X509 *cert = lt_trust_verify_der(trust, cert_der, cert_len, code, sizeof code, err);
+	if (cert == NULL)
+		return -1;
+	int rc = -1;
+	if (strcmp(code, expected_code) != 0) {
+		lt_err_set(err, LT_EVERIFY,
+			   "signer certificate names agency '%s', but the record claims '%.80s'",
+			   code, expected_code);
+		goto out;
+	}
+	EVP_PKEY *pub = X509_get0_pubkey(cert);
+	if (pub == NULL) {
+		lt_err_ssl(err, LT_EVERIFY, "signer certificate has no usable public key");
+		goto out;
+	}
+	rc = lt_sign_verify(pub, algorithm, msg, len, sig, sig_len, err);
+out:
+	X509_free(cert);
+	return rc;
+}

@@ -1,0 +1,312 @@
+#include "lt_store.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct lt_store {
+	MDB_env *env;
+	MDB_dbi dbi[LT_DB_COUNT];
+	char dir[4096];
+	int64_t map_size;
+};
+
+struct lt_txn {
+	struct lt_store *s;
+	MDB_txn *txn;
+};
+
+static const char *const lt_db_names[LT_DB_COUNT] = {
+	[LT_DB_META] = "meta",	 [LT_DB_DOCS] = "docs",	  [LT_DB_STATUS] = "status",
+	[LT_DB_OUTQ] = "outq",	 [LT_DB_INBOX] = "inbox", [LT_DB_QUARANTINE] = "quarantine",
+};
+
+/* The one place LMDB errors become lt_err. */
+static int lt_store_fail(const struct lt_store *s, lt_err *err, int rc, const char *what)
+{
+	if (rc == MDB_MAP_FULL)
+		return lt_err_set(err, LT_EFULL,
+				  "LMDB store %s is full (lmdb_map_size = %lld bytes) while %s: "
+				  "raise lmdb_map_size in the configuration and restart",
+				  s->dir, (long long)s->map_size, what);
+	if (rc == ENOSPC)
+		return lt_err_set(err, LT_EFULL, "disk full under %s while %s: free space", s->dir,
+				  what);
+	return lt_err_set(err, rc == EACCES ? LT_EINVAL : LT_EIO, "LMDB store %s: %s while %s",
+			  s->dir, mdb_strerror(rc), what);
+}
+
+int lt_store_open(struct lt_store **out, const char *dir, int64_t map_size, lt_err *err)
+{
+	struct lt_store *s = calloc(1, sizeof *s);
+	MDB_txn *txn = NULL;
+	int rc;
+	if (s == NULL)
+		return lt_err_set(err, LT_EIO, "out of memory");
+	snprintf(s->dir, sizeof s->dir, "%s", dir);
+	s->map_size = map_size;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		lt_err_errno(err, errno, "cannot create data_dir %s", dir);
+		goto fail;
+	}
+	if ((rc = mdb_env_create(&s->env)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(s->env, LT_DB_COUNT)) != 0 ||
+	    (rc = mdb_env_set_mapsize(s->env, (size_t)map_size)) != 0 ||
+	    (rc = mdb_env_set_maxreaders(s->env, 126)) != 0) {
+		lt_store_fail(s, err, rc, "creating the environment");
+		goto fail;
+	}
+	if ((rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600)) != 0) {
+		lt_store_fail(s, err, rc, "opening the environment");
+		goto fail;
+	}
+	int dead = 0;
+	mdb_reader_check(s->env, &dead);
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0) {
+		lt_store_fail(s, err, rc, "opening the databases");
+		goto fail;
+	}
+	for (int i = 0; i < LT_DB_COUNT; i++) {
+		if ((rc = mdb_dbi_open(txn, lt_db_names[i], MDB_CREATE, &s->dbi[i])) != 0) {
+			lt_store_fail(s, err, rc, "opening the databases");
+			goto fail;
+		}
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		txn = NULL;
+		lt_store_fail(s, err, rc, "creating the databases");
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	lt_store_close(s);
+	return -1;
+}
+
+void lt_store_close(struct lt_store *s)
+{
+	if (s == NULL)
+		return;
+	if (s->env != NULL)
+		mdb_env_close(s->env);
+	free(s);
+}
+
+int lt_txn_begin(struct lt_store *s, int write, struct lt_txn **out, lt_err *err)
+{
+	struct lt_txn *t = calloc(1, sizeof *t);
+	if (t == NULL)
+		return lt_err_set(err, LT_EIO, "out of memory");
+	t->s = s;
+	int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+	if (rc == MDB_MAP_RESIZED) {
+		/* Another process grew the map: adopt its size and retry once. */
+		mdb_env_set_mapsize(s->env, 0);
+		rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+	}
+	if (rc != 0) {
+		free(t);
+		return lt_store_fail(s, err, rc, "beginning a transaction");
+	}
+	*out = t;
+	return 0;
+}
+
+int lt_txn_commit(struct lt_txn *t, lt_err *err)
+{
+	int rc = mdb_txn_commit(t->txn);
+	struct lt_store *s = t->s;
+	free(t);
+	if (rc != 0)
+		return lt_store_fail(s, err, rc, "committing");
+	return 0;
+}
+
+void lt_txn_abort(struct lt_txn *t)
+{
+	if (t == NULL)
+		return;
+	mdb_txn_abort(t->txn);
+	free(t);
+}
+
+int lt_txn_get(struct lt_txn *t, enum lt_db db, const void *key, size_t klen, const void **val,
+	       size_t *vlen, lt_err *err)
+{
+	MDB_val k = {.mv_size = klen, .mv_data = (void *)key}, v;
+	int rc = mdb_get(t->txn, t->s->dbi[db], &k, &v);
+	*val = NULL;
+	*vlen = 0;
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return lt_store_fail(t->s, err, rc, "reading");
+	*val = v.mv_data;
+	*vlen = v.mv_size;
+	return 0;
+}
+
+int lt_txn_put(struct lt_txn *t, enum lt_db db, const void *key, size_t klen, const void *val,
+	       size_t vlen, lt_err *err)
+{
+	MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
+	MDB_val v = {.mv_size = vlen, .mv_data = (void *)val};
+	int rc = mdb_put(t->txn, t->s->dbi[db], &k, &v, 0);
+	if (rc != 0)
+		return lt_store_fail(t->s, err, rc, "writing");
+	return 0;
+}
+
+int lt_txn_del(struct lt_txn *t, enum lt_db db, const void *key, size_t klen, lt_err *err)
+{
+	MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
+	int rc = mdb_del(t->txn, t->s->dbi[db], &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return lt_store_fail(t->s, err, rc, "deleting");
+	return 0;
+}
+
+int lt_txn_put_pb(struct lt_txn *t, enum lt_db db, const void *key, size_t klen,
+		  const ProtobufCMessage *msg, lt_err *err)
+{
+	size_t n = protobuf_c_message_get_packed_size(msg);
+	MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
+	MDB_val v = {.mv_size = n, .mv_data = NULL};
+	/* Reserve space in the map and pack straight into it: no copy. */
+	int rc = mdb_put(t->txn, t->s->dbi[db], &k, &v, MDB_RESERVE);
+	if (rc != 0)
+		return lt_store_fail(t->s, err, rc, "writing");
+	protobuf_c_message_pack(msg, v.mv_data);
+	return 0;
+}
+
+int lt_txn_next_seq(struct lt_txn *t, uint64_t *seq, lt_err *err)
+{
+	const void *val;
+	size_t vlen;
+	uint8_t key[8];
+	if (lt_txn_get(t, LT_DB_META, "seq", 3, &val, &vlen, err) != 0)
+		return -1;
+	uint64_t next = val != NULL && vlen == 8 ? lt_seq_from_key(val) : 1;
+	lt_seq_key(next + 1, key);
+	if (lt_txn_put(t, LT_DB_META, "seq", 3, key, sizeof key, err) != 0)
+		return -1;
+	*seq = next;
+	return 0;
+}
+
+int lt_txn_scan(struct lt_txn *t, enum lt_db db, const void *from, size_t flen, lt_scan_cb cb,
+		void *ctx, lt_err *err)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k = {.mv_size = flen, .mv_data = (void *)from}, v;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &cur);
+	if (rc != 0)
+		return lt_store_fail(t->s, err, rc, "opening a cursor");
+	int ret = 0;
+	rc = mdb_cursor_get(cur, &k, &v, from != NULL ? MDB_SET_RANGE : MDB_FIRST);
+	while (rc == 0) {
+		int c = cb(ctx, k.mv_data, k.mv_size, v.mv_data, v.mv_size, err);
+		if (c < 0) {
+			ret = -1;
+			break;
+		}
+		if (c > 0)
+			break;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		ret = lt_store_fail(t->s, err, rc, "scanning");
+	mdb_cursor_close(cur);
+	return ret;
+}
+
+int lt_txn_count(struct lt_txn *t, enum lt_db db, uint64_t *count, lt_err *err)
+{
+	MDB_stat st;
+	int rc = mdb_stat(t->txn, t->s->dbi[db], &st);
+	if (rc != 0)
+		return lt_store_fail(t->s, err, rc, "counting");
+	*count = st.ms_entries;
+	return 0;
+}
+
+void lt_seq_key(uint64_t seq, uint8_t key[8])
+{
+	for (int i = 0; i < 8; i++)
+		key[i] = (uint8_t)(seq >> (8 * (7 - i)));
+}
+
+uint64_t lt_seq_from_key(const void *key)
+{
+	const uint8_t *b = key;
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | b[i];
+	return v;
+}
+
+static size_t lt_status_key(const char *doc_id, const char *recipient, char *key, size_t size)
+{
+	size_t a = strlen(doc_id), b = strlen(recipient);
+	if (a + 1 + b > size)
+		return 0;
+	memcpy(key, doc_id, a);
+	key[a] = '\0';
+	memcpy(key + a + 1, recipient, b);
+	return a + 1 + b;
+}
+
+int lt_status_get(struct lt_txn *t, const char *doc_id, const char *recipient,
+		  Lienthong__Store__StatusRecord **out, lt_err *err)
+{
+	char key[256];
+	const void *val;
+	size_t vlen, klen = lt_status_key(doc_id, recipient, key, sizeof key);
+	*out = NULL;
+	if (klen == 0)
+		return lt_err_set(err, LT_EINVAL, "document id or recipient too long");
+	if (lt_txn_get(t, LT_DB_STATUS, key, klen, &val, &vlen, err) != 0)
+		return -1;
+	if (val == NULL)
+		return 0;
+	*out = lienthong__store__status_record__unpack(NULL, vlen, val);
+	if (*out == NULL)
+		return lt_err_set(err, LT_EIO, "status record of %s for %s is corrupt", doc_id,
+				  recipient);
+	return 0;
+}
+
+int lt_status_put(struct lt_txn *t, const char *doc_id, const char *recipient,
+		  const Lienthong__Store__StatusRecord *rec, lt_err *err)
+{
+	char key[256];
+	size_t klen = lt_status_key(doc_id, recipient, key, sizeof key);
+	if (klen == 0)
+		return lt_err_set(err, LT_EINVAL, "document id or recipient too long");
+	return lt_txn_put_pb(t, LT_DB_STATUS, key, klen, &rec->base, err);
+}
+
+const char *lt_status_name(Lienthong__Store__DocStatus s)
+{
+	switch (s) {
+	case LIENTHONG__STORE__DOC_STATUS__QUEUED:
+		return "queued";
+	case LIENTHONG__STORE__DOC_STATUS__SENT:
+		return "sent";
+	case LIENTHONG__STORE__DOC_STATUS__DELIVERED:
+		return "delivered";
+	case LIENTHONG__STORE__DOC_STATUS__REJECTED:
+		return "rejected";
+	case LIENTHONG__STORE__DOC_STATUS__FAILED:
+		return "failed";
+	default:
+		return "unknown";
+	}
+}

@@ -1,0 +1,90 @@
+/*
+ * lt_store: the agent's LMDB environment, one per agency (data_dir), shared
+ * by lienthong-agent, lienthong-upload and lienthong-status (LMDB allows
+ * many processes, one writer at a time).
+ *
+ * Named databases:
+ *   meta        "seq" -> next sequence number (8 bytes, big-endian)
+ *   docs        document id -> signed envelope as sent (the sender's record)
+ *   status      "<document id>\0<recipient>" -> StatusRecord (proto/store.proto)
+ *   outq        sequence (8 bytes BE) -> OutItem: what still has to reach Kafka
+ *   inbox       document id -> InboxRecord: what this agency received, for
+ *               exactly-once delivery
+ *   quarantine  sequence (8 bytes BE) -> QuarantineRecord (raw bytes + reason)
+ *
+ * Every commit is fsync'd by LMDB before lt_txn_commit returns (no NOSYNC
+ * flags): what a caller acknowledges after a commit is durable. Batch many
+ * changes into one transaction to share the fsync (group commit).
+ *
+ * Errors: LMDB codes are translated here, once; a full map becomes LT_EFULL
+ * with a message naming lmdb_map_size.
+ *
+ * Ownership and threads: one lt_store per process; a transaction belongs to
+ * the thread that began it; at most one write transaction per thread.
+ * Values returned by lt_txn_get and scans point into the map and are valid
+ * only until the transaction ends.
+ */
+#ifndef LT_STORE_H
+#define LT_STORE_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../errors/lt_err.h"
+#include "store.pb-c.h"
+
+enum lt_db { LT_DB_META, LT_DB_DOCS, LT_DB_STATUS, LT_DB_OUTQ, LT_DB_INBOX, LT_DB_QUARANTINE,
+	     LT_DB_COUNT };
+
+struct lt_store;
+struct lt_txn;
+
+/* Creates dir if needed and opens (or creates) the environment. */
+int lt_store_open(struct lt_store **out, const char *dir, int64_t map_size, lt_err *err);
+void lt_store_close(struct lt_store *s);
+
+int lt_txn_begin(struct lt_store *s, int write, struct lt_txn **out, lt_err *err);
+/* Commits (durably) and frees the transaction, also on failure. */
+int lt_txn_commit(struct lt_txn *t, lt_err *err);
+void lt_txn_abort(struct lt_txn *t);
+
+/* *val is NULL when the key is absent (not an error). */
+int lt_txn_get(struct lt_txn *t, enum lt_db db, const void *key, size_t klen, const void **val,
+	       size_t *vlen, lt_err *err);
+int lt_txn_put(struct lt_txn *t, enum lt_db db, const void *key, size_t klen, const void *val,
+	       size_t vlen, lt_err *err);
+/* Deleting an absent key is not an error. */
+int lt_txn_del(struct lt_txn *t, enum lt_db db, const void *key, size_t klen, lt_err *err);
+/* Packs a protobuf-c message as the value. */
+int lt_txn_put_pb(struct lt_txn *t, enum lt_db db, const void *key, size_t klen,
+		  const ProtobufCMessage *msg, lt_err *err);
+
+/* Next value of the durable sequence (starts at 1). */
+int lt_txn_next_seq(struct lt_txn *t, uint64_t *seq, lt_err *err);
+
+/*
+ * Calls cb for each record with key >= from (all when from is NULL), in key
+ * order, until cb returns non-zero: 1 stops the scan (returns 0), -1 stops
+ * with an error the callback set in err.
+ */
+typedef int (*lt_scan_cb)(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
+			  lt_err *err);
+int lt_txn_scan(struct lt_txn *t, enum lt_db db, const void *from, size_t flen, lt_scan_cb cb,
+		void *ctx, lt_err *err);
+
+/* Number of records in a database. */
+int lt_txn_count(struct lt_txn *t, enum lt_db db, uint64_t *count, lt_err *err);
+
+/* Sequence keys: 8 bytes big-endian so that byte order is numeric order. */
+void lt_seq_key(uint64_t seq, uint8_t key[8]);
+uint64_t lt_seq_from_key(const void *key);
+
+/* Status records, keyed by document id and recipient. *out NULL if absent. */
+int lt_status_get(struct lt_txn *t, const char *doc_id, const char *recipient,
+		  Lienthong__Store__StatusRecord **out, lt_err *err);
+int lt_status_put(struct lt_txn *t, const char *doc_id, const char *recipient,
+		  const Lienthong__Store__StatusRecord *rec, lt_err *err);
+const char *lt_status_name(Lienthong__Store__DocStatus s);
+
+#endif
