@@ -83,7 +83,8 @@ static int lt_media_type_check(const char *s, lt_err *err)
 }
 
 int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *signer,
-		     const struct lt_config *cfg, uint8_t **out, size_t *len, lt_err *err)
+		     const struct lt_config *cfg, uint8_t **out, size_t *len,
+		     uint8_t digest[LT_DIGEST_LEN], lt_err *err)
 {
 	Lienthong__Envelope env = LIENTHONG__ENVELOPE__INIT;
 	Lienthong__Header hdr = LIENTHONG__HEADER__INIT;
@@ -149,6 +150,8 @@ int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *si
 	if (lt_canon_envelope(&env, &canon, &canon_len, err) != 0 ||
 	    lt_sign(signer, canon, canon_len, &sigval, &sig_len, err) != 0)
 		goto out;
+	if (digest != NULL)
+		SHA256(canon, canon_len, digest);
 	sig.algorithm = (char *)signer->algorithm;
 	sig.signer_certificate.data = signer->cert_der;
 	sig.signer_certificate.len = signer->cert_der_len;
@@ -230,27 +233,21 @@ static int lt_envelope_check(const Lienthong__Envelope *env, const struct lt_con
 	return 0;
 }
 
-Lienthong__Envelope *lt_envelope_decode(const uint8_t *buf, size_t len,
-					const struct lt_config *cfg, lt_err *err)
+int lt_envelope_decode(const uint8_t *buf, size_t len, const struct lt_config *cfg,
+		       Lienthong__Envelope **env, lt_err *err)
 {
-	if (len > (size_t)cfg->max_message_bytes) {
-		lt_err_set(err, LT_EINVAL, "record of %zu bytes exceeds max_message_bytes (%lld)",
-			   len, (long long)cfg->max_message_bytes);
-		return NULL;
-	}
-	Lienthong__Envelope *env = lienthong__envelope__unpack(NULL, len, buf);
-	if (env == NULL) {
-		lt_err_set(err, LT_EINVAL,
-			   "malformed envelope: %zu bytes that do not decode as a lienthong "
-			   "Envelope (protobuf)",
-			   len);
-		return NULL;
-	}
-	if (lt_envelope_check(env, cfg, err) != 0) {
-		lienthong__envelope__free_unpacked(env, NULL);
-		return NULL;
-	}
-	return env;
+	*env = NULL;
+	if (len > (size_t)cfg->max_message_bytes)
+		return lt_err_set(err, LT_EINVAL,
+				  "record of %zu bytes exceeds max_message_bytes (%lld)", len,
+				  (long long)cfg->max_message_bytes);
+	*env = lienthong__envelope__unpack(NULL, len, buf);
+	if (*env == NULL)
+		return lt_err_set(err, LT_EINVAL,
+				  "malformed envelope: %zu bytes that do not decode as a lienthong "
+				  "Envelope (protobuf)",
+				  len);
+	return lt_envelope_check(*env, cfg, err);
 }
 
 int lt_envelope_verify(const Lienthong__Envelope *env, const struct lt_trust *trust,

@@ -87,4 +87,13 @@ int lt_status_put(struct lt_txn *t, const char *doc_id, const char *recipient,
 		  const Lienthong__Store__StatusRecord *rec, lt_err *err);
 const char *lt_status_name(Lienthong__Store__DocStatus s);
 
+/* Appends a record for Kafka to the outbox queue under the next sequence number. */
+int lt_outq_add(struct lt_txn *t, Lienthong__Store__OutKind kind, const char *doc_id,
+		const char *destination, const uint8_t *payload, size_t len, int64_t now_ms,
+		lt_err *err);
+
+/* Keeps a record that failed a check, with its raw bytes and the reason. */
+int lt_quarantine_add(struct lt_txn *t, const Lienthong__Store__QuarantineRecord *rec,
+		      lt_err *err);
+
 #endif

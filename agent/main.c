@@ -1,0 +1,359 @@
+/*
+ * lienthong-agent: the daemon of one agency.
+ *
+ * Sending side: forwards the LMDB outbox (documents submitted with
+ * lienthong-upload, receipts issued here) to Kafka and records `sent`.
+ * Receiving side: consumes the agency's inbox topic, verifies each document
+ * and delivers it once to target_dir, answering with a signed receipt; and
+ * consumes the agency's receipt topic, updating the status of what it sent.
+ *
+ * Security stance: trusts its configuration file, its key, and the CAs in
+ * ca_file. Trusts nothing read from Kafka: every record is bounded, decoded,
+ * verified against ca_file and checked for address, expiry and replay before
+ * anything reaches the target folder; failures go to the quarantine.
+ *
+ * One thread runs the loop below; librdkafka runs its own threads inside.
+ * SIGTERM and SIGINT stop it cleanly: in-flight records get a few seconds to
+ * be acknowledged, everything else stays in the outbox for the next start.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../broker-adapter/lt_kafka.h"
+#include "../clock/lt_clock.h"
+#include "../consumers/lt_inbox.h"
+#include "../consumers/lt_receipts.h"
+#include "../log/lt_log.h"
+#include "../producers/lt_forward.h"
+
+static volatile sig_atomic_t lt_agent_stop;
+
+/* A record that could not be handled yet: its partition is paused meanwhile. */
+struct lt_held {
+	rd_kafka_message_t *msg;
+	int64_t retry_at_ms;
+	int64_t backoff_ms;
+};
+
+struct lt_agent {
+	struct lt_config cfg;
+	struct lt_signer signer;
+	struct lt_trust *trust;
+	struct lt_store *store;
+	struct lt_forward *fw;
+	rd_kafka_t *consumer;
+	struct lt_recv recv;
+	char inbox_topic[LT_TOPIC_MAX + 1];
+	char receipt_topic[LT_TOPIC_MAX + 1];
+	struct lt_held *held;
+	size_t n_held, cap_held;
+	int topics_ready;
+	int64_t topics_retry_ms;
+};
+
+static void lt_agent_on_signal(int sig)
+{
+	(void)sig;
+	lt_agent_stop = 1;
+}
+
+static void lt_agent_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: lienthong-agent -c FILE [--check]\n"
+		"\n"
+		"The lienthong daemon of one agency. It forwards documents and receipts from\n"
+		"the local outbox (LMDB in data_dir) to Kafka, receives documents from the\n"
+		"agency's inbox topic, verifies them against ca_file, delivers each exactly\n"
+		"once into target_dir/<sender>/<document id>/, and answers with signed receipts;\n"
+		"receipts for documents it sent update their status (see lienthong-status).\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE  the agency's configuration file (required)\n"
+		"      --check        check configuration, key, certificate, CA and store, then\n"
+		"                     exit 0 (or 1 with the problem)\n"
+		"  -h, --help         this text\n"
+		"\n"
+		"Signals: SIGTERM or SIGINT stop the agent cleanly. Nothing accepted is lost\n"
+		"by stopping or killing it: the outbox and the inbox records are in LMDB.\n"
+		"Exit status: 0 after a clean stop, 1 on a configuration or environment error,\n"
+		"2 on a usage error.\n"
+		"\n");
+	lt_config_print_reference(out);
+}
+
+static int lt_agent_setup(struct lt_agent *a, const char *path, lt_err *err)
+{
+	enum lt_log_level level;
+	if (lt_config_load(&a->cfg, path, err) != 0)
+		return -1;
+	lt_log_level_parse(a->cfg.log_level, &level);
+	lt_log_set_level(level);
+	if (a->cfg.target_dir[0] == '\0')
+		return lt_err_set(err, LT_EINVAL,
+				  "%s: target_dir is not set; the agent delivers received documents "
+				  "there",
+				  path);
+	if (mkdir(a->cfg.target_dir, 0750) != 0 && errno != EEXIST)
+		return lt_err_errno(err, errno, "cannot create target_dir %s", a->cfg.target_dir);
+	if (lt_signer_load(&a->signer, a->cfg.key_file, a->cfg.cert_file, err) != 0)
+		return -1;
+	if (strcmp(a->signer.code, a->cfg.agency_code) != 0)
+		return lt_err_set(err, LT_EINVAL,
+				  "%s names agency '%s' (CN) but agency_code is '%s' in %s",
+				  a->cfg.cert_file, a->signer.code, a->cfg.agency_code, path);
+	a->trust = lt_trust_load(a->cfg.ca_file, err);
+	if (a->trust == NULL)
+		return -1;
+	if (lt_trust_verify(a->trust, a->signer.cert, err) != 0)
+		return lt_err_wrap(err, "own certificate %s (other agencies would reject this "
+					"agency's documents)",
+				   a->cfg.cert_file);
+	if (lt_store_open(&a->store, a->cfg.data_dir, a->cfg.lmdb_map_size, err) != 0)
+		return -1;
+	lt_config_inbox_topic(&a->cfg, a->cfg.agency_code, a->inbox_topic, sizeof a->inbox_topic);
+	lt_config_receipt_topic(&a->cfg, a->cfg.agency_code, a->receipt_topic,
+				sizeof a->receipt_topic);
+	a->recv = (struct lt_recv){
+		.cfg = &a->cfg, .store = a->store, .signer = &a->signer, .trust = a->trust};
+	return 0;
+}
+
+/* Drops held records of partitions taken away: their new owner reads them again. */
+static void lt_agent_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts)
+{
+	struct lt_agent *a = ctx;
+	size_t keep = 0;
+	for (size_t i = 0; i < a->n_held; i++) {
+		rd_kafka_message_t *m = a->held[i].msg;
+		if (rd_kafka_topic_partition_list_find(parts, rd_kafka_topic_name(m->rkt),
+						       m->partition) != NULL)
+			rd_kafka_message_destroy(m);
+		else
+			a->held[keep++] = a->held[i];
+	}
+	a->n_held = keep;
+}
+
+static int lt_agent_start_kafka(struct lt_agent *a, lt_err *err)
+{
+	const char *topics[] = {a->inbox_topic, a->receipt_topic};
+	a->fw = lt_forward_new(&a->cfg, a->store, err);
+	if (a->fw == NULL)
+		return -1;
+	a->consumer = lt_kafka_consumer_new(&a->cfg, topics, 2, lt_agent_revoke, a, err);
+	return a->consumer == NULL ? -1 : 0;
+}
+
+/* Creates this agency's topics; retried every 10 s while the broker cannot be reached. */
+static void lt_agent_topics(struct lt_agent *a, int64_t now_ms)
+{
+	const char *topics[] = {a->inbox_topic, a->receipt_topic};
+	lt_err err;
+	if (a->topics_ready || now_ms < a->topics_retry_ms)
+		return;
+	if (lt_kafka_create_topics(lt_forward_producer(a->fw), topics, 2,
+				   (int)a->cfg.topic_partitions, (int)a->cfg.topic_replication,
+				   5000, &err) != 0) {
+		lt_log_warn("%s; retrying in 10 s", err.msg);
+		a->topics_retry_ms = now_ms + 10000;
+		return;
+	}
+	a->topics_ready = 1;
+	lt_log_info("topics ready: %s, %s", a->inbox_topic, a->receipt_topic);
+}
+
+static int lt_agent_handle(struct lt_agent *a, const rd_kafka_message_t *m, int64_t now_ms,
+			   lt_err *err)
+{
+	struct lt_record rec = {
+		.topic = rd_kafka_topic_name(m->rkt),
+		.partition = m->partition,
+		.offset = m->offset,
+		.value = m->payload,
+		.len = m->len,
+	};
+	if (strcmp(rec.topic, a->inbox_topic) == 0) {
+		if (lt_inbox_handle(&a->recv, &rec, now_ms, err) != 0)
+			return -1;
+		lt_forward_wake(a->fw); /* a receipt is waiting in the outbox */
+		return 0;
+	}
+	return lt_receipts_handle(&a->recv, &rec, now_ms, err);
+}
+
+static void lt_agent_hold(struct lt_agent *a, rd_kafka_message_t *m, int64_t now_ms,
+			  const lt_err *why)
+{
+	lt_err err;
+	if (a->n_held == a->cap_held) {
+		size_t cap = a->cap_held ? a->cap_held * 2 : 8;
+		struct lt_held *h = realloc(a->held, cap * sizeof *h);
+		if (h == NULL)
+			lt_log_fatal("out of memory holding a record for retry");
+		a->held = h;
+		a->cap_held = cap;
+	}
+	lt_log_warn("%s [%d] @ %lld: %s; retrying in %.1f s, partition paused",
+		    rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset, why->msg,
+		    (double)a->cfg.retry_backoff_min_ms / 1000.0);
+	a->held[a->n_held++] = (struct lt_held){.msg = m,
+						.retry_at_ms = now_ms + a->cfg.retry_backoff_min_ms,
+						.backoff_ms = a->cfg.retry_backoff_min_ms};
+	if (lt_kafka_pause(a->consumer, rd_kafka_topic_name(m->rkt), m->partition, 1, &err) != 0)
+		lt_log_warn("%s", err.msg);
+}
+
+static void lt_agent_done(struct lt_agent *a, rd_kafka_message_t *m)
+{
+	lt_err err;
+	if (lt_kafka_consumer_done(a->consumer, m, &err) != 0)
+		lt_log_warn("%s (the record is read again after a restart and not delivered twice)",
+			    err.msg);
+	rd_kafka_message_destroy(m);
+}
+
+static void lt_agent_retry_held(struct lt_agent *a, int64_t now_ms)
+{
+	size_t i = 0;
+	while (i < a->n_held) {
+		struct lt_held *h = &a->held[i];
+		lt_err err;
+		if (now_ms < h->retry_at_ms) {
+			i++;
+			continue;
+		}
+		if (lt_agent_handle(a, h->msg, now_ms, &err) != 0) {
+			h->backoff_ms = h->backoff_ms * 2 > a->cfg.retry_backoff_max_ms
+						? a->cfg.retry_backoff_max_ms
+						: h->backoff_ms * 2;
+			h->retry_at_ms = now_ms + h->backoff_ms;
+			lt_log_warn("%s; retrying in %.1f s", err.msg,
+				    (double)h->backoff_ms / 1000.0);
+			i++;
+			continue;
+		}
+		rd_kafka_message_t *m = h->msg;
+		if (lt_kafka_pause(a->consumer, rd_kafka_topic_name(m->rkt), m->partition, 0,
+				   &err) != 0)
+			lt_log_warn("%s", err.msg);
+		lt_log_info("%s [%d] @ %lld handled after retry", rd_kafka_topic_name(m->rkt),
+			    (int)m->partition, (long long)m->offset);
+		lt_agent_done(a, m);
+		a->held[i] = a->held[--a->n_held];
+	}
+}
+
+static void lt_agent_consume(struct lt_agent *a, int64_t now_ms)
+{
+	rd_kafka_message_t *m = rd_kafka_consumer_poll(a->consumer, 100);
+	lt_err err;
+	if (m == NULL)
+		return;
+	if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			lt_log(m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ? LT_LOG_DEBUG
+										  : LT_LOG_WARN,
+			       "kafka consumer: %s", rd_kafka_message_errstr(m));
+		rd_kafka_message_destroy(m);
+		return;
+	}
+	if (lt_agent_handle(a, m, now_ms, &err) != 0) {
+		lt_agent_hold(a, m, now_ms, &err);
+		return;
+	}
+	lt_agent_done(a, m);
+}
+
+static void lt_agent_teardown(struct lt_agent *a)
+{
+	for (size_t i = 0; i < a->n_held; i++)
+		rd_kafka_message_destroy(a->held[i].msg);
+	free(a->held);
+	if (a->consumer != NULL)
+		lt_kafka_destroy(a->consumer);
+	if (a->fw != NULL)
+		lt_forward_free(a->fw, 5000);
+	lt_store_close(a->store);
+	lt_trust_free(a->trust);
+	lt_signer_free(&a->signer);
+	lt_config_free(&a->cfg);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check", no_argument, NULL, 'k'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config = NULL;
+	int check = 0, c;
+	lt_log_init(argv[0], LT_LOG_INFO);
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'k':
+			check = 1;
+			break;
+		case 'h':
+			lt_agent_usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "Try 'lienthong-agent --help'.\n");
+			return 2;
+		}
+	}
+	if (config == NULL || optind != argc) {
+		fprintf(stderr, "lienthong-agent: %s\nTry 'lienthong-agent --help'.\n",
+			config == NULL ? "-c FILE is required" : "unexpected argument");
+		return 2;
+	}
+
+	static struct lt_agent a; /* large (configuration); not on the stack */
+	lt_err err;
+	int rc = 1;
+	if (lt_agent_setup(&a, config, &err) != 0) {
+		lt_log_error("%s", err.msg);
+		goto out;
+	}
+	if (check) {
+		printf("%s: configuration, key, certificate, CA and store are usable (agency %s)\n",
+		       config, a.cfg.agency_code);
+		rc = 0;
+		goto out;
+	}
+	struct sigaction sa = {.sa_handler = lt_agent_on_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (lt_agent_start_kafka(&a, &err) != 0) {
+		lt_log_error("%s", err.msg);
+		goto out;
+	}
+	lt_log_info("agency %s started: inbox %s, receipts %s, store %s, target %s",
+		    a.cfg.agency_code, a.inbox_topic, a.receipt_topic, a.cfg.data_dir,
+		    a.cfg.target_dir);
+	while (!lt_agent_stop) {
+		int64_t now = lt_now_ms();
+		lt_agent_topics(&a, now);
+		if (lt_forward_tick(a.fw, now, &err) != 0)
+			lt_log_warn("outbox: %s", err.msg);
+		lt_agent_retry_held(&a, now);
+		lt_agent_consume(&a, now);
+	}
+	lt_log_info("stopping");
+	rc = 0;
+out:
+	lt_agent_teardown(&a);
+	return rc;
+}

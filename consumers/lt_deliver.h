@@ -1,0 +1,30 @@
+/*
+ * lt_deliver: the folder delivery target.
+ *
+ * A verified document appears as <target_dir>/<sender>/<document id>/ with
+ * one file per part, all at once or not at all:
+ *   1. parts are written into <target_dir>/<sender>/.tmp-<document id>/
+ *      (O_EXCL, full write, fsync each file, fsync the folder);
+ *   2. the folder is renamed to its final name (atomic) and the parent
+ *      folder is fsync'd.
+ * A leftover temporary folder (a crash between 1 and 2) is removed and
+ * written again. If the final folder already exists, the document was
+ * delivered before (a crash after 2, before the inbox record was committed):
+ * that is success, never a second copy.
+ *
+ * Part names were checked by lt_envelope_decode (no '/', no leading '.').
+ * Thread-safe for different documents.
+ */
+#ifndef LT_DELIVER_H
+#define LT_DELIVER_H
+
+#include <stddef.h>
+
+#include "../errors/lt_err.h"
+#include "lienthong.pb-c.h"
+
+/* path receives the final folder. Errors are transient (retry later). */
+int lt_deliver_folder(const char *target_dir, const Lienthong__Envelope *env, char *path,
+		      size_t path_size, lt_err *err);
+
+#endif

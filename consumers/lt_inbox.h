@@ -1,0 +1,27 @@
+/*
+ * lt_inbox: handling one record from this agency's inbox topic.
+ *
+ * Checks, in order: size and structure (lt_envelope_decode), signature and
+ * signer certificate (lt_envelope_verify), that this agency is a recipient,
+ * that the document has not expired, and that its id was not received before
+ * with other content. A record failing a check is quarantined with the
+ * reason, and a signed `rejected` receipt goes to the sender named in it
+ * when one can be read. A good document is delivered to the folder target
+ * (all parts at once), then the inbox record (document id -> delivered) and
+ * the `delivered` receipt are committed in one transaction. A document id
+ * seen before with the same content is not delivered again: its receipt is
+ * sent again.
+ *
+ * Result: 0 when the record is fully handled (the caller may store the
+ * Kafka offset), -1 when it must be handled again later (the target or the
+ * store failed; err says why). Runs in the agent's main loop thread.
+ */
+#ifndef LT_INBOX_H
+#define LT_INBOX_H
+
+#include "lt_recv.h"
+
+int lt_inbox_handle(const struct lt_recv *rc, const struct lt_record *rec, int64_t now_ms,
+		    lt_err *err);
+
+#endif

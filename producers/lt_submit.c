@@ -1,0 +1,46 @@
+#include "lt_submit.h"
+
+#include <string.h>
+
+int lt_submit(struct lt_store *store, const struct lt_submit_doc *docs, size_t n, int64_t now_ms,
+	      lt_err *err)
+{
+	struct lt_txn *t = NULL;
+	if (lt_txn_begin(store, 1, &t, err) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct lt_submit_doc *d = &docs[i];
+		const void *old;
+		size_t old_len;
+		if (lt_txn_get(t, LT_DB_DOCS, d->document_id, strlen(d->document_id), &old, &old_len, err) !=
+		    0)
+			goto fail;
+		if (old != NULL) {
+			lt_err_set(err, LT_ECONFLICT, "document %s is already in the outbox",
+				   d->document_id);
+			goto fail;
+		}
+		if (lt_txn_put(t, LT_DB_DOCS, d->document_id, strlen(d->document_id), d->envelope, d->len,
+			       err) != 0)
+			goto fail;
+		for (size_t r = 0; r < d->n_recipients; r++) {
+			Lienthong__Store__StatusRecord rec = LIENTHONG__STORE__STATUS_RECORD__INIT;
+			rec.status = LIENTHONG__STORE__DOC_STATUS__QUEUED;
+			rec.queued_at_ms = now_ms;
+			rec.updated_at_ms = now_ms;
+			rec.partition = -1;
+			rec.offset = -1;
+			rec.subject = (char *)(d->subject ? d->subject : "");
+			rec.digest.data = (uint8_t *)d->digest;
+			rec.digest.len = 32;
+			if (lt_status_put(t, d->document_id, d->recipients[r], &rec, err) != 0 ||
+			    lt_outq_add(t, LIENTHONG__STORE__OUT_KIND__OUT_DOCUMENT, d->document_id,
+					d->recipients[r], NULL, 0, now_ms, err) != 0)
+				goto fail;
+		}
+	}
+	return lt_txn_commit(t, err);
+fail:
+	lt_txn_abort(t);
+	return -1;
+}

@@ -1,0 +1,36 @@
+/*
+ * lt_submit: accepting documents into the sender's outbox.
+ *
+ * A batch of sealed envelopes is written in one LMDB transaction: the
+ * envelope (docs), a `queued` status per recipient, and one outbox record
+ * per recipient. lt_submit returns only after the fsync'd commit, so what it
+ * acknowledges survives any crash; a batch shares one fsync (group commit).
+ * Works while the agent is stopped: the agent forwards what it finds.
+ *
+ * Threads: any thread with its own transaction; LMDB serialises writers,
+ * also across processes.
+ */
+#ifndef LT_SUBMIT_H
+#define LT_SUBMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../errors/lt_err.h"
+#include "../store/lt_store.h"
+
+struct lt_submit_doc {
+	const char *document_id;
+	const uint8_t *envelope;
+	size_t len;
+	const uint8_t *digest; /* 32 bytes: SHA-256 of the canonical bytes */
+	const char *const *recipients;
+	size_t n_recipients;
+	const char *subject;
+};
+
+/* All or nothing: a document id already in the outbox fails the batch (LT_ECONFLICT). */
+int lt_submit(struct lt_store *store, const struct lt_submit_doc *docs, size_t n, int64_t now_ms,
+	      lt_err *err);
+
+#endif
