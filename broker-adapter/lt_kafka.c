@@ -142,8 +142,18 @@ rd_kafka_t *lt_kafka_consumer_new(const struct lt_config *cfg, const char *const
 				  size_t n_topics, lt_kafka_revoke_fn revoke, void *ctx,
 				  lt_err *err)
 {
+	/*
+	 * Static membership: a restarted agent (even after kill -9) takes its
+	 * partitions back at once instead of waiting for the session timeout,
+	 * and a second agent started by mistake with the same configuration
+	 * fences the first instead of sharing its inbox.
+	 */
+	char instance[LT_CODE_MAX + 32];
+	snprintf(instance, sizeof instance, "lienthong-agent-%s", cfg->agency_code);
 	const struct lt_kafka_kv defs[] = {
 		{"group.id", cfg->group_id},
+		{"group.instance.id", instance},
+		{"session.timeout.ms", "15000"},
 		{"enable.auto.commit", "true"},
 		{"enable.auto.offset.store", "false"},
 		{"auto.offset.reset", "earliest"},

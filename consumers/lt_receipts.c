@@ -53,11 +53,12 @@ static int lt_receipts_apply(struct lt_txn *t, const Lienthong__Receipt *r, lt_e
 			     r->recipient);
 		goto out;
 	}
+	char *own_reason = rec->reason;
 	rec->status = next;
 	rec->updated_at_ms = r->time_ms;
-	rec->reason = r->reason;
+	rec->reason = r->reason; /* borrowed from r for the write */
 	ret = lt_status_put(t, r->document_id, r->recipient, rec, err);
-	rec->reason = NULL; /* borrowed from r; do not let free_unpacked free it */
+	rec->reason = own_reason; /* free_unpacked frees only what unpack allocated */
 	if (ret == 0)
 		lt_log_info("document %s: %s by %s%s%s", r->document_id,
 			    lt_status_name(next), r->recipient, r->reason[0] ? ": " : "",

@@ -120,12 +120,13 @@ static int lt_forward_apply(struct lt_forward *fw, int64_t now_ms, lt_err *err)
 		if (rec == NULL)
 			continue;
 		char reason[300];
+		char *own_reason = rec->reason; /* restored before free: see below */
 		rec->attempts++;
 		if (r->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 			if (rec->status == LIENTHONG__STORE__DOC_STATUS__QUEUED) {
 				rec->status = LIENTHONG__STORE__DOC_STATUS__SENT;
 				rec->updated_at_ms = now_ms;
-				rec->reason = (char *)"";
+				rec->reason = NULL;
 			}
 			rec->partition = r->partition;
 			rec->offset = r->offset;
@@ -135,6 +136,7 @@ static int lt_forward_apply(struct lt_forward *fw, int64_t now_ms, lt_err *err)
 			rec->reason = reason;
 		}
 		int rc = lt_status_put(t, it->doc_id, it->dest, rec, err);
+		rec->reason = own_reason; /* free_unpacked frees only what unpack allocated */
 		lienthong__store__status_record__free_unpacked(rec, NULL);
 		if (rc != 0)
 			goto abort;
