@@ -48,7 +48,7 @@ PROG_SRC_lienthong-upload = producers/upload_main.c
 PROG_SRC_lienthong-status = status/main.c
 
 UNIT_TESTS =
-TEST_TOOLS =
+TEST_TOOLS = lt-forge
 
 LIB_OBJS = $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
 LIB = $(BUILD)/liblienthong.a

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# make test: everything the default suite needs, from a fresh machine.
+#   1. installs missing Debian packages (deploy/install-deps.sh)
+#   2. builds normally and with ASan/UBSan; runs the unit tests in both builds
+#   3. starts a private Kafka broker (KRaft, 127.0.0.1:$LT_TEST_KAFKA_PORT, state in a
+#      temporary folder), runs the integration tests against it, and stops it again,
+#      also on failure or interruption
+# Ends with one line "N passed, N failed"; exits non-zero on any failure.
+#   tests/run-all.sh --long    also runs the long campaigns (tests/long/*.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+long=0
+[ "${1:-}" = "--long" ] && long=1
+
+export LT_TEST_KAFKA_PORT=${LT_TEST_KAFKA_PORT:-39092}
+passed=0
+failed=0
+kafka_dir=$(mktemp -d /tmp/lienthong-kafka.XXXXXX)
+
+cleanup() {
+	LT_KAFKA_PORT=$LT_TEST_KAFKA_PORT LT_KAFKA_DIR=$kafka_dir deploy/kafka.sh stop >/dev/null 2>&1 || true
+	rm -rf "$kafka_dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Adds the "N passed, N failed" line of a log to the totals; a missing line is a failure.
+tally() { # log status
+	local line
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1 || true)
+	if [ -z "$line" ]; then
+		failed=$((failed + 1))
+		echo "  (no result line: counted as one failure)"
+		return
+	fi
+	passed=$((passed + $(awk '{print $1}' <<<"$line")))
+	failed=$((failed + $(awk '{print $3}' <<<"$line")))
+	if [ "$2" -ne 0 ] && [ "$(awk '{print $3}' <<<"$line")" -eq 0 ]; then
+		failed=$((failed + 1))
+		echo "  (exit status $2 without a failed check: counted as one failure)"
+	fi
+}
+
+run() { # name command...
+	local name=$1 log st=0
+	shift
+	log=$(mktemp)
+	echo "=== $name"
+	"$@" 2>&1 | tee "$log" || st=$?
+	tally "$log" "$st"
+	rm -f "$log"
+}
+
+deploy/install-deps.sh
+make -j2 all
+make -j2 SAN=1 all
+run "unit tests" tests/run-unit.sh build
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	run "unit tests under ASan/UBSan" tests/run-unit.sh build-san
+
+echo "=== starting the test Kafka broker on 127.0.0.1:$LT_TEST_KAFKA_PORT"
+LT_KAFKA_PORT=$LT_TEST_KAFKA_PORT LT_KAFKA_DIR=$kafka_dir LT_KAFKA_RESET=1 deploy/kafka.sh start
+export LT_BOOTSTRAP=127.0.0.1:$LT_TEST_KAFKA_PORT
+
+for t in tests/integration/*.sh; do
+	[ "$(basename "$t")" = lib.sh ] && continue
+	LT_BUILD=build run "integration: $(basename "$t" .sh)" "$t"
+done
+if [ $long -eq 1 ]; then
+	for t in tests/long/*.sh; do
+		[ -e "$t" ] || continue
+		LT_BUILD=build run "long: $(basename "$t" .sh)" "$t"
+	done
+fi
+
+echo "=== total"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
