@@ -418,6 +418,28 @@ const char *lt_config_kafka_get(const struct lt_config *cfg, const char *key)
 	return NULL;
 }
 
+/* Prints text word-wrapped at width columns, each line after indent. */
+static void lt_config_wrap(FILE *out, const char *text, const char *indent, size_t width)
+{
+	size_t col = 0;
+	while (*text != '\0') {
+		size_t word = strcspn(text, " ");
+		if (col > 0 && col + 1 + word > width) {
+			fputc('\n', out);
+			col = 0;
+		}
+		if (col == 0)
+			col = (size_t)fprintf(out, "%s", indent);
+		else
+			col += (size_t)fprintf(out, " ");
+		col += (size_t)fprintf(out, "%.*s", (int)word, text);
+		text += word;
+		while (*text == ' ')
+			text++;
+	}
+	fputc('\n', out);
+}
+
 void lt_config_print_reference(FILE *out)
 {
 	fprintf(out, "Configuration file (-c FILE): one 'key = value' per line, '#' starts a "
@@ -427,9 +449,14 @@ void lt_config_print_reference(FILE *out)
 		fprintf(out, "  %-22s %-8s %s%s%s\n", row->name, lt_config_type_name(row->type),
 			row->def == NULL ? "(required)" : "default: ",
 			row->def == NULL ? "" : (row->def[0] ? row->def : "(none)"), "");
-		fprintf(out, "      %s\n", row->doc);
+		lt_config_wrap(out, row->doc, "      ", 78);
 	}
-	fprintf(out, "  kafka.<property>        string   passed unchanged to librdkafka (for "
-		     "example\n      kafka.bootstrap.servers = 127.0.0.1:9092, kafka.security.protocol "
-		     "= ssl);\n      default bootstrap.servers is 127.0.0.1:9092.\n");
+	fprintf(out, "  %-22s %-8s\n", "kafka.<property>", "string");
+	lt_config_wrap(out,
+		       "Passed unchanged to librdkafka (kcat -X style), after lienthong's defaults "
+		       "(bootstrap.servers 127.0.0.1:9092; producer: enable.idempotence true, acks "
+		       "all, linger.ms 5, compression.type lz4; consumer: enable.auto.offset.store "
+		       "false, auto.offset.reset earliest, static group membership), so any of them "
+		       "can be overridden. Example: kafka.security.protocol = ssl.",
+		       "      ", 78);
 }
