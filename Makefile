@@ -22,7 +22,7 @@ OPT = -O2
 endif
 
 CC ?= cc
-PKGS = rdkafka libprotobuf-c openssl lmdb jansson
+PKGS = rdkafka libprotobuf-c openssl lmdb jansson libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -40,7 +40,7 @@ LIB_SRCS = errors/lt_err.c log/lt_log.c clock/lt_clock.c config/lt_config.c pki/
 	proto/lt_sign.c proto/lt_canon.c proto/lt_envelope.c proto/lt_receipt.c \
 	store/lt_store.c broker-adapter/lt_kafka.c \
 	producers/lt_submit.c producers/lt_forward.c \
-	consumers/lt_recv.c consumers/lt_deliver.c consumers/lt_inbox.c consumers/lt_receipts.c
+	consumers/lt_recv.c consumers/lt_http.c consumers/lt_deliver.c consumers/lt_inbox.c consumers/lt_receipts.c
 
 PROGS = lienthong-agent lienthong-upload lienthong-status
 PROG_SRC_lienthong-agent = agent/main.c

@@ -17,6 +17,7 @@
  * be acknowledged, everything else stays in the outbox for the next start.
  */
 #include <errno.h>
+#include <curl/curl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 
 #include "../broker-adapter/lt_kafka.h"
 #include "../clock/lt_clock.h"
+#include "../consumers/lt_deliver.h"
 #include "../consumers/lt_inbox.h"
 #include "../consumers/lt_receipts.h"
 #include "../log/lt_log.h"
@@ -36,6 +38,7 @@ static volatile sig_atomic_t lt_agent_stop;
 /* A record that could not be handled yet: its partition is paused meanwhile. */
 struct lt_held {
 	rd_kafka_message_t *msg;
+	int64_t first_failure_ms;
 	int64_t retry_at_ms;
 	int64_t backoff_ms;
 };
@@ -45,6 +48,7 @@ struct lt_agent {
 	struct lt_signer signer;
 	struct lt_trust *trust;
 	struct lt_store *store;
+	struct lt_target *target;
 	struct lt_forward *fw;
 	rd_kafka_t *consumer;
 	struct lt_recv recv;
@@ -94,13 +98,16 @@ static int lt_agent_setup(struct lt_agent *a, const char *path, lt_err *err)
 		return -1;
 	lt_log_level_parse(a->cfg.log_level, &level);
 	lt_log_set_level(level);
-	if (a->cfg.target_dir[0] == '\0')
+	if (a->cfg.target_dir[0] == '\0' && a->cfg.target_url[0] == '\0')
 		return lt_err_set(err, LT_EINVAL,
-				  "%s: target_dir is not set; the agent delivers received documents "
-				  "there",
+				  "%s: set target_dir (a folder) or target_url (an HTTP endpoint): "
+				  "the agent delivers received documents there",
 				  path);
-	if (mkdir(a->cfg.target_dir, 0750) != 0 && errno != EEXIST)
+	if (a->cfg.target_url[0] == '\0' && mkdir(a->cfg.target_dir, 0750) != 0 &&
+	    errno != EEXIST)
 		return lt_err_errno(err, errno, "cannot create target_dir %s", a->cfg.target_dir);
+	if ((a->target = lt_target_new(&a->cfg, err)) == NULL)
+		return -1;
 	if (lt_signer_load(&a->signer, a->cfg.key_file, a->cfg.cert_file, err) != 0)
 		return -1;
 	if (strcmp(a->signer.code, a->cfg.agency_code) != 0)
@@ -119,8 +126,11 @@ static int lt_agent_setup(struct lt_agent *a, const char *path, lt_err *err)
 	lt_config_inbox_topic(&a->cfg, a->cfg.agency_code, a->inbox_topic, sizeof a->inbox_topic);
 	lt_config_receipt_topic(&a->cfg, a->cfg.agency_code, a->receipt_topic,
 				sizeof a->receipt_topic);
-	a->recv = (struct lt_recv){
-		.cfg = &a->cfg, .store = a->store, .signer = &a->signer, .trust = a->trust};
+	a->recv = (struct lt_recv){.cfg = &a->cfg,
+				   .store = a->store,
+				   .signer = &a->signer,
+				   .trust = a->trust,
+				   .target = a->target};
 	return 0;
 }
 
@@ -169,7 +179,7 @@ static void lt_agent_topics(struct lt_agent *a, int64_t now_ms)
 }
 
 static int lt_agent_handle(struct lt_agent *a, const rd_kafka_message_t *m, int64_t now_ms,
-			   lt_err *err)
+			   int64_t failing_since_ms, lt_err *err)
 {
 	struct lt_record rec = {
 		.topic = rd_kafka_topic_name(m->rkt),
@@ -179,7 +189,7 @@ static int lt_agent_handle(struct lt_agent *a, const rd_kafka_message_t *m, int6
 		.len = m->len,
 	};
 	if (strcmp(rec.topic, a->inbox_topic) == 0) {
-		if (lt_inbox_handle(&a->recv, &rec, now_ms, err) != 0)
+		if (lt_inbox_handle(&a->recv, &rec, now_ms, failing_since_ms, err) != 0)
 			return -1;
 		lt_forward_wake(a->fw); /* a receipt is waiting in the outbox */
 		return 0;
@@ -203,6 +213,7 @@ static void lt_agent_hold(struct lt_agent *a, rd_kafka_message_t *m, int64_t now
 		    rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset, why->msg,
 		    (double)a->cfg.retry_backoff_min_ms / 1000.0);
 	a->held[a->n_held++] = (struct lt_held){.msg = m,
+						.first_failure_ms = now_ms,
 						.retry_at_ms = now_ms + a->cfg.retry_backoff_min_ms,
 						.backoff_ms = a->cfg.retry_backoff_min_ms};
 	if (lt_kafka_pause(a->consumer, rd_kafka_topic_name(m->rkt), m->partition, 1, &err) != 0)
@@ -228,7 +239,7 @@ static void lt_agent_retry_held(struct lt_agent *a, int64_t now_ms)
 			i++;
 			continue;
 		}
-		if (lt_agent_handle(a, h->msg, now_ms, &err) != 0) {
+		if (lt_agent_handle(a, h->msg, now_ms, h->first_failure_ms, &err) != 0) {
 			h->backoff_ms = h->backoff_ms * 2 > a->cfg.retry_backoff_max_ms
 						? a->cfg.retry_backoff_max_ms
 						: h->backoff_ms * 2;
@@ -263,7 +274,7 @@ static void lt_agent_consume(struct lt_agent *a, int64_t now_ms)
 		rd_kafka_message_destroy(m);
 		return;
 	}
-	if (lt_agent_handle(a, m, now_ms, &err) != 0) {
+	if (lt_agent_handle(a, m, now_ms, 0, &err) != 0) {
 		lt_agent_hold(a, m, now_ms, &err);
 		return;
 	}
@@ -280,6 +291,7 @@ static void lt_agent_teardown(struct lt_agent *a)
 	if (a->fw != NULL)
 		lt_forward_free(a->fw, 5000);
 	lt_store_close(a->store);
+	lt_target_free(a->target);
 	lt_trust_free(a->trust);
 	lt_signer_free(&a->signer);
 	lt_config_free(&a->cfg);
@@ -296,6 +308,7 @@ int main(int argc, char **argv)
 	const char *config = NULL;
 	int check = 0, c;
 	lt_log_init(argv[0], LT_LOG_INFO);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -355,5 +368,6 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	lt_agent_teardown(&a);
+	curl_global_cleanup();
 	return rc;
 }

@@ -47,7 +47,25 @@ static const struct lt_config_row lt_config_rows[] = {
 	 "agency certificates."},
 	{"target_dir", LT_CT_PATH, LT_STR(target_dir), "", 0, 0,
 	 "Folder target: each delivered document appears as <target_dir>/<sender>/<document id>/ "
-	 "holding its parts, moved in by one atomic rename. Required by lienthong-agent."},
+	 "holding its parts, moved in by one atomic rename. The agent needs target_dir or target_url."},
+	{"target_url", LT_CT_STRING, LT_STR(target_url), "", 0, 0,
+	 "HTTP target: when set, each verified document is POSTed to this http:// or https:// "
+	 "URL as multipart/form-data (a 'metadata' JSON field, then one 'part' file field per "
+	 "part, header Idempotency-Key: <document id>) instead of being written to target_dir. "
+	 "2xx delivers; 4xx (but 408 and 429) refuses for good (status failed); anything else "
+	 "is retried."},
+	{"target_timeout_ms", LT_CT_INT, LT_NUM(target_timeout_ms), "30000", 100, 3600000,
+	 "Time limit of one HTTP delivery attempt."},
+	{"target_ca_file", LT_CT_PATH, LT_STR(target_ca_file), "", 0, 0,
+	 "PEM CA bundle to verify an https target_url (default: the system's)."},
+	{"target_cert_file", LT_CT_PATH, LT_STR(target_cert_file), "", 0, 0,
+	 "PEM client certificate for an https target_url that requires one."},
+	{"target_key_file", LT_CT_PATH, LT_STR(target_key_file), "", 0, 0,
+	 "PEM private key of target_cert_file."},
+	{"delivery_deadline_s", LT_CT_INT, LT_NUM(delivery_deadline_s), "86400", 1,
+	 31536000,
+	 "How long delivery to the target may keep failing before the document is marked "
+	 "failed (kept in quarantine, a failed receipt goes to the sender)."},
 	{"topic_prefix", LT_CT_STRING, LT_STR(topic_prefix), "lienthong", 0, 0,
 	 "Prefix of topic names: <prefix>.inbox.<code> and <prefix>.receipts.<code>."},
 	{"topic_partitions", LT_CT_INT, LT_NUM(topic_partitions), "3", 1, 1000,

@@ -46,6 +46,12 @@ struct lt_config {
 	char cert_file[PATH_MAX];
 	char ca_file[PATH_MAX];
 	char target_dir[PATH_MAX];
+	char target_url[1024];
+	int64_t target_timeout_ms;
+	char target_ca_file[PATH_MAX];
+	char target_cert_file[PATH_MAX];
+	char target_key_file[PATH_MAX];
+	int64_t delivery_deadline_s;
 	char topic_prefix[128];
 	int64_t topic_partitions;
 	int64_t topic_replication;

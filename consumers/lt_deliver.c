@@ -7,7 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stdlib.h>
 #include <unistd.h>
+
+#include "../config/lt_config.h"
+#include "lt_http.h"
 
 static int lt_deliver_fsync_dir(const char *dir, lt_err *err)
 {
@@ -115,4 +119,41 @@ int lt_deliver_folder(const char *target_dir, const Lienthong__Envelope *env, ch
 		return lt_err_errno(err, errno, "cannot rename %s to %s", tmp, path);
 	}
 	return lt_deliver_fsync_dir(sender_dir, err);
+}
+
+struct lt_target {
+	const struct lt_config *cfg;
+	struct lt_http *http; /* NULL: folder target */
+};
+
+struct lt_target *lt_target_new(const struct lt_config *cfg, lt_err *err)
+{
+	struct lt_target *t = calloc(1, sizeof *t);
+	if (t == NULL) {
+		lt_err_set(err, LT_EIO, "out of memory");
+		return NULL;
+	}
+	t->cfg = cfg;
+	if (cfg->target_url[0] != '\0' && (t->http = lt_http_new(cfg, err)) == NULL) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void lt_target_free(struct lt_target *t)
+{
+	if (t == NULL)
+		return;
+	lt_http_free(t->http);
+	free(t);
+}
+
+int lt_target_deliver(struct lt_target *t, const Lienthong__Envelope *env, char *where,
+		      size_t where_size, lt_err *err)
+{
+	if (t->http == NULL)
+		return lt_deliver_folder(t->cfg->target_dir, env, where, where_size, err);
+	snprintf(where, where_size, "%s", t->cfg->target_url);
+	return lt_http_deliver(t->http, env, err);
 }

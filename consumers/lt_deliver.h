@@ -27,4 +27,18 @@
 int lt_deliver_folder(const char *target_dir, const Lienthong__Envelope *env, char *path,
 		      size_t path_size, lt_err *err);
 
+/*
+ * The configured target: the HTTP target when target_url is set (see
+ * lt_http.h), else the folder target. lt_target_deliver writes where the
+ * document went (folder or URL) into `where`; on failure err->code is
+ * LT_EINVAL when the target refused the document for good, anything else
+ * when a later attempt may succeed. One thread uses a target.
+ */
+struct lt_target;
+struct lt_config;
+struct lt_target *lt_target_new(const struct lt_config *cfg, lt_err *err);
+void lt_target_free(struct lt_target *t);
+int lt_target_deliver(struct lt_target *t, const Lienthong__Envelope *env, char *where,
+		      size_t where_size, lt_err *err);
+
 #endif

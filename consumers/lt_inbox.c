@@ -58,10 +58,15 @@ static int lt_inbox_addressed_to(const Lienthong__Envelope *env, const char *cod
 	return 0;
 }
 
-/* Quarantines the record and answers the sender, if it can be named, with `rejected`. */
-static int lt_inbox_reject(const struct lt_recv *rc, const struct lt_record *rec,
-			   const Lienthong__Envelope *env, const char *reason,
-			   const uint8_t *digest, int remember, int64_t now_ms, lt_err *err)
+/*
+ * Quarantines the record and answers the sender, if it can be named, with
+ * `status` (rejected or failed). remember: record the outcome under the
+ * document id, so a resend gets the same answer (only for verified content).
+ */
+static int lt_inbox_refuse(const struct lt_recv *rc, const struct lt_record *rec,
+			   const Lienthong__Envelope *env, Lienthong__ReceiptStatus status,
+			   const char *reason, const uint8_t *digest, int remember, int64_t now_ms,
+			   lt_err *err)
 {
 	const char *doc_id = NULL, *sender = NULL;
 	lt_err ignore;
@@ -71,21 +76,23 @@ static int lt_inbox_reject(const struct lt_recv *rc, const struct lt_record *rec
 		doc_id = env->header->document_id;
 		sender = env->header->sender;
 	}
-	lt_log_warn("rejected %s [%d] @ %lld (document %s from %s): %s", rec->topic,
-		    (int)rec->partition, (long long)rec->offset, doc_id ? doc_id : "?",
-		    sender ? sender : "?", reason);
+	lt_log_warn("%s %s [%d] @ %lld (document %s from %s): %s",
+		    lt_receipt_status_name(status), rec->topic, (int)rec->partition,
+		    (long long)rec->offset, doc_id ? doc_id : "?", sender ? sender : "?", reason);
 	struct lt_txn *t = NULL;
 	if (lt_txn_begin(rc->store, 1, &t, err) != 0)
 		return -1;
 	if (lt_recv_quarantine(t, rec, reason, doc_id, sender, now_ms, err) != 0)
 		goto fail;
 	if (sender != NULL &&
-	    lt_inbox_queue_receipt(rc, t, doc_id, sender, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
-				   reason, digest, now_ms, err) != 0)
+	    lt_inbox_queue_receipt(rc, t, doc_id, sender, status, reason, digest, now_ms, err) != 0)
 		goto fail;
 	if (remember && sender != NULL &&
-	    lt_inbox_put(t, doc_id, LIENTHONG__STORE__INBOX_STATUS__INBOX_REJECTED, sender, digest,
-			 reason, "", now_ms, err) != 0)
+	    lt_inbox_put(t, doc_id,
+			 status == LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED
+				 ? LIENTHONG__STORE__INBOX_STATUS__INBOX_FAILED
+				 : LIENTHONG__STORE__INBOX_STATUS__INBOX_REJECTED,
+			 sender, digest, reason, "", now_ms, err) != 0)
 		goto fail;
 	return lt_txn_commit(t, err);
 fail:
@@ -123,14 +130,17 @@ static int lt_inbox_seen(const struct lt_recv *rc, const struct lt_record *rec,
 	int same = old->digest.len == LT_DIGEST_LEN &&
 		   memcmp(old->digest.data, digest, LT_DIGEST_LEN) == 0;
 	if (same) {
-		int delivered = old->status == LIENTHONG__STORE__INBOX_STATUS__INBOX_DELIVERED;
+		Lienthong__ReceiptStatus again =
+			old->status == LIENTHONG__STORE__INBOX_STATUS__INBOX_DELIVERED
+				? LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED
+			: old->status == LIENTHONG__STORE__INBOX_STATUS__INBOX_FAILED
+				? LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED
+				: LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED;
 		lt_log_info("document %s from %s received again: not delivered twice, receipt "
 			    "sent again",
 			    h->document_id, h->sender);
-		ret = lt_inbox_queue_receipt(rc, t, h->document_id, h->sender,
-					     delivered ? LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED
-						       : LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
-					     old->reason, digest, now_ms, err);
+		ret = lt_inbox_queue_receipt(rc, t, h->document_id, h->sender, again, old->reason,
+					     digest, now_ms, err);
 		lienthong__store__inbox_record__free_unpacked(old, NULL);
 		if (ret != 0)
 			goto out;
@@ -144,14 +154,17 @@ static int lt_inbox_seen(const struct lt_recv *rc, const struct lt_record *rec,
 	snprintf(reason, sizeof reason,
 		 "conflict: document id %s was received before with other content",
 		 h->document_id);
-	return lt_inbox_reject(rc, rec, env, reason, digest, 0, now_ms, err) == 0 ? 1 : -1;
+	return lt_inbox_refuse(rc, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED, reason,
+			       digest, 0, now_ms, err) == 0
+		       ? 1
+		       : -1;
 out:
 	lt_txn_abort(t);
 	return ret;
 }
 
 int lt_inbox_handle(const struct lt_recv *rc, const struct lt_record *rec, int64_t now_ms,
-		    lt_err *err)
+		    int64_t failing_since_ms, lt_err *err)
 {
 	Lienthong__Envelope *env = NULL;
 	uint8_t digest[LT_DIGEST_LEN];
@@ -161,7 +174,8 @@ int lt_inbox_handle(const struct lt_recv *rc, const struct lt_record *rec, int64
 
 	if (lt_envelope_decode(rec->value, rec->len, rc->cfg, &env, &why) != 0 ||
 	    lt_envelope_verify(env, rc->trust, digest, &why) != 0) {
-		ret = lt_inbox_reject(rc, rec, env, why.msg, NULL, 0, now_ms, err);
+		ret = lt_inbox_refuse(rc, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
+				      why.msg, NULL, 0, now_ms, err);
 		goto out;
 	}
 	const Lienthong__Header *h = env->header;
@@ -169,14 +183,16 @@ int lt_inbox_handle(const struct lt_recv *rc, const struct lt_record *rec, int64
 		snprintf(why.msg, sizeof why.msg,
 			 "misdirected: the document is not addressed to this agency (%s)",
 			 rc->cfg->agency_code);
-		ret = lt_inbox_reject(rc, rec, env, why.msg, digest, 1, now_ms, err);
+		ret = lt_inbox_refuse(rc, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
+				      why.msg, digest, 1, now_ms, err);
 		goto out;
 	}
 	if (h->expires_at_ms != 0 && h->expires_at_ms < now_ms) {
 		char when[LT_TIME_TEXT];
 		lt_time_format(h->expires_at_ms, when, sizeof when);
 		snprintf(why.msg, sizeof why.msg, "expired: the document expired at %s", when);
-		ret = lt_inbox_reject(rc, rec, env, why.msg, digest, 1, now_ms, err);
+		ret = lt_inbox_refuse(rc, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
+				      why.msg, digest, 1, now_ms, err);
 		goto out;
 	}
 	int seen = lt_inbox_seen(rc, rec, env, digest, now_ms, err);
@@ -184,8 +200,20 @@ int lt_inbox_handle(const struct lt_recv *rc, const struct lt_record *rec, int64
 		ret = seen > 0 ? 0 : -1;
 		goto out;
 	}
-	if (lt_deliver_folder(rc->cfg->target_dir, env, path, sizeof path, err) != 0) {
-		lt_err_wrap(err, "delivering document %s from %s", h->document_id, h->sender);
+	if (lt_target_deliver(rc->target, env, path, sizeof path, err) != 0) {
+		int64_t deadline = rc->cfg->delivery_deadline_s * 1000;
+		if (err->code != LT_EINVAL &&
+		    (failing_since_ms == 0 || now_ms - failing_since_ms < deadline)) {
+			lt_err_wrap(err, "delivering document %s from %s", h->document_id,
+				    h->sender);
+			goto out;
+		}
+		snprintf(why.msg, sizeof why.msg, "%s%s",
+			 err->code == LT_EINVAL ? "target refused the document: "
+						: "target kept failing past delivery_deadline_s: ",
+			 err->msg);
+		ret = lt_inbox_refuse(rc, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED,
+				      why.msg, digest, 1, now_ms, err);
 		goto out;
 	}
 	struct lt_txn *t = NULL;

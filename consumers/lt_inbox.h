@@ -12,6 +12,11 @@
  * seen before with the same content is not delivered again: its receipt is
  * sent again.
  *
+ * When the target refuses the document for good (HTTP 4xx), or keeps failing
+ * for delivery_deadline_s since failing_since_ms (the time of the first failed
+ * attempt, 0 on the first attempt), the document is kept in the quarantine,
+ * recorded as failed, and a `failed` receipt with the reason goes back.
+ *
  * Result: 0 when the record is fully handled (the caller may store the
  * Kafka offset), -1 when it must be handled again later (the target or the
  * store failed; err says why). Runs in the agent's main loop thread.
@@ -22,6 +27,6 @@
 #include "lt_recv.h"
 
 int lt_inbox_handle(const struct lt_recv *rc, const struct lt_record *rec, int64_t now_ms,
-		    lt_err *err);
+		    int64_t failing_since_ms, lt_err *err);
 
 #endif

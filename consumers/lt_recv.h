@@ -19,11 +19,14 @@
 #include "../proto/lt_sign.h"
 #include "../store/lt_store.h"
 
+struct lt_target;
+
 struct lt_recv {
 	const struct lt_config *cfg;
 	struct lt_store *store;
 	const struct lt_signer *signer;
 	const struct lt_trust *trust;
+	struct lt_target *target; /* where verified documents go */
 };
 
 /* One record consumed from Kafka; value is borrowed. */

@@ -1,0 +1,33 @@
+/*
+ * lt_http: the HTTP delivery target (libcurl).
+ *
+ * POSTs a verified document to target_url as multipart/form-data:
+ *   metadata  application/json: document_id, sender, recipients, subject,
+ *             document_number, created_at, expires_at, replaces_id and, per
+ *             part, name, media_type, size and sha256 (hex)
+ *   part      one file field per part, with its name and media type
+ * with the header "Idempotency-Key: <document id>", so a target can ignore
+ * the repeat that follows a crash between its answer and the agent's record.
+ *
+ * Outcome: 0 on 2xx; -1 with LT_EINVAL when the target refuses for good (4xx
+ * other than 408 and 429); -1 with LT_EIO on anything worth retrying (5xx,
+ * 408, 429, timeouts, connection errors). Messages carry the HTTP status and
+ * the start of the answer.
+ *
+ * Ownership: an lt_http owns one curl handle (connections are reused); it is
+ * used from one thread. curl_global_init is the program's job.
+ */
+#ifndef LT_HTTP_H
+#define LT_HTTP_H
+
+#include "../config/lt_config.h"
+#include "../errors/lt_err.h"
+#include "lienthong.pb-c.h"
+
+struct lt_http;
+
+struct lt_http *lt_http_new(const struct lt_config *cfg, lt_err *err);
+void lt_http_free(struct lt_http *h);
+int lt_http_deliver(struct lt_http *h, const Lienthong__Envelope *env, lt_err *err);
+
+#endif
