@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../config/lt_config.h"
+#include "../log/lt_log.h"
 #include "lt_http.h"
 
 static int lt_deliver_fsync_dir(const char *dir, lt_err *err)
@@ -97,8 +98,11 @@ int lt_deliver_folder(const char *target_dir, const Lienthong__Envelope *env, ch
 		    (int)sizeof tmp ||
 	    snprintf(path, path_size, "%s/%s", sender_dir, h->document_id) >= (int)path_size)
 		return lt_err_set(err, LT_EINVAL, "target path under %s is too long", target_dir);
-	if (stat(path, &st) == 0)
-		return 0; /* delivered before the crash that forgot recording it */
+	if (stat(path, &st) == 0) {
+		/* Delivered before an interruption that kept it from being recorded. */
+		lt_log_info("%s is already in the target folder: not written again", path);
+		return 0;
+	}
 	if (lt_deliver_mkdir(target_dir, err) != 0 || lt_deliver_mkdir(sender_dir, err) != 0 ||
 	    lt_deliver_remove_tmp(tmp, err) != 0)
 		return -1;
@@ -118,7 +122,10 @@ int lt_deliver_folder(const char *target_dir, const Lienthong__Envelope *env, ch
 			return lt_deliver_remove_tmp(tmp, err);
 		return lt_err_errno(err, errno, "cannot rename %s to %s", tmp, path);
 	}
-	return lt_deliver_fsync_dir(sender_dir, err);
+	if (lt_deliver_fsync_dir(sender_dir, err) != 0)
+		return -1;
+	lt_log_debug("wrote %zu part(s) into %s", env->n_parts, path);
+	return 0;
 }
 
 struct lt_target {

@@ -13,6 +13,8 @@ long=0
 [ "${1:-}" = "--long" ] && long=1
 
 export LT_TEST_KAFKA_PORT=${LT_TEST_KAFKA_PORT:-39092}
+# The broker's second listener, advertised at the port of the tests' flapping proxy.
+export LT_KAFKA_PROXY_PORT=$((LT_TEST_KAFKA_PORT + 100))
 passed=0
 failed=0
 kafka_dir=$(mktemp -d /tmp/lienthong-kafka.XXXXXX)
@@ -61,6 +63,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 echo "=== starting the test Kafka broker on 127.0.0.1:$LT_TEST_KAFKA_PORT"
 LT_KAFKA_PORT=$LT_TEST_KAFKA_PORT LT_KAFKA_DIR=$kafka_dir LT_KAFKA_RESET=1 deploy/kafka.sh start
 export LT_BOOTSTRAP=127.0.0.1:$LT_TEST_KAFKA_PORT
+export LT_KAFKA_PORT=$LT_TEST_KAFKA_PORT LT_KAFKA_DIR=$kafka_dir
 
 for t in tests/integration/*.sh; do
 	[ "$(basename "$t")" = lib.sh ] && continue

@@ -4,6 +4,8 @@
 #   LT_BUILD      build folder with bin/ and tests/ (default build)
 #   LT_BOOTSTRAP  Kafka bootstrap servers of the test broker (default 127.0.0.1:39092)
 #   LT_WORK       scratch folder for this test (created; removed on success)
+#   LT_KAFKA_PORT, LT_KAFKA_DIR  the test broker, for tests that stop and start it
+#   LT_KAFKA_PROXY_PORT          where the broker's PROXIED listener is advertised
 
 LT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LT_BUILD=${LT_BUILD:-build}
@@ -54,6 +56,7 @@ target_dir = target
 topic_prefix = $LT_PREFIX
 topic_partitions = 3
 poll_interval_ms = 50
+log_level = debug
 retry_backoff_min_ms = 200
 retry_backoff_max_ms = 2000
 kafka.bootstrap.servers = $LT_BOOTSTRAP
@@ -62,6 +65,64 @@ CONF
 }
 
 lt_conf() { echo "$LT_WORK/$1/agency.conf"; }
+
+# lt_set CODE KEY VALUE: sets (or replaces) one setting in CODE's configuration.
+lt_set() {
+	local f
+	f=$(lt_conf "$1")
+	grep -v "^$2 = " "$f" >"$f.new" || true
+	echo "$2 = $3" >>"$f.new"
+	mv "$f.new" "$f"
+}
+
+# lt_broker stop|start: the test broker (run-all.sh exports its port and folder).
+lt_broker() {
+	LT_KAFKA_PORT=${LT_KAFKA_PORT:?} LT_KAFKA_DIR=${LT_KAFKA_DIR:?} \
+		"$LT_ROOT/deploy/kafka.sh" "$1" >/dev/null
+}
+
+# lt_make_docs DIR COUNT [MAXSIZE]: COUNT files of random bytes (0..MAXSIZE bytes).
+lt_make_docs() {
+	local max=${3:-20000}
+	mkdir -p "$1"
+	for i in $(seq 1 "$2"); do
+		head -c $(((i * 7919) % max)) /dev/urandom >"$1/doc-$i.pdf"
+	done
+}
+
+# lt_upload FROM TO IDS_FILE FILE...: submits and appends "id<TAB>file" lines to IDS_FILE.
+lt_upload() {
+	local from=$1 to=$2 ids=$3
+	shift 3
+	"$LT_BIN/lienthong-upload" -c "$(lt_conf "$from")" --to "$to" "$@" >>"$ids"
+}
+
+# lt_all_delivered SENDER IDS_FILE: every document in IDS_FILE shows delivered.
+lt_all_delivered() {
+	local want got
+	want=$(wc -l <"$2")
+	got=$("$LT_BIN/lienthong-status" -c "$(lt_conf "$1")" --json | grep -c '"status":"delivered"' || true)
+	[ "$got" -ge "$want" ]
+}
+
+# lt_verify SENDER RECIPIENT IDS_FILE: the guarantees after a run, as checks:
+# every file byte-identical exactly once in the recipient's target folder,
+# nothing half-written, each written once (agent debug log), all delivered.
+lt_verify() {
+	local s=$1 r=$2 ids=$3 n bad=0 id file
+	n=$(wc -l <"$ids")
+	while IFS=$'\t' read -r id file; do
+		cmp -s "$file" "$LT_WORK/$r/target/$s/$id/$(basename "$file")" || bad=$((bad + 1))
+	done <"$ids"
+	lt_check "$r: all $n documents of $s byte-identical ($bad missing or different)" [ "$bad" -eq 0 ]
+	lt_check "$r: exactly $n document folders from $s" \
+		[ "$(find "$LT_WORK/$r/target/$s" -mindepth 1 -maxdepth 1 -type d ! -name '.tmp-*' | wc -l)" -eq "$n" ]
+	lt_check "$r: no half-written delivery left" [ -z "$(find "$LT_WORK/$r/target" -name '.tmp-*')" ]
+	local dups
+	dups=$(grep -o "wrote [0-9]* part(s) into .*/$s/[0-9a-f-]*" "$LT_WORK/$r/agent.log" | sort | uniq -d | wc -l)
+	lt_check "$r: no document of $s written twice ($dups duplicates)" [ "$dups" -eq 0 ]
+	lt_check "$s: all $n documents show delivered" lt_all_delivered "$s" "$ids"
+}
 
 # lt_start CODE: starts the agent of CODE in the background, log in $LT_WORK/CODE/agent.log.
 lt_start() {
