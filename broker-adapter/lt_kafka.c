@@ -154,6 +154,7 @@ rd_kafka_t *lt_kafka_consumer_new(const struct lt_config *cfg, const char *const
 		{"group.id", cfg->group_id},
 		{"group.instance.id", instance},
 		{"session.timeout.ms", "15000"},
+		{"auto.commit.interval.ms", "1000"},
 		{"enable.auto.commit", "true"},
 		{"enable.auto.offset.store", "false"},
 		{"auto.offset.reset", "earliest"},

@@ -97,12 +97,17 @@ lt_upload() {
 	"$LT_BIN/lienthong-upload" -c "$(lt_conf "$from")" --to "$to" "$@" >>"$ids"
 }
 
-# lt_all_delivered SENDER IDS_FILE: every document in IDS_FILE shows delivered.
+# lt_all_delivered SENDER IDS_FILE: every document in IDS_FILE shows delivered
+# (for every recipient) in SENDER's status.
 lt_all_delivered() {
-	local want got
-	want=$(wc -l <"$2")
-	got=$("$LT_BIN/lienthong-status" -c "$(lt_conf "$1")" --json | grep -c '"status":"delivered"' || true)
-	[ "$got" -ge "$want" ]
+	local missing
+	missing=$("$LT_BIN/lienthong-status" -c "$(lt_conf "$1")" --json |
+		awk -v ids="$2" 'BEGIN { while ((getline l < ids) > 0) { split(l, f, "\t"); want[f[1]] = 1 } }
+			{ match($0, /"document_id":"[^"]*"/); id = substr($0, RSTART + 15, RLENGTH - 16)
+			  if (id in want && $0 !~ /"status":"delivered"/) bad[id] = 1
+			  if (id in want) seen[id] = 1 }
+			END { n = 0; for (id in want) if (!(id in seen) || (id in bad)) n++; print n }')
+	[ "$missing" -eq 0 ]
 }
 
 # lt_verify SENDER RECIPIENT IDS_FILE: the guarantees after a run, as checks:
