@@ -102,7 +102,12 @@ test-long:
 demo:
 	deploy/demo.sh
 
-bench: all
+$(BUILD)/bench/submit_bench: bench/submit_bench.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+bench: all $(BUILD)/bench/submit_bench
+	d=$$(mktemp -d /tmp/lienthong-submit.XXXXXX) && $(BUILD)/bench/submit_bench $$d 4 300; rm -rf $$d
 	bench/throughput.sh
 
 install: $(BINS)
