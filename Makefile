@@ -55,8 +55,9 @@ LIB = $(BUILD)/liblienthong.a
 BINS = $(addprefix $(BUILD)/bin/,$(PROGS))
 TESTBINS = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS) $(TEST_TOOLS))
 
-.PHONY: all test test-unit test-long demo install clean format format-check bench
+.PHONY: all lib test test-unit test-long demo install clean format format-check bench fuzz fuzz-run
 all: $(BINS) $(TESTBINS)
+lib: $(LIB)
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 	@mkdir -p $(BUILD)/gen
@@ -116,6 +117,23 @@ install: $(BINS)
 	install -m 0755 deploy/kafka.sh deploy/pki.sh $(DESTDIR)$(PREFIX)/share/lienthong/
 	install -m 0644 deploy/agency.conf.example $(DESTDIR)$(PREFIX)/share/lienthong/
 
+# Fuzzing (libFuzzer, clang, ASan+UBSan): make fuzz builds build-fuzz/fuzz_*;
+# make fuzz-run FUZZ_SECONDS=600 runs each on a scratch copy of its seed corpus.
+FUZZ_TARGETS = fuzz_envelope fuzz_receipt fuzz_config
+FUZZ_SECONDS ?= 60
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang \
+		CFLAGS="-O1 -g -fno-omit-frame-pointer -Wno-unknown-warning-option -fsanitize=fuzzer-no-link $(FUZZ_SAN)" lib
+	for t in $(FUZZ_TARGETS); do \
+		clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) -Ibuild-fuzz/gen \
+			$(PKG_CFLAGS) -o build-fuzz/$$t tests/fuzz/$$t.c build-fuzz/liblienthong.a $(LDLIBS) || exit 1; \
+	done
+	clang -std=c11 -D_GNU_SOURCE -O1 -g $(FUZZ_SAN) -Ibuild-fuzz/gen $(PKG_CFLAGS) \
+		-o build-fuzz/seed_gen tests/fuzz/seed_gen.c build-fuzz/liblienthong.a $(LDLIBS)
+fuzz-run: fuzz
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
 	clang-format -i $(FORMAT_SRCS)
@@ -123,6 +141,6 @@ format-check:
 	clang-format --dry-run --Werror $(FORMAT_SRCS)
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

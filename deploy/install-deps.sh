@@ -9,7 +9,7 @@ pkgs=(
 	librdkafka-dev libprotobuf-c-dev protobuf-c-compiler
 	libssl-dev openssl liblmdb-dev lmdb-utils
 	libcurl4-openssl-dev libjansson-dev
-	kcat clang clang-format python3
+	kcat clang clang-format libclang-rt-14-dev python3
 	default-jre-headless maven curl ca-certificates
 )
 

@@ -74,6 +74,14 @@ if [ $long -eq 1 ]; then
 		[ -e "$t" ] || continue
 		LT_BUILD=build run "long: $(basename "$t" .sh)" "$t"
 	done
+	fuzz_log=$(mktemp)
+	echo "=== fuzzing, ${LT_FUZZ_SECONDS:-60} s per target"
+	if make -s fuzz-run FUZZ_SECONDS="${LT_FUZZ_SECONDS:-60}" 2>&1 | tee "$fuzz_log"; then
+		passed=$((passed + $(grep -c 'no finding' "$fuzz_log")))
+	else
+		failed=$((failed + 1))
+	fi
+	rm -f "$fuzz_log"
 fi
 
 echo "=== total"
