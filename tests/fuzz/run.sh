@@ -3,6 +3,9 @@
 # scratch copy of its committed seed corpus (tests/fuzz/corpus/<kind>), then
 # prints its executions and whether it found anything. A crash, leak or
 # sanitizer report fails the run; the input is kept in build-fuzz/findings/.
+# Seeds: tests/fuzz/corpus/{envelope,receipt} were written by build-fuzz/seed_gen
+# (built by make fuzz) with an agency key of the demo CA committed as
+# tests/fuzz/ca.pem:  build-fuzz/seed_gen SENDER.conf tests/fuzz/corpus
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=$1
@@ -26,6 +29,3 @@ for t in "$@"; do
 	rm -rf "$work"
 done
 exit $status
-# Seeds: tests/fuzz/corpus/{envelope,receipt} were written by build-fuzz/seed_gen
-# (built by make fuzz) with an agency key of the demo CA committed as
-# tests/fuzz/ca.pem:  build-fuzz/seed_gen SENDER.conf tests/fuzz/corpus
