@@ -117,6 +117,8 @@ static int lt_agent_setup(struct lt_agent *a, const char *path, lt_err *err)
 	a->trust = lt_trust_load(a->cfg.ca_file, err);
 	if (a->trust == NULL)
 		return -1;
+	if (a->cfg.crl_file[0] != '\0' && lt_trust_load_crls(a->trust, a->cfg.crl_file, err) != 0)
+		return -1;
 	if (lt_trust_verify(a->trust, a->signer.cert, err) != 0)
 		return lt_err_wrap(err, "own certificate %s (other agencies would reject this "
 					"agency's documents)",

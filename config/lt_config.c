@@ -45,6 +45,10 @@ static const struct lt_config_row lt_config_rows[] = {
 	{"ca_file", LT_CT_PATH, LT_STR(ca_file), NULL, 0, 0,
 	 "PEM file of the certificate authorities (and intermediates) trusted to issue "
 	 "agency certificates."},
+	{"crl_file", LT_CT_PATH, LT_STR(crl_file), "", 0, 0,
+	 "PEM file of certificate revocation lists. When set, every CA on a signer's chain "
+	 "must have a current CRL here, and revoked signers are rejected. Re-read at agent "
+	 "start."},
 	{"target_dir", LT_CT_PATH, LT_STR(target_dir), "", 0, 0,
 	 "Folder target: each delivered document appears as <target_dir>/<sender>/<document id>/ "
 	 "holding its parts, moved in by one atomic rename. The agent needs target_dir or target_url."},

@@ -45,6 +45,7 @@ struct lt_config {
 	char key_file[PATH_MAX];
 	char cert_file[PATH_MAX];
 	char ca_file[PATH_MAX];
+	char crl_file[PATH_MAX];
 	char target_dir[PATH_MAX];
 	char target_url[1024];
 	int64_t target_timeout_ms;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct lt_trust {
 	X509_STORE *store;
@@ -73,6 +74,29 @@ struct lt_trust *lt_trust_load(const char *ca_file, lt_err *err)
 		return NULL;
 	}
 	return t;
+}
+
+int lt_trust_load_crls(struct lt_trust *t, const char *crl_file, lt_err *err)
+{
+	X509_LOOKUP *lookup = X509_STORE_add_lookup(t->store, X509_LOOKUP_file());
+	if (lookup == NULL ||
+	    X509_load_crl_file(lookup, crl_file, X509_FILETYPE_PEM) <= 0)
+		return lt_err_ssl(err, LT_EINVAL, "cannot load CRLs from %s (expected PEM)",
+				  crl_file);
+	X509_STORE_set_flags(t->store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+	return 0;
+}
+
+int lt_pki_check_time(X509 *cert, int64_t at_ms, lt_err *err)
+{
+	time_t at = (time_t)(at_ms / 1000);
+	if (X509_cmp_time(X509_get0_notBefore(cert), &at) > 0)
+		return lt_err_set(err, LT_EVERIFY,
+				  "signer certificate was not yet valid at the signing time");
+	if (X509_cmp_time(X509_get0_notAfter(cert), &at) < 0)
+		return lt_err_set(err, LT_EVERIFY,
+				  "signer certificate had expired at the signing time");
+	return 0;
 }
 
 void lt_trust_free(struct lt_trust *t)

@@ -29,6 +29,17 @@ X509 *lt_pki_load_cert(const char *path, lt_err *err);
 int lt_pki_cert_code(X509 *cert, char *buf, size_t size, lt_err *err);
 
 struct lt_trust *lt_trust_load(const char *ca_file, lt_err *err);
+
+/*
+ * Adds the CRLs of a PEM file and turns on revocation checking for the whole
+ * chain: from then on a certificate is accepted only if every CA on its chain
+ * has a current CRL in the store and the certificate is not on it. Call
+ * before the store is shared between threads.
+ */
+int lt_trust_load_crls(struct lt_trust *t, const char *crl_file, lt_err *err);
+
+/* Checks that at_ms (Unix ms) lies within the certificate's validity period. */
+int lt_pki_check_time(X509 *cert, int64_t at_ms, lt_err *err);
 void lt_trust_free(struct lt_trust *t);
 
 /*

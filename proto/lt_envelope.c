@@ -258,9 +258,10 @@ int lt_envelope_verify(const Lienthong__Envelope *env, const struct lt_trust *tr
 	const Lienthong__Signature *s = env->signature;
 	if (lt_canon_envelope(env, &canon, &canon_len, err) != 0)
 		return -1;
-	int rc = lt_sign_check(trust, env->header->sender, s->algorithm,
-			       s->signer_certificate.data, s->signer_certificate.len, canon,
-			       canon_len, s->value.data, s->value.len, err);
+	int rc = lt_sign_check_at(trust, env->header->sender, s->algorithm,
+				  s->signer_certificate.data, s->signer_certificate.len, canon,
+				  canon_len, s->value.data, s->value.len,
+				  env->header->created_at_ms, err);
 	if (rc == 0) {
 		SHA256(canon, canon_len, digest);
 		for (size_t i = 0; i < env->n_parts; i++) {

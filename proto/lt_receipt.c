@@ -105,9 +105,9 @@ int lt_receipt_verify(const Lienthong__Receipt *r, const struct lt_trust *trust,
 	const Lienthong__Signature *s = r->signature;
 	if (lt_canon_receipt(r, &canon, &canon_len, err) != 0)
 		return -1;
-	int rc = lt_sign_check(trust, r->recipient, s->algorithm, s->signer_certificate.data,
-			       s->signer_certificate.len, canon, canon_len, s->value.data,
-			       s->value.len, err);
+	int rc = lt_sign_check_at(trust, r->recipient, s->algorithm, s->signer_certificate.data,
+				  s->signer_certificate.len, canon, canon_len, s->value.data,
+				  s->value.len, r->time_ms, err);
 	free(canon);
 	return rc;
 }

@@ -164,9 +164,11 @@ out:
 	return rc;
 }
 
-int lt_sign_check(const struct lt_trust *trust, const char *expected_code, const char *algorithm,
-		  const uint8_t *cert_der, size_t cert_len, const uint8_t *msg, size_t len,
-		  const uint8_t *sig, size_t sig_len, lt_err *err)
+/* signed_at_ms < 0: no signing-time check. */
+static int lt_sign_check_cert(const struct lt_trust *trust, const char *expected_code,
+			      const char *algorithm, const uint8_t *cert_der, size_t cert_len,
+			      const uint8_t *msg, size_t len, const uint8_t *sig, size_t sig_len,
+			      int64_t signed_at_ms, lt_err *err)
 {
 	char code[LT_CODE_MAX + 1];
 	X509 *cert = lt_trust_verify_der(trust, cert_der, cert_len, code, sizeof code, err);
@@ -179,6 +181,8 @@ int lt_sign_check(const struct lt_trust *trust, const char *expected_code, const
 			   code, expected_code);
 		goto out;
 	}
+	if (signed_at_ms >= 0 && lt_pki_check_time(cert, signed_at_ms, err) != 0)
+		goto out;
 	EVP_PKEY *pub = X509_get0_pubkey(cert);
 	if (pub == NULL) {
 		lt_err_ssl(err, LT_EVERIFY, "signer certificate has no usable public key");
@@ -188,4 +192,21 @@ int lt_sign_check(const struct lt_trust *trust, const char *expected_code, const
 out:
 	X509_free(cert);
 	return rc;
+}
+
+int lt_sign_check(const struct lt_trust *trust, const char *expected_code, const char *algorithm,
+		  const uint8_t *cert_der, size_t cert_len, const uint8_t *msg, size_t len,
+		  const uint8_t *sig, size_t sig_len, lt_err *err)
+{
+	return lt_sign_check_cert(trust, expected_code, algorithm, cert_der, cert_len, msg, len,
+				  sig, sig_len, -1, err);
+}
+
+int lt_sign_check_at(const struct lt_trust *trust, const char *expected_code,
+		     const char *algorithm, const uint8_t *cert_der, size_t cert_len,
+		     const uint8_t *msg, size_t len, const uint8_t *sig, size_t sig_len,
+		     int64_t signed_at_ms, lt_err *err)
+{
+	return lt_sign_check_cert(trust, expected_code, algorithm, cert_der, cert_len, msg, len,
+				  sig, sig_len, signed_at_ms < 0 ? 0 : signed_at_ms, err);
 }

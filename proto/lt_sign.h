@@ -59,4 +59,10 @@ int lt_sign_check(const struct lt_trust *trust, const char *expected_code, const
 		  const uint8_t *cert_der, size_t cert_len, const uint8_t *msg, size_t len,
 		  const uint8_t *sig, size_t sig_len, lt_err *err);
 
+/* lt_sign_check, and the certificate was also valid at signed_at_ms (the claimed signing time). */
+int lt_sign_check_at(const struct lt_trust *trust, const char *expected_code,
+		     const char *algorithm, const uint8_t *cert_der, size_t cert_len,
+		     const uint8_t *msg, size_t len, const uint8_t *sig, size_t sig_len,
+		     int64_t signed_at_ms, lt_err *err);
+
 #endif
