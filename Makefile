@@ -40,12 +40,13 @@ LIB_SRCS = errors/lt_err.c log/lt_log.c clock/lt_clock.c config/lt_config.c pki/
 	proto/lt_sign.c proto/lt_canon.c proto/lt_envelope.c proto/lt_receipt.c \
 	store/lt_store.c broker-adapter/lt_kafka.c \
 	producers/lt_submit.c producers/lt_forward.c \
-	consumers/lt_recv.c consumers/lt_http.c consumers/lt_deliver.c consumers/lt_inbox.c consumers/lt_receipts.c
+	consumers/lt_recv.c consumers/lt_quarantine.c consumers/lt_http.c consumers/lt_deliver.c consumers/lt_inbox.c consumers/lt_receipts.c
 
-PROGS = lienthong-agent lienthong-upload lienthong-status
+PROGS = lienthong-agent lienthong-upload lienthong-status lienthong-quarantine
 PROG_SRC_lienthong-agent = agent/main.c
 PROG_SRC_lienthong-upload = producers/upload_main.c
 PROG_SRC_lienthong-status = status/main.c
+PROG_SRC_lienthong-quarantine = consumers/quarantine_main.c
 
 UNIT_TESTS =
 TEST_TOOLS = lt-forge
@@ -82,6 +83,7 @@ $(BUILD)/bin/%: $(LIB) $(GEN_H)
 $(BUILD)/bin/lienthong-agent: agent/main.c
 $(BUILD)/bin/lienthong-upload: producers/upload_main.c
 $(BUILD)/bin/lienthong-status: status/main.c
+$(BUILD)/bin/lienthong-quarantine: consumers/quarantine_main.c
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/lt_check.h $(LIB)
 	@mkdir -p $(dir $@)

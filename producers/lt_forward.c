@@ -228,6 +228,8 @@ static int lt_forward_one(void *ctx, const void *key, size_t klen, const void *v
 			goto out;
 		}
 		lt_config_inbox_topic(fw->cfg, item->destination, topic, sizeof topic);
+	} else if (item->kind == LIENTHONG__STORE__OUT_KIND__OUT_RELEASE) {
+		snprintf(topic, sizeof topic, "%s", item->topic);
 	} else {
 		lt_config_receipt_topic(fw->cfg, item->destination, topic, sizeof topic);
 	}

@@ -11,6 +11,7 @@
 
 #include "../clock/lt_clock.h"
 #include "../config/lt_config.h"
+#include "../consumers/lt_quarantine.h"
 #include "../log/lt_log.h"
 #include "../proto/lt_envelope.h"
 #include "../store/lt_store.h"
@@ -18,6 +19,7 @@
 struct lt_status_opts {
 	int json;
 	int summary;
+	int quarantine;
 	const char *doc_id; /* only this document, or NULL */
 };
 
@@ -32,6 +34,7 @@ static void lt_status_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: lienthong-status -c FILE [--json | --summary] [DOCUMENT_ID]\n"
+		"       lienthong-status -c FILE --quarantine [--json]\n"
 		"\n"
 		"Shows, from the agency's local store, each document it sent and its status per\n"
 		"recipient: queued (in the outbox), sent (acknowledged by Kafka, with partition\n"
@@ -44,6 +47,8 @@ static void lt_status_usage(FILE *out)
 		"                     updated_at, queued_at, subject, partition, offset,\n"
 		"                     attempts, reason\n"
 		"  -s, --summary      counts per status and the age of the oldest queued document\n"
+		"  -q, --quarantine   records this agency received and did not deliver, with\n"
+		"                     the reason (inspect and release: lienthong-quarantine)\n"
 		"  -h, --help         this text\n"
 		"\n"
 		"Exit status: 0; 1 if DOCUMENT_ID is unknown or the store cannot be read;\n"
@@ -151,14 +156,15 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
-		{"summary", no_argument, NULL, 's'},	  {"help", no_argument, NULL, 'h'},
+		{"summary", no_argument, NULL, 's'},	  {"quarantine", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct lt_status_opts o = {0};
 	const char *config = NULL;
 	int c;
 	lt_log_init(argv[0], LT_LOG_INFO);
-	while ((c = getopt_long(argc, argv, "c:jsh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:jsqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			config = optarg;
@@ -168,6 +174,9 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			o.summary = 1;
+			break;
+		case 'q':
+			o.quarantine = 1;
 			break;
 		case 'h':
 			lt_status_usage(stdout);
@@ -191,6 +200,19 @@ int main(int argc, char **argv)
 	struct lt_status_scan sc = {.o = &o};
 	lt_err err;
 	int rc = 1;
+	if (o.quarantine) {
+		uint64_t count = 0;
+		if (lt_config_load(&cfg, config, &err) != 0 ||
+		    lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err) != 0 ||
+		    lt_quarantine_list(store, o.json, stdout, &count, &err) != 0) {
+			lt_log_error("%s", err.msg);
+			goto out;
+		}
+		if (!o.json && count == 0)
+			printf("quarantine is empty\n");
+		rc = 0;
+		goto out;
+	}
 	if (lt_config_load(&cfg, config, &err) != 0 ||
 	    (o.doc_id != NULL && lt_docid_check(o.doc_id, &err) != 0) ||
 	    lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err) != 0 ||

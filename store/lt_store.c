@@ -337,23 +337,41 @@ const char *lt_status_name(Lienthong__Store__DocStatus s)
 	}
 }
 
+static int lt_outq_put(struct lt_txn *t, Lienthong__Store__OutItem *item, lt_err *err)
+{
+	uint64_t seq;
+	uint8_t key[8];
+	if (lt_txn_next_seq(t, &seq, err) != 0)
+		return -1;
+	lt_seq_key(seq, key);
+	return lt_txn_put_pb(t, LT_DB_OUTQ, key, sizeof key, &item->base, err);
+}
+
 int lt_outq_add(struct lt_txn *t, Lienthong__Store__OutKind kind, const char *doc_id,
 		const char *destination, const uint8_t *payload, size_t len, int64_t now_ms,
 		lt_err *err)
 {
 	Lienthong__Store__OutItem item = LIENTHONG__STORE__OUT_ITEM__INIT;
-	uint64_t seq;
-	uint8_t key[8];
 	item.kind = kind;
 	item.document_id = (char *)doc_id;
 	item.destination = (char *)destination;
 	item.payload.data = (uint8_t *)payload;
 	item.payload.len = len;
 	item.enqueued_at_ms = now_ms;
-	if (lt_txn_next_seq(t, &seq, err) != 0)
-		return -1;
-	lt_seq_key(seq, key);
-	return lt_txn_put_pb(t, LT_DB_OUTQ, key, sizeof key, &item.base, err);
+	return lt_outq_put(t, &item, err);
+}
+
+int lt_outq_add_release(struct lt_txn *t, const char *topic, const char *destination,
+			const uint8_t *payload, size_t len, int64_t now_ms, lt_err *err)
+{
+	Lienthong__Store__OutItem item = LIENTHONG__STORE__OUT_ITEM__INIT;
+	item.kind = LIENTHONG__STORE__OUT_KIND__OUT_RELEASE;
+	item.destination = (char *)destination;
+	item.topic = (char *)topic;
+	item.payload.data = (uint8_t *)payload;
+	item.payload.len = len;
+	item.enqueued_at_ms = now_ms;
+	return lt_outq_put(t, &item, err);
 }
 
 int lt_quarantine_add(struct lt_txn *t, const Lienthong__Store__QuarantineRecord *rec,

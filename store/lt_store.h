@@ -101,6 +101,10 @@ int lt_outq_add(struct lt_txn *t, Lienthong__Store__OutKind kind, const char *do
 		const char *destination, const uint8_t *payload, size_t len, int64_t now_ms,
 		lt_err *err);
 
+/* Queues a quarantined record to be published again to `topic` (release). */
+int lt_outq_add_release(struct lt_txn *t, const char *topic, const char *destination,
+			const uint8_t *payload, size_t len, int64_t now_ms, lt_err *err);
+
 /* Keeps a record that failed a check, with its raw bytes and the reason. */
 int lt_quarantine_add(struct lt_txn *t, const Lienthong__Store__QuarantineRecord *rec,
 		      lt_err *err);
