@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # pki.sh: a demo certificate authority and agency certificates for lienthong.
 #
-#   deploy/pki.sh ca DIR                       DIR/ca.key, DIR/ca.crt (ECDSA P-256 root)
-#   deploy/pki.sh agency DIR CODE [KEYTYPE]    DIR/CODE.key, DIR/CODE.crt issued by DIR/ca.*
+#   deploy/pki.sh ca DIR                 DIR/ca.key, DIR/ca.crt (ECDSA P-256 root)
+#   deploy/pki.sh agency DIR CODE [KEYTYPE] [--days N | --start TIME --end TIME]
+#                                        DIR/CODE.key, DIR/CODE.crt issued by DIR/ca.*
+#   deploy/pki.sh revoke DIR CODE        revokes DIR/CODE.crt and rewrites DIR/crl.pem
+#   deploy/pki.sh crl DIR                (re)writes DIR/crl.pem, the CA's current CRL
 #
-# KEYTYPE: ec (ECDSA P-256, default), ed25519 or rsa (3072 bits).
-# The agency certificate names the agency code in its subject CN (the field
-# lienthong checks), allows digitalSignature and nonRepudiation (signing
+# KEYTYPE: ec (ECDSA P-256, default), ed25519 or rsa (3072 bits). TIME is
+# YYYYMMDDHHMMSSZ (UTC), to make certificates that are expired or not yet
+# valid. The agency certificate names the agency code in its subject CN (the
+# field lienthong checks), allows digitalSignature and nonRepudiation (signing
 # documents and receipts) and clientAuth (Kafka TLS). Keys are unencrypted
 # PEM (PKCS#8), mode 0600. For production, use the agencies' real CA.
 set -euo pipefail
@@ -17,7 +21,7 @@ die() {
 }
 
 usage() {
-	sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 days=${LT_PKI_DAYS:-825}
@@ -32,43 +36,101 @@ newkey() { # path type
 	chmod 600 "$1"
 }
 
+# The openssl ca database beside the CA (created once, also for older CA folders).
+ca_db() {
+	local dir=$1
+	mkdir -p "$dir/issued"
+	[ -f "$dir/index.txt" ] || : >"$dir/index.txt"
+	[ -f "$dir/serial" ] || openssl rand -hex 16 >"$dir/serial"
+	[ -f "$dir/crlnumber" ] || echo 1000 >"$dir/crlnumber"
+	cat >"$dir/ca.cnf" <<CNF
+[ ca ]
+default_ca = demo
+[ demo ]
+dir = $dir
+database = \$dir/index.txt
+new_certs_dir = \$dir/issued
+certificate = \$dir/ca.crt
+private_key = \$dir/ca.key
+serial = \$dir/serial
+crlnumber = \$dir/crlnumber
+default_md = sha256
+default_days = $days
+default_crl_days = 30
+policy = any
+unique_subject = no
+copy_extensions = none
+[ any ]
+organizationName = optional
+commonName = supplied
+[ agency ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,nonRepudiation
+extendedKeyUsage = clientAuth,emailProtection
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+CNF
+}
+
 cmd_ca() {
 	local dir=$1
 	mkdir -p "$dir"
-	if [ -f "$dir/ca.crt" ]; then
-		echo "pki.sh: $dir/ca.crt exists; keeping it" >&2
-		return 0
+	dir=$(cd "$dir" && pwd)
+	if [ ! -f "$dir/ca.crt" ]; then
+		newkey "$dir/ca.key" ec
+		openssl req -new -x509 -key "$dir/ca.key" -out "$dir/ca.crt" -days "$days" \
+			-subj "/O=lienthong demo/CN=lienthong demo CA" \
+			-addext "basicConstraints=critical,CA:TRUE" \
+			-addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null ||
+			die "cannot create the CA certificate in $dir"
 	fi
-	newkey "$dir/ca.key" ec
-	openssl req -new -x509 -key "$dir/ca.key" -out "$dir/ca.crt" -days "$days" \
-		-subj "/O=lienthong demo/CN=lienthong demo CA" \
-		-addext "basicConstraints=critical,CA:TRUE" \
-		-addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null ||
-		die "cannot create the CA certificate in $dir"
+	ca_db "$dir"
 	echo "$dir/ca.crt"
 }
 
 cmd_agency() {
-	local dir=$1 code=$2 type=${3:-ec}
+	local dir code type=ec validity=()
+	dir=$(cd "$1" 2>/dev/null && pwd) || die "no folder $1: run 'deploy/pki.sh ca $1' first"
+	code=$2
+	shift 2
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		ec | ed25519 | rsa) type=$1 ;;
+		--days) validity+=(-days "${2:?--days needs a number}"); shift ;;
+		--start) validity+=(-startdate "${2:?--start needs YYYYMMDDHHMMSSZ}"); shift ;;
+		--end) validity+=(-enddate "${2:?--end needs YYYYMMDDHHMMSSZ}"); shift ;;
+		*) die "unknown option '$1'" ;;
+		esac
+		shift
+	done
 	[[ "$code" =~ ^[A-Za-z0-9._-]{1,64}$ ]] || die "agency code '$code' must be 1-64 letters, digits, '.', '_' or '-'"
 	[ -f "$dir/ca.crt" ] && [ -f "$dir/ca.key" ] || die "no CA in $dir: run 'deploy/pki.sh ca $dir' first"
+	ca_db "$dir"
 	newkey "$dir/$code.key" "$type"
-	local ext
-	ext=$(mktemp)
-	trap 'rm -f "$ext" "$dir/$code.csr"' RETURN
-	cat >"$ext" <<EXT
-basicConstraints=critical,CA:FALSE
-keyUsage=critical,digitalSignature,nonRepudiation
-extendedKeyUsage=clientAuth,emailProtection
-subjectKeyIdentifier=hash
-authorityKeyIdentifier=keyid
-EXT
 	openssl req -new -key "$dir/$code.key" -out "$dir/$code.csr" \
 		-subj "/O=lienthong demo/CN=$code" 2>/dev/null || die "cannot create the request for $code"
-	openssl x509 -req -in "$dir/$code.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
-		-CAcreateserial -out "$dir/$code.crt" -days "$days" -extfile "$ext" 2>/dev/null ||
-		die "cannot issue the certificate for $code"
+	openssl ca -batch -notext -config "$dir/ca.cnf" -extensions agency "${validity[@]}" \
+		-in "$dir/$code.csr" -out "$dir/$code.crt" 2>"$dir/.openssl.err" ||
+		die "cannot issue the certificate for $code: $(tail -n 3 "$dir/.openssl.err")"
+	rm -f "$dir/$code.csr" "$dir/.openssl.err"
 	echo "$dir/$code.crt"
+}
+
+cmd_crl() {
+	local dir=$1
+	[ -f "$dir/ca.cnf" ] || die "no CA in $dir"
+	openssl ca -batch -config "$dir/ca.cnf" -gencrl -out "$dir/crl.pem" 2>/dev/null ||
+		die "cannot write the CRL of $dir"
+	echo "$dir/crl.pem"
+}
+
+cmd_revoke() {
+	local dir=$1 code=$2
+	[ -f "$dir/$code.crt" ] || die "no certificate $dir/$code.crt"
+	ca_db "$(cd "$dir" && pwd)"
+	openssl ca -batch -config "$dir/ca.cnf" -revoke "$dir/$code.crt" 2>/dev/null ||
+		die "cannot revoke $dir/$code.crt"
+	cmd_crl "$dir"
 }
 
 case "${1:-}" in
@@ -77,8 +139,17 @@ ca)
 	cmd_ca "$2"
 	;;
 agency)
-	[ $# -ge 3 ] && [ $# -le 4 ] || die "usage: deploy/pki.sh agency DIR CODE [ec|ed25519|rsa]"
-	cmd_agency "$2" "$3" "${4:-ec}"
+	[ $# -ge 3 ] || die "usage: deploy/pki.sh agency DIR CODE [ec|ed25519|rsa] [--days N | --start T --end T]"
+	shift
+	cmd_agency "$@"
+	;;
+revoke)
+	[ $# -eq 3 ] || die "usage: deploy/pki.sh revoke DIR CODE"
+	cmd_revoke "$2" "$3"
+	;;
+crl)
+	[ $# -eq 2 ] || die "usage: deploy/pki.sh crl DIR"
+	cmd_crl "$2"
 	;;
 -h | --help | help)
 	usage
