@@ -48,8 +48,8 @@ PROG_SRC_lienthong-upload = producers/upload_main.c
 PROG_SRC_lienthong-status = status/main.c
 PROG_SRC_lienthong-quarantine = consumers/quarantine_main.c
 
-UNIT_TESTS =
-TEST_TOOLS = lt-forge
+UNIT_TESTS = test_config test_canon test_sign test_envelope test_store test_deliver
+TEST_TOOLS = lt-forge lt-proxy
 
 LIB_OBJS = $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
 LIB = $(BUILD)/liblienthong.a
@@ -85,13 +85,17 @@ $(BUILD)/bin/lienthong-upload: producers/upload_main.c
 $(BUILD)/bin/lienthong-status: status/main.c
 $(BUILD)/bin/lienthong-quarantine: consumers/quarantine_main.c
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/lt_check.h $(LIB)
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/lt_check.h tests/unit/lt_testpki.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 $(BUILD)/tests/lt-forge: tests/tools/lt_forge.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/lt-proxy: tests/tools/lt_proxy.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $<
 
 test-unit: all
 	tests/run-unit.sh $(BUILD)

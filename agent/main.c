@@ -288,6 +288,10 @@ static void lt_agent_teardown(struct lt_agent *a)
 	for (size_t i = 0; i < a->n_held; i++)
 		rd_kafka_message_destroy(a->held[i].msg);
 	free(a->held);
+	/* Closing the consumer below revokes its partitions: lt_agent_revoke must
+	 * then find no held record (they are destroyed already). */
+	a->held = NULL;
+	a->n_held = a->cap_held = 0;
 	if (a->consumer != NULL)
 		lt_kafka_destroy(a->consumer);
 	if (a->fw != NULL)

@@ -32,6 +32,16 @@ Environment variables (defaults in brackets):
   LT_KAFKA_PORT             PLAINTEXT listener port on 127.0.0.1 [9092]
   LT_KAFKA_CONTROLLER_PORT  KRaft CONTROLLER listener port on 127.0.0.1
                             [LT_KAFKA_PORT + 10000, must be < 65536]
+  LT_KAFKA_PROXY_PORT       set to P to add a second listener, PROXIED, for
+                            clients routed through a proxy (fault tests): it
+                            listens on 127.0.0.1:LT_KAFKA_PROXIED_PORT and
+                            advertises 127.0.0.1:P, so a client bootstrapping
+                            at the proxy on P (which forwards to the PROXIED
+                            port) is told to keep connecting to P. PLAINTEXT,
+                            not used between brokers. [unset: no such listener]
+  LT_KAFKA_PROXIED_PORT     PROXIED listener port on 127.0.0.1, the proxy's
+                            target; only with LT_KAFKA_PROXY_PORT
+                            [LT_KAFKA_PORT + 1]
   LT_KAFKA_VERSION          Kafka version to fetch and run [$default_version]
   LT_CACHE_DIR              cache root [\${XDG_CACHE_HOME:-\$HOME/.cache}/lienthong];
                             jars go to \$LT_CACHE_DIR/kafka-<version>/libs
@@ -92,6 +102,25 @@ load_settings() {
 	check_port LT_KAFKA_CONTROLLER_PORT "$cport"
 	[ "$cport" != "$port" ] ||
 		die "LT_KAFKA_CONTROLLER_PORT must differ from LT_KAFKA_PORT ($port)"
+
+	# Optional PROXIED listener: listens on $pport, advertises $proxy_port.
+	proxy_port=${LT_KAFKA_PROXY_PORT:-}
+	pport=
+	if [ -n "$proxy_port" ]; then
+		check_port LT_KAFKA_PROXY_PORT "$proxy_port"
+		if [ -n "${LT_KAFKA_PROXIED_PORT:-}" ]; then
+			pport=$LT_KAFKA_PROXIED_PORT
+		else
+			pport=$((port + 1))
+			[ "$pport" -lt 65536 ] ||
+				die "default proxied port LT_KAFKA_PORT+1=$pport is above 65535; set LT_KAFKA_PROXIED_PORT to a free port"
+		fi
+		check_port LT_KAFKA_PROXIED_PORT "$pport"
+		[ "$pport" != "$port" ] && [ "$pport" != "$cport" ] ||
+			die "LT_KAFKA_PROXIED_PORT=$pport must differ from LT_KAFKA_PORT ($port) and LT_KAFKA_CONTROLLER_PORT ($cport)"
+		[ "$proxy_port" != "$port" ] && [ "$proxy_port" != "$cport" ] && [ "$proxy_port" != "$pport" ] ||
+			die "LT_KAFKA_PROXY_PORT=$proxy_port must differ from LT_KAFKA_PORT ($port), LT_KAFKA_CONTROLLER_PORT ($cport) and LT_KAFKA_PROXIED_PORT ($pport): it is the proxy's own port"
+	fi
 
 	if [ -n "${LT_CACHE_DIR:-}" ]; then
 		cache_dir=$LT_CACHE_DIR
@@ -288,16 +317,24 @@ broker_ready() {
 # --- config -----------------------------------------------------------------
 
 write_configs() {
+	local listeners="PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport"
+	local advertised="PLAINTEXT://127.0.0.1:$port"
+	local protocols="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+	if [ -n "$pport" ]; then
+		listeners+=",PROXIED://127.0.0.1:$pport"
+		advertised+=",PROXIED://127.0.0.1:$proxy_port"
+		protocols+=",PROXIED:PLAINTEXT"
+	fi
 	cat >"$config.tmp" <<EOF
 # Written by deploy/kafka.sh on every start; edits are overwritten.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=$listeners
+advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=$protocols
 log.dirs=$data_dir
 num.partitions=3
 default.replication.factor=1
@@ -452,9 +489,9 @@ cmd_start() {
 		die "$state_dir exists and was not created by kafka.sh; choose another LT_KAFKA_DIR"
 	fi
 	local p
-	for p in "$port" "$cport"; do
+	for p in "$port" "$cport" $pport; do
 		if port_open "$p"; then
-			die "127.0.0.1:$p is already in use by another process; stop it or choose other ports (LT_KAFKA_PORT, LT_KAFKA_CONTROLLER_PORT)"
+			die "127.0.0.1:$p is already in use by another process; stop it or choose other ports (LT_KAFKA_PORT, LT_KAFKA_CONTROLLER_PORT${pport:+, LT_KAFKA_PROXIED_PORT})"
 		fi
 	done
 
@@ -475,7 +512,7 @@ cmd_start() {
 	format_storage
 
 	local t0=$SECONDS
-	say "starting Kafka $version broker on 127.0.0.1:$port (controller 127.0.0.1:$cport, state $state_dir)"
+	say "starting Kafka $version broker on 127.0.0.1:$port (controller 127.0.0.1:$cport${pport:+, proxied 127.0.0.1:$pport advertised as 127.0.0.1:$proxy_port}, state $state_dir)"
 	# The child writes its own pid and closes the lock fd before exec'ing
 	# java, so the pid file names java and the lock is not inherited.
 	# shellcheck disable=SC2016,SC2086 # $$ is for the inner bash; option lists split

@@ -9,11 +9,18 @@
 #include "../log/lt_log.h"
 #include "../proto/lt_envelope.h"
 
+#define LT_FORWARD_DESTS_MAX 4096 /* failing topics tracked at once */
+#define LT_FORWARD_EMPTY 0	  /* free slot of the in-flight set (sequences start at 1) */
+#define LT_FORWARD_GONE UINT64_MAX /* deleted slot of the in-flight set */
+
+/* One record handed to Kafka: the delivery report's opaque. */
 struct lt_forward_item {
 	uint64_t seq;
 	Lienthong__Store__OutKind kind;
 	char doc_id[LT_DOCID_LEN + 1];
 	char dest[LT_CODE_MAX + 1];
+	char topic[LT_TOPIC_MAX + 1];
+	char reason[200]; /* set when producing failed before Kafka saw it */
 };
 
 struct lt_forward_result {
@@ -23,20 +30,69 @@ struct lt_forward_result {
 	int64_t offset;
 };
 
+/* A topic whose records fail: they wait, the others go on. */
+struct lt_forward_dest {
+	char topic[LT_TOPIC_MAX + 1];
+	int64_t since_ms;
+	int64_t retry_at_ms;
+	int64_t backoff_ms;
+	int probing; /* retry due: its records are produced again until one reports */
+};
+
 struct lt_forward {
 	const struct lt_config *cfg;
 	struct lt_store *store;
 	rd_kafka_t *rk;
-	uint64_t cursor; /* highest sequence handed to Kafka in this pass */
-	size_t in_flight;
-	int stalled;
-	int64_t retry_at_ms;
-	int64_t backoff_ms;
-	int64_t outage_since_ms; /* 0: no outage */
+	uint64_t cursor; /* highest sequence looked at in this pass */
+	int rescan;	 /* start the next scan from the beginning */
 	int64_t next_scan_ms;
+	size_t in_flight;
+	uint64_t *inflight; /* open-addressing set of sequences in flight */
+	size_t inflight_cap; /* power of two, at least twice max_in_flight */
+	struct lt_forward_dest *dests;
+	size_t n_dests;
 	struct lt_forward_result *results; /* capacity max_in_flight */
 	size_t n_results;
 };
+
+static size_t lt_forward_slot(const struct lt_forward *fw, uint64_t seq)
+{
+	return (size_t)(seq * 0x9E3779B97F4A7C15ull) & (fw->inflight_cap - 1);
+}
+
+static int lt_forward_inflight_has(const struct lt_forward *fw, uint64_t seq)
+{
+	for (size_t i = lt_forward_slot(fw, seq);; i = (i + 1) & (fw->inflight_cap - 1)) {
+		if (fw->inflight[i] == seq)
+			return 1;
+		if (fw->inflight[i] == LT_FORWARD_EMPTY)
+			return 0;
+	}
+}
+
+static void lt_forward_inflight_add(struct lt_forward *fw, uint64_t seq)
+{
+	size_t i = lt_forward_slot(fw, seq);
+	while (fw->inflight[i] != LT_FORWARD_EMPTY && fw->inflight[i] != LT_FORWARD_GONE)
+		i = (i + 1) & (fw->inflight_cap - 1);
+	fw->inflight[i] = seq;
+	fw->in_flight++;
+}
+
+static void lt_forward_inflight_del(struct lt_forward *fw, uint64_t seq)
+{
+	for (size_t i = lt_forward_slot(fw, seq);; i = (i + 1) & (fw->inflight_cap - 1)) {
+		if (fw->inflight[i] == seq) {
+			fw->inflight[i] = LT_FORWARD_GONE;
+			fw->in_flight--;
+			break;
+		}
+		if (fw->inflight[i] == LT_FORWARD_EMPTY)
+			break;
+	}
+	if (fw->in_flight == 0) /* reclaim the deleted slots */
+		memset(fw->inflight, 0, fw->inflight_cap * sizeof *fw->inflight);
+}
 
 static void lt_forward_dr(void *ctx, void *opaque, rd_kafka_resp_err_t err, int32_t partition,
 			  int64_t offset)
@@ -51,25 +107,32 @@ struct lt_forward *lt_forward_new(const struct lt_config *cfg, struct lt_store *
 				  lt_err *err)
 {
 	struct lt_forward *fw = calloc(1, sizeof *fw);
-	if (fw == NULL) {
-		lt_err_set(err, LT_EIO, "out of memory");
-		return NULL;
-	}
+	if (fw == NULL)
+		goto oom;
 	fw->cfg = cfg;
 	fw->store = store;
+	fw->inflight_cap = 16;
+	while (fw->inflight_cap < 2 * (size_t)cfg->max_in_flight)
+		fw->inflight_cap *= 2;
+	fw->inflight = calloc(fw->inflight_cap, sizeof *fw->inflight);
+	fw->dests = calloc(LT_FORWARD_DESTS_MAX, sizeof *fw->dests);
 	fw->results = calloc((size_t)cfg->max_in_flight, sizeof *fw->results);
-	if (fw->results == NULL) {
-		lt_err_set(err, LT_EIO, "out of memory");
-		free(fw);
-		return NULL;
-	}
+	if (fw->inflight == NULL || fw->dests == NULL || fw->results == NULL)
+		goto oom;
 	fw->rk = lt_kafka_producer_new(cfg, lt_forward_dr, fw, err);
-	if (fw->rk == NULL) {
+	if (fw->rk == NULL)
+		goto fail;
+	return fw;
+oom:
+	lt_err_set(err, LT_EIO, "out of memory");
+fail:
+	if (fw != NULL) {
+		free(fw->inflight);
+		free(fw->dests);
 		free(fw->results);
 		free(fw);
-		return NULL;
 	}
-	return fw;
+	return NULL;
 }
 
 struct rd_kafka_s *lt_forward_producer(struct lt_forward *fw)
@@ -82,6 +145,15 @@ void lt_forward_wake(struct lt_forward *fw)
 	fw->next_scan_ms = 0;
 }
 
+static struct lt_forward_dest *lt_forward_dest_find(struct lt_forward *fw, const char *topic)
+{
+	for (size_t i = 0; i < fw->n_dests; i++) {
+		if (strcmp(fw->dests[i].topic, topic) == 0)
+			return &fw->dests[i];
+	}
+	return NULL;
+}
+
 static int64_t lt_forward_jitter(int64_t backoff)
 {
 	uint32_t r = 0;
@@ -89,101 +161,118 @@ static int64_t lt_forward_jitter(int64_t backoff)
 	return backoff / 2 + (backoff > 1 ? (int64_t)(r % (uint32_t)(backoff / 2 + 1)) : 0);
 }
 
+/* A record for topic failed: its records wait with a growing backoff; logged once. */
+static struct lt_forward_dest *lt_forward_dest_fail(struct lt_forward *fw, const char *topic,
+						    const char *reason, int64_t now_ms)
+{
+	struct lt_forward_dest *d = lt_forward_dest_find(fw, topic);
+	if (d == NULL) {
+		if (fw->n_dests == LT_FORWARD_DESTS_MAX) {
+			fw->rescan = 1; /* cannot track it: it is simply tried again */
+			return NULL;
+		}
+		d = &fw->dests[fw->n_dests++];
+		snprintf(d->topic, sizeof d->topic, "%s", topic);
+		d->since_ms = now_ms;
+		d->backoff_ms = fw->cfg->retry_backoff_min_ms;
+		lt_log_warn("forwarding to %s fails (%s); its records wait in the outbox and are "
+			    "retried with backoff, the others go on",
+			    topic, reason);
+		d->retry_at_ms = now_ms + lt_forward_jitter(d->backoff_ms);
+	} else if (d->probing) {
+		d->probing = 0;
+		d->backoff_ms = d->backoff_ms * 2 > fw->cfg->retry_backoff_max_ms
+					? fw->cfg->retry_backoff_max_ms
+					: d->backoff_ms * 2;
+		d->retry_at_ms = now_ms + lt_forward_jitter(d->backoff_ms);
+	}
+	return d;
+}
+
+static void lt_forward_dest_ok(struct lt_forward *fw, const char *topic, int64_t now_ms)
+{
+	struct lt_forward_dest *d = lt_forward_dest_find(fw, topic);
+	if (d == NULL)
+		return;
+	lt_log_info("forwarding to %s works again after %.1f s", topic,
+		    (double)(now_ms - d->since_ms) / 1000.0);
+	*d = fw->dests[--fw->n_dests];
+	fw->rescan = 1; /* records of the topic skipped meanwhile are behind the cursor */
+}
+
+/* Records a document's outcome in its status (attempts, sent, or why it waits). */
+static int lt_forward_status(struct lt_txn *t, const struct lt_forward_result *r,
+			     const struct lt_forward_dest *d, int64_t now_ms, lt_err *err)
+{
+	const struct lt_forward_item *it = r->item;
+	Lienthong__Store__StatusRecord *rec = NULL;
+	char reason[400], since[LT_TIME_TEXT];
+	if (lt_status_get(t, it->doc_id, it->dest, &rec, err) != 0)
+		return -1;
+	if (rec == NULL)
+		return 0;
+	char *own_reason = rec->reason; /* restored before free: see below */
+	rec->attempts++;
+	if (r->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		if (rec->status == LIENTHONG__STORE__DOC_STATUS__QUEUED) {
+			rec->status = LIENTHONG__STORE__DOC_STATUS__SENT;
+			rec->updated_at_ms = now_ms;
+			rec->reason = NULL;
+		}
+		rec->partition = r->partition;
+		rec->offset = r->offset;
+	} else if (rec->status == LIENTHONG__STORE__DOC_STATUS__QUEUED) {
+		lt_time_format(d != NULL ? d->since_ms : now_ms, since, sizeof since);
+		snprintf(reason, sizeof reason, "waiting: Kafka fails since %s: %s", since,
+			 it->reason[0] ? it->reason : rd_kafka_err2str(r->err));
+		rec->reason = reason;
+	}
+	int rc = lt_status_put(t, it->doc_id, it->dest, rec, err);
+	rec->reason = own_reason; /* free_unpacked frees only what unpack allocated */
+	lienthong__store__status_record__free_unpacked(rec, NULL);
+	return rc;
+}
+
 /* Records the outcomes of a batch of delivery reports in one transaction. */
 static int lt_forward_apply(struct lt_forward *fw, int64_t now_ms, lt_err *err)
 {
 	struct lt_txn *t = NULL;
-	int failed = 0, ok = 0;
-	char first_error[256] = "";
+	int rc = -1;
 	if (lt_txn_begin(fw->store, 1, &t, err) != 0)
 		goto out;
 	for (size_t i = 0; i < fw->n_results; i++) {
 		struct lt_forward_result *r = &fw->results[i];
 		struct lt_forward_item *it = r->item;
+		struct lt_forward_dest *d = NULL;
 		uint8_t key[8];
 		if (r->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-			ok++;
 			lt_seq_key(it->seq, key);
 			if (lt_txn_del(t, LT_DB_OUTQ, key, sizeof key, err) != 0)
-				goto abort;
+				goto out;
+			lt_forward_dest_ok(fw, it->topic, now_ms);
 		} else {
-			failed++;
-			if (first_error[0] == '\0')
-				snprintf(first_error, sizeof first_error, "%s",
-					 rd_kafka_err2str(r->err));
+			d = lt_forward_dest_fail(fw, it->topic,
+						 it->reason[0] ? it->reason
+							       : rd_kafka_err2str(r->err),
+						 now_ms);
 		}
-		if (it->kind != LIENTHONG__STORE__OUT_KIND__OUT_DOCUMENT)
-			continue;
-		Lienthong__Store__StatusRecord *rec = NULL;
-		if (lt_status_get(t, it->doc_id, it->dest, &rec, err) != 0)
-			goto abort;
-		if (rec == NULL)
-			continue;
-		char reason[300];
-		char *own_reason = rec->reason; /* restored before free: see below */
-		rec->attempts++;
-		if (r->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-			if (rec->status == LIENTHONG__STORE__DOC_STATUS__QUEUED) {
-				rec->status = LIENTHONG__STORE__DOC_STATUS__SENT;
-				rec->updated_at_ms = now_ms;
-				rec->reason = NULL;
-			}
-			rec->partition = r->partition;
-			rec->offset = r->offset;
-		} else if (rec->status == LIENTHONG__STORE__DOC_STATUS__QUEUED) {
-			snprintf(reason, sizeof reason, "waiting for Kafka: %s",
-				 rd_kafka_err2str(r->err));
-			rec->reason = reason;
-		}
-		int rc = lt_status_put(t, it->doc_id, it->dest, rec, err);
-		rec->reason = own_reason; /* free_unpacked frees only what unpack allocated */
-		lienthong__store__status_record__free_unpacked(rec, NULL);
-		if (rc != 0)
-			goto abort;
+		if (it->kind == LIENTHONG__STORE__OUT_KIND__OUT_DOCUMENT &&
+		    lt_forward_status(t, r, d, now_ms, err) != 0)
+			goto out;
 	}
-	if (lt_txn_commit(t, err) != 0) {
-		t = NULL;
-		goto out;
-	}
+	rc = lt_txn_commit(t, err);
 	t = NULL;
-	if (failed > 0) {
-		fw->stalled = 1;
-		fw->backoff_ms = fw->backoff_ms == 0
-					 ? fw->cfg->retry_backoff_min_ms
-					 : (fw->backoff_ms * 2 > fw->cfg->retry_backoff_max_ms
-						    ? fw->cfg->retry_backoff_max_ms
-						    : fw->backoff_ms * 2);
-		fw->retry_at_ms = now_ms + lt_forward_jitter(fw->backoff_ms);
-		if (fw->outage_since_ms == 0) {
-			fw->outage_since_ms = now_ms;
-			lt_log_warn("forwarding to Kafka failed (%s); %d record(s) stay in the "
-				    "outbox and are retried with backoff",
-				    first_error, failed);
-		}
-	} else if (ok > 0) {
-		fw->backoff_ms = 0;
-		if (fw->outage_since_ms != 0) {
-			lt_log_info("forwarding to Kafka works again after %.1f s",
-				    (double)(now_ms - fw->outage_since_ms) / 1000.0);
-			fw->outage_since_ms = 0;
-		}
-	}
-	for (size_t i = 0; i < fw->n_results; i++)
-		free(fw->results[i].item);
-	fw->in_flight -= fw->n_results;
-	fw->n_results = 0;
-	return 0;
-abort:
-	lt_txn_abort(t);
 out:
-	/* Outcomes not recorded: the records stay queued and are sent again. */
-	for (size_t i = 0; i < fw->n_results; i++)
+	lt_txn_abort(t);
+	/* Outcomes not recorded leave the records queued: they are sent again. */
+	if (rc != 0)
+		fw->rescan = 1;
+	for (size_t i = 0; i < fw->n_results; i++) {
+		lt_forward_inflight_del(fw, fw->results[i].item->seq);
 		free(fw->results[i].item);
-	fw->in_flight -= fw->n_results;
+	}
 	fw->n_results = 0;
-	fw->stalled = 1;
-	fw->retry_at_ms = now_ms + fw->cfg->retry_backoff_min_ms;
-	return -1;
+	return rc;
 }
 
 struct lt_forward_scan {
@@ -202,6 +291,10 @@ static int lt_forward_one(void *ctx, const void *key, size_t klen, const void *v
 	if (klen != 8)
 		return 0;
 	uint64_t seq = lt_seq_from_key(key);
+	if (lt_forward_inflight_has(fw, seq)) {
+		fw->cursor = seq;
+		return 0;
+	}
 	Lienthong__Store__OutItem *item = lienthong__store__out_item__unpack(NULL, vlen, val);
 	if (item == NULL) {
 		lt_log_error("outbox record %llu is corrupt; skipped (inspect with mdb_dump)",
@@ -213,8 +306,18 @@ static int lt_forward_one(void *ctx, const void *key, size_t klen, const void *v
 	const void *payload = item->payload.data;
 	size_t plen = item->payload.len;
 	char topic[LT_TOPIC_MAX + 1];
-	int is_doc = item->kind == LIENTHONG__STORE__OUT_KIND__OUT_DOCUMENT;
-	if (is_doc) {
+	if (item->kind == LIENTHONG__STORE__OUT_KIND__OUT_DOCUMENT)
+		lt_config_inbox_topic(fw->cfg, item->destination, topic, sizeof topic);
+	else if (item->kind == LIENTHONG__STORE__OUT_KIND__OUT_RELEASE)
+		snprintf(topic, sizeof topic, "%s", item->topic);
+	else
+		lt_config_receipt_topic(fw->cfg, item->destination, topic, sizeof topic);
+	const struct lt_forward_dest *d = lt_forward_dest_find(fw, topic);
+	if (d != NULL && !d->probing) {
+		fw->cursor = seq; /* waits for its topic's retry, which rescans */
+		goto out;
+	}
+	if (item->kind == LIENTHONG__STORE__OUT_KIND__OUT_DOCUMENT) {
 		if (lt_txn_get(sc->t, LT_DB_DOCS, item->document_id, strlen(item->document_id),
 			       &payload, &plen, err) != 0) {
 			ret = -1;
@@ -227,11 +330,6 @@ static int lt_forward_one(void *ctx, const void *key, size_t klen, const void *v
 			fw->cursor = seq;
 			goto out;
 		}
-		lt_config_inbox_topic(fw->cfg, item->destination, topic, sizeof topic);
-	} else if (item->kind == LIENTHONG__STORE__OUT_KIND__OUT_RELEASE) {
-		snprintf(topic, sizeof topic, "%s", item->topic);
-	} else {
-		lt_config_receipt_topic(fw->cfg, item->destination, topic, sizeof topic);
 	}
 	struct lt_forward_item *it = calloc(1, sizeof *it);
 	if (it == NULL) {
@@ -242,16 +340,21 @@ static int lt_forward_one(void *ctx, const void *key, size_t klen, const void *v
 	it->kind = item->kind;
 	snprintf(it->doc_id, sizeof it->doc_id, "%s", item->document_id);
 	snprintf(it->dest, sizeof it->dest, "%s", item->destination);
+	snprintf(it->topic, sizeof it->topic, "%s", topic);
 	lt_err perr;
 	if (lt_kafka_produce(fw->rk, topic, fw->cfg->agency_code, strlen(fw->cfg->agency_code),
 			     payload, plen, it, &perr) != 0) {
-		free(it);
-		if (perr.code != LT_EFULL)
-			lt_log_warn("outbox record %llu: %s", (unsigned long long)seq, perr.msg);
-		ret = 1; /* queue full or producer trouble: continue at the next tick */
-		goto out;
+		if (perr.code == LT_EFULL) {
+			free(it);
+			ret = 1; /* librdkafka's queue is full: go on at the next tick */
+			goto out;
+		}
+		/* Refused before reaching Kafka (unknown topic...): an outcome like a report. */
+		snprintf(it->reason, sizeof it->reason, "%s", perr.msg);
+		fw->results[fw->n_results++] = (struct lt_forward_result){
+			.item = it, .err = RD_KAFKA_RESP_ERR__FAIL, .partition = -1, .offset = -1};
 	}
-	fw->in_flight++;
+	lt_forward_inflight_add(fw, seq);
 	fw->cursor = seq;
 	sc->produced++;
 out:
@@ -283,17 +386,15 @@ static int lt_forward_renew(struct lt_forward *fw, int64_t now_ms, lt_err *err)
 		    ferr.msg);
 	rd_kafka_purge(fw->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 	rd_kafka_poll(fw->rk, 0);
-	lt_forward_apply(fw, now_ms, err);
+	if (fw->n_results > 0)
+		lt_forward_apply(fw, now_ms, err);
 	lt_kafka_destroy(fw->rk);
-	fw->rk = NULL;
-	/* Purged messages that did not report are gone with the handle. */
+	/* Anything still unreported died with the handle and is sent again. */
+	memset(fw->inflight, 0, fw->inflight_cap * sizeof *fw->inflight);
 	fw->in_flight = 0;
+	fw->rescan = 1;
 	fw->rk = lt_kafka_producer_new(fw->cfg, lt_forward_dr, fw, err);
-	if (fw->rk == NULL)
-		return -1;
-	fw->stalled = 1;
-	fw->retry_at_ms = now_ms;
-	return 0;
+	return fw->rk == NULL ? -1 : 0;
 }
 
 int lt_forward_tick(struct lt_forward *fw, int64_t now_ms, lt_err *err)
@@ -303,17 +404,25 @@ int lt_forward_tick(struct lt_forward *fw, int64_t now_ms, lt_err *err)
 		return -1;
 	if (lt_forward_renew(fw, now_ms, err) != 0)
 		return -1;
-	if (fw->stalled) {
-		if (fw->in_flight > 0 || now_ms < fw->retry_at_ms)
-			return 0;
-		fw->stalled = 0;
+	for (size_t i = 0; i < fw->n_dests; i++) {
+		if (!fw->dests[i].probing && fw->dests[i].retry_at_ms <= now_ms) {
+			fw->dests[i].probing = 1;
+			fw->rescan = 1;
+		}
+	}
+	if (fw->rescan) {
+		fw->rescan = 0;
 		fw->cursor = 0;
 		fw->next_scan_ms = 0;
 	}
 	if (now_ms < fw->next_scan_ms)
 		return 0;
 	fw->next_scan_ms = now_ms + fw->cfg->poll_interval_ms;
-	return lt_forward_scan(fw, err);
+	int rc = lt_forward_scan(fw, err);
+	/* Produce failures found by the scan are recorded like delivery reports. */
+	if (rc == 0 && fw->n_results > 0)
+		rc = lt_forward_apply(fw, now_ms, err);
+	return rc;
 }
 
 void lt_forward_free(struct lt_forward *fw, int timeout_ms)
@@ -329,6 +438,8 @@ void lt_forward_free(struct lt_forward *fw, int timeout_ms)
 			    "again at the next start)",
 			    err.msg);
 	lt_kafka_destroy(fw->rk);
+	free(fw->inflight);
+	free(fw->dests);
 	free(fw->results);
 	free(fw);
 }

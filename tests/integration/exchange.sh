@@ -69,7 +69,7 @@ done
 
 # Tampered: one byte of the part changed after signing, published straight to B's inbox.
 head -c 5000 /dev/urandom >"$LT_WORK/forged.bin"
-bad_id=$("$LT_BUILD/tests/lt-forge" -c "$(lt_conf $A)" --to $B --tamper "$LT_WORK/forged.bin")
+bad_id=$("$LT_BUILD/tests/lt-forge" -c "$(lt_conf $A)" --to $B --tamper --record "$LT_WORK/forged.bin")
 echo "good document after the tampered one" >"$LT_WORK/after.txt"
 good_id=$("$LT_BIN/lienthong-upload" -c "$(lt_conf $A)" --to $B "$LT_WORK/after.txt" | cut -f1)
 status_of() { "$LT_BIN/lienthong-status" -c "$(lt_conf "$1")" --json "$2"; }

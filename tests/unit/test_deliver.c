@@ -1,0 +1,197 @@
+/* Unit tests of lt_deliver_folder: the folder target. */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../../consumers/lt_deliver.h"
+#include "../../log/lt_log.h"
+#include "lt_check.h"
+#include "lt_testpki.h"
+
+#define SENDER "000.00.00.G22"
+#define DOC1 "0190f3a2-0001-7000-8000-000000000001"
+#define DOC2 "0190f3a2-0002-7000-8000-000000000002"
+
+static char tmp[64];
+static char target[PATH_MAX];
+
+static uint8_t data0[100000];
+static uint8_t data1[] = {'a', 0, 'b', '\n', 0xff};
+static Lienthong__Header hdr = LIENTHONG__HEADER__INIT;
+static Lienthong__Part p0 = LIENTHONG__PART__INIT, p1 = LIENTHONG__PART__INIT,
+                       p2 = LIENTHONG__PART__INIT;
+static Lienthong__Part *parts[] = {&p0, &p1, &p2};
+static Lienthong__Envelope env = LIENTHONG__ENVELOPE__INIT;
+
+static void build_envelope(const char *docid)
+{
+	for (size_t i = 0; i < sizeof data0; i++)
+		data0[i] = (uint8_t)(i * 13);
+	hdr.document_id = (char *)docid;
+	hdr.sender = SENDER;
+	p0.name = "Quyết định 12.pdf";
+	p0.data.data = data0;
+	p0.data.len = sizeof data0;
+	p1.name = "b.bin";
+	p1.data.data = data1;
+	p1.data.len = sizeof data1;
+	p2.name = "empty";
+	p2.data.data = NULL;
+	p2.data.len = 0;
+	env.header = &hdr;
+	env.parts = parts;
+	env.n_parts = 3;
+}
+
+/* 1 if path holds exactly len bytes equal to data. */
+static int file_is(const char *path, const uint8_t *data, size_t len)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return 0;
+	uint8_t *buf = malloc(len + 1);
+	size_t n = buf != NULL ? fread(buf, 1, len + 1, f) : 0;
+	fclose(f);
+	int same = buf != NULL && n == len && (len == 0 || memcmp(buf, data, len) == 0);
+	free(buf);
+	return same;
+}
+
+/* Names in dir (without . and ..), sorted, joined by '|' into out; -1 if dir cannot be read. */
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int list_dir(const char *dir, char *out, size_t size)
+{
+	DIR *d = opendir(dir);
+	char *names[64];
+	size_t n = 0;
+	out[0] = '\0';
+	if (d == NULL)
+		return -1;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL && n < 64) {
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			names[n++] = strdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof names[0], cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			strncat(out, "|", size - strlen(out) - 1);
+		strncat(out, names[i] != NULL ? names[i] : "?", size - strlen(out) - 1);
+		free(names[i]);
+	}
+	return 0;
+}
+
+/* The parts of env, byte for byte, and nothing else, in folder dir. */
+static void check_delivered(const char *dir)
+{
+	char path[PATH_MAX + 300], names[1024];
+	for (size_t i = 0; i < env.n_parts; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, env.parts[i]->name);
+		CHECK(file_is(path, env.parts[i]->data.data, env.parts[i]->data.len));
+	}
+	CHECK(list_dir(dir, names, sizeof names) == 0);
+	CHECK(strcmp(names, "Quyết định 12.pdf|b.bin|empty") == 0);
+}
+
+static void test_deliver(void)
+{
+	char path[PATH_MAX], want[PATH_MAX + 100], names[1024];
+	lt_err err;
+	build_envelope(DOC1);
+	/* target_dir itself is created if missing. */
+	if (!CHECK_OK(lt_deliver_folder(target, &env, path, sizeof path, &err), err))
+		return;
+	snprintf(want, sizeof want, "%s/%s/%s", target, SENDER, DOC1);
+	CHECK(strcmp(path, want) == 0);
+	check_delivered(path);
+	/* Nothing else in the sender's folder: no temporary folder left. */
+	snprintf(want, sizeof want, "%s/%s", target, SENDER);
+	CHECK(list_dir(want, names, sizeof names) == 0);
+	CHECK(strcmp(names, DOC1) == 0);
+
+	/* Again (a crash before the inbox record): success, and the first copy stays as it was. */
+	data1[0] = 'Z';
+	char path2[PATH_MAX];
+	CHECK_OK(lt_deliver_folder(target, &env, path2, sizeof path2, &err), err);
+	CHECK(strcmp(path2, path) == 0);
+	snprintf(want, sizeof want, "%s/b.bin", path);
+	CHECK(!file_is(want, data1, sizeof data1));
+	data1[0] = 'a';
+	CHECK(file_is(want, data1, sizeof data1));
+	snprintf(want, sizeof want, "%s/%s", target, SENDER);
+	CHECK(list_dir(want, names, sizeof names) == 0);
+	CHECK(strcmp(names, DOC1) == 0);
+}
+
+static void test_leftover_tmp(void)
+{
+	char path[PATH_MAX], tmpdir[PATH_MAX + 100], file[PATH_MAX + 200], names[1024];
+	lt_err err;
+	build_envelope(DOC2);
+	/* A crash left a half-written temporary folder, with a part of the same name. */
+	snprintf(tmpdir, sizeof tmpdir, "%s/%s/.tmp-%s", target, SENDER, DOC2);
+	if (!CHECK(mkdir(tmpdir, 0750) == 0))
+		return;
+	snprintf(file, sizeof file, "%s/b.bin", tmpdir);
+	CHECK(lt_write_file(file, "half") == 0);
+	snprintf(file, sizeof file, "%s/junk", tmpdir);
+	CHECK(lt_write_file(file, "junk") == 0);
+	if (!CHECK_OK(lt_deliver_folder(target, &env, path, sizeof path, &err), err))
+		return;
+	check_delivered(path);
+	struct stat st;
+	CHECK(stat(tmpdir, &st) == -1);
+	snprintf(file, sizeof file, "%s/%s", target, SENDER);
+	CHECK(list_dir(file, names, sizeof names) == 0);
+	CHECK(strcmp(names, DOC1 "|" DOC2) == 0);
+}
+
+static void test_unwritable(void)
+{
+	char file[PATH_MAX], bad_target[PATH_MAX + 20], path[PATH_MAX];
+	lt_err err;
+	build_envelope(DOC1);
+	/* The target's parent is a regular file: not even root can create it. */
+	snprintf(file, sizeof file, "%s/plain-file", tmp);
+	if (!CHECK(lt_write_file(file, "x") == 0))
+		return;
+	snprintf(bad_target, sizeof bad_target, "%s/target", file);
+	lt_err_clear(&err);
+	CHECK(lt_deliver_folder(bad_target, &env, path, sizeof path, &err) == -1);
+	CHECK(err.code == LT_EIO);
+	CHECK_STR_CONTAINS(err.msg, "cannot create folder");
+	CHECK_STR_CONTAINS(err.msg, bad_target);
+	CHECK_STR_CONTAINS(err.msg, "Not a directory");
+	/* The sender's folder is a regular file. */
+	snprintf(bad_target, sizeof bad_target, "%s/t2", tmp);
+	CHECK(mkdir(bad_target, 0750) == 0);
+	snprintf(file, sizeof file, "%s/%s", bad_target, SENDER);
+	CHECK(lt_write_file(file, "x") == 0);
+	CHECK(lt_deliver_folder(bad_target, &env, path, sizeof path, &err) == -1);
+	CHECK_STR_CONTAINS(err.msg, file);
+	/* A path that does not fit. */
+	char small[16];
+	CHECK(lt_deliver_folder(target, &env, small, sizeof small, &err) == -1);
+	CHECK(err.code == LT_EINVAL);
+	CHECK_STR_CONTAINS(err.msg, "too long");
+}
+
+int main(void)
+{
+	lt_log_set_level(LT_LOG_WARN);
+	if (lt_tmpdir_new(tmp, sizeof tmp) != 0)
+		return 1;
+	snprintf(target, sizeof target, "%s/target", tmp);
+	LT_RUN(test_deliver);
+	LT_RUN(test_leftover_tmp);
+	LT_RUN(test_unwritable);
+	lt_tmpdir_remove(tmp);
+	return lt_check_summary();
+}
