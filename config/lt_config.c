@@ -310,6 +310,8 @@ int lt_config_check_code(const struct lt_config *cfg, const char *code, lt_err *
 	if (n == 0 || n > LT_CODE_MAX)
 		return lt_err_set(err, LT_EINVAL, "agency code '%.80s' must have 1 to %d characters",
 				  code, LT_CODE_MAX);
+	if (strcmp(code, ".") == 0 || strcmp(code, "..") == 0)
+		return lt_err_set(err, LT_EINVAL, "agency code '%s' is not allowed", code);
 	if (!lt_config_topic_chars(code))
 		return lt_err_set(err, LT_EINVAL,
 				  "agency code '%.80s' has a character that cannot appear in a "

@@ -1,6 +1,6 @@
 #include "lt_deliver.h"
 
-#include <dirent.h>
+#include <ftw.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -34,27 +34,21 @@ static int lt_deliver_mkdir(const char *dir, lt_err *err)
 	return 0;
 }
 
-/* Empties and removes a temporary folder left by an interrupted delivery. */
+static int lt_deliver_unlink(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* Removes a temporary folder left by an interrupted delivery, whatever it holds. */
 static int lt_deliver_remove_tmp(const char *tmp, lt_err *err)
 {
-	DIR *d = opendir(tmp);
-	if (d == NULL)
-		return errno == ENOENT ? 0 : lt_err_errno(err, errno, "cannot open %s", tmp);
-	struct dirent *de;
-	char path[PATH_MAX];
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof path, "%s/%s", tmp, de->d_name);
-		if (unlink(path) != 0) {
-			int e = errno;
-			closedir(d);
-			return lt_err_errno(err, e, "cannot remove %s", path);
-		}
-	}
-	closedir(d);
-	if (rmdir(tmp) != 0)
-		return lt_err_errno(err, errno, "cannot remove %s", tmp);
+	struct stat st;
+	if (lstat(tmp, &st) != 0)
+		return errno == ENOENT ? 0 : lt_err_errno(err, errno, "cannot examine %s", tmp);
+	if (nftw(tmp, lt_deliver_unlink, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		return lt_err_errno(err, errno, "cannot remove the leftover folder %s", tmp);
 	return 0;
 }
 

@@ -39,10 +39,7 @@ int lt_submit(struct lt_store *store, const struct lt_submit_doc *docs, size_t n
 				goto fail;
 		}
 	}
-	/* Group commit: the flush happens outside LMDB's writer lock and is shared. */
-	if (lt_txn_commit_nosync(t, err) != 0)
-		return -1;
-	return lt_store_sync(store, err);
+	return lt_txn_commit(t, err);
 fail:
 	lt_txn_abort(t);
 	return -1;

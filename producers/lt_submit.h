@@ -3,11 +3,8 @@
  *
  * A batch of sealed envelopes is written in one LMDB transaction: the
  * envelope (docs), a `queued` status per recipient, and one outbox record
- * per recipient. lt_submit returns only after the commit is flushed to disk,
- * so what it acknowledges survives any crash. The commit itself does not
- * wait for the disk; the flush after it does, outside LMDB's writer lock, so
- * submitters running at the same time (threads or processes) share flushes
- * (group commit), and a batch shares one.
+ * per recipient. lt_submit returns only after the fsync'd commit, so what it
+ * acknowledges survives any crash; a batch shares one fsync (group commit).
  * Works while the agent is stopped: the agent forwards what it finds.
  *
  * Threads: any thread with its own transaction; LMDB serialises writers,

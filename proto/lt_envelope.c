@@ -82,6 +82,57 @@ static int lt_media_type_check(const char *s, lt_err *err)
 	return 0;
 }
 
+/* The rules every envelope follows, applied when sealing and when decoding. */
+static int lt_envelope_check(const Lienthong__Envelope *env, const struct lt_config *cfg,
+			     lt_err *err)
+{
+	const Lienthong__Header *h = env->header;
+	if (env->version != 1)
+		return lt_err_set(err, LT_EINVAL, "unsupported envelope version %u", env->version);
+	if (h == NULL)
+		return lt_err_set(err, LT_EINVAL, "envelope has no header");
+	if (lt_docid_check(h->document_id, err) != 0)
+		return -1;
+	if (lt_config_check_code(cfg, h->sender, err) != 0)
+		return lt_err_wrap(err, "sender");
+	if (h->n_recipients == 0 || h->n_recipients > LT_RECIPIENTS_MAX)
+		return lt_err_set(err, LT_EINVAL, "envelope has %zu recipients (allowed 1..%d)",
+				  h->n_recipients, LT_RECIPIENTS_MAX);
+	for (size_t i = 0; i < h->n_recipients; i++) {
+		if (lt_config_check_code(cfg, h->recipients[i], err) != 0)
+			return lt_err_wrap(err, "recipient %zu", i + 1);
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(h->recipients[j], h->recipients[i]) == 0)
+				return lt_err_set(err, LT_EINVAL, "recipient %s appears twice",
+						  h->recipients[i]);
+		}
+	}
+	if (strlen(h->subject) > LT_SUBJECT_MAX || strlen(h->document_number) > 256)
+		return lt_err_set(err, LT_EINVAL, "subject or document number too long");
+	if (h->replaces_id[0] != '\0' && lt_docid_check(h->replaces_id, err) != 0)
+		return lt_err_wrap(err, "replaces_id");
+	if (env->n_parts == 0 || env->n_parts > (size_t)cfg->max_parts)
+		return lt_err_set(err, LT_EINVAL, "envelope has %zu parts (allowed 1..%lld)",
+				  env->n_parts, (long long)cfg->max_parts);
+	for (size_t i = 0; i < env->n_parts; i++) {
+		const Lienthong__Part *p = env->parts[i];
+		if (lt_part_name_check(p->name, err) != 0 ||
+		    lt_media_type_check(p->media_type, err) != 0)
+			return lt_err_wrap(err, "part %zu", i + 1);
+		if (p->size != p->data.len || p->sha256.len != LT_DIGEST_LEN)
+			return lt_err_set(err, LT_EINVAL,
+					  "part %zu ('%s'): declared size or digest does not fit its "
+					  "data",
+					  i + 1, p->name);
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(env->parts[j]->name, p->name) == 0)
+				return lt_err_set(err, LT_EINVAL,
+						  "part name '%s' appears twice", p->name);
+		}
+	}
+	return 0;
+}
+
 int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *signer,
 		     const struct lt_config *cfg, uint8_t **out, size_t *len,
 		     uint8_t digest[LT_DIGEST_LEN], lt_err *err)
@@ -106,10 +157,6 @@ int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *si
 			   LT_RECIPIENTS_MAX, in->n_recipients);
 		goto out;
 	}
-	for (size_t i = 0; i < in->n_recipients; i++) {
-		if (lt_config_check_code(cfg, in->recipients[i], err) != 0)
-			goto out;
-	}
 	parts = calloc(in->n_parts, sizeof *parts);
 	part_ptrs = calloc(in->n_parts, sizeof *part_ptrs);
 	digests = calloc(in->n_parts, sizeof *digests);
@@ -119,9 +166,6 @@ int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *si
 	}
 	for (size_t i = 0; i < in->n_parts; i++) {
 		const struct lt_part_in *p = &in->parts[i];
-		if (lt_part_name_check(p->name, err) != 0 ||
-		    lt_media_type_check(p->media_type, err) != 0)
-			goto out;
 		lienthong__part__init(&parts[i]);
 		parts[i].name = (char *)p->name;
 		parts[i].media_type = (char *)p->media_type;
@@ -147,7 +191,8 @@ int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *si
 	env.parts = part_ptrs;
 	env.n_parts = in->n_parts;
 
-	if (lt_canon_envelope(&env, &canon, &canon_len, err) != 0 ||
+	if (lt_envelope_check(&env, cfg, err) != 0 ||
+	    lt_canon_envelope(&env, &canon, &canon_len, err) != 0 ||
 	    lt_sign(signer, canon, canon_len, &sigval, &sig_len, err) != 0)
 		goto out;
 	if (digest != NULL)
@@ -186,53 +231,6 @@ out:
 	return rc;
 }
 
-static int lt_envelope_check(const Lienthong__Envelope *env, const struct lt_config *cfg,
-			     lt_err *err)
-{
-	const Lienthong__Header *h = env->header;
-	if (env->version != 1)
-		return lt_err_set(err, LT_EINVAL, "unsupported envelope version %u", env->version);
-	if (h == NULL)
-		return lt_err_set(err, LT_EINVAL, "envelope has no header");
-	if (lt_docid_check(h->document_id, err) != 0)
-		return -1;
-	if (lt_config_check_code(cfg, h->sender, err) != 0)
-		return lt_err_wrap(err, "sender");
-	if (h->n_recipients == 0 || h->n_recipients > LT_RECIPIENTS_MAX)
-		return lt_err_set(err, LT_EINVAL, "envelope has %zu recipients (allowed 1..%d)",
-				  h->n_recipients, LT_RECIPIENTS_MAX);
-	for (size_t i = 0; i < h->n_recipients; i++) {
-		if (lt_config_check_code(cfg, h->recipients[i], err) != 0)
-			return lt_err_wrap(err, "recipient %zu", i + 1);
-	}
-	if (strlen(h->subject) > LT_SUBJECT_MAX || strlen(h->document_number) > 256)
-		return lt_err_set(err, LT_EINVAL, "subject or document number too long");
-	if (h->replaces_id[0] != '\0' && lt_docid_check(h->replaces_id, err) != 0)
-		return lt_err_wrap(err, "replaces_id");
-	if (env->n_parts == 0 || env->n_parts > (size_t)cfg->max_parts)
-		return lt_err_set(err, LT_EINVAL, "envelope has %zu parts (allowed 1..%lld)",
-				  env->n_parts, (long long)cfg->max_parts);
-	for (size_t i = 0; i < env->n_parts; i++) {
-		const Lienthong__Part *p = env->parts[i];
-		if (lt_part_name_check(p->name, err) != 0 ||
-		    lt_media_type_check(p->media_type, err) != 0)
-			return lt_err_wrap(err, "part %zu", i + 1);
-		if (p->size != p->data.len || p->sha256.len != LT_DIGEST_LEN)
-			return lt_err_set(err, LT_EINVAL,
-					  "part %zu ('%s'): declared size or digest does not fit its "
-					  "data",
-					  i + 1, p->name);
-		for (size_t j = 0; j < i; j++) {
-			if (strcmp(env->parts[j]->name, p->name) == 0)
-				return lt_err_set(err, LT_EINVAL,
-						  "part name '%s' appears twice", p->name);
-		}
-	}
-	if (env->signature == NULL || env->signature->value.len == 0)
-		return lt_err_set(err, LT_EVERIFY, "envelope is not signed");
-	return 0;
-}
-
 int lt_envelope_decode(const uint8_t *buf, size_t len, const struct lt_config *cfg,
 		       Lienthong__Envelope **env, lt_err *err)
 {
@@ -247,7 +245,11 @@ int lt_envelope_decode(const uint8_t *buf, size_t len, const struct lt_config *c
 				  "malformed envelope: %zu bytes that do not decode as a lienthong "
 				  "Envelope (protobuf)",
 				  len);
-	return lt_envelope_check(*env, cfg, err);
+	if (lt_envelope_check(*env, cfg, err) != 0)
+		return -1;
+	if ((*env)->signature == NULL || (*env)->signature->value.len == 0)
+		return lt_err_set(err, LT_EVERIFY, "envelope is not signed");
+	return 0;
 }
 
 int lt_envelope_verify(const Lienthong__Envelope *env, const struct lt_trust *trust,

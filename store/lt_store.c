@@ -128,32 +128,6 @@ int lt_txn_commit(struct lt_txn *t, lt_err *err)
 	return 0;
 }
 
-int lt_txn_commit_nosync(struct lt_txn *t, lt_err *err)
-{
-	/*
-	 * MDB_NOSYNC applies to the commits of this environment handle; the
-	 * store has one writing thread per process (see the header), so
-	 * switching it around one commit affects no other commit.
-	 */
-	struct lt_store *s = t->s;
-	int rc = mdb_env_set_flags(s->env, MDB_NOSYNC, 1);
-	if (rc != 0) {
-		lt_txn_abort(t);
-		return lt_store_fail(s, err, rc, "preparing a group commit");
-	}
-	rc = lt_txn_commit(t, err);
-	mdb_env_set_flags(s->env, MDB_NOSYNC, 0);
-	return rc;
-}
-
-int lt_store_sync(struct lt_store *s, lt_err *err)
-{
-	int rc = mdb_env_sync(s->env, 1);
-	if (rc != 0)
-		return lt_store_fail(s, err, rc, "flushing commits to disk");
-	return 0;
-}
-
 void lt_txn_abort(struct lt_txn *t)
 {
 	if (t == NULL)

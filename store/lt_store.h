@@ -12,13 +12,10 @@
  *               exactly-once delivery
  *   quarantine  sequence (8 bytes BE) -> QuarantineRecord (raw bytes + reason)
  *
- * Durability: lt_txn_commit returns after LMDB has fsync'd the commit, so
- * what a caller acknowledges after it is durable. Group commit: a caller may
- * instead commit with lt_txn_commit_nosync (fast, under LMDB's writer lock)
- * and then call lt_store_sync (outside the lock) before acknowledging; one
- * flush then covers every commit made before it began, by any thread or
- * process, so concurrent submitters share fsyncs. Batching many changes in
- * one transaction shares them too.
+ * Durability: lt_txn_commit returns after LMDB has fsync'd the commit
+ * (no NOSYNC flags, which could corrupt the map on power loss), so what a
+ * caller acknowledges after it is durable. Batch many changes into one
+ * transaction to share the fsync (group commit).
  *
  * Errors: LMDB codes are translated here, once; a full map becomes LT_EFULL
  * with a message naming lmdb_map_size.
@@ -53,10 +50,6 @@ int lt_txn_begin(struct lt_store *s, int write, struct lt_txn **out, lt_err *err
 int lt_txn_commit(struct lt_txn *t, lt_err *err);
 void lt_txn_abort(struct lt_txn *t);
 
-/* Commits without waiting for the disk; NOT durable until lt_store_sync returns. */
-int lt_txn_commit_nosync(struct lt_txn *t, lt_err *err);
-/* Flushes every commit made so far to disk (fsync). */
-int lt_store_sync(struct lt_store *s, lt_err *err);
 
 /* *val is NULL when the key is absent (not an error). */
 int lt_txn_get(struct lt_txn *t, enum lt_db db, const void *key, size_t klen, const void **val,
