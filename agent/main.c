@@ -16,8 +16,8 @@
  * SIGTERM and SIGINT stop it cleanly: in-flight records get a few seconds to
  * be acknowledged, everything else stays in the outbox for the next start.
  */
-#include <errno.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,6 +32,7 @@
 #include "../consumers/lt_receipts.h"
 #include "../log/lt_log.h"
 #include "../producers/lt_forward.h"
+#include "../producers/lt_submitd.h"
 
 static volatile sig_atomic_t lt_agent_stop;
 
@@ -50,6 +51,7 @@ struct lt_agent {
 	struct lt_store *store;
 	struct lt_target *target;
 	struct lt_forward *fw;
+	struct lt_submitd *submitd;
 	rd_kafka_t *consumer;
 	struct lt_recv recv;
 	char inbox_topic[LT_TOPIC_MAX + 1];
@@ -69,25 +71,25 @@ static void lt_agent_on_signal(int sig)
 static void lt_agent_usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: lienthong-agent -c FILE [--check]\n"
-		"\n"
-		"The lienthong daemon of one agency. It forwards documents and receipts from\n"
-		"the local outbox (LMDB in data_dir) to Kafka, receives documents from the\n"
-		"agency's inbox topic, verifies them against ca_file, delivers each exactly\n"
-		"once into target_dir/<sender>/<document id>/, and answers with signed receipts;\n"
-		"receipts for documents it sent update their status (see lienthong-status).\n"
-		"\n"
-		"Options:\n"
-		"  -c, --config FILE  the agency's configuration file (required)\n"
-		"      --check        check configuration, key, certificate, CA and store, then\n"
-		"                     exit 0 (or 1 with the problem)\n"
-		"  -h, --help         this text\n"
-		"\n"
-		"Signals: SIGTERM or SIGINT stop the agent cleanly. Nothing accepted is lost\n"
-		"by stopping or killing it: the outbox and the inbox records are in LMDB.\n"
-		"Exit status: 0 after a clean stop, 1 on a configuration or environment error,\n"
-		"2 on a usage error.\n"
-		"\n");
+	        "Usage: lienthong-agent -c FILE [--check]\n"
+	        "\n"
+	        "The lienthong daemon of one agency. It forwards documents and receipts from\n"
+	        "the local outbox (LMDB in data_dir) to Kafka, receives documents from the\n"
+	        "agency's inbox topic, verifies them against ca_file, delivers each exactly\n"
+	        "once into target_dir/<sender>/<document id>/, and answers with signed receipts;\n"
+	        "receipts for documents it sent update their status (see lienthong-status).\n"
+	        "\n"
+	        "Options:\n"
+	        "  -c, --config FILE  the agency's configuration file (required)\n"
+	        "      --check        check configuration, key, certificate, CA and store, then\n"
+	        "                     exit 0 (or 1 with the problem)\n"
+	        "  -h, --help         this text\n"
+	        "\n"
+	        "Signals: SIGTERM or SIGINT stop the agent cleanly. Nothing accepted is lost\n"
+	        "by stopping or killing it: the outbox and the inbox records are in LMDB.\n"
+	        "Exit status: 0 after a clean stop, 1 on a configuration or environment error,\n"
+	        "2 on a usage error.\n"
+	        "\n");
 	lt_config_print_reference(out);
 }
 
@@ -100,11 +102,10 @@ static int lt_agent_setup(struct lt_agent *a, const char *path, lt_err *err)
 	lt_log_set_level(level);
 	if (a->cfg.target_dir[0] == '\0' && a->cfg.target_url[0] == '\0')
 		return lt_err_set(err, LT_EINVAL,
-				  "%s: set target_dir (a folder) or target_url (an HTTP endpoint): "
-				  "the agent delivers received documents there",
-				  path);
-	if (a->cfg.target_url[0] == '\0' && mkdir(a->cfg.target_dir, 0750) != 0 &&
-	    errno != EEXIST)
+		                  "%s: set target_dir (a folder) or target_url (an HTTP endpoint): "
+		                  "the agent delivers received documents there",
+		                  path);
+	if (a->cfg.target_url[0] == '\0' && mkdir(a->cfg.target_dir, 0750) != 0 && errno != EEXIST)
 		return lt_err_errno(err, errno, "cannot create target_dir %s", a->cfg.target_dir);
 	if ((a->target = lt_target_new(&a->cfg, err)) == NULL)
 		return -1;
@@ -112,27 +113,28 @@ static int lt_agent_setup(struct lt_agent *a, const char *path, lt_err *err)
 		return -1;
 	if (strcmp(a->signer.code, a->cfg.agency_code) != 0)
 		return lt_err_set(err, LT_EINVAL,
-				  "%s names agency '%s' (CN) but agency_code is '%s' in %s",
-				  a->cfg.cert_file, a->signer.code, a->cfg.agency_code, path);
+		                  "%s names agency '%s' (CN) but agency_code is '%s' in %s",
+		                  a->cfg.cert_file, a->signer.code, a->cfg.agency_code, path);
 	a->trust = lt_trust_load(a->cfg.ca_file, err);
 	if (a->trust == NULL)
 		return -1;
 	if (a->cfg.crl_file[0] != '\0' && lt_trust_load_crls(a->trust, a->cfg.crl_file, err) != 0)
 		return -1;
 	if (lt_trust_verify(a->trust, a->signer.cert, err) != 0)
-		return lt_err_wrap(err, "own certificate %s (other agencies would reject this "
-					"agency's documents)",
-				   a->cfg.cert_file);
+		return lt_err_wrap(err,
+		                   "own certificate %s (other agencies would reject this "
+		                   "agency's documents)",
+		                   a->cfg.cert_file);
 	if (lt_store_open(&a->store, a->cfg.data_dir, a->cfg.lmdb_map_size, err) != 0)
 		return -1;
 	lt_config_inbox_topic(&a->cfg, a->cfg.agency_code, a->inbox_topic, sizeof a->inbox_topic);
 	lt_config_receipt_topic(&a->cfg, a->cfg.agency_code, a->receipt_topic,
-				sizeof a->receipt_topic);
+	                        sizeof a->receipt_topic);
 	a->recv = (struct lt_recv){.cfg = &a->cfg,
-				   .store = a->store,
-				   .signer = &a->signer,
-				   .trust = a->trust,
-				   .target = a->target};
+	                           .store = a->store,
+	                           .signer = &a->signer,
+	                           .trust = a->trust,
+	                           .target = a->target};
 	return 0;
 }
 
@@ -144,7 +146,7 @@ static void lt_agent_revoke(void *ctx, const rd_kafka_topic_partition_list_t *pa
 	for (size_t i = 0; i < a->n_held; i++) {
 		rd_kafka_message_t *m = a->held[i].msg;
 		if (rd_kafka_topic_partition_list_find(parts, rd_kafka_topic_name(m->rkt),
-						       m->partition) != NULL)
+		                                       m->partition) != NULL)
 			rd_kafka_message_destroy(m);
 		else
 			a->held[keep++] = a->held[i];
@@ -170,8 +172,8 @@ static void lt_agent_topics(struct lt_agent *a, int64_t now_ms)
 	if (a->topics_ready || now_ms < a->topics_retry_ms)
 		return;
 	if (lt_kafka_create_topics(lt_forward_producer(a->fw), topics, 2,
-				   (int)a->cfg.topic_partitions, (int)a->cfg.topic_replication,
-				   5000, &err) != 0) {
+	                           (int)a->cfg.topic_partitions, (int)a->cfg.topic_replication,
+	                           5000, &err) != 0) {
 		lt_log_warn("%s; retrying in 10 s", err.msg);
 		a->topics_retry_ms = now_ms + 10000;
 		return;
@@ -181,14 +183,14 @@ static void lt_agent_topics(struct lt_agent *a, int64_t now_ms)
 }
 
 static int lt_agent_handle(struct lt_agent *a, const rd_kafka_message_t *m, int64_t now_ms,
-			   int64_t failing_since_ms, lt_err *err)
+                           int64_t failing_since_ms, lt_err *err)
 {
 	struct lt_record rec = {
-		.topic = rd_kafka_topic_name(m->rkt),
-		.partition = m->partition,
-		.offset = m->offset,
-		.value = m->payload,
-		.len = m->len,
+	    .topic = rd_kafka_topic_name(m->rkt),
+	    .partition = m->partition,
+	    .offset = m->offset,
+	    .value = m->payload,
+	    .len = m->len,
 	};
 	if (strcmp(rec.topic, a->inbox_topic) == 0) {
 		if (lt_inbox_handle(&a->recv, &rec, now_ms, failing_since_ms, err) != 0)
@@ -200,7 +202,7 @@ static int lt_agent_handle(struct lt_agent *a, const rd_kafka_message_t *m, int6
 }
 
 static void lt_agent_hold(struct lt_agent *a, rd_kafka_message_t *m, int64_t now_ms,
-			  const lt_err *why)
+                          const lt_err *why)
 {
 	lt_err err;
 	if (a->n_held == a->cap_held) {
@@ -212,12 +214,12 @@ static void lt_agent_hold(struct lt_agent *a, rd_kafka_message_t *m, int64_t now
 		a->cap_held = cap;
 	}
 	lt_log_warn("%s [%d] @ %lld: %s; retrying in %.1f s, partition paused",
-		    rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset, why->msg,
-		    (double)a->cfg.retry_backoff_min_ms / 1000.0);
+	            rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset, why->msg,
+	            (double)a->cfg.retry_backoff_min_ms / 1000.0);
 	a->held[a->n_held++] = (struct lt_held){.msg = m,
-						.first_failure_ms = now_ms,
-						.retry_at_ms = now_ms + a->cfg.retry_backoff_min_ms,
-						.backoff_ms = a->cfg.retry_backoff_min_ms};
+	                                        .first_failure_ms = now_ms,
+	                                        .retry_at_ms = now_ms + a->cfg.retry_backoff_min_ms,
+	                                        .backoff_ms = a->cfg.retry_backoff_min_ms};
 	if (lt_kafka_pause(a->consumer, rd_kafka_topic_name(m->rkt), m->partition, 1, &err) != 0)
 		lt_log_warn("%s", err.msg);
 }
@@ -227,7 +229,7 @@ static void lt_agent_done(struct lt_agent *a, rd_kafka_message_t *m)
 	lt_err err;
 	if (lt_kafka_consumer_done(a->consumer, m, &err) != 0)
 		lt_log_warn("%s (the record is read again after a restart and not delivered twice)",
-			    err.msg);
+		            err.msg);
 	rd_kafka_message_destroy(m);
 }
 
@@ -243,20 +245,20 @@ static void lt_agent_retry_held(struct lt_agent *a, int64_t now_ms)
 		}
 		if (lt_agent_handle(a, h->msg, now_ms, h->first_failure_ms, &err) != 0) {
 			h->backoff_ms = h->backoff_ms * 2 > a->cfg.retry_backoff_max_ms
-						? a->cfg.retry_backoff_max_ms
-						: h->backoff_ms * 2;
+			                    ? a->cfg.retry_backoff_max_ms
+			                    : h->backoff_ms * 2;
 			h->retry_at_ms = now_ms + h->backoff_ms;
 			lt_log_warn("%s; retrying in %.1f s", err.msg,
-				    (double)h->backoff_ms / 1000.0);
+			            (double)h->backoff_ms / 1000.0);
 			i++;
 			continue;
 		}
 		rd_kafka_message_t *m = h->msg;
 		if (lt_kafka_pause(a->consumer, rd_kafka_topic_name(m->rkt), m->partition, 0,
-				   &err) != 0)
+		                   &err) != 0)
 			lt_log_warn("%s", err.msg);
 		lt_log_info("%s [%d] @ %lld handled after retry", rd_kafka_topic_name(m->rkt),
-			    (int)m->partition, (long long)m->offset);
+		            (int)m->partition, (long long)m->offset);
 		lt_agent_done(a, m);
 		a->held[i] = a->held[--a->n_held];
 	}
@@ -271,7 +273,7 @@ static void lt_agent_consume(struct lt_agent *a, int64_t now_ms)
 	if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 			lt_log(m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ? LT_LOG_DEBUG
-										  : LT_LOG_WARN,
+			                                                         : LT_LOG_WARN,
 			       "kafka consumer: %s", rd_kafka_message_errstr(m));
 		rd_kafka_message_destroy(m);
 		return;
@@ -285,6 +287,7 @@ static void lt_agent_consume(struct lt_agent *a, int64_t now_ms)
 
 static void lt_agent_teardown(struct lt_agent *a)
 {
+	lt_submitd_stop(a->submitd);
 	for (size_t i = 0; i < a->n_held; i++)
 		rd_kafka_message_destroy(a->held[i].msg);
 	free(a->held);
@@ -306,10 +309,10 @@ static void lt_agent_teardown(struct lt_agent *a)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"check", no_argument, NULL, 'k'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"check", no_argument, NULL, 'k'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *config = NULL;
 	int check = 0, c;
@@ -333,7 +336,7 @@ int main(int argc, char **argv)
 	}
 	if (config == NULL || optind != argc) {
 		fprintf(stderr, "lienthong-agent: %s\nTry 'lienthong-agent --help'.\n",
-			config == NULL ? "-c FILE is required" : "unexpected argument");
+		        config == NULL ? "-c FILE is required" : "unexpected argument");
 		return 2;
 	}
 
@@ -359,9 +362,12 @@ int main(int argc, char **argv)
 		lt_log_error("%s", err.msg);
 		goto out;
 	}
+	a.submitd = lt_submitd_start(&a.cfg, a.store, &err);
+	if (a.submitd == NULL)
+		lt_log_warn("%s; lienthong-upload commits to the store itself instead", err.msg);
 	lt_log_info("agency %s started: inbox %s, receipts %s, store %s, target %s",
-		    a.cfg.agency_code, a.inbox_topic, a.receipt_topic, a.cfg.data_dir,
-		    a.cfg.target_dir);
+	            a.cfg.agency_code, a.inbox_topic, a.receipt_topic, a.cfg.data_dir,
+	            a.cfg.target_dir);
 	while (!lt_agent_stop) {
 		int64_t now = lt_now_ms();
 		lt_agent_topics(&a, now);

@@ -54,12 +54,12 @@ static void *bench_submitter(void *arg)
 			if (lt_docid_new(ids[j], &err) != 0)
 				goto fail;
 			d[j] = (struct lt_submit_doc){.document_id = ids[j],
-						      .envelope = envelope,
-						      .len = sizeof envelope,
-						      .digest = digest,
-						      .recipients = recipients,
-						      .n_recipients = 1,
-						      .subject = "bench"};
+			                              .envelope = envelope,
+			                              .len = sizeof envelope,
+			                              .digest = digest,
+			                              .recipients = recipients,
+			                              .n_recipients = 1,
+			                              .subject = "bench"};
 		}
 		if (lt_submit(bt->store, d, (size_t)bt->batch, lt_now_ms(), &err) != 0)
 			goto fail;

@@ -12,12 +12,12 @@ struct lt_kafka_kv {
 };
 
 static int lt_kafka_set(rd_kafka_conf_t *conf, const char *key, const char *value,
-			const char *origin, lt_err *err)
+                        const char *origin, lt_err *err)
 {
 	char errstr[512];
 	if (rd_kafka_conf_set(conf, key, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
 		return lt_err_set(err, LT_EINVAL, "%s: kafka.%s = %s: %s", origin, key, value,
-				  errstr);
+		                  errstr);
 	return 0;
 }
 
@@ -46,7 +46,7 @@ static void lt_kafka_error_cb(rd_kafka_t *rk, int code, const char *reason, void
 
 /* Defaults, then the operator's kafka.* settings, which win. */
 static rd_kafka_conf_t *lt_kafka_conf(const struct lt_config *cfg, const struct lt_kafka_kv *defs,
-				      size_t n_defs, lt_err *err)
+                                      size_t n_defs, lt_err *err)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	char max_bytes[32];
@@ -59,8 +59,7 @@ static rd_kafka_conf_t *lt_kafka_conf(const struct lt_config *cfg, const struct 
 			goto fail;
 	}
 	for (size_t i = 0; i < cfg->n_kafka; i++) {
-		if (lt_kafka_set(conf, cfg->kafka[i].key, cfg->kafka[i].value, cfg->path, err) !=
-		    0)
+		if (lt_kafka_set(conf, cfg->kafka[i].key, cfg->kafka[i].value, cfg->path, err) != 0)
 			goto fail;
 	}
 	rd_kafka_conf_set_log_cb(conf, lt_kafka_log_cb);
@@ -84,14 +83,14 @@ static void lt_kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op
 }
 
 rd_kafka_t *lt_kafka_producer_new(const struct lt_config *cfg, lt_kafka_dr_fn dr, void *ctx,
-				  lt_err *err)
+                                  lt_err *err)
 {
 	static const struct lt_kafka_kv defs[] = {
-		{"enable.idempotence", "true"},
-		{"acks", "all"},
-		{"linger.ms", "5"},
-		{"compression.type", "lz4"},
-		{"client.id", "lienthong-agent"},
+	    {"enable.idempotence", "true"},
+	    {"acks", "all"},
+	    {"linger.ms", "5"},
+	    {"compression.type", "lz4"},
+	    {"client.id", "lienthong-agent"},
 	};
 	char errstr[512];
 	struct lt_kafka_dr_ctx *d = calloc(1, sizeof *d);
@@ -124,7 +123,7 @@ struct lt_kafka_rb_ctx {
 };
 
 static void lt_kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t code,
-				  rd_kafka_topic_partition_list_t *parts, void *opaque)
+                                  rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
 	struct lt_kafka_rb_ctx *rb = opaque;
 	if (code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
@@ -139,8 +138,8 @@ static void lt_kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t code,
 }
 
 rd_kafka_t *lt_kafka_consumer_new(const struct lt_config *cfg, const char *const *topics,
-				  size_t n_topics, lt_kafka_revoke_fn revoke, void *ctx,
-				  lt_err *err)
+                                  size_t n_topics, lt_kafka_revoke_fn revoke, void *ctx,
+                                  lt_err *err)
 {
 	/*
 	 * Static membership: a restarted agent (even after kill -9) takes its
@@ -151,14 +150,10 @@ rd_kafka_t *lt_kafka_consumer_new(const struct lt_config *cfg, const char *const
 	char instance[LT_CODE_MAX + 32];
 	snprintf(instance, sizeof instance, "lienthong-agent-%s", cfg->agency_code);
 	const struct lt_kafka_kv defs[] = {
-		{"group.id", cfg->group_id},
-		{"group.instance.id", instance},
-		{"session.timeout.ms", "15000"},
-		{"auto.commit.interval.ms", "1000"},
-		{"enable.auto.commit", "true"},
-		{"enable.auto.offset.store", "false"},
-		{"auto.offset.reset", "earliest"},
-		{"client.id", "lienthong-agent"},
+	    {"group.id", cfg->group_id},       {"group.instance.id", instance},
+	    {"session.timeout.ms", "15000"},   {"auto.commit.interval.ms", "1000"},
+	    {"enable.auto.commit", "true"},    {"enable.auto.offset.store", "false"},
+	    {"auto.offset.reset", "earliest"}, {"client.id", "lienthong-agent"},
 	};
 	char errstr[512];
 	struct lt_kafka_rb_ctx *rb = calloc(1, sizeof *rb);
@@ -203,8 +198,8 @@ int lt_kafka_consumer_done(rd_kafka_t *rk, const rd_kafka_message_t *msg, lt_err
 	rd_kafka_resp_err_t e = rd_kafka_offset_store(msg->rkt, msg->partition, msg->offset);
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
 		return lt_err_set(err, LT_EIO, "cannot store offset %s [%d] @ %lld: %s",
-				  rd_kafka_topic_name(msg->rkt), (int)msg->partition,
-				  (long long)msg->offset, rd_kafka_err2str(e));
+		                  rd_kafka_topic_name(msg->rkt), (int)msg->partition,
+		                  (long long)msg->offset, rd_kafka_err2str(e));
 	return 0;
 }
 
@@ -213,35 +208,36 @@ int lt_kafka_pause(rd_kafka_t *rk, const char *topic, int32_t partition, int pau
 	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(list, topic, partition);
 	rd_kafka_resp_err_t e =
-		pause ? rd_kafka_pause_partitions(rk, list) : rd_kafka_resume_partitions(rk, list);
+	    pause ? rd_kafka_pause_partitions(rk, list) : rd_kafka_resume_partitions(rk, list);
 	rd_kafka_topic_partition_list_destroy(list);
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
 		return lt_err_set(err, LT_EIO, "cannot %s %s [%d]: %s", pause ? "pause" : "resume",
-				  topic, (int)partition, rd_kafka_err2str(e));
+		                  topic, (int)partition, rd_kafka_err2str(e));
 	return 0;
 }
 
 int lt_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key, size_t klen,
-		     const void *val, size_t vlen, void *opaque, lt_err *err)
+                     const void *val, size_t vlen, void *opaque, lt_err *err)
 {
 	rd_kafka_resp_err_t e = rd_kafka_producev(
-		rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, klen),
-		RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-		RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+	    rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, klen),
+	    RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+	    RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
 	if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 		return lt_err_set(err, LT_EFULL, "Kafka producer queue full");
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
 		return lt_err_set(err, LT_EIO, "cannot produce to %s: %s", topic,
-				  rd_kafka_err2str(e));
+		                  rd_kafka_err2str(e));
 	return 0;
 }
 
 int lt_kafka_create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partitions,
-			   int replication, int timeout_ms, lt_err *err)
+                           int replication, int timeout_ms, lt_err *err)
 {
 	rd_kafka_NewTopic_t **nt = calloc(n, sizeof *nt);
 	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-	rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+	rd_kafka_AdminOptions_t *opts =
+	    rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
 	rd_kafka_event_t *ev = NULL;
 	char errstr[512];
 	int rc = -1;
@@ -253,7 +249,7 @@ int lt_kafka_create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, 
 	rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, errstr, sizeof errstr);
 	for (size_t i = 0; i < n; i++) {
 		nt[i] = rd_kafka_NewTopic_new(topics[i], partitions, replication, errstr,
-					      sizeof errstr);
+		                              sizeof errstr);
 		if (nt[i] == NULL) {
 			lt_err_set(err, LT_EINVAL, "topic %s: %s", topics[i], errstr);
 			goto out;
@@ -263,7 +259,7 @@ int lt_kafka_create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, 
 	ev = rd_kafka_queue_poll(q, timeout_ms + 2000);
 	if (ev == NULL) {
 		lt_err_set(err, LT_EAGAIN, "creating topics timed out after %d ms (broker down?)",
-			   timeout_ms);
+		           timeout_ms);
 		goto out;
 	}
 	if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -277,12 +273,12 @@ int lt_kafka_create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, 
 		rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
 		if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS || e == RD_KAFKA_RESP_ERR_NO_ERROR)
 			continue;
-		lt_err_set(err, e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ? LT_EINVAL
-										  : LT_EAGAIN,
-			   "creating topic %s: %s", rd_kafka_topic_result_name(tr[i]),
-			   rd_kafka_topic_result_error_string(tr[i])
-				   ? rd_kafka_topic_result_error_string(tr[i])
-				   : rd_kafka_err2str(e));
+		lt_err_set(
+		    err, e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ? LT_EINVAL : LT_EAGAIN,
+		    "creating topic %s: %s", rd_kafka_topic_result_name(tr[i]),
+		    rd_kafka_topic_result_error_string(tr[i])
+		        ? rd_kafka_topic_result_error_string(tr[i])
+		        : rd_kafka_err2str(e));
 		goto out;
 	}
 	rc = 0;

@@ -26,12 +26,12 @@
 #include "../errors/lt_err.h"
 
 /* Delivery report: opaque is the per-message pointer given to lt_kafka_produce. */
-typedef void (*lt_kafka_dr_fn)(void *ctx, void *opaque, rd_kafka_resp_err_t err,
-			       int32_t partition, int64_t offset);
+typedef void (*lt_kafka_dr_fn)(void *ctx, void *opaque, rd_kafka_resp_err_t err, int32_t partition,
+                               int64_t offset);
 
 /* Producer; dr is called for every message from rd_kafka_poll. */
 rd_kafka_t *lt_kafka_producer_new(const struct lt_config *cfg, lt_kafka_dr_fn dr, void *ctx,
-				  lt_err *err);
+                                  lt_err *err);
 
 /*
  * Consumer in cfg->group_id, subscribed to the given topics, offsets stored
@@ -40,8 +40,8 @@ rd_kafka_t *lt_kafka_producer_new(const struct lt_config *cfg, lt_kafka_dr_fn dr
  */
 typedef void (*lt_kafka_revoke_fn)(void *ctx, const rd_kafka_topic_partition_list_t *parts);
 rd_kafka_t *lt_kafka_consumer_new(const struct lt_config *cfg, const char *const *topics,
-				  size_t n_topics, lt_kafka_revoke_fn revoke, void *ctx,
-				  lt_err *err);
+                                  size_t n_topics, lt_kafka_revoke_fn revoke, void *ctx,
+                                  lt_err *err);
 
 /* Marks a consumed message as fully handled: its offset may be committed. */
 int lt_kafka_consumer_done(rd_kafka_t *rk, const rd_kafka_message_t *msg, lt_err *err);
@@ -54,14 +54,14 @@ int lt_kafka_pause(rd_kafka_t *rk, const char *topic, int32_t partition, int pau
  * librdkafka's queue is full (poll and try later) or LT_EIO otherwise.
  */
 int lt_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key, size_t klen,
-		     const void *val, size_t vlen, void *opaque, lt_err *err);
+                     const void *val, size_t vlen, void *opaque, lt_err *err);
 
 /*
  * Creates topics if they do not exist (already existing is success). Waits
  * up to timeout_ms. replication -1 uses the broker's default.
  */
 int lt_kafka_create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partitions,
-			   int replication, int timeout_ms, lt_err *err);
+                           int replication, int timeout_ms, lt_err *err);
 
 /* Closes (consumers commit their stored offsets) and destroys a handle made here. */
 void lt_kafka_destroy(rd_kafka_t *rk);

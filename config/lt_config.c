@@ -12,7 +12,7 @@ struct lt_config_row {
 	const char *name;
 	enum lt_config_type type;
 	size_t offset;
-	size_t size; /* for strings: capacity of the field */
+	size_t size;     /* for strings: capacity of the field */
 	const char *def; /* NULL: required */
 	int64_t min, max;
 	const char *doc;
@@ -22,79 +22,76 @@ struct lt_config_row {
 #define LT_NUM(field) offsetof(struct lt_config, field), 0
 
 static const struct lt_config_row lt_config_rows[] = {
-	{"agency_code", LT_CT_STRING, LT_STR(agency_code), NULL, 0, 0,
-	 "This agency's code (its national electronic identifier); must match "
-	 "agency_code_pattern and the CN of cert_file."},
-	{"agency_code_pattern", LT_CT_STRING, LT_STR(agency_code_pattern),
-	 "^[A-Za-z0-9]+([.][A-Za-z0-9]+)*$", 0, 0,
-	 "POSIX extended regular expression every agency code must match (at most 64 "
-	 "characters; only letters, digits, '.', '_' and '-' are ever allowed, as in Kafka "
-	 "topic names)."},
-	{"data_dir", LT_CT_PATH, LT_STR(data_dir), NULL, 0, 0,
-	 "Directory of this agency's LMDB environment (outbox, status, inbox, quarantine). "
-	 "Created if missing. Shared by the agent, lienthong-upload and lienthong-status."},
-	{"lmdb_map_size", LT_CT_SIZE, LT_NUM(lmdb_map_size), "1G", 1 << 20,
-	 (int64_t)1 << 40,
-	 "Largest size of the LMDB environment (suffix K, M, G, T). When full, submissions "
-	 "are refused with an error; raise it and restart."},
-	{"key_file", LT_CT_PATH, LT_STR(key_file), NULL, 0, 0,
-	 "PEM private key of this agency (ECDSA P-256, Ed25519 or RSA >= 2048 bits)."},
-	{"cert_file", LT_CT_PATH, LT_STR(cert_file), NULL, 0, 0,
-	 "PEM X.509 certificate of this agency, issued by the CA in ca_file, with "
-	 "CN = agency_code. It travels with every signed envelope and receipt."},
-	{"ca_file", LT_CT_PATH, LT_STR(ca_file), NULL, 0, 0,
-	 "PEM file of the certificate authorities (and intermediates) trusted to issue "
-	 "agency certificates."},
-	{"crl_file", LT_CT_PATH, LT_STR(crl_file), "", 0, 0,
-	 "PEM file of certificate revocation lists. When set, every CA on a signer's chain "
-	 "must have a current CRL here, and revoked signers are rejected. Re-read at agent "
-	 "start."},
-	{"target_dir", LT_CT_PATH, LT_STR(target_dir), "", 0, 0,
-	 "Folder target: each delivered document appears as <target_dir>/<sender>/<document id>/ "
-	 "holding its parts, moved in by one atomic rename. The agent needs target_dir or target_url."},
-	{"target_url", LT_CT_STRING, LT_STR(target_url), "", 0, 0,
-	 "HTTP target: when set, each verified document is POSTed to this http:// or https:// "
-	 "URL as multipart/form-data (a 'metadata' JSON field, then one 'part' file field per "
-	 "part, header Idempotency-Key: <document id>) instead of being written to target_dir. "
-	 "2xx delivers; 4xx (but 408 and 429) refuses for good (status failed); anything else "
-	 "is retried."},
-	{"target_timeout_ms", LT_CT_INT, LT_NUM(target_timeout_ms), "30000", 100, 3600000,
-	 "Time limit of one HTTP delivery attempt."},
-	{"target_ca_file", LT_CT_PATH, LT_STR(target_ca_file), "", 0, 0,
-	 "PEM CA bundle to verify an https target_url (default: the system's)."},
-	{"target_cert_file", LT_CT_PATH, LT_STR(target_cert_file), "", 0, 0,
-	 "PEM client certificate for an https target_url that requires one."},
-	{"target_key_file", LT_CT_PATH, LT_STR(target_key_file), "", 0, 0,
-	 "PEM private key of target_cert_file."},
-	{"delivery_deadline_s", LT_CT_INT, LT_NUM(delivery_deadline_s), "86400", 1,
-	 31536000,
-	 "How long delivery to the target may keep failing before the document is marked "
-	 "failed (kept in quarantine, a failed receipt goes to the sender)."},
-	{"topic_prefix", LT_CT_STRING, LT_STR(topic_prefix), "lienthong", 0, 0,
-	 "Prefix of topic names: <prefix>.inbox.<code> and <prefix>.receipts.<code>."},
-	{"topic_partitions", LT_CT_INT, LT_NUM(topic_partitions), "3", 1, 1000,
-	 "Partitions of the inbox and receipt topics the agent creates for its own agency."},
-	{"topic_replication", LT_CT_INT, LT_NUM(topic_replication), "1", -1, 32,
-	 "Replication factor of topics the agent creates (-1: the broker's default)."},
-	{"max_message_bytes", LT_CT_SIZE, LT_NUM(max_message_bytes), "1000000", 1024,
-	 64 << 20,
-	 "Ceiling of one signed envelope or receipt on the wire, parts included; larger "
-	 "submissions are refused, larger incoming records are quarantined. Keep it at or "
-	 "below the broker's message.max.bytes."},
-	{"max_parts", LT_CT_INT, LT_NUM(max_parts), "64", 1, 10000,
-	 "Most parts (files) one document may carry; more is refused or quarantined."},
-	{"group_id", LT_CT_STRING, LT_STR(group_id), "", 0, 0,
-	 "Kafka consumer group of the agent (default <topic_prefix>.agent.<agency_code>)."},
-	{"poll_interval_ms", LT_CT_INT, LT_NUM(poll_interval_ms), "200", 10, 60000,
-	 "How often the agent looks for newly submitted documents in the outbox."},
-	{"retry_backoff_min_ms", LT_CT_INT, LT_NUM(retry_backoff_min_ms), "500", 10, 3600000,
-	 "First wait before retrying a failed forward or delivery; doubles each time."},
-	{"retry_backoff_max_ms", LT_CT_INT, LT_NUM(retry_backoff_max_ms), "30000", 10,
-	 86400000, "Longest wait between retries."},
-	{"max_in_flight", LT_CT_INT, LT_NUM(max_in_flight), "2000", 1, 1000000,
-	 "Most outbox records handed to Kafka and not yet acknowledged."},
-	{"log_level", LT_CT_LEVEL, LT_STR(log_level), "info", 0, 0,
-	 "Least severe messages logged: error, warn, info or debug."},
+    {"agency_code", LT_CT_STRING, LT_STR(agency_code), NULL, 0, 0,
+     "This agency's code (its national electronic identifier); must match "
+     "agency_code_pattern and the CN of cert_file."},
+    {"agency_code_pattern", LT_CT_STRING, LT_STR(agency_code_pattern),
+     "^[A-Za-z0-9]+([.][A-Za-z0-9]+)*$", 0, 0,
+     "POSIX extended regular expression every agency code must match (at most 64 "
+     "characters; only letters, digits, '.', '_' and '-' are ever allowed, as in Kafka "
+     "topic names)."},
+    {"data_dir", LT_CT_PATH, LT_STR(data_dir), NULL, 0, 0,
+     "Directory of this agency's LMDB environment (outbox, status, inbox, quarantine). "
+     "Created if missing. Shared by the agent, lienthong-upload and lienthong-status."},
+    {"lmdb_map_size", LT_CT_SIZE, LT_NUM(lmdb_map_size), "1G", 1 << 20, (int64_t)1 << 40,
+     "Largest size of the LMDB environment (suffix K, M, G, T). When full, submissions "
+     "are refused with an error; raise it and restart."},
+    {"key_file", LT_CT_PATH, LT_STR(key_file), NULL, 0, 0,
+     "PEM private key of this agency (ECDSA P-256, Ed25519 or RSA >= 2048 bits)."},
+    {"cert_file", LT_CT_PATH, LT_STR(cert_file), NULL, 0, 0,
+     "PEM X.509 certificate of this agency, issued by the CA in ca_file, with "
+     "CN = agency_code. It travels with every signed envelope and receipt."},
+    {"ca_file", LT_CT_PATH, LT_STR(ca_file), NULL, 0, 0,
+     "PEM file of the certificate authorities (and intermediates) trusted to issue "
+     "agency certificates."},
+    {"crl_file", LT_CT_PATH, LT_STR(crl_file), "", 0, 0,
+     "PEM file of certificate revocation lists. When set, every CA on a signer's chain "
+     "must have a current CRL here, and revoked signers are rejected. Re-read at agent "
+     "start."},
+    {"target_dir", LT_CT_PATH, LT_STR(target_dir), "", 0, 0,
+     "Folder target: each delivered document appears as <target_dir>/<sender>/<document id>/ "
+     "holding its parts, moved in by one atomic rename. The agent needs target_dir or target_url."},
+    {"target_url", LT_CT_STRING, LT_STR(target_url), "", 0, 0,
+     "HTTP target: when set, each verified document is POSTed to this http:// or https:// "
+     "URL as multipart/form-data (a 'metadata' JSON field, then one 'part' file field per "
+     "part, header Idempotency-Key: <document id>) instead of being written to target_dir. "
+     "2xx delivers; 4xx (but 408 and 429) refuses for good (status failed); anything else "
+     "is retried."},
+    {"target_timeout_ms", LT_CT_INT, LT_NUM(target_timeout_ms), "30000", 100, 3600000,
+     "Time limit of one HTTP delivery attempt."},
+    {"target_ca_file", LT_CT_PATH, LT_STR(target_ca_file), "", 0, 0,
+     "PEM CA bundle to verify an https target_url (default: the system's)."},
+    {"target_cert_file", LT_CT_PATH, LT_STR(target_cert_file), "", 0, 0,
+     "PEM client certificate for an https target_url that requires one."},
+    {"target_key_file", LT_CT_PATH, LT_STR(target_key_file), "", 0, 0,
+     "PEM private key of target_cert_file."},
+    {"delivery_deadline_s", LT_CT_INT, LT_NUM(delivery_deadline_s), "86400", 1, 31536000,
+     "How long delivery to the target may keep failing before the document is marked "
+     "failed (kept in quarantine, a failed receipt goes to the sender)."},
+    {"topic_prefix", LT_CT_STRING, LT_STR(topic_prefix), "lienthong", 0, 0,
+     "Prefix of topic names: <prefix>.inbox.<code> and <prefix>.receipts.<code>."},
+    {"topic_partitions", LT_CT_INT, LT_NUM(topic_partitions), "3", 1, 1000,
+     "Partitions of the inbox and receipt topics the agent creates for its own agency."},
+    {"topic_replication", LT_CT_INT, LT_NUM(topic_replication), "1", -1, 32,
+     "Replication factor of topics the agent creates (-1: the broker's default)."},
+    {"max_message_bytes", LT_CT_SIZE, LT_NUM(max_message_bytes), "1000000", 1024, 64 << 20,
+     "Ceiling of one signed envelope or receipt on the wire, parts included; larger "
+     "submissions are refused, larger incoming records are quarantined. Keep it at or "
+     "below the broker's message.max.bytes."},
+    {"max_parts", LT_CT_INT, LT_NUM(max_parts), "64", 1, 10000,
+     "Most parts (files) one document may carry; more is refused or quarantined."},
+    {"group_id", LT_CT_STRING, LT_STR(group_id), "", 0, 0,
+     "Kafka consumer group of the agent (default <topic_prefix>.agent.<agency_code>)."},
+    {"poll_interval_ms", LT_CT_INT, LT_NUM(poll_interval_ms), "200", 10, 60000,
+     "How often the agent looks for newly submitted documents in the outbox."},
+    {"retry_backoff_min_ms", LT_CT_INT, LT_NUM(retry_backoff_min_ms), "500", 10, 3600000,
+     "First wait before retrying a failed forward or delivery; doubles each time."},
+    {"retry_backoff_max_ms", LT_CT_INT, LT_NUM(retry_backoff_max_ms), "30000", 10, 86400000,
+     "Longest wait between retries."},
+    {"max_in_flight", LT_CT_INT, LT_NUM(max_in_flight), "2000", 1, 1000000,
+     "Most outbox records handed to Kafka and not yet acknowledged."},
+    {"log_level", LT_CT_LEVEL, LT_STR(log_level), "info", 0, 0,
+     "Least severe messages logged: error, warn, info or debug."},
 };
 
 #define LT_CONFIG_NROWS (sizeof lt_config_rows / sizeof lt_config_rows[0])
@@ -165,8 +162,8 @@ static void lt_config_dir_of(const char *path, char *dir, size_t size)
 		snprintf(dir, size, "%.*s", (int)(slash - path), path);
 }
 
-static int lt_config_set(struct lt_config *cfg, const struct lt_config_row *row,
-			 const char *value, const char *where, lt_err *err)
+static int lt_config_set(struct lt_config *cfg, const struct lt_config_row *row, const char *value,
+                         const char *where, lt_err *err)
 {
 	char *base = (char *)cfg;
 	int64_t num;
@@ -176,15 +173,15 @@ static int lt_config_set(struct lt_config *cfg, const struct lt_config_row *row,
 	case LT_CT_LEVEL:
 		if (strlen(value) >= row->size)
 			return lt_err_set(err, LT_EINVAL,
-					  "%s: value of '%s' is too long (at most %zu characters)",
-					  where, row->name, row->size - 1);
+			                  "%s: value of '%s' is too long (at most %zu characters)",
+			                  where, row->name, row->size - 1);
 		if (row->type == LT_CT_LEVEL && strcmp(value, "error") != 0 &&
 		    strcmp(value, "warn") != 0 && strcmp(value, "info") != 0 &&
 		    strcmp(value, "debug") != 0)
 			return lt_err_set(err, LT_EINVAL,
-					  "%s: bad value for '%s': '%s' (use error, warn, info or "
-					  "debug)",
-					  where, row->name, value);
+			                  "%s: bad value for '%s': '%s' (use error, warn, info or "
+			                  "debug)",
+			                  where, row->name, value);
 		memcpy(base + row->offset, value, strlen(value) + 1);
 		return 0;
 	case LT_CT_PATH: {
@@ -198,23 +195,22 @@ static int lt_config_set(struct lt_config *cfg, const struct lt_config_row *row,
 		}
 		if (n < 0 || (size_t)n >= row->size)
 			return lt_err_set(err, LT_EINVAL, "%s: path of '%s' is too long", where,
-					  row->name);
+			                  row->name);
 		return 0;
 	}
 	case LT_CT_INT:
 	case LT_CT_SIZE:
 		if (lt_config_parse_int(value, row->type == LT_CT_SIZE, &num) != 0)
-			return lt_err_set(err, LT_EINVAL,
-					  "%s: bad value for '%s': '%s' is not %s", where,
-					  row->name, value,
-					  row->type == LT_CT_SIZE
-						  ? "a size (a number with optional K, M, G or T)"
-						  : "an integer");
+			return lt_err_set(err, LT_EINVAL, "%s: bad value for '%s': '%s' is not %s",
+			                  where, row->name, value,
+			                  row->type == LT_CT_SIZE
+			                      ? "a size (a number with optional K, M, G or T)"
+			                      : "an integer");
 		if (num < row->min || num > row->max)
 			return lt_err_set(err, LT_EINVAL,
-					  "%s: bad value for '%s': %lld is outside %lld..%lld",
-					  where, row->name, (long long)num, (long long)row->min,
-					  (long long)row->max);
+			                  "%s: bad value for '%s': %lld is outside %lld..%lld",
+			                  where, row->name, (long long)num, (long long)row->min,
+			                  (long long)row->max);
 		*(int64_t *)(void *)(base + row->offset) = num;
 		return 0;
 	}
@@ -242,15 +238,15 @@ static int lt_config_defaults(struct lt_config *cfg, lt_err *err)
 }
 
 static int lt_config_line(struct lt_config *cfg, char *line, const char *where, uint8_t *seen,
-			  lt_err *err)
+                          lt_err *err)
 {
 	char *s = lt_config_trim(line);
 	if (*s == '\0' || *s == '#')
 		return 0;
 	char *eq = strchr(s, '=');
 	if (eq == NULL)
-		return lt_err_set(err, LT_EINVAL,
-				  "%s: expected 'key = value', found '%.60s'", where, s);
+		return lt_err_set(err, LT_EINVAL, "%s: expected 'key = value', found '%.60s'",
+		                  where, s);
 	*eq = '\0';
 	char *key = lt_config_trim(s);
 	char *value = lt_config_trim(eq + 1);
@@ -261,19 +257,19 @@ static int lt_config_line(struct lt_config *cfg, char *line, const char *where, 
 		const char *k = key + 6;
 		if (*k == '\0' || strlen(k) >= sizeof cfg->kafka[0].key)
 			return lt_err_set(err, LT_EINVAL, "%s: bad kafka setting name '%.60s'",
-					  where, key);
+			                  where, key);
 		if (strlen(value) >= sizeof cfg->kafka[0].value)
 			return lt_err_set(err, LT_EINVAL, "%s: value of '%s' is too long", where,
-					  key);
+			                  key);
 		for (size_t i = 0; i < cfg->n_kafka; i++) {
 			if (strcmp(cfg->kafka[i].key, k) == 0)
 				return lt_err_set(err, LT_EINVAL,
-						  "%s: '%s' is set twice; keep one line", where,
-						  key);
+				                  "%s: '%s' is set twice; keep one line", where,
+				                  key);
 		}
 		if (cfg->n_kafka == LT_CONFIG_KAFKA_MAX)
 			return lt_err_set(err, LT_EINVAL, "%s: more than %d kafka.* settings",
-					  where, LT_CONFIG_KAFKA_MAX);
+			                  where, LT_CONFIG_KAFKA_MAX);
 		snprintf(cfg->kafka[cfg->n_kafka].key, sizeof cfg->kafka[0].key, "%s", k);
 		snprintf(cfg->kafka[cfg->n_kafka].value, sizeof cfg->kafka[0].value, "%s", value);
 		cfg->n_kafka++;
@@ -284,14 +280,14 @@ static int lt_config_line(struct lt_config *cfg, char *line, const char *where, 
 			continue;
 		if (seen[i])
 			return lt_err_set(err, LT_EINVAL, "%s: '%s' is set twice; keep one line",
-					  where, key);
+			                  where, key);
 		seen[i] = 1;
 		return lt_config_set(cfg, &lt_config_rows[i], value, where, err);
 	}
 	return lt_err_set(err, LT_EINVAL,
-			  "%s: unknown key '%.60s' (the settings are listed by 'lienthong-agent "
-			  "--help'; librdkafka settings take the prefix 'kafka.')",
-			  where, key);
+	                  "%s: unknown key '%.60s' (the settings are listed by 'lienthong-agent "
+	                  "--help'; librdkafka settings take the prefix 'kafka.')",
+	                  where, key);
 }
 
 static int lt_config_topic_chars(const char *s)
@@ -308,24 +304,25 @@ int lt_config_check_code(const struct lt_config *cfg, const char *code, lt_err *
 {
 	size_t n = strlen(code);
 	if (n == 0 || n > LT_CODE_MAX)
-		return lt_err_set(err, LT_EINVAL, "agency code '%.80s' must have 1 to %d characters",
-				  code, LT_CODE_MAX);
+		return lt_err_set(err, LT_EINVAL,
+		                  "agency code '%.80s' must have 1 to %d characters", code,
+		                  LT_CODE_MAX);
 	if (strcmp(code, ".") == 0 || strcmp(code, "..") == 0)
 		return lt_err_set(err, LT_EINVAL, "agency code '%s' is not allowed", code);
 	if (!lt_config_topic_chars(code))
 		return lt_err_set(err, LT_EINVAL,
-				  "agency code '%.80s' has a character that cannot appear in a "
-				  "topic name (only letters, digits, '.', '_', '-')",
-				  code);
+		                  "agency code '%.80s' has a character that cannot appear in a "
+		                  "topic name (only letters, digits, '.', '_', '-')",
+		                  code);
 	if (cfg->code_re_ok && regexec(&cfg->code_re, code, 0, NULL, 0) != 0)
 		return lt_err_set(err, LT_EINVAL,
-				  "agency code '%s' does not match agency_code_pattern '%s'", code,
-				  cfg->agency_code_pattern);
+		                  "agency code '%s' does not match agency_code_pattern '%s'", code,
+		                  cfg->agency_code_pattern);
 	return 0;
 }
 
 int lt_config_parse(struct lt_config *cfg, const char *name, const char *text, size_t len,
-		    lt_err *err)
+                    lt_err *err)
 {
 	uint8_t seen[LT_CONFIG_NROWS] = {0};
 	char line[LT_CONFIG_LINE_MAX + 2];
@@ -349,7 +346,7 @@ int lt_config_parse(struct lt_config *cfg, const char *name, const char *text, s
 			pos++; /* the newline */
 		if (n > LT_CONFIG_LINE_MAX)
 			return lt_err_set(err, LT_EINVAL, "%s: line longer than %d bytes", where,
-					  LT_CONFIG_LINE_MAX);
+			                  LT_CONFIG_LINE_MAX);
 		if (memchr(text + start, '\0', n) != NULL)
 			return lt_err_set(err, LT_EINVAL, "%s: NUL byte in a text file", where);
 		memcpy(line, text + start, n);
@@ -361,32 +358,32 @@ int lt_config_parse(struct lt_config *cfg, const char *name, const char *text, s
 	for (size_t i = 0; i < LT_CONFIG_NROWS; i++) {
 		if (lt_config_rows[i].def == NULL && !seen[i])
 			return lt_err_set(err, LT_EINVAL, "%s: missing required setting '%s' (%s)",
-					  name, lt_config_rows[i].name, lt_config_rows[i].doc);
+			                  name, lt_config_rows[i].name, lt_config_rows[i].doc);
 	}
 	if (cfg->retry_backoff_min_ms > cfg->retry_backoff_max_ms)
 		return lt_err_set(err, LT_EINVAL,
-				  "%s: retry_backoff_min_ms (%lld) is above retry_backoff_max_ms "
-				  "(%lld)",
-				  name, (long long)cfg->retry_backoff_min_ms,
-				  (long long)cfg->retry_backoff_max_ms);
+		                  "%s: retry_backoff_min_ms (%lld) is above retry_backoff_max_ms "
+		                  "(%lld)",
+		                  name, (long long)cfg->retry_backoff_min_ms,
+		                  (long long)cfg->retry_backoff_max_ms);
 	int rc = regcomp(&cfg->code_re, cfg->agency_code_pattern, REG_EXTENDED | REG_NOSUB);
 	if (rc != 0) {
 		char msg[256];
 		regerror(rc, &cfg->code_re, msg, sizeof msg);
 		return lt_err_set(err, LT_EINVAL, "%s: bad agency_code_pattern '%s': %s", name,
-				  cfg->agency_code_pattern, msg);
+		                  cfg->agency_code_pattern, msg);
 	}
 	cfg->code_re_ok = 1;
 	if (lt_config_check_code(cfg, cfg->agency_code, err) != 0)
 		return lt_err_wrap(err, "%s: agency_code", name);
 	if (cfg->topic_prefix[0] == '\0' || !lt_config_topic_chars(cfg->topic_prefix))
 		return lt_err_set(err, LT_EINVAL,
-				  "%s: topic_prefix '%s' must be non-empty and use only letters, "
-				  "digits, '.', '_' and '-'",
-				  name, cfg->topic_prefix);
+		                  "%s: topic_prefix '%s' must be non-empty and use only letters, "
+		                  "digits, '.', '_' and '-'",
+		                  name, cfg->topic_prefix);
 	if (cfg->group_id[0] == '\0')
 		snprintf(cfg->group_id, sizeof cfg->group_id, "%s.agent.%s", cfg->topic_prefix,
-			 cfg->agency_code);
+		         cfg->agency_code);
 	return 0;
 }
 
@@ -407,8 +404,9 @@ int lt_config_load(struct lt_config *cfg, const char *path, lt_err *err)
 	if (rerr)
 		lt_err_set(err, LT_EIO, "cannot read configuration file %s", path);
 	else if (len > LT_CONFIG_FILE_MAX)
-		lt_err_set(err, LT_EINVAL, "%s: larger than %d bytes; is this a configuration file?",
-			   path, LT_CONFIG_FILE_MAX);
+		lt_err_set(err, LT_EINVAL,
+		           "%s: larger than %d bytes; is this a configuration file?", path,
+		           LT_CONFIG_FILE_MAX);
 	else
 		rc = lt_config_parse(cfg, path, text, len, err);
 	free(text);
@@ -427,8 +425,7 @@ void lt_config_inbox_topic(const struct lt_config *cfg, const char *code, char *
 	snprintf(buf, size, "%s.inbox.%s", cfg->topic_prefix, code);
 }
 
-void lt_config_receipt_topic(const struct lt_config *cfg, const char *code, char *buf,
-			     size_t size)
+void lt_config_receipt_topic(const struct lt_config *cfg, const char *code, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s.receipts.%s", cfg->topic_prefix, code);
 }
@@ -467,20 +464,21 @@ static void lt_config_wrap(FILE *out, const char *text, const char *indent, size
 void lt_config_print_reference(FILE *out)
 {
 	fprintf(out, "Configuration file (-c FILE): one 'key = value' per line, '#' starts a "
-		     "comment.\n\n");
+	             "comment.\n\n");
 	for (size_t i = 0; i < LT_CONFIG_NROWS; i++) {
 		const struct lt_config_row *row = &lt_config_rows[i];
 		fprintf(out, "  %-22s %-8s %s%s%s\n", row->name, lt_config_type_name(row->type),
-			row->def == NULL ? "(required)" : "default: ",
-			row->def == NULL ? "" : (row->def[0] ? row->def : "(none)"), "");
+		        row->def == NULL ? "(required)" : "default: ",
+		        row->def == NULL ? "" : (row->def[0] ? row->def : "(none)"), "");
 		lt_config_wrap(out, row->doc, "      ", 78);
 	}
 	fprintf(out, "  %-22s %-8s\n", "kafka.<property>", "string");
-	lt_config_wrap(out,
-		       "Passed unchanged to librdkafka (kcat -X style), after lienthong's defaults "
-		       "(bootstrap.servers 127.0.0.1:9092; producer: enable.idempotence true, acks "
-		       "all, linger.ms 5, compression.type lz4; consumer: enable.auto.offset.store "
-		       "false, auto.offset.reset earliest, static group membership), so any of them "
-		       "can be overridden. Example: kafka.security.protocol = ssl.",
-		       "      ", 78);
+	lt_config_wrap(
+	    out,
+	    "Passed unchanged to librdkafka (kcat -X style), after lienthong's defaults "
+	    "(bootstrap.servers 127.0.0.1:9092; producer: enable.idempotence true, acks "
+	    "all, linger.ms 5, compression.type lz4; consumer: enable.auto.offset.store "
+	    "false, auto.offset.reset earliest, static group membership), so any of them "
+	    "can be overridden. Example: kafka.security.protocol = ssl.",
+	    "      ", 78);
 }

@@ -74,7 +74,7 @@ struct lt_config {
 int lt_config_load(struct lt_config *cfg, const char *path, lt_err *err);
 /* Parses text as if read from a file named `name` (used by tests and fuzzing). */
 int lt_config_parse(struct lt_config *cfg, const char *name, const char *text, size_t len,
-		    lt_err *err);
+                    lt_err *err);
 void lt_config_free(struct lt_config *cfg);
 
 /* Checks an agency code against the length limit and agency_code_pattern. */
@@ -82,8 +82,7 @@ int lt_config_check_code(const struct lt_config *cfg, const char *code, lt_err *
 
 /* Topic names: <topic_prefix>.inbox.<code> and <topic_prefix>.receipts.<code>. */
 void lt_config_inbox_topic(const struct lt_config *cfg, const char *code, char *buf, size_t size);
-void lt_config_receipt_topic(const struct lt_config *cfg, const char *code, char *buf,
-			     size_t size);
+void lt_config_receipt_topic(const struct lt_config *cfg, const char *code, char *buf, size_t size);
 
 /* Value of a kafka.* setting (key without the prefix), or NULL. */
 const char *lt_config_kafka_get(const struct lt_config *cfg, const char *key);

@@ -1,13 +1,13 @@
 #include "lt_deliver.h"
 
-#include <ftw.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include "../config/lt_config.h"
@@ -80,16 +80,16 @@ static int lt_deliver_write_file(const char *path, const uint8_t *data, size_t l
 }
 
 int lt_deliver_folder(const char *target_dir, const Lienthong__Envelope *env, char *path,
-		      size_t path_size, lt_err *err)
+                      size_t path_size, lt_err *err)
 {
 	const Lienthong__Header *h = env->header;
 	char sender_dir[PATH_MAX], tmp[PATH_MAX], file[PATH_MAX];
 	struct stat st;
 
 	if (snprintf(sender_dir, sizeof sender_dir, "%s/%s", target_dir, h->sender) >=
-		    (int)sizeof sender_dir ||
+	        (int)sizeof sender_dir ||
 	    snprintf(tmp, sizeof tmp, "%s/.tmp-%s", sender_dir, h->document_id) >=
-		    (int)sizeof tmp ||
+	        (int)sizeof tmp ||
 	    snprintf(path, path_size, "%s/%s", sender_dir, h->document_id) >= (int)path_size)
 		return lt_err_set(err, LT_EINVAL, "target path under %s is too long", target_dir);
 	if (stat(path, &st) == 0) {
@@ -151,7 +151,7 @@ void lt_target_free(struct lt_target *t)
 }
 
 int lt_target_deliver(struct lt_target *t, const Lienthong__Envelope *env, char *where,
-		      size_t where_size, lt_err *err)
+                      size_t where_size, lt_err *err)
 {
 	if (t->http == NULL)
 		return lt_deliver_folder(t->cfg->target_dir, env, where, where_size, err);

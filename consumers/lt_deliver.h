@@ -25,7 +25,7 @@
 
 /* path receives the final folder. Errors are transient (retry later). */
 int lt_deliver_folder(const char *target_dir, const Lienthong__Envelope *env, char *path,
-		      size_t path_size, lt_err *err);
+                      size_t path_size, lt_err *err);
 
 /*
  * The configured target: the HTTP target when target_url is set (see
@@ -39,6 +39,6 @@ struct lt_config;
 struct lt_target *lt_target_new(const struct lt_config *cfg, lt_err *err);
 void lt_target_free(struct lt_target *t);
 int lt_target_deliver(struct lt_target *t, const Lienthong__Envelope *env, char *where,
-		      size_t where_size, lt_err *err);
+                      size_t where_size, lt_err *err);
 
 #endif

@@ -7,7 +7,8 @@
 
 #include "../clock/lt_clock.h"
 
-#define LT_HTTP_ANSWER_MAX 512 /* bytes of the target's answer kept for messages */
+#define LT_HTTP_ANSWER_MAX 512   /* bytes of the target's answer kept for messages */
+#define LT_HTTP_ANSWER_SHOWN 200 /* bytes of it quoted in an error message */
 
 struct lt_http {
 	const struct lt_config *cfg;
@@ -53,6 +54,65 @@ void lt_http_free(struct lt_http *h)
 	free(h);
 }
 
+/* Length (1..4) of the well-formed UTF-8 character at p[0..n), 0 if malformed or cut. */
+static size_t lt_http_utf8_char(const unsigned char *p, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		len = 2;
+		cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		len = 3;
+		cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4;
+		cp = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+/*
+ * The target's answer, as quoted in logs, the status and the signed receipt:
+ * one line of well-formed UTF-8 of at most LT_HTTP_ANSWER_SHOWN bytes, cut on
+ * a character boundary. Control characters become spaces, malformed bytes '?'.
+ */
+static void lt_http_answer_text(const struct lt_http *h, char *out, size_t size)
+{
+	const unsigned char *in = (const unsigned char *)h->answer;
+	size_t o = 0, i = 0, max = size - 1;
+	while (i < h->answer_len) {
+		size_t len = lt_http_utf8_char(in + i, h->answer_len - i);
+		if (o + (len > 1 ? len : 1) > max)
+			break;
+		if (len > 1) {
+			memcpy(out + o, in + i, len);
+			o += len;
+			i += len;
+			continue;
+		}
+		out[o++] = len == 0 ? '?' : in[i] < 0x20 || in[i] == 0x7f ? ' ' : (char)in[i];
+		i++;
+	}
+	while (o > 0 && out[o - 1] == ' ')
+		o--;
+	out[o] = '\0';
+}
+
 static void lt_http_hex(const uint8_t *b, size_t n, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -89,7 +149,8 @@ static char *lt_http_metadata(const Lienthong__Envelope *env)
 	json_object_set_new(o, "subject", json_string(hd->subject));
 	json_object_set_new(o, "document_number", json_string(hd->document_number));
 	json_object_set_new(o, "created_at", json_string(created));
-	json_object_set_new(o, "expires_at", hd->expires_at_ms ? json_string(expires) : json_null());
+	json_object_set_new(o, "expires_at",
+	                    hd->expires_at_ms ? json_string(expires) : json_null());
 	json_object_set_new(o, "replaces_id", json_string(hd->replaces_id));
 	json_object_set_new(o, "parts", parts);
 	char *text = json_dumps(o, JSON_COMPACT);
@@ -109,7 +170,7 @@ int lt_http_deliver(struct lt_http *h, const Lienthong__Envelope *env, lt_err *e
 
 	if (meta == NULL)
 		return lt_err_set(err, LT_EIO, "out of memory for the metadata of %s",
-				  env->header->document_id);
+		                  env->header->document_id);
 	curl_easy_reset(c);
 	mime = curl_mime_init(c);
 	curl_mimepart *mp = curl_mime_addpart(mime);
@@ -150,7 +211,7 @@ int lt_http_deliver(struct lt_http *h, const Lienthong__Envelope *env, lt_err *e
 	CURLcode cc = curl_easy_perform(c);
 	if (cc != CURLE_OK) {
 		lt_err_set(err, LT_EIO, "HTTP target %s: %s", cfg->target_url,
-			   curl_err[0] ? curl_err : curl_easy_strerror(cc));
+		           curl_err[0] ? curl_err : curl_easy_strerror(cc));
 		goto out;
 	}
 	long status = 0;
@@ -160,8 +221,10 @@ int lt_http_deliver(struct lt_http *h, const Lienthong__Envelope *env, lt_err *e
 		goto out;
 	}
 	int permanent = status >= 400 && status < 500 && status != 408 && status != 429;
-	lt_err_set(err, permanent ? LT_EINVAL : LT_EIO, "HTTP target %s answered %ld%s%.200s",
-		   cfg->target_url, status, h->answer_len ? ": " : "", h->answer);
+	char shown[LT_HTTP_ANSWER_SHOWN + 1];
+	lt_http_answer_text(h, shown, sizeof shown);
+	lt_err_set(err, permanent ? LT_EINVAL : LT_EIO, "HTTP target %s answered %ld%s%s",
+	           cfg->target_url, status, shown[0] ? ": " : "", shown);
 out:
 	curl_slist_free_all(headers);
 	curl_mime_free(mime);

@@ -12,31 +12,31 @@
 
 /* Seals a receipt for env's sender and queues it in t. */
 static int lt_inbox_queue_receipt(const struct lt_recv *rc, struct lt_txn *t, const char *doc_id,
-				  const char *sender, Lienthong__ReceiptStatus status,
-				  const char *reason, const uint8_t *digest, int64_t now_ms,
-				  lt_err *err)
+                                  const char *sender, Lienthong__ReceiptStatus status,
+                                  const char *reason, const uint8_t *digest, int64_t now_ms,
+                                  lt_err *err)
 {
 	struct lt_receipt_in in = {
-		.document_id = doc_id,
-		.sender = sender,
-		.status = status,
-		.time_ms = now_ms,
-		.reason = reason,
-		.document_digest = digest,
+	    .document_id = doc_id,
+	    .sender = sender,
+	    .status = status,
+	    .time_ms = now_ms,
+	    .reason = reason,
+	    .document_digest = digest,
 	};
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	if (lt_receipt_seal(&in, rc->signer, &buf, &len, err) != 0)
 		return -1;
 	int r = lt_outq_add(t, LIENTHONG__STORE__OUT_KIND__OUT_RECEIPT, doc_id, sender, buf, len,
-			    now_ms, err);
+	                    now_ms, err);
 	free(buf);
 	return r;
 }
 
 static int lt_inbox_put(struct lt_txn *t, const char *doc_id, Lienthong__Store__InboxStatus st,
-			const char *sender, const uint8_t *digest, const char *reason,
-			const char *path, int64_t now_ms, lt_err *err)
+                        const char *sender, const uint8_t *digest, const char *reason,
+                        const char *path, int64_t now_ms, lt_err *err)
 {
 	Lienthong__Store__InboxRecord r = LIENTHONG__STORE__INBOX_RECORD__INIT;
 	r.status = st;
@@ -64,9 +64,9 @@ static int lt_inbox_addressed_to(const Lienthong__Envelope *env, const char *cod
  * document id, so a resend gets the same answer (only for verified content).
  */
 static int lt_inbox_refuse(const struct lt_recv *rc, const struct lt_record *rec,
-			   const Lienthong__Envelope *env, Lienthong__ReceiptStatus status,
-			   const char *reason, const uint8_t *digest, int remember, int64_t now_ms,
-			   lt_err *err)
+                           const Lienthong__Envelope *env, Lienthong__ReceiptStatus status,
+                           const char *reason, const uint8_t *digest, int remember, int64_t now_ms,
+                           lt_err *err)
 {
 	const char *doc_id = NULL, *sender = NULL;
 	lt_err ignore;
@@ -76,9 +76,9 @@ static int lt_inbox_refuse(const struct lt_recv *rc, const struct lt_record *rec
 		doc_id = env->header->document_id;
 		sender = env->header->sender;
 	}
-	lt_log_warn("%s %s [%d] @ %lld (document %s from %s): %s",
-		    lt_receipt_status_name(status), rec->topic, (int)rec->partition,
-		    (long long)rec->offset, doc_id ? doc_id : "?", sender ? sender : "?", reason);
+	lt_log_warn("%s %s [%d] @ %lld (document %s from %s): %s", lt_receipt_status_name(status),
+	            rec->topic, (int)rec->partition, (long long)rec->offset, doc_id ? doc_id : "?",
+	            sender ? sender : "?", reason);
 	struct lt_txn *t = NULL;
 	if (lt_txn_begin(rc->store, 1, &t, err) != 0)
 		return -1;
@@ -89,10 +89,10 @@ static int lt_inbox_refuse(const struct lt_recv *rc, const struct lt_record *rec
 		goto fail;
 	if (remember && sender != NULL &&
 	    lt_inbox_put(t, doc_id,
-			 status == LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED
-				 ? LIENTHONG__STORE__INBOX_STATUS__INBOX_FAILED
-				 : LIENTHONG__STORE__INBOX_STATUS__INBOX_REJECTED,
-			 sender, digest, reason, "", now_ms, err) != 0)
+	                 status == LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED
+	                     ? LIENTHONG__STORE__INBOX_STATUS__INBOX_FAILED
+	                     : LIENTHONG__STORE__INBOX_STATUS__INBOX_REJECTED,
+	                 sender, digest, reason, "", now_ms, err) != 0)
 		goto fail;
 	return lt_txn_commit(t, err);
 fail:
@@ -105,8 +105,8 @@ fail:
  * content is a conflict. Returns 1 when handled here, 0 when new, -1 on error.
  */
 static int lt_inbox_seen(const struct lt_recv *rc, const struct lt_record *rec,
-			 const Lienthong__Envelope *env, const uint8_t *digest, int64_t now_ms,
-			 lt_err *err)
+                         const Lienthong__Envelope *env, const uint8_t *digest, int64_t now_ms,
+                         lt_err *err)
 {
 	const Lienthong__Header *h = env->header;
 	struct lt_txn *t = NULL;
@@ -122,25 +122,26 @@ static int lt_inbox_seen(const struct lt_recv *rc, const struct lt_record *rec,
 		ret = 0;
 		goto out;
 	}
-	Lienthong__Store__InboxRecord *old = lienthong__store__inbox_record__unpack(NULL, vlen, val);
+	Lienthong__Store__InboxRecord *old =
+	    lienthong__store__inbox_record__unpack(NULL, vlen, val);
 	if (old == NULL) {
 		lt_err_set(err, LT_EIO, "inbox record of %s is corrupt", h->document_id);
 		goto out;
 	}
 	int same = old->digest.len == LT_DIGEST_LEN &&
-		   memcmp(old->digest.data, digest, LT_DIGEST_LEN) == 0;
+	           memcmp(old->digest.data, digest, LT_DIGEST_LEN) == 0;
 	if (same) {
 		Lienthong__ReceiptStatus again =
-			old->status == LIENTHONG__STORE__INBOX_STATUS__INBOX_DELIVERED
-				? LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED
-			: old->status == LIENTHONG__STORE__INBOX_STATUS__INBOX_FAILED
-				? LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED
-				: LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED;
+		    old->status == LIENTHONG__STORE__INBOX_STATUS__INBOX_DELIVERED
+		        ? LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED
+		    : old->status == LIENTHONG__STORE__INBOX_STATUS__INBOX_FAILED
+		        ? LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED
+		        : LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED;
 		lt_log_info("document %s from %s received again: not delivered twice, receipt "
-			    "sent again",
-			    h->document_id, h->sender);
+		            "sent again",
+		            h->document_id, h->sender);
 		ret = lt_inbox_queue_receipt(rc, t, h->document_id, h->sender, again, old->reason,
-					     digest, now_ms, err);
+		                             digest, now_ms, err);
 		lienthong__store__inbox_record__free_unpacked(old, NULL);
 		if (ret != 0)
 			goto out;
@@ -152,19 +153,18 @@ static int lt_inbox_seen(const struct lt_recv *rc, const struct lt_record *rec,
 	t = NULL;
 	char reason[200];
 	snprintf(reason, sizeof reason,
-		 "conflict: document id %s was received before with other content",
-		 h->document_id);
+	         "conflict: document id %s was received before with other content", h->document_id);
 	return lt_inbox_refuse(rc, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED, reason,
-			       digest, 0, now_ms, err) == 0
-		       ? 1
-		       : -1;
+	                       digest, 0, now_ms, err) == 0
+	           ? 1
+	           : -1;
 out:
 	lt_txn_abort(t);
 	return ret;
 }
 
 int lt_inbox_handle(const struct lt_recv *rc, const struct lt_record *rec, int64_t now_ms,
-		    int64_t failing_since_ms, lt_err *err)
+                    int64_t failing_since_ms, lt_err *err)
 {
 	Lienthong__Envelope *env = NULL;
 	uint8_t digest[LT_DIGEST_LEN];
@@ -175,16 +175,16 @@ int lt_inbox_handle(const struct lt_recv *rc, const struct lt_record *rec, int64
 	if (lt_envelope_decode(rec->value, rec->len, rc->cfg, &env, &why) != 0 ||
 	    lt_envelope_verify(env, rc->trust, digest, &why) != 0) {
 		ret = lt_inbox_refuse(rc, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
-				      why.msg, NULL, 0, now_ms, err);
+		                      why.msg, NULL, 0, now_ms, err);
 		goto out;
 	}
 	const Lienthong__Header *h = env->header;
 	if (!lt_inbox_addressed_to(env, rc->cfg->agency_code)) {
 		snprintf(why.msg, sizeof why.msg,
-			 "misdirected: the document is not addressed to this agency (%s)",
-			 rc->cfg->agency_code);
+		         "misdirected: the document is not addressed to this agency (%s)",
+		         rc->cfg->agency_code);
 		ret = lt_inbox_refuse(rc, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
-				      why.msg, digest, 1, now_ms, err);
+		                      why.msg, digest, 1, now_ms, err);
 		goto out;
 	}
 	if (h->expires_at_ms != 0 && h->expires_at_ms < now_ms) {
@@ -192,7 +192,7 @@ int lt_inbox_handle(const struct lt_recv *rc, const struct lt_record *rec, int64
 		lt_time_format(h->expires_at_ms, when, sizeof when);
 		snprintf(why.msg, sizeof why.msg, "expired: the document expired at %s", when);
 		ret = lt_inbox_refuse(rc, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
-				      why.msg, digest, 1, now_ms, err);
+		                      why.msg, digest, 1, now_ms, err);
 		goto out;
 	}
 	int seen = lt_inbox_seen(rc, rec, env, digest, now_ms, err);
@@ -205,32 +205,32 @@ int lt_inbox_handle(const struct lt_recv *rc, const struct lt_record *rec, int64
 		if (err->code != LT_EINVAL &&
 		    (failing_since_ms == 0 || now_ms - failing_since_ms < deadline)) {
 			lt_err_wrap(err, "delivering document %s from %s", h->document_id,
-				    h->sender);
+			            h->sender);
 			goto out;
 		}
 		snprintf(why.msg, sizeof why.msg, "%s%s",
-			 err->code == LT_EINVAL ? "target refused the document: "
-						: "target kept failing past delivery_deadline_s: ",
-			 err->msg);
+		         err->code == LT_EINVAL ? "target refused the document: "
+		                                : "target kept failing past delivery_deadline_s: ",
+		         err->msg);
 		ret = lt_inbox_refuse(rc, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED,
-				      why.msg, digest, 1, now_ms, err);
+		                      why.msg, digest, 1, now_ms, err);
 		goto out;
 	}
 	struct lt_txn *t = NULL;
 	if (lt_txn_begin(rc->store, 1, &t, err) != 0)
 		goto out;
 	if (lt_inbox_put(t, h->document_id, LIENTHONG__STORE__INBOX_STATUS__INBOX_DELIVERED,
-			 h->sender, digest, "", path, now_ms, err) != 0 ||
+	                 h->sender, digest, "", path, now_ms, err) != 0 ||
 	    lt_inbox_queue_receipt(rc, t, h->document_id, h->sender,
-				   LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED, "", digest, now_ms,
-				   err) != 0) {
+	                           LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED, "", digest, now_ms,
+	                           err) != 0) {
 		lt_txn_abort(t);
 		goto out;
 	}
 	if (lt_txn_commit(t, err) != 0)
 		goto out;
-	lt_log_info("delivered document %s from %s (%zu part(s)) to %s", h->document_id,
-		    h->sender, env->n_parts, path);
+	lt_log_info("delivered document %s from %s (%zu part(s)) to %s", h->document_id, h->sender,
+	            env->n_parts, path);
 	ret = 0;
 out:
 	if (env != NULL)

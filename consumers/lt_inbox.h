@@ -27,6 +27,6 @@
 #include "lt_recv.h"
 
 int lt_inbox_handle(const struct lt_recv *rc, const struct lt_record *rec, int64_t now_ms,
-		    int64_t failing_since_ms, lt_err *err);
+                    int64_t failing_since_ms, lt_err *err);
 
 #endif

@@ -7,15 +7,15 @@
 #include "../clock/lt_clock.h"
 
 static void lt_quarantine_print(uint64_t seq, const Lienthong__Store__QuarantineRecord *q, int json,
-				FILE *out)
+                                FILE *out)
 {
 	char at[LT_TIME_TEXT];
 	lt_time_format(q->at_ms, at, sizeof at);
 	if (!json) {
 		fprintf(out, "%-6llu %s  %s [%d] @ %lld  %s  from %s  %zu bytes  %s\n",
-			(unsigned long long)seq, at, q->topic, (int)q->partition,
-			(long long)q->offset, q->document_id[0] ? q->document_id : "-",
-			q->sender[0] ? q->sender : "-", q->raw.len, q->reason);
+		        (unsigned long long)seq, at, q->topic, (int)q->partition,
+		        (long long)q->offset, q->document_id[0] ? q->document_id : "-",
+		        q->sender[0] ? q->sender : "-", q->raw.len, q->reason);
 		return;
 	}
 	json_t *o = json_object();
@@ -42,16 +42,16 @@ struct lt_quarantine_scan {
 };
 
 static int lt_quarantine_row(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
-			     lt_err *err)
+                             lt_err *err)
 {
 	struct lt_quarantine_scan *sc = ctx;
 	if (klen != 8)
 		return lt_err_set(err, LT_EIO, "quarantine key of %zu bytes is corrupt", klen);
 	Lienthong__Store__QuarantineRecord *q =
-		lienthong__store__quarantine_record__unpack(NULL, vlen, val);
+	    lienthong__store__quarantine_record__unpack(NULL, vlen, val);
 	if (q == NULL)
 		return lt_err_set(err, LT_EIO, "quarantine record %llu is corrupt",
-				  (unsigned long long)lt_seq_from_key(key));
+		                  (unsigned long long)lt_seq_from_key(key));
 	lt_quarantine_print(lt_seq_from_key(key), q, sc->json, sc->out);
 	lienthong__store__quarantine_record__free_unpacked(q, NULL);
 	sc->count++;
@@ -72,7 +72,7 @@ int lt_quarantine_list(struct lt_store *s, int json, FILE *out, uint64_t *count,
 
 /* Looks up one record in t; caller frees it. */
 static Lienthong__Store__QuarantineRecord *lt_quarantine_get(struct lt_txn *t, uint64_t seq,
-							     lt_err *err)
+                                                             lt_err *err)
 {
 	uint8_t key[8];
 	const void *val;
@@ -82,21 +82,21 @@ static Lienthong__Store__QuarantineRecord *lt_quarantine_get(struct lt_txn *t, u
 		return NULL;
 	if (val == NULL) {
 		lt_err_set(err, LT_ENOTFOUND,
-			   "no quarantined record %llu (list them with lienthong-status "
-			   "--quarantine)",
-			   (unsigned long long)seq);
+		           "no quarantined record %llu (list them with lienthong-status "
+		           "--quarantine)",
+		           (unsigned long long)seq);
 		return NULL;
 	}
 	Lienthong__Store__QuarantineRecord *q =
-		lienthong__store__quarantine_record__unpack(NULL, vlen, val);
+	    lienthong__store__quarantine_record__unpack(NULL, vlen, val);
 	if (q == NULL)
 		lt_err_set(err, LT_EIO, "quarantine record %llu is corrupt",
-			   (unsigned long long)seq);
+		           (unsigned long long)seq);
 	return q;
 }
 
-int lt_quarantine_show(struct lt_store *s, uint64_t seq, int json, const char *raw_path,
-		       FILE *out, lt_err *err)
+int lt_quarantine_show(struct lt_store *s, uint64_t seq, int json, const char *raw_path, FILE *out,
+                       lt_err *err)
 {
 	struct lt_txn *t = NULL;
 	int rc = -1;

@@ -23,8 +23,8 @@
 /* One line per record (or one JSON object per line); *count receives how many. */
 int lt_quarantine_list(struct lt_store *s, int json, FILE *out, uint64_t *count, lt_err *err);
 /* Details of one record; raw_path (may be NULL) receives its raw bytes. */
-int lt_quarantine_show(struct lt_store *s, uint64_t seq, int json, const char *raw_path,
-		       FILE *out, lt_err *err);
+int lt_quarantine_show(struct lt_store *s, uint64_t seq, int json, const char *raw_path, FILE *out,
+                       lt_err *err);
 int lt_quarantine_release(struct lt_store *s, uint64_t seq, int64_t now_ms, lt_err *err);
 
 #endif

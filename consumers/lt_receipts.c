@@ -27,30 +27,29 @@ static int lt_receipts_terminal(Lienthong__Store__DocStatus s)
 
 /* Applies a verified receipt in t; sets why and returns 1 if it must be quarantined. */
 static int lt_receipts_apply(struct lt_txn *t, const Lienthong__Receipt *r, lt_err *why,
-			     lt_err *err)
+                             lt_err *err)
 {
 	Lienthong__Store__StatusRecord *rec = NULL;
 	if (lt_status_get(t, r->document_id, r->recipient, &rec, err) != 0)
 		return -1;
 	if (rec == NULL) {
 		lt_err_set(why, LT_ENOTFOUND,
-			   "receipt for document %s, which this agency did not send to %s",
-			   r->document_id, r->recipient);
+		           "receipt for document %s, which this agency did not send to %s",
+		           r->document_id, r->recipient);
 		return 1;
 	}
 	int ret = 0;
 	if (r->document_digest.len == LT_DIGEST_LEN && rec->digest.len == LT_DIGEST_LEN &&
 	    memcmp(r->document_digest.data, rec->digest.data, LT_DIGEST_LEN) != 0) {
 		lt_err_set(why, LT_EVERIFY,
-			   "receipt for document %s names other content than was sent",
-			   r->document_id);
+		           "receipt for document %s names other content than was sent",
+		           r->document_id);
 		ret = 1;
 		goto out;
 	}
 	Lienthong__Store__DocStatus next = lt_receipts_doc_status(r->status);
 	if (lt_receipts_terminal(rec->status) && rec->updated_at_ms > r->time_ms) {
-		lt_log_debug("older receipt for %s from %s ignored", r->document_id,
-			     r->recipient);
+		lt_log_debug("older receipt for %s from %s ignored", r->document_id, r->recipient);
 		goto out;
 	}
 	char *own_reason = rec->reason;
@@ -60,16 +59,15 @@ static int lt_receipts_apply(struct lt_txn *t, const Lienthong__Receipt *r, lt_e
 	ret = lt_status_put(t, r->document_id, r->recipient, rec, err);
 	rec->reason = own_reason; /* free_unpacked frees only what unpack allocated */
 	if (ret == 0)
-		lt_log_info("document %s: %s by %s%s%s", r->document_id,
-			    lt_status_name(next), r->recipient, r->reason[0] ? ": " : "",
-			    r->reason);
+		lt_log_info("document %s: %s by %s%s%s", r->document_id, lt_status_name(next),
+		            r->recipient, r->reason[0] ? ": " : "", r->reason);
 out:
 	lienthong__store__status_record__free_unpacked(rec, NULL);
 	return ret;
 }
 
 int lt_receipts_handle(const struct lt_recv *rc, const struct lt_record *rec, int64_t now_ms,
-		       lt_err *err)
+                       lt_err *err)
 {
 	lt_err why;
 	struct lt_txn *t = NULL;
@@ -78,8 +76,8 @@ int lt_receipts_handle(const struct lt_recv *rc, const struct lt_record *rec, in
 	if (r != NULL) {
 		if (strcmp(r->sender, rc->cfg->agency_code) != 0)
 			lt_err_set(&why, LT_EINVAL,
-				   "receipt addressed to %s, not to this agency (%s)", r->sender,
-				   rc->cfg->agency_code);
+			           "receipt addressed to %s, not to this agency (%s)", r->sender,
+			           rc->cfg->agency_code);
 		else if (lt_receipt_verify(r, rc->trust, &why) == 0)
 			q = 0;
 	}
@@ -92,9 +90,9 @@ int lt_receipts_handle(const struct lt_recv *rc, const struct lt_record *rec, in
 	}
 	if (q) {
 		lt_log_warn("quarantined receipt %s [%d] @ %lld: %s", rec->topic,
-			    (int)rec->partition, (long long)rec->offset, why.msg);
+		            (int)rec->partition, (long long)rec->offset, why.msg);
 		if (lt_recv_quarantine(t, rec, why.msg, r ? r->document_id : NULL,
-				       r ? r->recipient : NULL, now_ms, err) != 0)
+		                       r ? r->recipient : NULL, now_ms, err) != 0)
 			goto out;
 	}
 	ret = lt_txn_commit(t, err);

@@ -17,6 +17,6 @@
 #include "lt_recv.h"
 
 int lt_receipts_handle(const struct lt_recv *rc, const struct lt_record *rec, int64_t now_ms,
-		       lt_err *err);
+                       lt_err *err);
 
 #endif

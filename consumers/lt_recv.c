@@ -1,7 +1,7 @@
 #include "lt_recv.h"
 
 int lt_recv_quarantine(struct lt_txn *t, const struct lt_record *rec, const char *reason,
-		       const char *doc_id, const char *sender, int64_t now_ms, lt_err *err)
+                       const char *doc_id, const char *sender, int64_t now_ms, lt_err *err)
 {
 	Lienthong__Store__QuarantineRecord q = LIENTHONG__STORE__QUARANTINE_RECORD__INIT;
 	q.at_ms = now_ms;

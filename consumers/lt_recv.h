@@ -40,6 +40,6 @@ struct lt_record {
 
 /* Adds the record to the quarantine in transaction t. doc_id and sender may be NULL. */
 int lt_recv_quarantine(struct lt_txn *t, const struct lt_record *rec, const char *reason,
-		       const char *doc_id, const char *sender, int64_t now_ms, lt_err *err);
+                       const char *doc_id, const char *sender, int64_t now_ms, lt_err *err);
 
 #endif

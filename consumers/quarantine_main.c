@@ -21,25 +21,25 @@
 static void lt_quarantine_usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: lienthong-quarantine -c FILE list [--json]\n"
-		"       lienthong-quarantine -c FILE show ID [--json] [--raw OUT]\n"
-		"       lienthong-quarantine -c FILE release ID\n"
-		"\n"
-		"Records that failed a check (bad signature, unknown or revoked signer,\n"
-		"misdirected, expired, malformed, oversize) and documents the target refused\n"
-		"are kept in the agency's quarantine with their raw bytes and the reason;\n"
-		"they were never delivered.\n"
-		"\n"
-		"  list       one line per record: ID, time, topic [partition] @ offset,\n"
-		"             document id, sender, size, reason\n"
-		"  show ID    one record; --raw OUT writes its raw bytes to OUT\n"
-		"  release ID once the cause is fixed (for example a missing CA added to\n"
-		"             ca_file and the agent restarted), hand the record back to the\n"
-		"             agent: it is published again to its topic and checked again\n"
-		"             like any other record. It leaves the quarantine.\n"
-		"\n"
-		"Options: -c, --config FILE (required); -j, --json; -r, --raw OUT; -h, --help\n"
-		"Exit status: 0; 1 on an error (unknown ID, store); 2 on a usage error.\n");
+	        "Usage: lienthong-quarantine -c FILE list [--json]\n"
+	        "       lienthong-quarantine -c FILE show ID [--json] [--raw OUT]\n"
+	        "       lienthong-quarantine -c FILE release ID\n"
+	        "\n"
+	        "Records that failed a check (bad signature, unknown or revoked signer,\n"
+	        "misdirected, expired, malformed, oversize) and documents the target refused\n"
+	        "are kept in the agency's quarantine with their raw bytes and the reason;\n"
+	        "they were never delivered.\n"
+	        "\n"
+	        "  list       one line per record: ID, time, topic [partition] @ offset,\n"
+	        "             document id, sender, size, reason\n"
+	        "  show ID    one record; --raw OUT writes its raw bytes to OUT\n"
+	        "  release ID once the cause is fixed (for example a missing CA added to\n"
+	        "             ca_file and the agent restarted), hand the record back to the\n"
+	        "             agent: it is published again to its topic and checked again\n"
+	        "             like any other record. It leaves the quarantine.\n"
+	        "\n"
+	        "Options: -c, --config FILE (required); -j, --json; -r, --raw OUT; -h, --help\n"
+	        "Exit status: 0; 1 on an error (unknown ID, store); 2 on a usage error.\n");
 }
 
 static int lt_quarantine_id(const char *s, uint64_t *id)
@@ -55,9 +55,11 @@ static int lt_quarantine_id(const char *s, uint64_t *id)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
-		{"raw", required_argument, NULL, 'r'},	  {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"raw", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *config = NULL, *raw = NULL;
 	int json = 0, c;
@@ -84,15 +86,14 @@ int main(int argc, char **argv)
 	const char *cmd = optind < argc ? argv[optind] : NULL;
 	uint64_t id = 0;
 	int wants_id = cmd && (strcmp(cmd, "show") == 0 || strcmp(cmd, "release") == 0);
-	if (config == NULL || cmd == NULL ||
-	    (!wants_id && strcmp(cmd, "list") != 0) || argc - optind != (wants_id ? 2 : 1) ||
+	if (config == NULL || cmd == NULL || (!wants_id && strcmp(cmd, "list") != 0) ||
+	    argc - optind != (wants_id ? 2 : 1) ||
 	    (wants_id && lt_quarantine_id(argv[optind + 1], &id) != 0)) {
-		fprintf(stderr,
-			"lienthong-quarantine: %s\nTry 'lienthong-quarantine --help'.\n",
-			config == NULL	? "-c FILE is required"
-			: cmd == NULL	? "a command is required: list, show ID or release ID"
-			: wants_id	? "ID must be a quarantine number as printed by list"
-					: "unknown command or extra argument");
+		fprintf(stderr, "lienthong-quarantine: %s\nTry 'lienthong-quarantine --help'.\n",
+		        config == NULL ? "-c FILE is required"
+		        : cmd == NULL  ? "a command is required: list, show ID or release ID"
+		        : wants_id     ? "ID must be a quarantine number as printed by list"
+		                       : "unknown command or extra argument");
 		return 2;
 	}
 

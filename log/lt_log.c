@@ -11,10 +11,10 @@ static const char *lt_log_program = "lienthong";
 static enum lt_log_level lt_log_level_now = LT_LOG_INFO;
 
 static const char *const lt_log_names[] = {
-	[LT_LOG_ERROR] = "error",
-	[LT_LOG_WARN] = "warn",
-	[LT_LOG_INFO] = "info",
-	[LT_LOG_DEBUG] = "debug",
+    [LT_LOG_ERROR] = "error",
+    [LT_LOG_WARN] = "warn",
+    [LT_LOG_INFO] = "info",
+    [LT_LOG_DEBUG] = "debug",
 };
 
 void lt_log_init(const char *program, enum lt_log_level level)
@@ -56,8 +56,8 @@ static void lt_log_vline(enum lt_log_level level, const char *fmt, va_list ap)
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
 	vsnprintf(text, sizeof text, fmt, ap);
-	fprintf(stderr, "%s.%03ldZ %s[%ld] %s: %s\n", stamp, ts.tv_nsec / 1000000L,
-		lt_log_program, (long)getpid(), lt_log_names[level], text);
+	fprintf(stderr, "%s.%03ldZ %s[%ld] %s: %s\n", stamp, ts.tv_nsec / 1000000L, lt_log_program,
+	        (long)getpid(), lt_log_names[level], text);
 }
 
 void lt_log(enum lt_log_level level, const char *fmt, ...)

@@ -24,7 +24,7 @@ EVP_PKEY *lt_pki_load_key(const char *path, lt_err *err)
 	fclose(f);
 	if (key == NULL)
 		lt_err_ssl(err, LT_EINVAL,
-			   "cannot read private key %s (expected an unencrypted PEM key)", path);
+		           "cannot read private key %s (expected an unencrypted PEM key)", path);
 	return key;
 }
 
@@ -79,10 +79,9 @@ struct lt_trust *lt_trust_load(const char *ca_file, lt_err *err)
 int lt_trust_load_crls(struct lt_trust *t, const char *crl_file, lt_err *err)
 {
 	X509_LOOKUP *lookup = X509_STORE_add_lookup(t->store, X509_LOOKUP_file());
-	if (lookup == NULL ||
-	    X509_load_crl_file(lookup, crl_file, X509_FILETYPE_PEM) <= 0)
+	if (lookup == NULL || X509_load_crl_file(lookup, crl_file, X509_FILETYPE_PEM) <= 0)
 		return lt_err_ssl(err, LT_EINVAL, "cannot load CRLs from %s (expected PEM)",
-				  crl_file);
+		                  crl_file);
 	X509_STORE_set_flags(t->store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
 	return 0;
 }
@@ -92,10 +91,10 @@ int lt_pki_check_time(X509 *cert, int64_t at_ms, lt_err *err)
 	time_t at = (time_t)(at_ms / 1000);
 	if (X509_cmp_time(X509_get0_notBefore(cert), &at) > 0)
 		return lt_err_set(err, LT_EVERIFY,
-				  "signer certificate was not yet valid at the signing time");
+		                  "signer certificate was not yet valid at the signing time");
 	if (X509_cmp_time(X509_get0_notAfter(cert), &at) < 0)
 		return lt_err_set(err, LT_EVERIFY,
-				  "signer certificate had expired at the signing time");
+		                  "signer certificate had expired at the signing time");
 	return 0;
 }
 
@@ -118,15 +117,15 @@ int lt_trust_verify(const struct lt_trust *t, X509 *cert, lt_err *err)
 	if (X509_verify_cert(ctx) != 1) {
 		int code = X509_STORE_CTX_get_error(ctx);
 		lt_err_set(err, LT_EVERIFY, "signer certificate not trusted: %s",
-			   X509_verify_cert_error_string(code));
+		           X509_verify_cert_error_string(code));
 		ERR_clear_error();
 		goto out;
 	}
 	if ((X509_get_extension_flags(cert) & EXFLAG_KUSAGE) &&
 	    !(X509_get_key_usage(cert) & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION))) {
 		lt_err_set(err, LT_EVERIFY,
-			   "signer certificate key usage allows neither digitalSignature nor "
-			   "nonRepudiation");
+		           "signer certificate key usage allows neither digitalSignature nor "
+		           "nonRepudiation");
 		goto out;
 	}
 	rc = 0;
@@ -136,7 +135,7 @@ out:
 }
 
 X509 *lt_trust_verify_der(const struct lt_trust *t, const uint8_t *der, size_t len, char *code,
-			  size_t code_size, lt_err *err)
+                          size_t code_size, lt_err *err)
 {
 	const unsigned char *p = der;
 	if (len == 0 || len > 64 * 1024) {
@@ -149,7 +148,8 @@ X509 *lt_trust_verify_der(const struct lt_trust *t, const uint8_t *der, size_t l
 		lt_err_ssl(err, LT_EVERIFY, "signer certificate is not valid DER X.509");
 		return NULL;
 	}
-	if (lt_trust_verify(t, cert, err) != 0 || lt_pki_cert_code(cert, code, code_size, err) != 0) {
+	if (lt_trust_verify(t, cert, err) != 0 ||
+	    lt_pki_cert_code(cert, code, code_size, err) != 0) {
 		X509_free(cert);
 		return NULL;
 	}

@@ -48,7 +48,7 @@ void lt_trust_free(struct lt_trust *t);
  * and writes its agency code into code.
  */
 X509 *lt_trust_verify_der(const struct lt_trust *t, const uint8_t *der, size_t len, char *code,
-			  size_t code_size, lt_err *err);
+                          size_t code_size, lt_err *err);
 
 /* Verifies a certificate already parsed (same checks as above). */
 int lt_trust_verify(const struct lt_trust *t, X509 *cert, lt_err *err);

@@ -9,8 +9,8 @@
 #include "../log/lt_log.h"
 #include "../proto/lt_envelope.h"
 
-#define LT_FORWARD_DESTS_MAX 4096 /* failing topics tracked at once */
-#define LT_FORWARD_EMPTY 0	  /* free slot of the in-flight set (sequences start at 1) */
+#define LT_FORWARD_DESTS_MAX 4096  /* failing topics tracked at once */
+#define LT_FORWARD_EMPTY 0         /* free slot of the in-flight set (sequences start at 1) */
 #define LT_FORWARD_GONE UINT64_MAX /* deleted slot of the in-flight set */
 
 /* One record handed to Kafka: the delivery report's opaque. */
@@ -44,10 +44,10 @@ struct lt_forward {
 	struct lt_store *store;
 	rd_kafka_t *rk;
 	uint64_t cursor; /* highest sequence looked at in this pass */
-	int rescan;	 /* start the next scan from the beginning */
+	int rescan;      /* start the next scan from the beginning */
 	int64_t next_scan_ms;
 	size_t in_flight;
-	uint64_t *inflight; /* open-addressing set of sequences in flight */
+	uint64_t *inflight;  /* open-addressing set of sequences in flight */
 	size_t inflight_cap; /* power of two, at least twice max_in_flight */
 	struct lt_forward_dest *dests;
 	size_t n_dests;
@@ -95,16 +95,15 @@ static void lt_forward_inflight_del(struct lt_forward *fw, uint64_t seq)
 }
 
 static void lt_forward_dr(void *ctx, void *opaque, rd_kafka_resp_err_t err, int32_t partition,
-			  int64_t offset)
+                          int64_t offset)
 {
 	struct lt_forward *fw = ctx;
 	/* Every result belongs to an item in flight, and in_flight <= capacity. */
 	fw->results[fw->n_results++] = (struct lt_forward_result){
-		.item = opaque, .err = err, .partition = partition, .offset = offset};
+	    .item = opaque, .err = err, .partition = partition, .offset = offset};
 }
 
-struct lt_forward *lt_forward_new(const struct lt_config *cfg, struct lt_store *store,
-				  lt_err *err)
+struct lt_forward *lt_forward_new(const struct lt_config *cfg, struct lt_store *store, lt_err *err)
 {
 	struct lt_forward *fw = calloc(1, sizeof *fw);
 	if (fw == NULL)
@@ -163,7 +162,7 @@ static int64_t lt_forward_jitter(int64_t backoff)
 
 /* A record for topic failed: its records wait with a growing backoff; logged once. */
 static struct lt_forward_dest *lt_forward_dest_fail(struct lt_forward *fw, const char *topic,
-						    const char *reason, int64_t now_ms)
+                                                    const char *reason, int64_t now_ms)
 {
 	struct lt_forward_dest *d = lt_forward_dest_find(fw, topic);
 	if (d == NULL) {
@@ -176,14 +175,14 @@ static struct lt_forward_dest *lt_forward_dest_fail(struct lt_forward *fw, const
 		d->since_ms = now_ms;
 		d->backoff_ms = fw->cfg->retry_backoff_min_ms;
 		lt_log_warn("forwarding to %s fails (%s); its records wait in the outbox and are "
-			    "retried with backoff, the others go on",
-			    topic, reason);
+		            "retried with backoff, the others go on",
+		            topic, reason);
 		d->retry_at_ms = now_ms + lt_forward_jitter(d->backoff_ms);
 	} else if (d->probing) {
 		d->probing = 0;
 		d->backoff_ms = d->backoff_ms * 2 > fw->cfg->retry_backoff_max_ms
-					? fw->cfg->retry_backoff_max_ms
-					: d->backoff_ms * 2;
+		                    ? fw->cfg->retry_backoff_max_ms
+		                    : d->backoff_ms * 2;
 		d->retry_at_ms = now_ms + lt_forward_jitter(d->backoff_ms);
 	}
 	return d;
@@ -195,14 +194,14 @@ static void lt_forward_dest_ok(struct lt_forward *fw, const char *topic, int64_t
 	if (d == NULL)
 		return;
 	lt_log_info("forwarding to %s works again after %.1f s", topic,
-		    (double)(now_ms - d->since_ms) / 1000.0);
+	            (double)(now_ms - d->since_ms) / 1000.0);
 	*d = fw->dests[--fw->n_dests];
 	fw->rescan = 1; /* records of the topic skipped meanwhile are behind the cursor */
 }
 
 /* Records a document's outcome in its status (attempts, sent, or why it waits). */
 static int lt_forward_status(struct lt_txn *t, const struct lt_forward_result *r,
-			     const struct lt_forward_dest *d, int64_t now_ms, lt_err *err)
+                             const struct lt_forward_dest *d, int64_t now_ms, lt_err *err)
 {
 	const struct lt_forward_item *it = r->item;
 	Lienthong__Store__StatusRecord *rec = NULL;
@@ -224,7 +223,7 @@ static int lt_forward_status(struct lt_txn *t, const struct lt_forward_result *r
 	} else if (rec->status == LIENTHONG__STORE__DOC_STATUS__QUEUED) {
 		lt_time_format(d != NULL ? d->since_ms : now_ms, since, sizeof since);
 		snprintf(reason, sizeof reason, "waiting: Kafka fails since %s: %s", since,
-			 it->reason[0] ? it->reason : rd_kafka_err2str(r->err));
+		         it->reason[0] ? it->reason : rd_kafka_err2str(r->err));
 		rec->reason = reason;
 	}
 	int rc = lt_status_put(t, it->doc_id, it->dest, rec, err);
@@ -251,10 +250,9 @@ static int lt_forward_apply(struct lt_forward *fw, int64_t now_ms, lt_err *err)
 				goto out;
 			lt_forward_dest_ok(fw, it->topic, now_ms);
 		} else {
-			d = lt_forward_dest_fail(fw, it->topic,
-						 it->reason[0] ? it->reason
-							       : rd_kafka_err2str(r->err),
-						 now_ms);
+			d = lt_forward_dest_fail(
+			    fw, it->topic, it->reason[0] ? it->reason : rd_kafka_err2str(r->err),
+			    now_ms);
 		}
 		if (it->kind == LIENTHONG__STORE__OUT_KIND__OUT_DOCUMENT &&
 		    lt_forward_status(t, r, d, now_ms, err) != 0)
@@ -282,7 +280,7 @@ struct lt_forward_scan {
 };
 
 static int lt_forward_one(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
-			  lt_err *err)
+                          lt_err *err)
 {
 	struct lt_forward_scan *sc = ctx;
 	struct lt_forward *fw = sc->fw;
@@ -298,7 +296,7 @@ static int lt_forward_one(void *ctx, const void *key, size_t klen, const void *v
 	Lienthong__Store__OutItem *item = lienthong__store__out_item__unpack(NULL, vlen, val);
 	if (item == NULL) {
 		lt_log_error("outbox record %llu is corrupt; skipped (inspect with mdb_dump)",
-			     (unsigned long long)seq);
+		             (unsigned long long)seq);
 		fw->cursor = seq;
 		return 0;
 	}
@@ -319,14 +317,14 @@ static int lt_forward_one(void *ctx, const void *key, size_t klen, const void *v
 	}
 	if (item->kind == LIENTHONG__STORE__OUT_KIND__OUT_DOCUMENT) {
 		if (lt_txn_get(sc->t, LT_DB_DOCS, item->document_id, strlen(item->document_id),
-			       &payload, &plen, err) != 0) {
+		               &payload, &plen, err) != 0) {
 			ret = -1;
 			goto out;
 		}
 		if (payload == NULL) {
 			lt_log_error("outbox record %llu names document %s, which is missing; "
-				     "skipped",
-				     (unsigned long long)seq, item->document_id);
+			             "skipped",
+			             (unsigned long long)seq, item->document_id);
 			fw->cursor = seq;
 			goto out;
 		}
@@ -343,7 +341,7 @@ static int lt_forward_one(void *ctx, const void *key, size_t klen, const void *v
 	snprintf(it->topic, sizeof it->topic, "%s", topic);
 	lt_err perr;
 	if (lt_kafka_produce(fw->rk, topic, fw->cfg->agency_code, strlen(fw->cfg->agency_code),
-			     payload, plen, it, &perr) != 0) {
+	                     payload, plen, it, &perr) != 0) {
 		if (perr.code == LT_EFULL) {
 			free(it);
 			ret = 1; /* librdkafka's queue is full: go on at the next tick */
@@ -352,7 +350,7 @@ static int lt_forward_one(void *ctx, const void *key, size_t klen, const void *v
 		/* Refused before reaching Kafka (unknown topic...): an outcome like a report. */
 		snprintf(it->reason, sizeof it->reason, "%s", perr.msg);
 		fw->results[fw->n_results++] = (struct lt_forward_result){
-			.item = it, .err = RD_KAFKA_RESP_ERR__FAIL, .partition = -1, .offset = -1};
+		    .item = it, .err = RD_KAFKA_RESP_ERR__FAIL, .partition = -1, .offset = -1};
 	}
 	lt_forward_inflight_add(fw, seq);
 	fw->cursor = seq;
@@ -383,7 +381,7 @@ static int lt_forward_renew(struct lt_forward *fw, int64_t now_ms, lt_err *err)
 	if (!lt_kafka_fatal(fw->rk, &ferr))
 		return 0;
 	lt_log_warn("%s; recreating the producer (unacknowledged records are sent again)",
-		    ferr.msg);
+	            ferr.msg);
 	rd_kafka_purge(fw->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 	rd_kafka_poll(fw->rk, 0);
 	if (fw->n_results > 0)
@@ -435,8 +433,8 @@ void lt_forward_free(struct lt_forward *fw, int timeout_ms)
 	rd_kafka_poll(fw->rk, 0);
 	if (fw->n_results > 0 && lt_forward_apply(fw, lt_now_ms(), &err) != 0)
 		lt_log_warn("recording delivery reports at shutdown: %s (the records are sent "
-			    "again at the next start)",
-			    err.msg);
+		            "again at the next start)",
+		            err.msg);
 	lt_kafka_destroy(fw->rk);
 	free(fw->inflight);
 	free(fw->dests);

@@ -28,8 +28,7 @@
 
 struct lt_forward;
 
-struct lt_forward *lt_forward_new(const struct lt_config *cfg, struct lt_store *store,
-				  lt_err *err);
+struct lt_forward *lt_forward_new(const struct lt_config *cfg, struct lt_store *store, lt_err *err);
 /* Produces what is due, serves delivery reports, records outcomes. Never blocks long. */
 int lt_forward_tick(struct lt_forward *fw, int64_t now_ms, lt_err *err);
 /* Look at the queue at the next tick (something was just enqueued). */

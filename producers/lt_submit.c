@@ -3,7 +3,7 @@
 #include <string.h>
 
 int lt_submit(struct lt_store *store, const struct lt_submit_doc *docs, size_t n, int64_t now_ms,
-	      lt_err *err)
+              lt_err *err)
 {
 	struct lt_txn *t = NULL;
 	if (lt_txn_begin(store, 1, &t, err) != 0)
@@ -12,16 +12,20 @@ int lt_submit(struct lt_store *store, const struct lt_submit_doc *docs, size_t n
 		const struct lt_submit_doc *d = &docs[i];
 		const void *old;
 		size_t old_len;
-		if (lt_txn_get(t, LT_DB_DOCS, d->document_id, strlen(d->document_id), &old, &old_len, err) !=
-		    0)
+		if (lt_txn_get(t, LT_DB_DOCS, d->document_id, strlen(d->document_id), &old,
+		               &old_len, err) != 0)
 			goto fail;
 		if (old != NULL) {
-			lt_err_set(err, LT_ECONFLICT, "document %s is already in the outbox",
-				   d->document_id);
+			/* The same bytes again (a retried submission) are already accepted. */
+			if (old_len == d->len && memcmp(old, d->envelope, d->len) == 0)
+				continue;
+			lt_err_set(err, LT_ECONFLICT,
+			           "document %s is already in the outbox with other content",
+			           d->document_id);
 			goto fail;
 		}
-		if (lt_txn_put(t, LT_DB_DOCS, d->document_id, strlen(d->document_id), d->envelope, d->len,
-			       err) != 0)
+		if (lt_txn_put(t, LT_DB_DOCS, d->document_id, strlen(d->document_id), d->envelope,
+		               d->len, err) != 0)
 			goto fail;
 		for (size_t r = 0; r < d->n_recipients; r++) {
 			Lienthong__Store__StatusRecord rec = LIENTHONG__STORE__STATUS_RECORD__INIT;
@@ -35,7 +39,7 @@ int lt_submit(struct lt_store *store, const struct lt_submit_doc *docs, size_t n
 			rec.digest.len = 32;
 			if (lt_status_put(t, d->document_id, d->recipients[r], &rec, err) != 0 ||
 			    lt_outq_add(t, LIENTHONG__STORE__OUT_KIND__OUT_DOCUMENT, d->document_id,
-					d->recipients[r], NULL, 0, now_ms, err) != 0)
+			                d->recipients[r], NULL, 0, now_ms, err) != 0)
 				goto fail;
 		}
 	}

@@ -29,8 +29,12 @@ struct lt_submit_doc {
 	const char *subject;
 };
 
-/* All or nothing: a document id already in the outbox fails the batch (LT_ECONFLICT). */
+/*
+ * All or nothing: a document id already in the outbox with other bytes fails
+ * the batch (LT_ECONFLICT); with the same bytes it is already accepted and
+ * skipped, so a submission retried after an unclear outcome is safe.
+ */
 int lt_submit(struct lt_store *store, const struct lt_submit_doc *docs, size_t n, int64_t now_ms,
-	      lt_err *err);
+              lt_err *err);
 
 #endif

@@ -7,7 +7,9 @@
  * while the agent or the link is down. All FILEs are checked first (exist,
  * regular, small enough); if any is not, nothing is submitted. Then they are
  * read, signed and committed in batches that share one fsync, so memory stays
- * bounded by one batch whatever the number of files.
+ * bounded by one batch whatever the number of files. While the agent runs,
+ * batches go through its submission service, which commits the batches of
+ * concurrent uploads together (lt_submitd.h).
  *
  * Trusts its configuration and key; reads files with a size ceiling
  * (max_message_bytes).
@@ -23,8 +25,10 @@
 #include "../log/lt_log.h"
 #include "../proto/lt_envelope.h"
 #include "lt_submit.h"
+#include "lt_submitd.h"
 
-#define LT_UPLOAD_BATCH 256
+#define LT_UPLOAD_BATCH 256               /* documents per commit, at most */
+#define LT_UPLOAD_BATCH_BYTES (16u << 20) /* and about this many bytes */
 
 struct lt_upload_doc {
 	char id[LT_DOCID_LEN + 1];
@@ -38,41 +42,41 @@ struct lt_upload_doc {
 static void lt_upload_usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: lienthong-upload -c FILE --to CODE[,CODE...] [options] FILE...\n"
-		"\n"
-		"Submits one document per FILE for the given recipient agencies: signs it with\n"
-		"the agency's key and stores it durably in the outbox, then prints one line per\n"
-		"document:  <document id> <TAB> <FILE>\n"
-		"The running agent forwards it to Kafka; lienthong-status shows where it is.\n"
-		"Works while the agent is stopped. If any FILE cannot be read or signed,\n"
-		"nothing is submitted and the exit status is 1.\n"
-		"\n"
-		"Options:\n"
-		"  -c, --config FILE     the agency's configuration file (required)\n"
-		"  -t, --to CODES        recipient agency codes, comma-separated (required)\n"
-		"  -s, --subject TEXT    subject (default: the file name)\n"
-		"  -n, --number TEXT     official document number/symbol (default: none)\n"
-		"  -m, --type MIME       media type of the files (default: from the file\n"
-		"                        extension, else application/octet-stream)\n"
-		"  -e, --expires-in SEC  recipients reject the document after SEC seconds\n"
-		"  -h, --help            this text\n"
-		"\n"
-		"Limits: a signed document must fit in max_message_bytes (configuration).\n");
+	        "Usage: lienthong-upload -c FILE --to CODE[,CODE...] [options] FILE...\n"
+	        "\n"
+	        "Submits one document per FILE for the given recipient agencies: signs it with\n"
+	        "the agency's key and stores it durably in the outbox, then prints one line per\n"
+	        "document:  <document id> <TAB> <FILE>\n"
+	        "The running agent forwards it to Kafka; lienthong-status shows where it is.\n"
+	        "Works while the agent is stopped. If any FILE cannot be read or signed,\n"
+	        "nothing is submitted and the exit status is 1.\n"
+	        "\n"
+	        "Options:\n"
+	        "  -c, --config FILE     the agency's configuration file (required)\n"
+	        "  -t, --to CODES        recipient agency codes, comma-separated (required)\n"
+	        "  -s, --subject TEXT    subject (default: the file name)\n"
+	        "  -n, --number TEXT     official document number/symbol (default: none)\n"
+	        "  -m, --type MIME       media type of the files (default: from the file\n"
+	        "                        extension, else application/octet-stream)\n"
+	        "  -e, --expires-in SEC  recipients reject the document after SEC seconds\n"
+	        "  -h, --help            this text\n"
+	        "\n"
+	        "Limits: a signed document must fit in max_message_bytes (configuration).\n");
 }
 
 static const char *lt_upload_media_type(const char *name)
 {
 	static const char *const map[][2] = {
-		{".pdf", "application/pdf"},
-		{".xml", "application/xml"},
-		{".json", "application/json"},
-		{".txt", "text/plain"},
-		{".doc", "application/msword"},
-		{".docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
-		{".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
-		{".png", "image/png"},
-		{".jpg", "image/jpeg"},
-		{".zip", "application/zip"},
+	    {".pdf", "application/pdf"},
+	    {".xml", "application/xml"},
+	    {".json", "application/json"},
+	    {".txt", "text/plain"},
+	    {".doc", "application/msword"},
+	    {".docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+	    {".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+	    {".png", "image/png"},
+	    {".jpg", "image/jpeg"},
+	    {".zip", "application/zip"},
 	};
 	const char *dot = strrchr(name, '.');
 	for (size_t i = 0; dot != NULL && i < sizeof map / sizeof map[0]; i++) {
@@ -95,9 +99,9 @@ static int lt_upload_read(const char *path, size_t max, uint8_t **out, size_t *l
 	if ((size_t)st.st_size > max) {
 		fclose(f);
 		return lt_err_set(err, LT_EFULL,
-				  "%s has %lld bytes; a document may have at most %zu "
-				  "(max_message_bytes less envelope overhead)",
-				  path, (long long)st.st_size, max);
+		                  "%s has %lld bytes; a document may have at most %zu "
+		                  "(max_message_bytes less envelope overhead)",
+		                  path, (long long)st.st_size, max);
 	}
 	uint8_t *buf = malloc((size_t)st.st_size + 1);
 	size_t n = buf ? fread(buf, 1, (size_t)st.st_size + 1, f) : 0;
@@ -114,7 +118,7 @@ static int lt_upload_read(const char *path, size_t max, uint8_t **out, size_t *l
 
 /* Splits "A,B,C" into codes (in place), checking each. */
 static int lt_upload_recipients(const struct lt_config *cfg, char *list, const char **codes,
-				size_t max, size_t *n, lt_err *err)
+                                size_t max, size_t *n, lt_err *err)
 {
 	*n = 0;
 	for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok != NULL;
@@ -134,12 +138,27 @@ static int lt_upload_recipients(const struct lt_config *cfg, char *list, const c
 	return 0;
 }
 
+/*
+ * Makes a batch durable: through the running agent, which commits concurrent
+ * submissions together (one fsync), or, when no agent listens or it went
+ * away mid-way, straight into the store (the same bytes twice are accepted).
+ */
+static int lt_upload_commit(const struct lt_config *cfg, struct lt_store *store,
+                            const struct lt_submit_doc *docs, size_t n, int64_t now, lt_err *err)
+{
+	if (lt_submitd_send(cfg, docs, n, err) == 0)
+		return 0;
+	if (err->code != LT_ENOTFOUND && err->code != LT_EAGAIN)
+		return -1;
+	return lt_submit(store, docs, n, now, err);
+}
+
 /* Reads and signs one file into d and its submission record. */
 static int lt_upload_seal(const struct lt_config *cfg, const struct lt_signer *signer,
-			  const char *path, const char *const *recipients, size_t n_recipients,
-			  const char *subject, const char *number, const char *type, int64_t now,
-			  long long expires_in, struct lt_upload_doc *d, struct lt_submit_doc *sub,
-			  lt_err *err)
+                          const char *path, const char *const *recipients, size_t n_recipients,
+                          const char *subject, const char *number, const char *type, int64_t now,
+                          long long expires_in, struct lt_upload_doc *d, struct lt_submit_doc *sub,
+                          lt_err *err)
 {
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	size_t max = (size_t)cfg->max_message_bytes;
@@ -147,40 +166,39 @@ static int lt_upload_seal(const struct lt_config *cfg, const struct lt_signer *s
 	    lt_docid_new(d->id, err) != 0)
 		return -1;
 	struct lt_part_in part = {.name = base,
-				  .media_type = type ? type : lt_upload_media_type(base),
-				  .data = d->file,
-				  .len = d->file_len};
+	                          .media_type = type ? type : lt_upload_media_type(base),
+	                          .data = d->file,
+	                          .len = d->file_len};
 	struct lt_envelope_in in = {
-		.document_id = d->id,
-		.recipients = recipients,
-		.n_recipients = n_recipients,
-		.subject = subject ? subject : base,
-		.document_number = number,
-		.created_at_ms = now,
-		.expires_at_ms = expires_in ? now + expires_in * 1000 : 0,
-		.parts = &part,
-		.n_parts = 1,
+	    .document_id = d->id,
+	    .recipients = recipients,
+	    .n_recipients = n_recipients,
+	    .subject = subject ? subject : base,
+	    .document_number = number,
+	    .created_at_ms = now,
+	    .expires_at_ms = expires_in ? now + expires_in * 1000 : 0,
+	    .parts = &part,
+	    .n_parts = 1,
 	};
-	if (lt_envelope_seal(&in, signer, cfg, &d->envelope, &d->envelope_len, d->digest, err) !=
-	    0)
+	if (lt_envelope_seal(&in, signer, cfg, &d->envelope, &d->envelope_len, d->digest, err) != 0)
 		return lt_err_wrap(err, "%s", path);
 	*sub = (struct lt_submit_doc){.document_id = d->id,
-				      .envelope = d->envelope,
-				      .len = d->envelope_len,
-				      .digest = d->digest,
-				      .recipients = recipients,
-				      .n_recipients = n_recipients,
-				      .subject = subject ? subject : base};
+	                              .envelope = d->envelope,
+	                              .len = d->envelope_len,
+	                              .digest = d->digest,
+	                              .recipients = recipients,
+	                              .n_recipients = n_recipients,
+	                              .subject = subject ? subject : base};
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"to", required_argument, NULL, 't'},
-		{"subject", required_argument, NULL, 's'}, {"number", required_argument, NULL, 'n'},
-		{"type", required_argument, NULL, 'm'},	   {"expires-in", required_argument, NULL, 'e'},
-		{"help", no_argument, NULL, 'h'},	   {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},  {"to", required_argument, NULL, 't'},
+	    {"subject", required_argument, NULL, 's'}, {"number", required_argument, NULL, 'n'},
+	    {"type", required_argument, NULL, 'm'},    {"expires-in", required_argument, NULL, 'e'},
+	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
 	const char *config = NULL, *subject = NULL, *number = "", *type = NULL;
 	char *to = NULL;
@@ -208,9 +226,10 @@ int main(int argc, char **argv)
 			char *end;
 			expires_in = strtoll(optarg, &end, 10);
 			if (*end != '\0' || expires_in <= 0 || expires_in > 100LL * 365 * 86400) {
-				fprintf(stderr, "lienthong-upload: --expires-in wants seconds "
-						"(1 to 100 years), not '%s'\n",
-					optarg);
+				fprintf(stderr,
+				        "lienthong-upload: --expires-in wants seconds "
+				        "(1 to 100 years), not '%s'\n",
+				        optarg);
 				return 2;
 			}
 			break;
@@ -225,9 +244,9 @@ int main(int argc, char **argv)
 	}
 	if (config == NULL || to == NULL || optind == argc) {
 		fprintf(stderr, "lienthong-upload: %s\nTry 'lienthong-upload --help'.\n",
-			config == NULL ? "-c FILE is required"
-			: to == NULL   ? "--to CODE[,CODE...] is required"
-				       : "no FILE to submit");
+		        config == NULL ? "-c FILE is required"
+		        : to == NULL   ? "--to CODE[,CODE...] is required"
+		                       : "no FILE to submit");
 		return 2;
 	}
 
@@ -247,22 +266,21 @@ int main(int argc, char **argv)
 	}
 	if (lt_config_load(&cfg, config, &err) != 0 ||
 	    lt_upload_recipients(&cfg, to, recipients, LT_RECIPIENTS_MAX, &n_recipients, &err) !=
-		    0 ||
+	        0 ||
 	    lt_signer_load(&signer, cfg.key_file, cfg.cert_file, &err) != 0) {
 		lt_log_error("%s", err.msg);
 		goto out;
 	}
 	if (strcmp(signer.code, cfg.agency_code) != 0) {
 		lt_log_error("%s names agency '%s' but agency_code is '%s'", cfg.cert_file,
-			     signer.code, cfg.agency_code);
+		             signer.code, cfg.agency_code);
 		goto out;
 	}
 	int64_t now = lt_now_ms();
 	/* Room for the envelope around the part: header, certificate, signature. */
 	size_t overhead = 4096 + signer.cert_der_len;
-	size_t max_file = (size_t)cfg.max_message_bytes > overhead
-				  ? (size_t)cfg.max_message_bytes - overhead
-				  : 0;
+	size_t max_file =
+	    (size_t)cfg.max_message_bytes > overhead ? (size_t)cfg.max_message_bytes - overhead : 0;
 	/* First pass: every file exists, is regular and fits, before anything is submitted. */
 	for (int i = optind; i < argc; i++) {
 		struct stat st;
@@ -274,14 +292,14 @@ int main(int argc, char **argv)
 			failed++;
 		} else if ((size_t)st.st_size > max_file) {
 			lt_log_error("%s has %lld bytes; a document may have at most %zu "
-				     "(max_message_bytes less envelope overhead)",
-				     argv[i], (long long)st.st_size, max_file);
+			             "(max_message_bytes less envelope overhead)",
+			             argv[i], (long long)st.st_size, max_file);
 			failed++;
 		}
 	}
 	if (failed > 0) {
 		lt_log_error("%d of %zu file(s) cannot be submitted; nothing was submitted", failed,
-			     n_docs);
+		             n_docs);
 		goto out;
 	}
 	if (lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err) != 0) {
@@ -289,22 +307,25 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* Then batches: read, sign, commit (one fsync), print, free: bounded memory. */
-	for (size_t i = 0; i < n_docs; i += LT_UPLOAD_BATCH) {
-		size_t n = n_docs - i < LT_UPLOAD_BATCH ? n_docs - i : LT_UPLOAD_BATCH;
-		for (size_t j = i; j < i + n; j++) {
+	for (size_t i = 0, n; i < n_docs; i += n) {
+		size_t bytes = 0;
+		for (n = 0; i + n < n_docs && n < LT_UPLOAD_BATCH && bytes < LT_UPLOAD_BATCH_BYTES;
+		     n++) {
+			size_t j = i + n;
 			const char *path = argv[optind + (int)j];
 			if (lt_upload_seal(&cfg, &signer, path, recipients, n_recipients, subject,
-					   number, type, now, expires_in, &docs[j], &subs[j],
-					   &err) != 0) {
+			                   number, type, now, expires_in, &docs[j], &subs[j],
+			                   &err) != 0) {
 				lt_log_error("%s; %zu of %zu document(s) were submitted (listed "
-					     "above)",
-					     err.msg, i, n_docs);
+				             "above)",
+				             err.msg, i, n_docs);
 				goto out;
 			}
+			bytes += docs[j].envelope_len;
 		}
-		if (lt_submit(store, subs + i, n, now, &err) != 0) {
+		if (lt_upload_commit(&cfg, store, subs + i, n, now, &err) != 0) {
 			lt_log_error("%s; %zu of %zu document(s) were submitted (listed above)",
-				     err.msg, i, n_docs);
+			             err.msg, i, n_docs);
 			goto out;
 		}
 		for (size_t j = i; j < i + n; j++) {

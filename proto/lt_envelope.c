@@ -46,9 +46,9 @@ int lt_docid_check(const char *s, lt_err *err)
 	return 0;
 bad:
 	return lt_err_set(err, LT_EINVAL,
-			  "document id '%.60s' is not a lowercase UUID "
-			  "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
-			  s);
+	                  "document id '%.60s' is not a lowercase UUID "
+	                  "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+	                  s);
 }
 
 int lt_part_name_check(const char *s, lt_err *err)
@@ -56,15 +56,15 @@ int lt_part_name_check(const char *s, lt_err *err)
 	size_t n = strlen(s);
 	if (n == 0 || n > LT_PART_NAME_MAX)
 		return lt_err_set(err, LT_EINVAL, "part name must have 1 to %d bytes",
-				  LT_PART_NAME_MAX);
+		                  LT_PART_NAME_MAX);
 	if (s[0] == '.')
 		return lt_err_set(err, LT_EINVAL, "part name '%.60s' starts with '.'", s);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c < 0x20 || c == 0x7f || c == '/' || c == '\\')
 			return lt_err_set(err, LT_EINVAL,
-					  "part name '%.60s' has a control character, '/' or '\\'",
-					  s);
+			                  "part name '%.60s' has a control character, '/' or '\\'",
+			                  s);
 	}
 	return 0;
 }
@@ -76,15 +76,15 @@ static int lt_media_type_check(const char *s, lt_err *err)
 		return lt_err_set(err, LT_EINVAL, "media type '%.60s' is not type/subtype", s);
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] <= 0x20 || s[i] >= 0x7f)
-			return lt_err_set(err, LT_EINVAL, "media type '%.60s' is not printable ASCII",
-					  s);
+			return lt_err_set(err, LT_EINVAL,
+			                  "media type '%.60s' is not printable ASCII", s);
 	}
 	return 0;
 }
 
 /* The rules every envelope follows, applied when sealing and when decoding. */
 static int lt_envelope_check(const Lienthong__Envelope *env, const struct lt_config *cfg,
-			     lt_err *err)
+                             lt_err *err)
 {
 	const Lienthong__Header *h = env->header;
 	if (env->version != 1)
@@ -97,14 +97,14 @@ static int lt_envelope_check(const Lienthong__Envelope *env, const struct lt_con
 		return lt_err_wrap(err, "sender");
 	if (h->n_recipients == 0 || h->n_recipients > LT_RECIPIENTS_MAX)
 		return lt_err_set(err, LT_EINVAL, "envelope has %zu recipients (allowed 1..%d)",
-				  h->n_recipients, LT_RECIPIENTS_MAX);
+		                  h->n_recipients, LT_RECIPIENTS_MAX);
 	for (size_t i = 0; i < h->n_recipients; i++) {
 		if (lt_config_check_code(cfg, h->recipients[i], err) != 0)
 			return lt_err_wrap(err, "recipient %zu", i + 1);
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(h->recipients[j], h->recipients[i]) == 0)
 				return lt_err_set(err, LT_EINVAL, "recipient %s appears twice",
-						  h->recipients[i]);
+				                  h->recipients[i]);
 		}
 	}
 	if (strlen(h->subject) > LT_SUBJECT_MAX || strlen(h->document_number) > 256)
@@ -113,48 +113,49 @@ static int lt_envelope_check(const Lienthong__Envelope *env, const struct lt_con
 		return lt_err_wrap(err, "replaces_id");
 	if (env->n_parts == 0 || env->n_parts > (size_t)cfg->max_parts)
 		return lt_err_set(err, LT_EINVAL, "envelope has %zu parts (allowed 1..%lld)",
-				  env->n_parts, (long long)cfg->max_parts);
+		                  env->n_parts, (long long)cfg->max_parts);
 	for (size_t i = 0; i < env->n_parts; i++) {
 		const Lienthong__Part *p = env->parts[i];
 		if (lt_part_name_check(p->name, err) != 0 ||
 		    lt_media_type_check(p->media_type, err) != 0)
 			return lt_err_wrap(err, "part %zu", i + 1);
 		if (p->size != p->data.len || p->sha256.len != LT_DIGEST_LEN)
-			return lt_err_set(err, LT_EINVAL,
-					  "part %zu ('%s'): declared size or digest does not fit its "
-					  "data",
-					  i + 1, p->name);
+			return lt_err_set(
+			    err, LT_EINVAL,
+			    "part %zu ('%s'): declared size or digest does not fit its "
+			    "data",
+			    i + 1, p->name);
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(env->parts[j]->name, p->name) == 0)
-				return lt_err_set(err, LT_EINVAL,
-						  "part name '%s' appears twice", p->name);
+				return lt_err_set(err, LT_EINVAL, "part name '%s' appears twice",
+				                  p->name);
 		}
 	}
 	return 0;
 }
 
 int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *signer,
-		     const struct lt_config *cfg, uint8_t **out, size_t *len,
-		     uint8_t digest[LT_DIGEST_LEN], lt_err *err)
+                     const struct lt_config *cfg, uint8_t **out, size_t *len,
+                     uint8_t digest[LT_DIGEST_LEN], lt_err *err)
 {
 	Lienthong__Envelope env = LIENTHONG__ENVELOPE__INIT;
 	Lienthong__Header hdr = LIENTHONG__HEADER__INIT;
 	Lienthong__Signature sig = LIENTHONG__SIGNATURE__INIT;
 	Lienthong__Part *parts = NULL;
 	Lienthong__Part **part_ptrs = NULL;
-	uint8_t (*digests)[LT_DIGEST_LEN] = NULL;
+	uint8_t(*digests)[LT_DIGEST_LEN] = NULL;
 	uint8_t *canon = NULL, *sigval = NULL, *buf = NULL;
 	size_t canon_len = 0, sig_len = 0;
 	int rc = -1;
 
 	if (in->n_parts == 0 || in->n_parts > (size_t)cfg->max_parts) {
 		lt_err_set(err, LT_EINVAL, "a document needs 1 to %lld parts, not %zu",
-			   (long long)cfg->max_parts, in->n_parts);
+		           (long long)cfg->max_parts, in->n_parts);
 		goto out;
 	}
 	if (in->n_recipients == 0 || in->n_recipients > LT_RECIPIENTS_MAX) {
 		lt_err_set(err, LT_EINVAL, "a document needs 1 to %d recipients, not %zu",
-			   LT_RECIPIENTS_MAX, in->n_recipients);
+		           LT_RECIPIENTS_MAX, in->n_recipients);
 		goto out;
 	}
 	parts = calloc(in->n_parts, sizeof *parts);
@@ -207,8 +208,8 @@ int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *si
 	size_t n = lienthong__envelope__get_packed_size(&env);
 	if (n > (size_t)cfg->max_message_bytes) {
 		lt_err_set(err, LT_EFULL,
-			   "signed envelope would be %zu bytes, above max_message_bytes (%lld)", n,
-			   (long long)cfg->max_message_bytes);
+		           "signed envelope would be %zu bytes, above max_message_bytes (%lld)", n,
+		           (long long)cfg->max_message_bytes);
 		goto out;
 	}
 	buf = malloc(n ? n : 1);
@@ -232,19 +233,19 @@ out:
 }
 
 int lt_envelope_decode(const uint8_t *buf, size_t len, const struct lt_config *cfg,
-		       Lienthong__Envelope **env, lt_err *err)
+                       Lienthong__Envelope **env, lt_err *err)
 {
 	*env = NULL;
 	if (len > (size_t)cfg->max_message_bytes)
 		return lt_err_set(err, LT_EINVAL,
-				  "record of %zu bytes exceeds max_message_bytes (%lld)", len,
-				  (long long)cfg->max_message_bytes);
+		                  "record of %zu bytes exceeds max_message_bytes (%lld)", len,
+		                  (long long)cfg->max_message_bytes);
 	*env = lienthong__envelope__unpack(NULL, len, buf);
 	if (*env == NULL)
 		return lt_err_set(err, LT_EINVAL,
-				  "malformed envelope: %zu bytes that do not decode as a lienthong "
-				  "Envelope (protobuf)",
-				  len);
+		                  "malformed envelope: %zu bytes that do not decode as a lienthong "
+		                  "Envelope (protobuf)",
+		                  len);
 	if (lt_envelope_check(*env, cfg, err) != 0)
 		return -1;
 	if ((*env)->signature == NULL || (*env)->signature->value.len == 0)
@@ -253,17 +254,17 @@ int lt_envelope_decode(const uint8_t *buf, size_t len, const struct lt_config *c
 }
 
 int lt_envelope_verify(const Lienthong__Envelope *env, const struct lt_trust *trust,
-		       uint8_t digest[LT_DIGEST_LEN], lt_err *err)
+                       uint8_t digest[LT_DIGEST_LEN], lt_err *err)
 {
 	uint8_t *canon = NULL;
 	size_t canon_len = 0;
 	const Lienthong__Signature *s = env->signature;
 	if (lt_canon_envelope(env, &canon, &canon_len, err) != 0)
 		return -1;
-	int rc = lt_sign_check_at(trust, env->header->sender, s->algorithm,
-				  s->signer_certificate.data, s->signer_certificate.len, canon,
-				  canon_len, s->value.data, s->value.len,
-				  env->header->created_at_ms, err);
+	int rc =
+	    lt_sign_check_at(trust, env->header->sender, s->algorithm, s->signer_certificate.data,
+	                     s->signer_certificate.len, canon, canon_len, s->value.data,
+	                     s->value.len, env->header->created_at_ms, err);
 	if (rc == 0) {
 		SHA256(canon, canon_len, digest);
 		for (size_t i = 0; i < env->n_parts; i++) {
@@ -271,10 +272,11 @@ int lt_envelope_verify(const Lienthong__Envelope *env, const struct lt_trust *tr
 			const Lienthong__Part *p = env->parts[i];
 			SHA256(p->data.data, p->data.len, d);
 			if (memcmp(d, p->sha256.data, LT_DIGEST_LEN) != 0) {
-				rc = lt_err_set(err, LT_EVERIFY,
-						"part %zu ('%s'): declared SHA-256 differs from its "
-						"data",
-						i + 1, p->name);
+				rc =
+				    lt_err_set(err, LT_EVERIFY,
+				               "part %zu ('%s'): declared SHA-256 differs from its "
+				               "data",
+				               i + 1, p->name);
 				break;
 			}
 		}

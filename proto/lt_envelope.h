@@ -61,8 +61,8 @@ int lt_part_name_check(const char *s, lt_err *err);
  * NULL) receives the SHA-256 of the canonical bytes.
  */
 int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *signer,
-		     const struct lt_config *cfg, uint8_t **out, size_t *len,
-		     uint8_t digest[LT_DIGEST_LEN], lt_err *err);
+                     const struct lt_config *cfg, uint8_t **out, size_t *len,
+                     uint8_t digest[LT_DIGEST_LEN], lt_err *err);
 
 /*
  * Decodes and checks structure and bounds. *env is set whenever the bytes
@@ -70,10 +70,10 @@ int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *si
  * document and sender in its rejection); the caller frees it.
  */
 int lt_envelope_decode(const uint8_t *buf, size_t len, const struct lt_config *cfg,
-		       Lienthong__Envelope **env, lt_err *err);
+                       Lienthong__Envelope **env, lt_err *err);
 
 /* Checks signature, signer certificate and part digests; fills the document digest. */
 int lt_envelope_verify(const Lienthong__Envelope *env, const struct lt_trust *trust,
-		       uint8_t digest[LT_DIGEST_LEN], lt_err *err);
+                       uint8_t digest[LT_DIGEST_LEN], lt_err *err);
 
 #endif

@@ -6,8 +6,8 @@
 #include "lt_canon.h"
 #include "lt_envelope.h"
 
-int lt_receipt_seal(const struct lt_receipt_in *in, const struct lt_signer *signer,
-		    uint8_t **out, size_t *len, lt_err *err)
+int lt_receipt_seal(const struct lt_receipt_in *in, const struct lt_signer *signer, uint8_t **out,
+                    size_t *len, lt_err *err)
 {
 	Lienthong__Receipt r = LIENTHONG__RECEIPT__INIT;
 	Lienthong__Signature sig = LIENTHONG__SIGNATURE__INIT;
@@ -77,7 +77,7 @@ static int lt_receipt_check(const Lienthong__Receipt *r, const struct lt_config 
 		return lt_err_set(err, LT_EINVAL, "receipt has unknown status %d", (int)r->status);
 	if (strlen(r->reason) > LT_REASON_MAX)
 		return lt_err_set(err, LT_EINVAL, "receipt reason longer than %d bytes",
-				  LT_REASON_MAX);
+		                  LT_REASON_MAX);
 	if (r->document_digest.len != 0 && r->document_digest.len != LT_DIGEST_LEN)
 		return lt_err_set(err, LT_EINVAL, "receipt document digest is not 32 bytes");
 	if (r->signature == NULL)
@@ -86,11 +86,11 @@ static int lt_receipt_check(const Lienthong__Receipt *r, const struct lt_config 
 }
 
 Lienthong__Receipt *lt_receipt_decode(const uint8_t *buf, size_t len, const struct lt_config *cfg,
-				      lt_err *err)
+                                      lt_err *err)
 {
 	if (len > (size_t)cfg->max_message_bytes) {
 		lt_err_set(err, LT_EINVAL, "receipt of %zu bytes exceeds max_message_bytes (%lld)",
-			   len, (long long)cfg->max_message_bytes);
+		           len, (long long)cfg->max_message_bytes);
 		return NULL;
 	}
 	Lienthong__Receipt *r = lienthong__receipt__unpack(NULL, len, buf);
@@ -112,8 +112,8 @@ int lt_receipt_verify(const Lienthong__Receipt *r, const struct lt_trust *trust,
 	if (lt_canon_receipt(r, &canon, &canon_len, err) != 0)
 		return -1;
 	int rc = lt_sign_check_at(trust, r->recipient, s->algorithm, s->signer_certificate.data,
-				  s->signer_certificate.len, canon, canon_len, s->value.data,
-				  s->value.len, r->time_ms, err);
+	                          s->signer_certificate.len, canon, canon_len, s->value.data,
+	                          s->value.len, r->time_ms, err);
 	free(canon);
 	return rc;
 }

@@ -29,11 +29,11 @@ struct lt_receipt_in {
 };
 
 /* Signs and encodes; the recipient is the signer's agency code. */
-int lt_receipt_seal(const struct lt_receipt_in *in, const struct lt_signer *signer,
-		    uint8_t **out, size_t *len, lt_err *err);
+int lt_receipt_seal(const struct lt_receipt_in *in, const struct lt_signer *signer, uint8_t **out,
+                    size_t *len, lt_err *err);
 
 Lienthong__Receipt *lt_receipt_decode(const uint8_t *buf, size_t len, const struct lt_config *cfg,
-				      lt_err *err);
+                                      lt_err *err);
 
 /* Checks the receipt's signature and that its signer is the recipient it names. */
 int lt_receipt_verify(const Lienthong__Receipt *r, const struct lt_trust *trust, lt_err *err);

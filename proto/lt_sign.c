@@ -20,13 +20,13 @@ const char *lt_sign_algorithm(EVP_PKEY *key, lt_err *err)
 		char group[64];
 		size_t glen = 0;
 		if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
-						   sizeof group, &glen) != 1) {
+		                                   sizeof group, &glen) != 1) {
 			lt_err_ssl(err, LT_EINVAL, "cannot read the curve of an EC key");
 			return NULL;
 		}
 		if (strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0) {
 			lt_err_set(err, LT_EINVAL, "EC key on curve %s: only P-256 is supported",
-				   group);
+			           group);
 			return NULL;
 		}
 		return LT_ALG_ECDSA;
@@ -34,13 +34,13 @@ const char *lt_sign_algorithm(EVP_PKEY *key, lt_err *err)
 	if (EVP_PKEY_is_a(key, "RSA")) {
 		if (EVP_PKEY_get_bits(key) < 2048) {
 			lt_err_set(err, LT_EINVAL, "RSA key of %d bits: at least 2048 are required",
-				   EVP_PKEY_get_bits(key));
+			           EVP_PKEY_get_bits(key));
 			return NULL;
 		}
 		return LT_ALG_RSA;
 	}
 	lt_err_set(err, LT_EINVAL, "unsupported key type %s (use ECDSA P-256, Ed25519 or RSA)",
-		   EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) : "?");
+	           EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) : "?");
 	return NULL;
 }
 
@@ -55,7 +55,7 @@ int lt_signer_load(struct lt_signer *s, const char *key_file, const char *cert_f
 		goto fail;
 	if (X509_check_private_key(s->cert, s->key) != 1) {
 		lt_err_ssl(err, LT_EINVAL, "key %s does not belong to certificate %s", key_file,
-			   cert_file);
+		           cert_file);
 		goto fail;
 	}
 	s->algorithm = lt_sign_algorithm(s->key, err);
@@ -95,7 +95,7 @@ static int lt_sign_init(EVP_MD_CTX *ctx, EVP_PKEY *key, const char *algorithm, i
 	EVP_PKEY_CTX *pctx = NULL;
 	const char *md = strcmp(algorithm, LT_ALG_ED25519) == 0 ? NULL : "SHA256";
 	int ok = signing ? EVP_DigestSignInit_ex(ctx, &pctx, md, NULL, NULL, key, NULL)
-			 : EVP_DigestVerifyInit_ex(ctx, &pctx, md, NULL, NULL, key, NULL);
+	                 : EVP_DigestVerifyInit_ex(ctx, &pctx, md, NULL, NULL, key, NULL);
 	if (ok != 1)
 		return -1;
 	if (strcmp(algorithm, LT_ALG_RSA) == 0) {
@@ -108,7 +108,7 @@ static int lt_sign_init(EVP_MD_CTX *ctx, EVP_PKEY *key, const char *algorithm, i
 }
 
 int lt_sign(const struct lt_signer *s, const uint8_t *msg, size_t len, uint8_t **sig,
-	    size_t *sig_len, lt_err *err)
+            size_t *sig_len, lt_err *err)
 {
 	int rc = -1;
 	uint8_t *buf = NULL;
@@ -134,7 +134,7 @@ out:
 }
 
 int lt_sign_verify(EVP_PKEY *pub, const char *algorithm, const uint8_t *msg, size_t len,
-		   const uint8_t *sig, size_t sig_len, lt_err *err)
+                   const uint8_t *sig, size_t sig_len, lt_err *err)
 {
 	lt_err kerr;
 	const char *expected = lt_sign_algorithm(pub, &kerr);
@@ -142,11 +142,11 @@ int lt_sign_verify(EVP_PKEY *pub, const char *algorithm, const uint8_t *msg, siz
 		return lt_err_set(err, LT_EVERIFY, "signer key not usable: %s", kerr.msg);
 	if (strcmp(expected, algorithm) != 0)
 		return lt_err_set(err, LT_EVERIFY,
-				  "signature algorithm '%.40s' does not fit the signer key (%s)",
-				  algorithm, expected);
+		                  "signature algorithm '%.40s' does not fit the signer key (%s)",
+		                  algorithm, expected);
 	if (sig_len == 0 || sig_len > LT_SIG_MAX)
 		return lt_err_set(err, LT_EVERIFY, "signature missing or longer than %d bytes",
-				  LT_SIG_MAX);
+		                  LT_SIG_MAX);
 	int rc = -1;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	if (ctx == NULL || lt_sign_init(ctx, pub, algorithm, 0) != 0) {
@@ -166,9 +166,9 @@ out:
 
 /* signed_at_ms < 0: no signing-time check. */
 static int lt_sign_check_cert(const struct lt_trust *trust, const char *expected_code,
-			      const char *algorithm, const uint8_t *cert_der, size_t cert_len,
-			      const uint8_t *msg, size_t len, const uint8_t *sig, size_t sig_len,
-			      int64_t signed_at_ms, lt_err *err)
+                              const char *algorithm, const uint8_t *cert_der, size_t cert_len,
+                              const uint8_t *msg, size_t len, const uint8_t *sig, size_t sig_len,
+                              int64_t signed_at_ms, lt_err *err)
 {
 	char code[LT_CODE_MAX + 1];
 	X509 *cert = lt_trust_verify_der(trust, cert_der, cert_len, code, sizeof code, err);
@@ -177,8 +177,8 @@ static int lt_sign_check_cert(const struct lt_trust *trust, const char *expected
 	int rc = -1;
 	if (strcmp(code, expected_code) != 0) {
 		lt_err_set(err, LT_EVERIFY,
-			   "signer certificate names agency '%s', but the record claims '%.80s'",
-			   code, expected_code);
+		           "signer certificate names agency '%s', but the record claims '%.80s'",
+		           code, expected_code);
 		goto out;
 	}
 	if (signed_at_ms >= 0 && lt_pki_check_time(cert, signed_at_ms, err) != 0)
@@ -195,18 +195,17 @@ out:
 }
 
 int lt_sign_check(const struct lt_trust *trust, const char *expected_code, const char *algorithm,
-		  const uint8_t *cert_der, size_t cert_len, const uint8_t *msg, size_t len,
-		  const uint8_t *sig, size_t sig_len, lt_err *err)
+                  const uint8_t *cert_der, size_t cert_len, const uint8_t *msg, size_t len,
+                  const uint8_t *sig, size_t sig_len, lt_err *err)
 {
 	return lt_sign_check_cert(trust, expected_code, algorithm, cert_der, cert_len, msg, len,
-				  sig, sig_len, -1, err);
+	                          sig, sig_len, -1, err);
 }
 
-int lt_sign_check_at(const struct lt_trust *trust, const char *expected_code,
-		     const char *algorithm, const uint8_t *cert_der, size_t cert_len,
-		     const uint8_t *msg, size_t len, const uint8_t *sig, size_t sig_len,
-		     int64_t signed_at_ms, lt_err *err)
+int lt_sign_check_at(const struct lt_trust *trust, const char *expected_code, const char *algorithm,
+                     const uint8_t *cert_der, size_t cert_len, const uint8_t *msg, size_t len,
+                     const uint8_t *sig, size_t sig_len, int64_t signed_at_ms, lt_err *err)
 {
 	return lt_sign_check_cert(trust, expected_code, algorithm, cert_der, cert_len, msg, len,
-				  sig, sig_len, signed_at_ms < 0 ? 0 : signed_at_ms, err);
+	                          sig, sig_len, signed_at_ms < 0 ? 0 : signed_at_ms, err);
 }

@@ -42,11 +42,11 @@ const char *lt_sign_algorithm(EVP_PKEY *key, lt_err *err);
 
 /* Signs msg; *sig is malloc'd, caller frees. */
 int lt_sign(const struct lt_signer *s, const uint8_t *msg, size_t len, uint8_t **sig,
-	    size_t *sig_len, lt_err *err);
+            size_t *sig_len, lt_err *err);
 
 /* Verifies sig over msg with pub, requiring `algorithm` to fit the key. */
 int lt_sign_verify(EVP_PKEY *pub, const char *algorithm, const uint8_t *msg, size_t len,
-		   const uint8_t *sig, size_t sig_len, lt_err *err);
+                   const uint8_t *sig, size_t sig_len, lt_err *err);
 
 struct lt_trust;
 
@@ -56,13 +56,12 @@ struct lt_trust;
  * msg verifies with its key under `algorithm`. The error says which step failed.
  */
 int lt_sign_check(const struct lt_trust *trust, const char *expected_code, const char *algorithm,
-		  const uint8_t *cert_der, size_t cert_len, const uint8_t *msg, size_t len,
-		  const uint8_t *sig, size_t sig_len, lt_err *err);
+                  const uint8_t *cert_der, size_t cert_len, const uint8_t *msg, size_t len,
+                  const uint8_t *sig, size_t sig_len, lt_err *err);
 
 /* lt_sign_check, and the certificate was also valid at signed_at_ms (the claimed signing time). */
-int lt_sign_check_at(const struct lt_trust *trust, const char *expected_code,
-		     const char *algorithm, const uint8_t *cert_der, size_t cert_len,
-		     const uint8_t *msg, size_t len, const uint8_t *sig, size_t sig_len,
-		     int64_t signed_at_ms, lt_err *err);
+int lt_sign_check_at(const struct lt_trust *trust, const char *expected_code, const char *algorithm,
+                     const uint8_t *cert_der, size_t cert_len, const uint8_t *msg, size_t len,
+                     const uint8_t *sig, size_t sig_len, int64_t signed_at_ms, lt_err *err);
 
 #endif

@@ -33,30 +33,30 @@ struct lt_status_scan {
 static void lt_status_usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: lienthong-status -c FILE [--json | --summary] [DOCUMENT_ID]\n"
-		"       lienthong-status -c FILE --quarantine [--json]\n"
-		"\n"
-		"Shows, from the agency's local store, each document it sent and its status per\n"
-		"recipient: queued (in the outbox), sent (acknowledged by Kafka, with partition\n"
-		"and offset), delivered (the recipient's signed receipt says so), rejected or\n"
-		"failed (with the recipient's reason). Works offline.\n"
-		"\n"
-		"Options:\n"
-		"  -c, --config FILE  the agency's configuration file (required)\n"
-		"  -j, --json         one JSON object per line: document_id, recipient, status,\n"
-		"                     updated_at, queued_at, subject, partition, offset,\n"
-		"                     attempts, reason\n"
-		"  -s, --summary      counts per status and the age of the oldest queued document\n"
-		"  -q, --quarantine   records this agency received and did not deliver, with\n"
-		"                     the reason (inspect and release: lienthong-quarantine)\n"
-		"  -h, --help         this text\n"
-		"\n"
-		"Exit status: 0; 1 if DOCUMENT_ID is unknown or the store cannot be read;\n"
-		"2 on a usage error.\n");
+	        "Usage: lienthong-status -c FILE [--json | --summary] [DOCUMENT_ID]\n"
+	        "       lienthong-status -c FILE --quarantine [--json]\n"
+	        "\n"
+	        "Shows, from the agency's local store, each document it sent and its status per\n"
+	        "recipient: queued (in the outbox), sent (acknowledged by Kafka, with partition\n"
+	        "and offset), delivered (the recipient's signed receipt says so), rejected or\n"
+	        "failed (with the recipient's reason). Works offline.\n"
+	        "\n"
+	        "Options:\n"
+	        "  -c, --config FILE  the agency's configuration file (required)\n"
+	        "  -j, --json         one JSON object per line: document_id, recipient, status,\n"
+	        "                     updated_at, queued_at, subject, partition, offset,\n"
+	        "                     attempts, reason\n"
+	        "  -s, --summary      counts per status and the age of the oldest queued document\n"
+	        "  -q, --quarantine   records this agency received and did not deliver, with\n"
+	        "                     the reason (inspect and release: lienthong-quarantine)\n"
+	        "  -h, --help         this text\n"
+	        "\n"
+	        "Exit status: 0; 1 if DOCUMENT_ID is unknown or the store cannot be read;\n"
+	        "2 on a usage error.\n");
 }
 
 static void lt_status_print(const char *doc_id, const char *recipient,
-			    const Lienthong__Store__StatusRecord *r, int json)
+                            const Lienthong__Store__StatusRecord *r, int json)
 {
 	char updated[LT_TIME_TEXT], queued[LT_TIME_TEXT];
 	lt_time_format(r->updated_at_ms, updated, sizeof updated);
@@ -77,7 +77,8 @@ static void lt_status_print(const char *doc_id, const char *recipient,
 	json_object_set_new(o, "updated_at", json_string(updated));
 	json_object_set_new(o, "queued_at", json_string(queued));
 	json_object_set_new(o, "subject", json_string(r->subject));
-	json_object_set_new(o, "partition", r->offset >= 0 ? json_integer(r->partition) : json_null());
+	json_object_set_new(o, "partition",
+	                    r->offset >= 0 ? json_integer(r->partition) : json_null());
 	json_object_set_new(o, "offset", r->offset >= 0 ? json_integer(r->offset) : json_null());
 	json_object_set_new(o, "attempts", json_integer(r->attempts));
 	json_object_set_new(o, "reason", json_string(r->reason));
@@ -89,12 +90,13 @@ static void lt_status_print(const char *doc_id, const char *recipient,
 }
 
 static int lt_status_row(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
-			 lt_err *err)
+                         lt_err *err)
 {
 	struct lt_status_scan *sc = ctx;
 	const char *k = key;
 	const char *nul = memchr(k, '\0', klen);
-	if (nul == NULL || (size_t)(nul - k) != LT_DOCID_LEN || klen - LT_DOCID_LEN - 1 > LT_CODE_MAX)
+	if (nul == NULL || (size_t)(nul - k) != LT_DOCID_LEN ||
+	    klen - LT_DOCID_LEN - 1 > LT_CODE_MAX)
 		return lt_err_set(err, LT_EIO, "status key of %zu bytes is corrupt", klen);
 	char doc_id[LT_DOCID_LEN + 1], recipient[LT_CODE_MAX + 1];
 	memcpy(doc_id, k, LT_DOCID_LEN);
@@ -103,10 +105,11 @@ static int lt_status_row(void *ctx, const void *key, size_t klen, const void *va
 	recipient[klen - LT_DOCID_LEN - 1] = '\0';
 	if (sc->o->doc_id != NULL && strcmp(doc_id, sc->o->doc_id) != 0)
 		return 1; /* past the document asked for */
-	Lienthong__Store__StatusRecord *r = lienthong__store__status_record__unpack(NULL, vlen, val);
+	Lienthong__Store__StatusRecord *r =
+	    lienthong__store__status_record__unpack(NULL, vlen, val);
 	if (r == NULL)
 		return lt_err_set(err, LT_EIO, "status record of %s for %s is corrupt", doc_id,
-				  recipient);
+		                  recipient);
 	sc->rows++;
 	if (sc->o->summary) {
 		if ((size_t)r->status < sizeof sc->counts / sizeof sc->counts[0])
@@ -124,19 +127,19 @@ static int lt_status_row(void *ctx, const void *key, size_t klen, const void *va
 static void lt_status_summary(const struct lt_status_scan *sc, int json)
 {
 	static const Lienthong__Store__DocStatus order[] = {
-		LIENTHONG__STORE__DOC_STATUS__QUEUED, LIENTHONG__STORE__DOC_STATUS__SENT,
-		LIENTHONG__STORE__DOC_STATUS__DELIVERED, LIENTHONG__STORE__DOC_STATUS__REJECTED,
-		LIENTHONG__STORE__DOC_STATUS__FAILED};
-	double age = sc->oldest_queued_ms ? (double)(lt_now_ms() - sc->oldest_queued_ms) / 1000.0
-					  : 0.0;
+	    LIENTHONG__STORE__DOC_STATUS__QUEUED, LIENTHONG__STORE__DOC_STATUS__SENT,
+	    LIENTHONG__STORE__DOC_STATUS__DELIVERED, LIENTHONG__STORE__DOC_STATUS__REJECTED,
+	    LIENTHONG__STORE__DOC_STATUS__FAILED};
+	double age =
+	    sc->oldest_queued_ms ? (double)(lt_now_ms() - sc->oldest_queued_ms) / 1000.0 : 0.0;
 	if (json) {
 		json_t *o = json_object();
 		for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
 			json_object_set_new(o, lt_status_name(order[i]),
-					    json_integer((json_int_t)sc->counts[order[i]]));
+			                    json_integer((json_int_t)sc->counts[order[i]]));
 		json_object_set_new(o, "total", json_integer((json_int_t)sc->rows));
 		json_object_set_new(o, "oldest_queued_age_s",
-				    sc->oldest_queued_ms ? json_real(age) : json_null());
+		                    sc->oldest_queued_ms ? json_real(age) : json_null());
 		char *text = json_dumps(o, JSON_COMPACT);
 		if (text != NULL)
 			puts(text);
@@ -155,10 +158,9 @@ static void lt_status_summary(const struct lt_status_scan *sc, int json)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
-		{"summary", no_argument, NULL, 's'},	  {"quarantine", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
+	    {"summary", no_argument, NULL, 's'},      {"quarantine", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	struct lt_status_opts o = {0};
 	const char *config = NULL;
@@ -188,7 +190,7 @@ int main(int argc, char **argv)
 	}
 	if (config == NULL || argc - optind > 1) {
 		fprintf(stderr, "lienthong-status: %s\nTry 'lienthong-status --help'.\n",
-			config == NULL ? "-c FILE is required" : "at most one DOCUMENT_ID");
+		        config == NULL ? "-c FILE is required" : "at most one DOCUMENT_ID");
 		return 2;
 	}
 	if (optind < argc)
@@ -218,7 +220,7 @@ int main(int argc, char **argv)
 	    lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err) != 0 ||
 	    lt_txn_begin(store, 0, &t, &err) != 0 ||
 	    lt_txn_scan(t, LT_DB_STATUS, o.doc_id, o.doc_id ? strlen(o.doc_id) : 0, lt_status_row,
-			&sc, &err) != 0) {
+	                &sc, &err) != 0) {
 		lt_log_error("%s", err.msg);
 		goto out;
 	}

@@ -20,8 +20,8 @@ struct lt_txn {
 };
 
 static const char *const lt_db_names[LT_DB_COUNT] = {
-	[LT_DB_META] = "meta",	 [LT_DB_DOCS] = "docs",	  [LT_DB_STATUS] = "status",
-	[LT_DB_OUTQ] = "outq",	 [LT_DB_INBOX] = "inbox", [LT_DB_QUARANTINE] = "quarantine",
+    [LT_DB_META] = "meta", [LT_DB_DOCS] = "docs",   [LT_DB_STATUS] = "status",
+    [LT_DB_OUTQ] = "outq", [LT_DB_INBOX] = "inbox", [LT_DB_QUARANTINE] = "quarantine",
 };
 
 /* The one place LMDB errors become lt_err. */
@@ -29,14 +29,14 @@ static int lt_store_fail(const struct lt_store *s, lt_err *err, int rc, const ch
 {
 	if (rc == MDB_MAP_FULL)
 		return lt_err_set(err, LT_EFULL,
-				  "LMDB store %s is full (lmdb_map_size = %lld bytes) while %s: "
-				  "raise lmdb_map_size in the configuration and restart",
-				  s->dir, (long long)s->map_size, what);
+		                  "LMDB store %s is full (lmdb_map_size = %lld bytes) while %s: "
+		                  "raise lmdb_map_size in the configuration and restart",
+		                  s->dir, (long long)s->map_size, what);
 	if (rc == ENOSPC)
 		return lt_err_set(err, LT_EFULL, "disk full under %s while %s: free space", s->dir,
-				  what);
+		                  what);
 	return lt_err_set(err, rc == EACCES ? LT_EINVAL : LT_EIO, "LMDB store %s: %s while %s",
-			  s->dir, mdb_strerror(rc), what);
+	                  s->dir, mdb_strerror(rc), what);
 }
 
 int lt_store_open(struct lt_store **out, const char *dir, int64_t map_size, lt_err *err)
@@ -137,7 +137,7 @@ void lt_txn_abort(struct lt_txn *t)
 }
 
 int lt_txn_get(struct lt_txn *t, enum lt_db db, const void *key, size_t klen, const void **val,
-	       size_t *vlen, lt_err *err)
+               size_t *vlen, lt_err *err)
 {
 	MDB_val k = {.mv_size = klen, .mv_data = (void *)key}, v;
 	int rc = mdb_get(t->txn, t->s->dbi[db], &k, &v);
@@ -153,7 +153,7 @@ int lt_txn_get(struct lt_txn *t, enum lt_db db, const void *key, size_t klen, co
 }
 
 int lt_txn_put(struct lt_txn *t, enum lt_db db, const void *key, size_t klen, const void *val,
-	       size_t vlen, lt_err *err)
+               size_t vlen, lt_err *err)
 {
 	MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
 	MDB_val v = {.mv_size = vlen, .mv_data = (void *)val};
@@ -173,7 +173,7 @@ int lt_txn_del(struct lt_txn *t, enum lt_db db, const void *key, size_t klen, lt
 }
 
 int lt_txn_put_pb(struct lt_txn *t, enum lt_db db, const void *key, size_t klen,
-		  const ProtobufCMessage *msg, lt_err *err)
+                  const ProtobufCMessage *msg, lt_err *err)
 {
 	size_t n = protobuf_c_message_get_packed_size(msg);
 	MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
@@ -202,7 +202,7 @@ int lt_txn_next_seq(struct lt_txn *t, uint64_t *seq, lt_err *err)
 }
 
 int lt_txn_scan(struct lt_txn *t, enum lt_db db, const void *from, size_t flen, lt_scan_cb cb,
-		void *ctx, lt_err *err)
+                void *ctx, lt_err *err)
 {
 	MDB_cursor *cur = NULL;
 	MDB_val k = {.mv_size = flen, .mv_data = (void *)from}, v;
@@ -264,7 +264,7 @@ static size_t lt_status_key(const char *doc_id, const char *recipient, char *key
 }
 
 int lt_status_get(struct lt_txn *t, const char *doc_id, const char *recipient,
-		  Lienthong__Store__StatusRecord **out, lt_err *err)
+                  Lienthong__Store__StatusRecord **out, lt_err *err)
 {
 	char key[256];
 	const void *val;
@@ -279,12 +279,12 @@ int lt_status_get(struct lt_txn *t, const char *doc_id, const char *recipient,
 	*out = lienthong__store__status_record__unpack(NULL, vlen, val);
 	if (*out == NULL)
 		return lt_err_set(err, LT_EIO, "status record of %s for %s is corrupt", doc_id,
-				  recipient);
+		                  recipient);
 	return 0;
 }
 
 int lt_status_put(struct lt_txn *t, const char *doc_id, const char *recipient,
-		  const Lienthong__Store__StatusRecord *rec, lt_err *err)
+                  const Lienthong__Store__StatusRecord *rec, lt_err *err)
 {
 	char key[256];
 	size_t klen = lt_status_key(doc_id, recipient, key, sizeof key);
@@ -322,8 +322,8 @@ static int lt_outq_put(struct lt_txn *t, Lienthong__Store__OutItem *item, lt_err
 }
 
 int lt_outq_add(struct lt_txn *t, Lienthong__Store__OutKind kind, const char *doc_id,
-		const char *destination, const uint8_t *payload, size_t len, int64_t now_ms,
-		lt_err *err)
+                const char *destination, const uint8_t *payload, size_t len, int64_t now_ms,
+                lt_err *err)
 {
 	Lienthong__Store__OutItem item = LIENTHONG__STORE__OUT_ITEM__INIT;
 	item.kind = kind;
@@ -336,7 +336,7 @@ int lt_outq_add(struct lt_txn *t, Lienthong__Store__OutKind kind, const char *do
 }
 
 int lt_outq_add_release(struct lt_txn *t, const char *topic, const char *destination,
-			const uint8_t *payload, size_t len, int64_t now_ms, lt_err *err)
+                        const uint8_t *payload, size_t len, int64_t now_ms, lt_err *err)
 {
 	Lienthong__Store__OutItem item = LIENTHONG__STORE__OUT_ITEM__INIT;
 	item.kind = LIENTHONG__STORE__OUT_KIND__OUT_RELEASE;
@@ -348,8 +348,7 @@ int lt_outq_add_release(struct lt_txn *t, const char *topic, const char *destina
 	return lt_outq_put(t, &item, err);
 }
 
-int lt_quarantine_add(struct lt_txn *t, const Lienthong__Store__QuarantineRecord *rec,
-		      lt_err *err)
+int lt_quarantine_add(struct lt_txn *t, const Lienthong__Store__QuarantineRecord *rec, lt_err *err)
 {
 	uint64_t seq;
 	uint8_t key[8];

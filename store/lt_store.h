@@ -35,8 +35,15 @@
 #include "../errors/lt_err.h"
 #include "store.pb-c.h"
 
-enum lt_db { LT_DB_META, LT_DB_DOCS, LT_DB_STATUS, LT_DB_OUTQ, LT_DB_INBOX, LT_DB_QUARANTINE,
-	     LT_DB_COUNT };
+enum lt_db {
+	LT_DB_META,
+	LT_DB_DOCS,
+	LT_DB_STATUS,
+	LT_DB_OUTQ,
+	LT_DB_INBOX,
+	LT_DB_QUARANTINE,
+	LT_DB_COUNT
+};
 
 struct lt_store;
 struct lt_txn;
@@ -50,17 +57,16 @@ int lt_txn_begin(struct lt_store *s, int write, struct lt_txn **out, lt_err *err
 int lt_txn_commit(struct lt_txn *t, lt_err *err);
 void lt_txn_abort(struct lt_txn *t);
 
-
 /* *val is NULL when the key is absent (not an error). */
 int lt_txn_get(struct lt_txn *t, enum lt_db db, const void *key, size_t klen, const void **val,
-	       size_t *vlen, lt_err *err);
+               size_t *vlen, lt_err *err);
 int lt_txn_put(struct lt_txn *t, enum lt_db db, const void *key, size_t klen, const void *val,
-	       size_t vlen, lt_err *err);
+               size_t vlen, lt_err *err);
 /* Deleting an absent key is not an error. */
 int lt_txn_del(struct lt_txn *t, enum lt_db db, const void *key, size_t klen, lt_err *err);
 /* Packs a protobuf-c message as the value. */
 int lt_txn_put_pb(struct lt_txn *t, enum lt_db db, const void *key, size_t klen,
-		  const ProtobufCMessage *msg, lt_err *err);
+                  const ProtobufCMessage *msg, lt_err *err);
 
 /* Next value of the durable sequence (starts at 1). */
 int lt_txn_next_seq(struct lt_txn *t, uint64_t *seq, lt_err *err);
@@ -71,9 +77,9 @@ int lt_txn_next_seq(struct lt_txn *t, uint64_t *seq, lt_err *err);
  * with an error the callback set in err.
  */
 typedef int (*lt_scan_cb)(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
-			  lt_err *err);
+                          lt_err *err);
 int lt_txn_scan(struct lt_txn *t, enum lt_db db, const void *from, size_t flen, lt_scan_cb cb,
-		void *ctx, lt_err *err);
+                void *ctx, lt_err *err);
 
 /* Number of records in a database. */
 int lt_txn_count(struct lt_txn *t, enum lt_db db, uint64_t *count, lt_err *err);
@@ -84,22 +90,21 @@ uint64_t lt_seq_from_key(const void *key);
 
 /* Status records, keyed by document id and recipient. *out NULL if absent. */
 int lt_status_get(struct lt_txn *t, const char *doc_id, const char *recipient,
-		  Lienthong__Store__StatusRecord **out, lt_err *err);
+                  Lienthong__Store__StatusRecord **out, lt_err *err);
 int lt_status_put(struct lt_txn *t, const char *doc_id, const char *recipient,
-		  const Lienthong__Store__StatusRecord *rec, lt_err *err);
+                  const Lienthong__Store__StatusRecord *rec, lt_err *err);
 const char *lt_status_name(Lienthong__Store__DocStatus s);
 
 /* Appends a record for Kafka to the outbox queue under the next sequence number. */
 int lt_outq_add(struct lt_txn *t, Lienthong__Store__OutKind kind, const char *doc_id,
-		const char *destination, const uint8_t *payload, size_t len, int64_t now_ms,
-		lt_err *err);
+                const char *destination, const uint8_t *payload, size_t len, int64_t now_ms,
+                lt_err *err);
 
 /* Queues a quarantined record to be published again to `topic` (release). */
 int lt_outq_add_release(struct lt_txn *t, const char *topic, const char *destination,
-			const uint8_t *payload, size_t len, int64_t now_ms, lt_err *err);
+                        const uint8_t *payload, size_t len, int64_t now_ms, lt_err *err);
 
 /* Keeps a record that failed a check, with its raw bytes and the reason. */
-int lt_quarantine_add(struct lt_txn *t, const Lienthong__Store__QuarantineRecord *rec,
-		      lt_err *err);
+int lt_quarantine_add(struct lt_txn *t, const Lienthong__Store__QuarantineRecord *rec, lt_err *err);
 
 #endif

@@ -21,9 +21,9 @@ static struct lt_trust *lt_fuzz_trust;
 static void lt_fuzz_init(void)
 {
 	static const char text[] = "agency_code = FUZZ.B\n"
-				   "data_dir = /nonexistent\n"
-				   "key_file = k\ncert_file = c\nca_file = a\n"
-				   "target_dir = /nonexistent\n";
+	                           "data_dir = /nonexistent\n"
+	                           "key_file = k\ncert_file = c\nca_file = a\n"
+	                           "target_dir = /nonexistent\n";
 	lt_err err;
 	if (lt_fuzz_cfg.code_re_ok)
 		return;

@@ -50,9 +50,9 @@ int main(int argc, char **argv)
 	static const uint8_t text[] = "Cong van so 1/2026";
 	static const uint8_t pdf[] = "%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n";
 	struct lt_part_in parts[] = {
-		{"cong-van.txt", "text/plain", text, sizeof text - 1},
-		{"ban-scan.pdf", "application/pdf", pdf, sizeof pdf - 1},
-		{"empty.bin", "application/octet-stream", pdf, 0},
+	    {"cong-van.txt", "text/plain", text, sizeof text - 1},
+	    {"ban-scan.pdf", "application/pdf", pdf, sizeof pdf - 1},
+	    {"empty.bin", "application/octet-stream", pdf, 0},
 	};
 	struct {
 		const char *name;
@@ -64,14 +64,14 @@ int main(int argc, char **argv)
 		int64_t now = lt_now_ms();
 		lt_docid_new(id, &err);
 		struct lt_envelope_in in = {.document_id = id,
-					    .recipients = rcpt,
-					    .n_recipients = 2,
-					    .subject = "Seed",
-					    .document_number = "12/QD-UBND",
-					    .created_at_ms = now,
-					    .expires_at_ms = env_seeds[i].expires ? now + 60000 : 0,
-					    .parts = parts,
-					    .n_parts = env_seeds[i].n_parts};
+		                            .recipients = rcpt,
+		                            .n_recipients = 2,
+		                            .subject = "Seed",
+		                            .document_number = "12/QD-UBND",
+		                            .created_at_ms = now,
+		                            .expires_at_ms = env_seeds[i].expires ? now + 60000 : 0,
+		                            .parts = parts,
+		                            .n_parts = env_seeds[i].n_parts};
 		if (lt_envelope_seal(&in, &signer, &cfg, &buf, &len, digest, &err) != 0 ||
 		    seed_write(dir, env_seeds[i].name, buf, len) != 0) {
 			fprintf(stderr, "seed_gen: %s\n", err.msg);
@@ -81,15 +81,15 @@ int main(int argc, char **argv)
 	}
 	snprintf(dir, sizeof dir, "%s/receipt", argv[2]);
 	Lienthong__ReceiptStatus st[] = {LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED,
-					 LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED};
+	                                 LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED};
 	const char *names[] = {"delivered", "rejected"};
 	for (size_t i = 0; i < 2; i++) {
 		struct lt_receipt_in in = {.document_id = id,
-					   .sender = "FUZZ.B",
-					   .status = st[i],
-					   .time_ms = lt_now_ms(),
-					   .reason = i ? "signature did not verify" : "",
-					   .document_digest = digest};
+		                           .sender = "FUZZ.B",
+		                           .status = st[i],
+		                           .time_ms = lt_now_ms(),
+		                           .reason = i ? "signature did not verify" : "",
+		                           .document_digest = digest};
 		if (lt_receipt_seal(&in, &signer, &buf, &len, &err) != 0 ||
 		    seed_write(dir, names[i], buf, len) != 0) {
 			fprintf(stderr, "seed_gen: %s\n", err.msg);

@@ -49,7 +49,7 @@ struct lt_forge_opts {
 };
 
 static void lt_forge_on_dr(void *ctx, void *opaque, rd_kafka_resp_err_t err, int32_t partition,
-			   int64_t offset)
+                           int64_t offset)
 {
 	struct lt_forge_dr *d = ctx;
 	(void)opaque;
@@ -90,16 +90,20 @@ static int lt_forge_mutate(const struct lt_forge_opts *o, uint8_t *buf, size_t l
 
 static int lt_forge_parse(int argc, char **argv, struct lt_forge_opts *o)
 {
-	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},  {"to", required_argument, NULL, 't'},
-		{"tamper", no_argument, NULL, 'x'},	   {"forge-signature", no_argument, NULL, 'g'},
-		{"claim-sender", required_argument, NULL, 's'},
-		{"reuse-id", required_argument, NULL, 'i'},
-		{"publish-to", required_argument, NULL, 'p'},
-		{"expired", no_argument, NULL, 'e'},	   {"parts", required_argument, NULL, 'n'},
-		{"truncate", required_argument, NULL, 'T'}, {"random", required_argument, NULL, 'R'},
-		{"huge-length", no_argument, NULL, 'H'},   {"record", no_argument, NULL, 'r'},
-		{NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+	                                     {"to", required_argument, NULL, 't'},
+	                                     {"tamper", no_argument, NULL, 'x'},
+	                                     {"forge-signature", no_argument, NULL, 'g'},
+	                                     {"claim-sender", required_argument, NULL, 's'},
+	                                     {"reuse-id", required_argument, NULL, 'i'},
+	                                     {"publish-to", required_argument, NULL, 'p'},
+	                                     {"expired", no_argument, NULL, 'e'},
+	                                     {"parts", required_argument, NULL, 'n'},
+	                                     {"truncate", required_argument, NULL, 'T'},
+	                                     {"random", required_argument, NULL, 'R'},
+	                                     {"huge-length", no_argument, NULL, 'H'},
+	                                     {"record", no_argument, NULL, 'r'},
+	                                     {NULL, 0, NULL, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "c:t:", opts, NULL)) != -1) {
 		switch (c) {
@@ -159,7 +163,7 @@ int main(int argc, char **argv)
 	lt_log_init(argv[0], LT_LOG_WARN);
 	if (lt_forge_parse(argc, argv, &o) != 0) {
 		fprintf(stderr, "usage: lt-forge -c SENDER.conf --to CODE[,CODE] [mode...] "
-				"[--record] FILE (modes: see tests/tools/lt_forge.c)\n");
+		                "[--record] FILE (modes: see tests/tools/lt_forge.c)\n");
 		return 2;
 	}
 	static struct lt_config cfg;
@@ -168,7 +172,7 @@ int main(int argc, char **argv)
 	struct lt_txn *t = NULL;
 	rd_kafka_t *rk = NULL;
 	struct lt_part_in *parts = NULL;
-	char (*names)[32] = NULL;
+	char(*names)[32] = NULL;
 	uint8_t *file = NULL, *env_buf = NULL, digest[LT_DIGEST_LEN];
 	size_t file_len = 0, env_len = 0;
 	char id[LT_DOCID_LEN + 1], topic[LT_TOPIC_MAX + 1], to[512];
@@ -202,24 +206,25 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	for (long i = 0; i < o.parts; i++) {
-		snprintf(names[i], sizeof names[i], o.parts == 1 ? "forged.bin" : "part-%ld", i + 1);
+		snprintf(names[i], sizeof names[i], o.parts == 1 ? "forged.bin" : "part-%ld",
+		         i + 1);
 		parts[i] = (struct lt_part_in){.name = names[i],
-					       .media_type = "application/octet-stream",
-					       .data = file,
-					       .len = file_len};
+		                               .media_type = "application/octet-stream",
+		                               .data = file,
+		                               .len = file_len};
 	}
 	/* The sealing limits are the attacker's, not the recipient's. */
 	cfg.max_parts = 1000000;
 	cfg.max_message_bytes = 64 << 20;
 	int64_t now = lt_now_ms();
 	struct lt_envelope_in in = {.document_id = id,
-				    .recipients = recipients,
-				    .n_recipients = n_recipients,
-				    .subject = "forged",
-				    .created_at_ms = now,
-				    .expires_at_ms = o.expired ? now - 1000 : 0,
-				    .parts = parts,
-				    .n_parts = (size_t)o.parts};
+	                            .recipients = recipients,
+	                            .n_recipients = n_recipients,
+	                            .subject = "forged",
+	                            .created_at_ms = now,
+	                            .expires_at_ms = o.expired ? now - 1000 : 0,
+	                            .parts = parts,
+	                            .n_parts = (size_t)o.parts};
 	if (lt_envelope_seal(&in, &signer, &cfg, &env_buf, &env_len, digest, &err) != 0 ||
 	    lt_forge_mutate(&o, env_buf, env_len, &err) != 0)
 		goto fail;
@@ -236,8 +241,8 @@ int main(int argc, char **argv)
 	}
 	if (o.huge_length) {
 		/* version 1, then field 3 (parts, length-delimited) claiming 2^30 bytes. */
-		static const uint8_t huge[] = {0x08, 0x01, 0x1a, 0x80, 0x80, 0x80, 0x80,
-					       0x04, 0x0a, 0x01, 'x'};
+		static const uint8_t huge[] = {0x08, 0x01, 0x1a, 0x80, 0x80, 0x80,
+		                               0x80, 0x04, 0x0a, 0x01, 'x'};
 		memcpy(env_buf, huge, sizeof huge);
 		env_len = sizeof huge;
 	}
@@ -245,15 +250,15 @@ int main(int argc, char **argv)
 	if (rk == NULL)
 		goto fail;
 	lt_config_inbox_topic(&cfg, o.publish_to ? o.publish_to : recipients[0], topic,
-			      sizeof topic);
+	                      sizeof topic);
 	if (lt_kafka_produce(rk, topic, cfg.agency_code, strlen(cfg.agency_code), env_buf, env_len,
-			     NULL, &err) != 0)
+	                     NULL, &err) != 0)
 		goto fail;
 	rd_kafka_flush(rk, 30000);
 	rd_kafka_poll(rk, 0);
 	if (!dr.done || dr.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		lt_err_set(&err, LT_EIO, "publishing failed: %s",
-			   dr.done ? rd_kafka_err2str(dr.err) : "no delivery report");
+		           dr.done ? rd_kafka_err2str(dr.err) : "no delivery report");
 		goto fail;
 	}
 	if (o.record) {

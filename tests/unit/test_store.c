@@ -149,8 +149,9 @@ static void test_submit(void)
 
 static void test_conflict(void)
 {
-	/* A new document and one already submitted: all or nothing. */
+	/* A new document and one already submitted with other bytes: all or nothing. */
 	struct lt_submit_doc docs[2] = {doc(3), doc(1)};
+	docs[1].len--;
 	lt_err err;
 	lt_err_clear(&err);
 	CHECK(lt_submit(store, docs, 2, NOW + 5, &err) == -1);
@@ -184,12 +185,18 @@ static void test_conflict(void)
 		CHECK(count(LT_DB_DOCS) == 4);
 		CHECK(count(LT_DB_OUTQ) == 8);
 	}
-	/* The same document twice in one batch is a conflict too. */
+	/* One id twice in one batch with other bytes is a conflict too. */
 	struct lt_submit_doc twice[2] = {doc(0), doc(0)};
 	twice[0].document_id = twice[1].document_id = "0190f3a2-0005-7000-8000-000000000005";
+	twice[1].len--;
 	CHECK(lt_submit(store, twice, 2, NOW, &err) == -1);
 	CHECK(err.code == LT_ECONFLICT);
 	CHECK(count(LT_DB_DOCS) == 4);
+	/* The same bytes again (a retried submission) are accepted and change nothing. */
+	struct lt_submit_doc again[1] = {doc(1)};
+	CHECK_OK(lt_submit(store, again, 1, NOW + 9, &err), err);
+	CHECK(count(LT_DB_DOCS) == 4);
+	CHECK(count(LT_DB_OUTQ) == 8);
 }
 
 static void test_status_absent(void)
