@@ -36,12 +36,23 @@
 
 static volatile sig_atomic_t lt_agent_stop;
 
-/* A record that could not be handled yet: its partition is paused meanwhile. */
-struct lt_held {
-	rd_kafka_message_t *msg;
-	int64_t first_failure_ms;
-	int64_t retry_at_ms;
+#define LT_AGENT_BATCH 64 /* records handled per LMDB commit, at most */
+
+/*
+ * A partition whose record could not be handled yet (target down, store
+ * error): the consumer is rewound to that record and the partition paused
+ * until retry_at; then the record comes again. Records after it in the
+ * partition wait, so offsets are only ever stored in order.
+ */
+struct lt_blocked {
+	char topic[LT_TOPIC_MAX + 1];
+	int32_t partition;
+	int64_t offset;
+	int64_t failing_since_ms; /* first failure of this record */
 	int64_t backoff_ms;
+	int64_t retry_at_ms;
+	int paused; /* 0 once resumed, until the record comes again */
+	int fresh;  /* blocked in the current batch: rewind and pause after it */
 };
 
 struct lt_agent {
@@ -56,8 +67,8 @@ struct lt_agent {
 	struct lt_recv recv;
 	char inbox_topic[LT_TOPIC_MAX + 1];
 	char receipt_topic[LT_TOPIC_MAX + 1];
-	struct lt_held *held;
-	size_t n_held, cap_held;
+	struct lt_blocked *blocked;
+	size_t n_blocked, cap_blocked;
 	int topics_ready;
 	int64_t topics_retry_ms;
 };
@@ -138,20 +149,17 @@ static int lt_agent_setup(struct lt_agent *a, const char *path, lt_err *err)
 	return 0;
 }
 
-/* Drops held records of partitions taken away: their new owner reads them again. */
+/* Forgets blocked partitions taken away: their new owner reads them from the commit. */
 static void lt_agent_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts)
 {
 	struct lt_agent *a = ctx;
 	size_t keep = 0;
-	for (size_t i = 0; i < a->n_held; i++) {
-		rd_kafka_message_t *m = a->held[i].msg;
-		if (rd_kafka_topic_partition_list_find(parts, rd_kafka_topic_name(m->rkt),
-		                                       m->partition) != NULL)
-			rd_kafka_message_destroy(m);
-		else
-			a->held[keep++] = a->held[i];
+	for (size_t i = 0; i < a->n_blocked; i++) {
+		struct lt_blocked *b = &a->blocked[i];
+		if (rd_kafka_topic_partition_list_find(parts, b->topic, b->partition) == NULL)
+			a->blocked[keep++] = *b;
 	}
-	a->n_held = keep;
+	a->n_blocked = keep;
 }
 
 static int lt_agent_start_kafka(struct lt_agent *a, lt_err *err)
@@ -182,119 +190,197 @@ static void lt_agent_topics(struct lt_agent *a, int64_t now_ms)
 	lt_log_info("topics ready: %s, %s", a->inbox_topic, a->receipt_topic);
 }
 
-static int lt_agent_handle(struct lt_agent *a, const rd_kafka_message_t *m, int64_t now_ms,
-                           int64_t failing_since_ms, lt_err *err)
+static struct lt_blocked *lt_agent_blocked(struct lt_agent *a, const char *topic, int32_t partition)
 {
+	for (size_t i = 0; i < a->n_blocked; i++) {
+		if (a->blocked[i].partition == partition && strcmp(a->blocked[i].topic, topic) == 0)
+			return &a->blocked[i];
+	}
+	return NULL;
+}
+
+static void lt_agent_unblock(struct lt_agent *a, struct lt_blocked *b)
+{
+	*b = a->blocked[--a->n_blocked];
+}
+
+/*
+ * The record at offset failed: rewind and pause its partition after this
+ * batch. Within one batch the earliest offset of a partition wins, so no
+ * record before the rewind point is skipped.
+ */
+static void lt_agent_block(struct lt_agent *a, const char *topic, int32_t partition, int64_t offset,
+                           int64_t now_ms, const char *why)
+{
+	struct lt_blocked *b = lt_agent_blocked(a, topic, partition);
+	if (b != NULL && b->fresh) {
+		if (offset < b->offset)
+			b->offset = offset;
+		return;
+	}
+	if (b != NULL && b->offset == offset) {
+		b->backoff_ms = b->backoff_ms * 2 > a->cfg.retry_backoff_max_ms
+		                    ? a->cfg.retry_backoff_max_ms
+		                    : b->backoff_ms * 2;
+	} else {
+		if (b == NULL) {
+			if (a->n_blocked == a->cap_blocked) {
+				size_t cap = a->cap_blocked ? a->cap_blocked * 2 : 8;
+				struct lt_blocked *nb = realloc(a->blocked, cap * sizeof *nb);
+				if (nb == NULL)
+					lt_log_fatal("out of memory blocking a partition");
+				a->blocked = nb;
+				a->cap_blocked = cap;
+			}
+			b = &a->blocked[a->n_blocked++];
+		}
+		*b = (struct lt_blocked){.partition = partition,
+		                         .offset = offset,
+		                         .failing_since_ms = now_ms,
+		                         .backoff_ms = a->cfg.retry_backoff_min_ms};
+		snprintf(b->topic, sizeof b->topic, "%s", topic);
+	}
+	b->retry_at_ms = now_ms + b->backoff_ms;
+	b->paused = 1;
+	b->fresh = 1;
+	lt_log_warn("%s [%d] @ %lld: %s; retrying in %.1f s, partition paused", topic,
+	            (int)partition, (long long)offset, why, (double)b->backoff_ms / 1000.0);
+}
+
+/* Handles one record in a nested transaction of t; 0 handled, -1 blocked. */
+static int lt_agent_handle(struct lt_agent *a, struct lt_txn *t, const rd_kafka_message_t *m,
+                           int64_t now_ms, int *inbox)
+{
+	const char *topic = rd_kafka_topic_name(m->rkt);
+	struct lt_blocked *b = lt_agent_blocked(a, topic, m->partition);
+	int64_t failing_since = 0;
+	if (b != NULL) {
+		if (b->paused || b->fresh || m->offset > b->offset)
+			return 1; /* comes again after the rewind: skip it now */
+		if (m->offset == b->offset)
+			failing_since = b->failing_since_ms;
+	}
 	struct lt_record rec = {
-	    .topic = rd_kafka_topic_name(m->rkt),
+	    .topic = topic,
 	    .partition = m->partition,
 	    .offset = m->offset,
 	    .value = m->payload,
 	    .len = m->len,
 	};
-	if (strcmp(rec.topic, a->inbox_topic) == 0) {
-		if (lt_inbox_handle(&a->recv, &rec, now_ms, failing_since_ms, err) != 0)
-			return -1;
-		lt_forward_wake(a->fw); /* a receipt is waiting in the outbox */
-		return 0;
+	struct lt_txn *child = NULL;
+	lt_err err;
+	int rc = lt_txn_begin_nested(t, &child, &err);
+	if (rc == 0) {
+		*inbox = strcmp(topic, a->inbox_topic) == 0;
+		rc = *inbox ? lt_inbox_handle(&a->recv, child, &rec, now_ms, failing_since, &err)
+		            : lt_receipts_handle(&a->recv, child, &rec, now_ms, &err);
+		if (rc == 0)
+			rc = lt_txn_commit(child, &err);
+		else
+			lt_txn_abort(child);
 	}
-	return lt_receipts_handle(&a->recv, &rec, now_ms, err);
+	if (rc != 0) {
+		lt_agent_block(a, topic, m->partition, m->offset, now_ms, err.msg);
+		return -1;
+	}
+	if (b != NULL) {
+		lt_log_info("%s [%d] @ %lld handled after retry", topic, (int)m->partition,
+		            (long long)m->offset);
+		lt_agent_unblock(a, b);
+	}
+	return 0;
 }
 
-static void lt_agent_hold(struct lt_agent *a, rd_kafka_message_t *m, int64_t now_ms,
-                          const lt_err *why)
+/* Rewinds and pauses partitions blocked in this batch; resumes those due. */
+static void lt_agent_partitions(struct lt_agent *a, int64_t now_ms)
 {
 	lt_err err;
-	if (a->n_held == a->cap_held) {
-		size_t cap = a->cap_held ? a->cap_held * 2 : 8;
-		struct lt_held *h = realloc(a->held, cap * sizeof *h);
-		if (h == NULL)
-			lt_log_fatal("out of memory holding a record for retry");
-		a->held = h;
-		a->cap_held = cap;
-	}
-	lt_log_warn("%s [%d] @ %lld: %s; retrying in %.1f s, partition paused",
-	            rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset, why->msg,
-	            (double)a->cfg.retry_backoff_min_ms / 1000.0);
-	a->held[a->n_held++] = (struct lt_held){.msg = m,
-	                                        .first_failure_ms = now_ms,
-	                                        .retry_at_ms = now_ms + a->cfg.retry_backoff_min_ms,
-	                                        .backoff_ms = a->cfg.retry_backoff_min_ms};
-	if (lt_kafka_pause(a->consumer, rd_kafka_topic_name(m->rkt), m->partition, 1, &err) != 0)
-		lt_log_warn("%s", err.msg);
-}
-
-static void lt_agent_done(struct lt_agent *a, rd_kafka_message_t *m)
-{
-	lt_err err;
-	if (lt_kafka_consumer_done(a->consumer, m, &err) != 0)
-		lt_log_warn("%s (the record is read again after a restart and not delivered twice)",
-		            err.msg);
-	rd_kafka_message_destroy(m);
-}
-
-static void lt_agent_retry_held(struct lt_agent *a, int64_t now_ms)
-{
-	size_t i = 0;
-	while (i < a->n_held) {
-		struct lt_held *h = &a->held[i];
-		lt_err err;
-		if (now_ms < h->retry_at_ms) {
-			i++;
-			continue;
+	for (size_t i = 0; i < a->n_blocked; i++) {
+		struct lt_blocked *b = &a->blocked[i];
+		if (b->fresh) {
+			b->fresh = 0;
+			if (lt_kafka_rewind(a->consumer, b->topic, b->partition, b->offset, &err) !=
+			    0)
+				lt_log_warn("%s", err.msg);
+		} else if (b->paused && now_ms >= b->retry_at_ms) {
+			b->paused = 0;
+			if (lt_kafka_pause(a->consumer, b->topic, b->partition, 0, &err) != 0)
+				lt_log_warn("%s", err.msg);
 		}
-		if (lt_agent_handle(a, h->msg, now_ms, h->first_failure_ms, &err) != 0) {
-			h->backoff_ms = h->backoff_ms * 2 > a->cfg.retry_backoff_max_ms
-			                    ? a->cfg.retry_backoff_max_ms
-			                    : h->backoff_ms * 2;
-			h->retry_at_ms = now_ms + h->backoff_ms;
-			lt_log_warn("%s; retrying in %.1f s", err.msg,
-			            (double)h->backoff_ms / 1000.0);
-			i++;
-			continue;
-		}
-		rd_kafka_message_t *m = h->msg;
-		if (lt_kafka_pause(a->consumer, rd_kafka_topic_name(m->rkt), m->partition, 0,
-		                   &err) != 0)
-			lt_log_warn("%s", err.msg);
-		lt_log_info("%s [%d] @ %lld handled after retry", rd_kafka_topic_name(m->rkt),
-		            (int)m->partition, (long long)m->offset);
-		lt_agent_done(a, m);
-		a->held[i] = a->held[--a->n_held];
 	}
 }
 
+/*
+ * Takes up to LT_AGENT_BATCH records, handles them in one LMDB transaction
+ * (one fsync for the batch), then stores their offsets: a record's offset is
+ * stored only after what it changed is durable.
+ */
 static void lt_agent_consume(struct lt_agent *a, int64_t now_ms)
 {
-	rd_kafka_message_t *m = rd_kafka_consumer_poll(a->consumer, 100);
+	rd_kafka_message_t *msgs[LT_AGENT_BATCH];
+	int done[LT_AGENT_BATCH];
+	size_t n = 0;
+	int inbox = 0, any_inbox = 0;
+	struct lt_txn *t = NULL;
 	lt_err err;
-	if (m == NULL)
-		return;
-	if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-			lt_log(m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ? LT_LOG_DEBUG
-			                                                         : LT_LOG_WARN,
-			       "kafka consumer: %s", rd_kafka_message_errstr(m));
-		rd_kafka_message_destroy(m);
-		return;
+
+	while (n < LT_AGENT_BATCH) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(a->consumer, n == 0 ? 100 : 0);
+		if (m == NULL)
+			break;
+		if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				lt_log(m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
+				           ? LT_LOG_DEBUG
+				           : LT_LOG_WARN,
+				       "kafka consumer: %s", rd_kafka_message_errstr(m));
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		msgs[n++] = m;
 	}
-	if (lt_agent_handle(a, m, now_ms, 0, &err) != 0) {
-		lt_agent_hold(a, m, now_ms, &err);
-		return;
+	if (n > 0 && lt_txn_begin(a->store, 1, &t, &err) != 0) {
+		for (size_t i = 0; i < n; i++)
+			lt_agent_block(a, rd_kafka_topic_name(msgs[i]->rkt), msgs[i]->partition,
+			               msgs[i]->offset, now_ms, err.msg);
+		n = 0; /* all rewound: nothing handled */
 	}
-	lt_agent_done(a, m);
+	for (size_t i = 0; i < n; i++) {
+		done[i] = lt_agent_handle(a, t, msgs[i], now_ms, &inbox) == 0;
+		any_inbox |= done[i] && inbox;
+	}
+	if (t != NULL && lt_txn_commit(t, &err) != 0) {
+		/* Nothing of the batch is durable: every partition goes back to its first record.
+		 */
+		for (size_t i = 0; i < n; i++) {
+			if (done[i])
+				lt_agent_block(a, rd_kafka_topic_name(msgs[i]->rkt),
+				               msgs[i]->partition, msgs[i]->offset, now_ms,
+				               err.msg);
+			done[i] = 0;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (done[i] && lt_kafka_consumer_done(a->consumer, msgs[i], &err) != 0)
+			lt_log_warn("%s (the record is read again after a restart and not "
+			            "delivered twice)",
+			            err.msg);
+	}
+	for (size_t i = 0; i < n; i++)
+		rd_kafka_message_destroy(msgs[i]);
+	if (any_inbox)
+		lt_forward_wake(a->fw); /* receipts are waiting in the outbox */
+	lt_agent_partitions(a, now_ms);
 }
 
 static void lt_agent_teardown(struct lt_agent *a)
 {
 	lt_submitd_stop(a->submitd);
-	for (size_t i = 0; i < a->n_held; i++)
-		rd_kafka_message_destroy(a->held[i].msg);
-	free(a->held);
-	/* Closing the consumer below revokes its partitions: lt_agent_revoke must
-	 * then find no held record (they are destroyed already). */
-	a->held = NULL;
-	a->n_held = a->cap_held = 0;
+	/* Closing the consumer below revokes its partitions: lt_agent_revoke then
+	 * finds nothing to forget. */
+	free(a->blocked);
+	a->blocked = NULL;
+	a->n_blocked = a->cap_blocked = 0;
 	if (a->consumer != NULL)
 		lt_kafka_destroy(a->consumer);
 	if (a->fw != NULL)
@@ -373,7 +459,6 @@ int main(int argc, char **argv)
 		lt_agent_topics(&a, now);
 		if (lt_forward_tick(a.fw, now, &err) != 0)
 			lt_log_warn("outbox: %s", err.msg);
-		lt_agent_retry_held(&a, now);
 		lt_agent_consume(&a, now);
 	}
 	lt_log_info("stopping");

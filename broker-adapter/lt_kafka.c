@@ -216,6 +216,28 @@ int lt_kafka_pause(rd_kafka_t *rk, const char *topic, int32_t partition, int pau
 	return 0;
 }
 
+int lt_kafka_rewind(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t offset,
+                    lt_err *err)
+{
+	if (lt_kafka_pause(rk, topic, partition, 1, err) != 0)
+		return -1;
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(list, topic, partition)->offset = offset;
+	rd_kafka_error_t *e = rd_kafka_seek_partitions(rk, list, 5000);
+	int rc = 0;
+	if (e != NULL) {
+		rc = lt_err_set(err, LT_EIO, "cannot rewind %s [%d] to %lld: %s", topic,
+		                (int)partition, (long long)offset, rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+	} else if (list->elems[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		rc = lt_err_set(err, LT_EIO, "cannot rewind %s [%d] to %lld: %s", topic,
+		                (int)partition, (long long)offset,
+		                rd_kafka_err2str(list->elems[0].err));
+	}
+	rd_kafka_topic_partition_list_destroy(list);
+	return rc;
+}
+
 int lt_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key, size_t klen,
                      const void *val, size_t vlen, void *opaque, lt_err *err)
 {

@@ -46,6 +46,13 @@ rd_kafka_t *lt_kafka_consumer_new(const struct lt_config *cfg, const char *const
 /* Marks a consumed message as fully handled: its offset may be committed. */
 int lt_kafka_consumer_done(rd_kafka_t *rk, const rd_kafka_message_t *msg, lt_err *err);
 
+/*
+ * Pauses one partition and moves its fetch position back to offset, so the
+ * record there (and those after it) come again once it is resumed.
+ */
+int lt_kafka_rewind(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t offset,
+                    lt_err *err);
+
 /* Stops or restarts fetching one partition (a message being retried). */
 int lt_kafka_pause(rd_kafka_t *rk, const char *topic, int32_t partition, int pause, lt_err *err);
 

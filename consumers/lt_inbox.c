@@ -63,7 +63,7 @@ static int lt_inbox_addressed_to(const Lienthong__Envelope *env, const char *cod
  * `status` (rejected or failed). remember: record the outcome under the
  * document id, so a resend gets the same answer (only for verified content).
  */
-static int lt_inbox_refuse(const struct lt_recv *rc, const struct lt_record *rec,
+static int lt_inbox_refuse(const struct lt_recv *rc, struct lt_txn *t, const struct lt_record *rec,
                            const Lienthong__Envelope *env, Lienthong__ReceiptStatus status,
                            const char *reason, const uint8_t *digest, int remember, int64_t now_ms,
                            lt_err *err)
@@ -79,55 +79,42 @@ static int lt_inbox_refuse(const struct lt_recv *rc, const struct lt_record *rec
 	lt_log_warn("%s %s [%d] @ %lld (document %s from %s): %s", lt_receipt_status_name(status),
 	            rec->topic, (int)rec->partition, (long long)rec->offset, doc_id ? doc_id : "?",
 	            sender ? sender : "?", reason);
-	struct lt_txn *t = NULL;
-	if (lt_txn_begin(rc->store, 1, &t, err) != 0)
-		return -1;
 	if (lt_recv_quarantine(t, rec, reason, doc_id, sender, now_ms, err) != 0)
-		goto fail;
+		return -1;
 	if (sender != NULL &&
 	    lt_inbox_queue_receipt(rc, t, doc_id, sender, status, reason, digest, now_ms, err) != 0)
-		goto fail;
+		return -1;
 	if (remember && sender != NULL &&
 	    lt_inbox_put(t, doc_id,
 	                 status == LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED
 	                     ? LIENTHONG__STORE__INBOX_STATUS__INBOX_FAILED
 	                     : LIENTHONG__STORE__INBOX_STATUS__INBOX_REJECTED,
 	                 sender, digest, reason, "", now_ms, err) != 0)
-		goto fail;
-	return lt_txn_commit(t, err);
-fail:
-	lt_txn_abort(t);
-	return -1;
+		return -1;
+	return 0;
 }
 
 /*
  * A document id seen before: same content gets its receipt again; other
  * content is a conflict. Returns 1 when handled here, 0 when new, -1 on error.
  */
-static int lt_inbox_seen(const struct lt_recv *rc, const struct lt_record *rec,
+static int lt_inbox_seen(const struct lt_recv *rc, struct lt_txn *t, const struct lt_record *rec,
                          const Lienthong__Envelope *env, const uint8_t *digest, int64_t now_ms,
                          lt_err *err)
 {
 	const Lienthong__Header *h = env->header;
-	struct lt_txn *t = NULL;
 	const void *val;
 	size_t vlen;
-	int ret = -1;
-	if (lt_txn_begin(rc->store, 1, &t, err) != 0)
-		return -1;
+	int ret;
 	if (lt_txn_get(t, LT_DB_INBOX, h->document_id, strlen(h->document_id), &val, &vlen, err) !=
 	    0)
-		goto out;
-	if (val == NULL) {
-		ret = 0;
-		goto out;
-	}
+		return -1;
+	if (val == NULL)
+		return 0;
 	Lienthong__Store__InboxRecord *old =
 	    lienthong__store__inbox_record__unpack(NULL, vlen, val);
-	if (old == NULL) {
-		lt_err_set(err, LT_EIO, "inbox record of %s is corrupt", h->document_id);
-		goto out;
-	}
+	if (old == NULL)
+		return lt_err_set(err, LT_EIO, "inbox record of %s is corrupt", h->document_id);
 	int same = old->digest.len == LT_DIGEST_LEN &&
 	           memcmp(old->digest.data, digest, LT_DIGEST_LEN) == 0;
 	if (same) {
@@ -143,28 +130,20 @@ static int lt_inbox_seen(const struct lt_recv *rc, const struct lt_record *rec,
 		ret = lt_inbox_queue_receipt(rc, t, h->document_id, h->sender, again, old->reason,
 		                             digest, now_ms, err);
 		lienthong__store__inbox_record__free_unpacked(old, NULL);
-		if (ret != 0)
-			goto out;
-		ret = lt_txn_commit(t, err) == 0 ? 1 : -1;
-		return ret;
+		return ret == 0 ? 1 : -1;
 	}
 	lienthong__store__inbox_record__free_unpacked(old, NULL);
-	lt_txn_abort(t);
-	t = NULL;
 	char reason[200];
 	snprintf(reason, sizeof reason,
 	         "conflict: document id %s was received before with other content", h->document_id);
-	return lt_inbox_refuse(rc, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED, reason,
+	return lt_inbox_refuse(rc, t, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED, reason,
 	                       digest, 0, now_ms, err) == 0
 	           ? 1
 	           : -1;
-out:
-	lt_txn_abort(t);
-	return ret;
 }
 
-int lt_inbox_handle(const struct lt_recv *rc, const struct lt_record *rec, int64_t now_ms,
-                    int64_t failing_since_ms, lt_err *err)
+int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_record *rec,
+                    int64_t now_ms, int64_t failing_since_ms, lt_err *err)
 {
 	Lienthong__Envelope *env = NULL;
 	uint8_t digest[LT_DIGEST_LEN];
@@ -174,7 +153,7 @@ int lt_inbox_handle(const struct lt_recv *rc, const struct lt_record *rec, int64
 
 	if (lt_envelope_decode(rec->value, rec->len, rc->cfg, &env, &why) != 0 ||
 	    lt_envelope_verify(env, rc->trust, digest, &why) != 0) {
-		ret = lt_inbox_refuse(rc, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
+		ret = lt_inbox_refuse(rc, t, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
 		                      why.msg, NULL, 0, now_ms, err);
 		goto out;
 	}
@@ -183,7 +162,7 @@ int lt_inbox_handle(const struct lt_recv *rc, const struct lt_record *rec, int64
 		snprintf(why.msg, sizeof why.msg,
 		         "misdirected: the document is not addressed to this agency (%s)",
 		         rc->cfg->agency_code);
-		ret = lt_inbox_refuse(rc, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
+		ret = lt_inbox_refuse(rc, t, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
 		                      why.msg, digest, 1, now_ms, err);
 		goto out;
 	}
@@ -191,11 +170,11 @@ int lt_inbox_handle(const struct lt_recv *rc, const struct lt_record *rec, int64
 		char when[LT_TIME_TEXT];
 		lt_time_format(h->expires_at_ms, when, sizeof when);
 		snprintf(why.msg, sizeof why.msg, "expired: the document expired at %s", when);
-		ret = lt_inbox_refuse(rc, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
+		ret = lt_inbox_refuse(rc, t, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
 		                      why.msg, digest, 1, now_ms, err);
 		goto out;
 	}
-	int seen = lt_inbox_seen(rc, rec, env, digest, now_ms, err);
+	int seen = lt_inbox_seen(rc, t, rec, env, digest, now_ms, err);
 	if (seen != 0) {
 		ret = seen > 0 ? 0 : -1;
 		goto out;
@@ -212,22 +191,15 @@ int lt_inbox_handle(const struct lt_recv *rc, const struct lt_record *rec, int64
 		         err->code == LT_EINVAL ? "target refused the document: "
 		                                : "target kept failing past delivery_deadline_s: ",
 		         err->msg);
-		ret = lt_inbox_refuse(rc, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED,
+		ret = lt_inbox_refuse(rc, t, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED,
 		                      why.msg, digest, 1, now_ms, err);
 		goto out;
 	}
-	struct lt_txn *t = NULL;
-	if (lt_txn_begin(rc->store, 1, &t, err) != 0)
-		goto out;
 	if (lt_inbox_put(t, h->document_id, LIENTHONG__STORE__INBOX_STATUS__INBOX_DELIVERED,
 	                 h->sender, digest, "", path, now_ms, err) != 0 ||
 	    lt_inbox_queue_receipt(rc, t, h->document_id, h->sender,
 	                           LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED, "", digest, now_ms,
-	                           err) != 0) {
-		lt_txn_abort(t);
-		goto out;
-	}
-	if (lt_txn_commit(t, err) != 0)
+	                           err) != 0)
 		goto out;
 	lt_log_info("delivered document %s from %s (%zu part(s)) to %s", h->document_id, h->sender,
 	            env->n_parts, path);

@@ -17,16 +17,18 @@
  * attempt, 0 on the first attempt), the document is kept in the quarantine,
  * recorded as failed, and a `failed` receipt with the reason goes back.
  *
- * Result: 0 when the record is fully handled (the caller may store the
- * Kafka offset), -1 when it must be handled again later (the target or the
- * store failed; err says why). Runs in the agent's main loop thread.
+ * Everything is written into the caller's transaction t: the record is
+ * handled once t is committed (then the caller may store the Kafka offset).
+ * Result: 0 when handled, -1 when it must be handled again later (the target
+ * or the store failed; err says why): the caller then aborts what this call
+ * wrote (a nested transaction). Runs in the agent's main loop thread.
  */
 #ifndef LT_INBOX_H
 #define LT_INBOX_H
 
 #include "lt_recv.h"
 
-int lt_inbox_handle(const struct lt_recv *rc, const struct lt_record *rec, int64_t now_ms,
-                    int64_t failing_since_ms, lt_err *err);
+int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_record *rec,
+                    int64_t now_ms, int64_t failing_since_ms, lt_err *err);
 
 #endif

@@ -66,11 +66,10 @@ out:
 	return ret;
 }
 
-int lt_receipts_handle(const struct lt_recv *rc, const struct lt_record *rec, int64_t now_ms,
-                       lt_err *err)
+int lt_receipts_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_record *rec,
+                       int64_t now_ms, lt_err *err)
 {
 	lt_err why;
-	struct lt_txn *t = NULL;
 	int ret = -1, q = 1;
 	Lienthong__Receipt *r = lt_receipt_decode(rec->value, rec->len, rc->cfg, &why);
 	if (r != NULL) {
@@ -81,8 +80,6 @@ int lt_receipts_handle(const struct lt_recv *rc, const struct lt_record *rec, in
 		else if (lt_receipt_verify(r, rc->trust, &why) == 0)
 			q = 0;
 	}
-	if (lt_txn_begin(rc->store, 1, &t, err) != 0)
-		goto out;
 	if (!q) {
 		q = lt_receipts_apply(t, r, &why, err);
 		if (q < 0)
@@ -95,10 +92,8 @@ int lt_receipts_handle(const struct lt_recv *rc, const struct lt_record *rec, in
 		                       r ? r->recipient : NULL, now_ms, err) != 0)
 			goto out;
 	}
-	ret = lt_txn_commit(t, err);
-	t = NULL;
+	ret = 0;
 out:
-	lt_txn_abort(t);
 	if (r != NULL)
 		lienthong__receipt__free_unpacked(r, NULL);
 	return ret;

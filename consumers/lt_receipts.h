@@ -9,14 +9,15 @@
  * sent; between terminal statuses the later receipt wins, so a late or
  * repeated receipt cannot move a status backwards.
  *
- * Result as lt_inbox_handle: 0 handled, -1 retry later. Main loop thread.
+ * Writes into the caller's transaction t; result as lt_inbox_handle: 0
+ * handled (once t commits), -1 retry later. Main loop thread.
  */
 #ifndef LT_RECEIPTS_H
 #define LT_RECEIPTS_H
 
 #include "lt_recv.h"
 
-int lt_receipts_handle(const struct lt_recv *rc, const struct lt_record *rec, int64_t now_ms,
-                       lt_err *err);
+int lt_receipts_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_record *rec,
+                       int64_t now_ms, lt_err *err);
 
 #endif

@@ -118,6 +118,21 @@ int lt_txn_begin(struct lt_store *s, int write, struct lt_txn **out, lt_err *err
 	return 0;
 }
 
+int lt_txn_begin_nested(struct lt_txn *parent, struct lt_txn **out, lt_err *err)
+{
+	struct lt_txn *t = calloc(1, sizeof *t);
+	if (t == NULL)
+		return lt_err_set(err, LT_EIO, "out of memory");
+	t->s = parent->s;
+	int rc = mdb_txn_begin(parent->s->env, parent->txn, 0, &t->txn);
+	if (rc != 0) {
+		free(t);
+		return lt_store_fail(parent->s, err, rc, "beginning a nested transaction");
+	}
+	*out = t;
+	return 0;
+}
+
 int lt_txn_commit(struct lt_txn *t, lt_err *err)
 {
 	int rc = mdb_txn_commit(t->txn);

@@ -53,6 +53,11 @@ int lt_store_open(struct lt_store **out, const char *dir, int64_t map_size, lt_e
 void lt_store_close(struct lt_store *s);
 
 int lt_txn_begin(struct lt_store *s, int write, struct lt_txn **out, lt_err *err);
+/*
+ * A write transaction inside parent: its changes join parent's when it
+ * commits (no fsync), vanish when it aborts. parent is unusable meanwhile.
+ */
+int lt_txn_begin_nested(struct lt_txn *parent, struct lt_txn **out, lt_err *err);
 /* Commits (durably) and frees the transaction, also on failure. */
 int lt_txn_commit(struct lt_txn *t, lt_err *err);
 void lt_txn_abort(struct lt_txn *t);
