@@ -57,8 +57,9 @@ static const struct lt_config_row lt_config_rows[] = {
      "part, header Idempotency-Key: <document id>) instead of being written to target_dir. "
      "2xx delivers; 4xx (but 408 and 429) refuses for good (status failed); anything else "
      "is retried."},
-    {"target_timeout_ms", LT_CT_INT, LT_NUM(target_timeout_ms), "30000", 100, 3600000,
-     "Time limit of one HTTP delivery attempt."},
+    {"target_timeout_ms", LT_CT_INT, LT_NUM(target_timeout_ms), "30000", 100, 120000,
+     "Time limit of one HTTP delivery attempt. At most 2 minutes: the agent delivers "
+     "between polls of Kafka, which expects a poll at least every 5 minutes."},
     {"target_ca_file", LT_CT_PATH, LT_STR(target_ca_file), "", 0, 0,
      "PEM CA bundle to verify an https target_url (default: the system's)."},
     {"target_cert_file", LT_CT_PATH, LT_STR(target_cert_file), "", 0, 0,

@@ -226,6 +226,7 @@ int lt_http_deliver(struct lt_http *h, const Lienthong__Envelope *env, lt_err *e
 	lt_err_set(err, permanent ? LT_EINVAL : LT_EIO, "HTTP target %s answered %ld%s%s",
 	           cfg->target_url, status, shown[0] ? ": " : "", shown);
 out:
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL); /* curl_err lives on this stack only */
 	curl_slist_free_all(headers);
 	curl_mime_free(mime);
 	free(meta);

@@ -51,6 +51,32 @@ bad:
 	                  s);
 }
 
+int lt_utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p != 0) {
+		uint32_t c = *p;
+		int more = c < 0x80             ? 0
+		           : (c & 0xE0) == 0xC0 ? 1
+		           : (c & 0xF0) == 0xE0 ? 2
+		           : (c & 0xF8) == 0xF0 ? 3
+		                                : -1;
+		if (more < 0)
+			return 0;
+		c &= more == 0 ? 0x7F : (0x3F >> more);
+		for (int i = 1; i <= more; i++) {
+			if ((p[i] & 0xC0) != 0x80)
+				return 0;
+			c = (c << 6) | (p[i] & 0x3F);
+		}
+		static const uint32_t min[] = {0, 0x80, 0x800, 0x10000};
+		if (c < min[more] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+			return 0; /* overlong, out of range, or a surrogate */
+		p += more + 1;
+	}
+	return 1;
+}
+
 int lt_part_name_check(const char *s, lt_err *err)
 {
 	size_t n = strlen(s);
@@ -59,6 +85,8 @@ int lt_part_name_check(const char *s, lt_err *err)
 		                  LT_PART_NAME_MAX);
 	if (s[0] == '.')
 		return lt_err_set(err, LT_EINVAL, "part name '%.60s' starts with '.'", s);
+	if (!lt_utf8_valid(s))
+		return lt_err_set(err, LT_EINVAL, "part name is not valid UTF-8");
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c < 0x20 || c == 0x7f || c == '/' || c == '\\')
@@ -109,6 +137,8 @@ static int lt_envelope_check(const Lienthong__Envelope *env, const struct lt_con
 	}
 	if (strlen(h->subject) > LT_SUBJECT_MAX || strlen(h->document_number) > 256)
 		return lt_err_set(err, LT_EINVAL, "subject or document number too long");
+	if (!lt_utf8_valid(h->subject) || !lt_utf8_valid(h->document_number))
+		return lt_err_set(err, LT_EINVAL, "subject or document number is not valid UTF-8");
 	if (h->replaces_id[0] != '\0' && lt_docid_check(h->replaces_id, err) != 0)
 		return lt_err_wrap(err, "replaces_id");
 	if (env->n_parts == 0 || env->n_parts > (size_t)cfg->max_parts)

@@ -53,7 +53,9 @@ struct lt_envelope_in {
 int lt_docid_new(char out[LT_DOCID_LEN + 1], lt_err *err);
 /* 0 if s is a well-formed document id. */
 int lt_docid_check(const char *s, lt_err *err);
-/* 0 if s is an acceptable part (file) name. */
+/* 1 if s is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
+int lt_utf8_valid(const char *s);
+/* 0 if s is an acceptable part (file) name: UTF-8, no path, no control character. */
 int lt_part_name_check(const char *s, lt_err *err);
 
 /*

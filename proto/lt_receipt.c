@@ -75,6 +75,8 @@ static int lt_receipt_check(const Lienthong__Receipt *r, const struct lt_config 
 	    r->status != LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED &&
 	    r->status != LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED)
 		return lt_err_set(err, LT_EINVAL, "receipt has unknown status %d", (int)r->status);
+	if (!lt_utf8_valid(r->reason))
+		return lt_err_set(err, LT_EINVAL, "receipt reason is not valid UTF-8");
 	if (strlen(r->reason) > LT_REASON_MAX)
 		return lt_err_set(err, LT_EINVAL, "receipt reason longer than %d bytes",
 		                  LT_REASON_MAX);

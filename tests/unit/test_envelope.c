@@ -876,6 +876,23 @@ static int setup(void)
 	return 0;
 }
 
+static void test_utf8(void)
+{
+	CHECK(lt_utf8_valid("Quy\xe1\xba\xbft \xc4\x91\xe1\xbb\x8bnh.pdf")); /* Quyết định.pdf */
+	CHECK(lt_utf8_valid("\xf0\x9f\x98\x80"));                            /* U+1F600 */
+	CHECK(lt_utf8_valid(""));
+	CHECK(!lt_utf8_valid("caf\xe9.pdf"));      /* Latin-1, not UTF-8 */
+	CHECK(!lt_utf8_valid("\xc0\xaf"));         /* overlong '/' */
+	CHECK(!lt_utf8_valid("\xed\xa0\x80"));     /* surrogate */
+	CHECK(!lt_utf8_valid("\xf4\x90\x80\x80")); /* past U+10FFFF */
+	CHECK(!lt_utf8_valid("\xe1\xba"));         /* cut short */
+	CHECK(!lt_utf8_valid("\xff"));
+	lt_err err;
+	CHECK(lt_part_name_check("caf\xe9.pdf", &err) == -1);
+	CHECK_STR_CONTAINS(err.msg, "not valid UTF-8");
+	CHECK(lt_part_name_check("Quy\xe1\xba\xbft \xc4\x91\xe1\xbb\x8bnh.pdf", &err) == 0);
+}
+
 int main(void)
 {
 	if (CHECK(setup() == 0)) {
@@ -890,6 +907,7 @@ int main(void)
 		LT_RUN(test_docid);
 		LT_RUN(test_receipt_round_trips);
 		LT_RUN(test_receipt_tampering);
+		LT_RUN(test_utf8);
 	}
 	free(sealed);
 	for (int i = 0; i < NSIGNERS; i++)
