@@ -274,10 +274,18 @@ static int lt_agent_handle(struct lt_agent *a, struct lt_txn *t, const rd_kafka_
 		*inbox = strcmp(topic, a->inbox_topic) == 0;
 		rc = *inbox ? lt_inbox_handle(&a->recv, child, &rec, now_ms, failing_since, &err)
 		            : lt_receipts_handle(&a->recv, child, &rec, now_ms, &err);
-		if (rc == 0)
-			rc = lt_txn_commit(child, &err);
-		else
+		if (rc < 0) {
 			lt_txn_abort(child);
+		} else {
+			/* 1, deferred: its receipt is kept and the record comes again. */
+			lt_err why = err;
+			int deferred = rc == 1;
+			rc = lt_txn_commit(child, &err);
+			if (rc == 0 && deferred) {
+				err = why;
+				rc = -1;
+			}
+		}
 	}
 	if (rc != 0) {
 		lt_agent_block(a, topic, m->partition, m->offset, now_ms, err.msg);

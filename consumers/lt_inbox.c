@@ -185,6 +185,12 @@ int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_
 		    (failing_since_ms == 0 || now_ms - failing_since_ms < deadline)) {
 			lt_err_wrap(err, "delivering document %s from %s", h->document_id,
 			            h->sender);
+			/* First failure: the sender learns why its document waits. */
+			if (failing_since_ms == 0 &&
+			    lt_inbox_queue_receipt(rc, t, h->document_id, h->sender,
+			                           LIENTHONG__RECEIPT_STATUS__RECEIPT_DEFERRED,
+			                           err->msg, digest, now_ms, &why) == 0)
+				ret = 1;
 			goto out;
 		}
 		snprintf(why.msg, sizeof why.msg, "%s%s",

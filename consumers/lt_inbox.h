@@ -19,9 +19,11 @@
  *
  * Everything is written into the caller's transaction t: the record is
  * handled once t is committed (then the caller may store the Kafka offset).
- * Result: 0 when handled, -1 when it must be handled again later (the target
- * or the store failed; err says why): the caller then aborts what this call
- * wrote (a nested transaction). Runs in the agent's main loop thread.
+ * Result: 0 when handled; 1 when the target failed for the first time: t
+ * holds a `deferred` receipt telling the sender why its document waits, to
+ * be committed, and the record must be handled again later; -1 when it must
+ * be handled again later and what this call wrote is to be aborted (a nested
+ * transaction). err says why for 1 and -1. Runs in the agent's main loop.
  */
 #ifndef LT_INBOX_H
 #define LT_INBOX_H

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "../clock/lt_clock.h"
 #include "../log/lt_log.h"
 #include "../proto/lt_envelope.h"
 #include "../proto/lt_receipt.h"
@@ -9,6 +10,8 @@
 static Lienthong__Store__DocStatus lt_receipts_doc_status(Lienthong__ReceiptStatus s)
 {
 	switch (s) {
+	case LIENTHONG__RECEIPT_STATUS__RECEIPT_DEFERRED:
+		return LIENTHONG__STORE__DOC_STATUS__SENT;
 	case LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED:
 		return LIENTHONG__STORE__DOC_STATUS__DELIVERED;
 	case LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED:
@@ -48,14 +51,24 @@ static int lt_receipts_apply(struct lt_txn *t, const Lienthong__Receipt *r, lt_e
 		goto out;
 	}
 	Lienthong__Store__DocStatus next = lt_receipts_doc_status(r->status);
-	if (lt_receipts_terminal(rec->status) && rec->updated_at_ms > r->time_ms) {
+	int deferred = r->status == LIENTHONG__RECEIPT_STATUS__RECEIPT_DEFERRED;
+	if (lt_receipts_terminal(rec->status) && (deferred || rec->updated_at_ms > r->time_ms)) {
 		lt_log_debug("older receipt for %s from %s ignored", r->document_id, r->recipient);
 		goto out;
+	}
+	char reason[LT_REASON_MAX + 100], since[LT_TIME_TEXT];
+	if (deferred) {
+		/* It arrived and verified; its delivery waits for the recipient's target. */
+		lt_time_format(r->time_ms, since, sizeof since);
+		snprintf(reason, sizeof reason, "at the recipient, target failing since %s: %s",
+		         since, r->reason);
+	} else {
+		snprintf(reason, sizeof reason, "%s", r->reason);
 	}
 	char *own_reason = rec->reason;
 	rec->status = next;
 	rec->updated_at_ms = r->time_ms;
-	rec->reason = r->reason; /* borrowed from r for the write */
+	rec->reason = reason; /* local, for the write only */
 	ret = lt_status_put(t, r->document_id, r->recipient, rec, err);
 	rec->reason = own_reason; /* free_unpacked frees only what unpack allocated */
 	if (ret == 0)

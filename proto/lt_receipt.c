@@ -73,7 +73,8 @@ static int lt_receipt_check(const Lienthong__Receipt *r, const struct lt_config 
 		return -1;
 	if (r->status != LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED &&
 	    r->status != LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED &&
-	    r->status != LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED)
+	    r->status != LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED &&
+	    r->status != LIENTHONG__RECEIPT_STATUS__RECEIPT_DEFERRED)
 		return lt_err_set(err, LT_EINVAL, "receipt has unknown status %d", (int)r->status);
 	if (!lt_utf8_valid(r->reason))
 		return lt_err_set(err, LT_EINVAL, "receipt reason is not valid UTF-8");
@@ -129,6 +130,8 @@ const char *lt_receipt_status_name(Lienthong__ReceiptStatus s)
 		return "rejected";
 	case LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED:
 		return "failed";
+	case LIENTHONG__RECEIPT_STATUS__RECEIPT_DEFERRED:
+		return "deferred";
 	default:
 		return "unspecified";
 	}
