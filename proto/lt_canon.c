@@ -39,8 +39,9 @@ static void lt_canon_str(struct lt_canon_w *w, const char *s)
 	lt_canon_bytes(w, s, s ? strlen(s) : 0);
 }
 
-static void lt_canon_envelope_w(struct lt_canon_w *w, const Lienthong__Envelope *env)
+static void lt_canon_envelope_w(struct lt_canon_w *w, const void *msg)
 {
+	const Lienthong__Envelope *env = msg;
 	const Lienthong__Header *h = env->header;
 	lt_canon_raw(w, LT_CANON_ENVELOPE_MAGIC, strlen(LT_CANON_ENVELOPE_MAGIC));
 	lt_canon_str(w, h->document_id);
@@ -66,8 +67,9 @@ static void lt_canon_envelope_w(struct lt_canon_w *w, const Lienthong__Envelope 
 	}
 }
 
-static void lt_canon_receipt_w(struct lt_canon_w *w, const Lienthong__Receipt *r)
+static void lt_canon_receipt_w(struct lt_canon_w *w, const void *msg)
 {
+	const Lienthong__Receipt *r = msg;
 	lt_canon_raw(w, LT_CANON_RECEIPT_MAGIC, strlen(LT_CANON_RECEIPT_MAGIC));
 	lt_canon_str(w, r->document_id);
 	lt_canon_str(w, r->sender);
@@ -79,32 +81,30 @@ static void lt_canon_receipt_w(struct lt_canon_w *w, const Lienthong__Receipt *r
 	lt_canon_str(w, r->business_code);
 }
 
-int lt_canon_envelope(const Lienthong__Envelope *env, uint8_t **out, size_t *len, lt_err *err)
+/* Runs fill twice: once counting, once writing into a buffer of the counted size. */
+static int lt_canon_build(void (*fill)(struct lt_canon_w *, const void *), const void *msg,
+                          uint8_t **out, size_t *len, lt_err *err)
 {
-	if (env->header == NULL)
-		return lt_err_set(err, LT_EINVAL, "envelope has no header");
 	struct lt_canon_w w = {0};
-	lt_canon_envelope_w(&w, env);
+	fill(&w, msg);
 	w.p = malloc(w.len ? w.len : 1);
 	if (w.p == NULL)
 		return lt_err_set(err, LT_EIO, "out of memory for %zu canonical bytes", w.len);
 	w.len = 0;
-	lt_canon_envelope_w(&w, env);
+	fill(&w, msg);
 	*out = w.p;
 	*len = w.len;
 	return 0;
 }
 
+int lt_canon_envelope(const Lienthong__Envelope *env, uint8_t **out, size_t *len, lt_err *err)
+{
+	if (env->header == NULL)
+		return lt_err_set(err, LT_EINVAL, "envelope has no header");
+	return lt_canon_build(lt_canon_envelope_w, env, out, len, err);
+}
+
 int lt_canon_receipt(const Lienthong__Receipt *r, uint8_t **out, size_t *len, lt_err *err)
 {
-	struct lt_canon_w w = {0};
-	lt_canon_receipt_w(&w, r);
-	w.p = malloc(w.len ? w.len : 1);
-	if (w.p == NULL)
-		return lt_err_set(err, LT_EIO, "out of memory for %zu canonical bytes", w.len);
-	w.len = 0;
-	lt_canon_receipt_w(&w, r);
-	*out = w.p;
-	*len = w.len;
-	return 0;
+	return lt_canon_build(lt_canon_receipt_w, r, out, len, err);
 }
