@@ -96,11 +96,13 @@ static int lt_inbox_refuse(const struct lt_recv *rc, struct lt_txn *t, const str
 
 /*
  * A document id seen before: same content gets its receipt again; other
- * content is a conflict. Returns 1 when handled here, 0 when new, -1 on error.
+ * content is a conflict. Returns 1 when handled here, 0 when it is to be
+ * delivered (new, or pending: then *pending_since is when its target began
+ * to fail, kept across restarts), -1 on error.
  */
 static int lt_inbox_seen(const struct lt_recv *rc, struct lt_txn *t, const struct lt_record *rec,
                          const Lienthong__Envelope *env, const uint8_t *digest, int64_t now_ms,
-                         lt_err *err)
+                         int64_t *pending_since, lt_err *err)
 {
 	const Lienthong__Header *h = env->header;
 	const void *val;
@@ -117,6 +119,11 @@ static int lt_inbox_seen(const struct lt_recv *rc, struct lt_txn *t, const struc
 		return lt_err_set(err, LT_EIO, "inbox record of %s is corrupt", h->document_id);
 	int same = old->digest.len == LT_DIGEST_LEN &&
 	           memcmp(old->digest.data, digest, LT_DIGEST_LEN) == 0;
+	if (same && old->status == LIENTHONG__STORE__INBOX_STATUS__INBOX_PENDING) {
+		*pending_since = old->at_ms;
+		lienthong__store__inbox_record__free_unpacked(old, NULL);
+		return 0;
+	}
 	if (same) {
 		Lienthong__ReceiptStatus again =
 		    old->status == LIENTHONG__STORE__INBOX_STATUS__INBOX_DELIVERED
@@ -174,19 +181,28 @@ int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_
 		                      why.msg, digest, 1, now_ms, err);
 		goto out;
 	}
-	int seen = lt_inbox_seen(rc, t, rec, env, digest, now_ms, err);
+	int64_t pending_since = 0;
+	int seen = lt_inbox_seen(rc, t, rec, env, digest, now_ms, &pending_since, err);
 	if (seen != 0) {
 		ret = seen > 0 ? 0 : -1;
 		goto out;
 	}
 	if (lt_target_deliver(rc->target, env, path, sizeof path, err) != 0) {
 		int64_t deadline = rc->cfg->delivery_deadline_s * 1000;
+		if (pending_since != 0)
+			failing_since_ms = pending_since; /* failing since before a restart */
 		if (err->code != LT_EINVAL &&
 		    (failing_since_ms == 0 || now_ms - failing_since_ms < deadline)) {
 			lt_err_wrap(err, "delivering document %s from %s", h->document_id,
 			            h->sender);
-			/* First failure: the sender learns why its document waits. */
+			/*
+			 * First failure: the sender learns why its document waits, and the
+			 * time it began to fail is kept, so restarts do not reset the deadline.
+			 */
 			if (failing_since_ms == 0 &&
+			    lt_inbox_put(t, h->document_id,
+			                 LIENTHONG__STORE__INBOX_STATUS__INBOX_PENDING, h->sender,
+			                 digest, err->msg, "", now_ms, &why) == 0 &&
 			    lt_inbox_queue_receipt(rc, t, h->document_id, h->sender,
 			                           LIENTHONG__RECEIPT_STATUS__RECEIPT_DEFERRED,
 			                           err->msg, digest, now_ms, &why) == 0)
