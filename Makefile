@@ -42,11 +42,12 @@ LIB_SRCS = errors/lt_err.c log/lt_log.c clock/lt_clock.c config/lt_config.c pki/
 	producers/lt_submit.c producers/lt_submitd.c producers/lt_forward.c \
 	consumers/lt_recv.c consumers/lt_quarantine.c consumers/lt_http.c consumers/lt_deliver.c consumers/lt_inbox.c consumers/lt_receipts.c
 
-PROGS = lienthong-agent lienthong-upload lienthong-status lienthong-quarantine
+PROGS = lienthong-agent lienthong-upload lienthong-status lienthong-quarantine lienthong-provision
 PROG_SRC_lienthong-agent = agent/main.c
 PROG_SRC_lienthong-upload = producers/upload_main.c
 PROG_SRC_lienthong-status = status/main.c
 PROG_SRC_lienthong-quarantine = consumers/quarantine_main.c
+PROG_SRC_lienthong-provision = broker-adapter/provision_main.c
 
 UNIT_TESTS = test_config test_canon test_sign test_envelope test_store test_deliver
 TEST_TOOLS = lt-forge lt-proxy
@@ -84,6 +85,7 @@ $(BUILD)/bin/lienthong-agent: agent/main.c
 $(BUILD)/bin/lienthong-upload: producers/upload_main.c
 $(BUILD)/bin/lienthong-status: status/main.c
 $(BUILD)/bin/lienthong-quarantine: consumers/quarantine_main.c
+$(BUILD)/bin/lienthong-provision: broker-adapter/provision_main.c
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/lt_check.h tests/unit/lt_testpki.h $(LIB)
 	@mkdir -p $(dir $@)

@@ -182,9 +182,14 @@ static void lt_agent_topics(struct lt_agent *a, int64_t now_ms)
 	if (lt_kafka_create_topics(lt_forward_producer(a->fw), topics, 2,
 	                           (int)a->cfg.topic_partitions, (int)a->cfg.topic_replication,
 	                           5000, &err) != 0) {
-		lt_log_warn("%s; retrying in 10 s", err.msg);
-		a->topics_retry_ms = now_ms + 10000;
-		return;
+		if (err.code != LT_EINVAL) {
+			lt_log_warn("%s; retrying in 10 s", err.msg);
+			a->topics_retry_ms = now_ms + 10000;
+			return;
+		}
+		/* Not allowed to create topics: an authorizing broker, provisioned for us. */
+		lt_log_info("%s: the topics are expected to be provisioned (lienthong-provision)",
+		            err.msg);
 	}
 	a->topics_ready = 1;
 	lt_log_info("topics ready: %s, %s", a->inbox_topic, a->receipt_topic);

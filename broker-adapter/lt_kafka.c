@@ -295,12 +295,15 @@ int lt_kafka_create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, 
 		rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
 		if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS || e == RD_KAFKA_RESP_ERR_NO_ERROR)
 			continue;
-		lt_err_set(
-		    err, e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ? LT_EINVAL : LT_EAGAIN,
-		    "creating topic %s: %s", rd_kafka_topic_result_name(tr[i]),
-		    rd_kafka_topic_result_error_string(tr[i])
-		        ? rd_kafka_topic_result_error_string(tr[i])
-		        : rd_kafka_err2str(e));
+		lt_err_set(err,
+		           (e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+		            e == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED)
+		               ? LT_EINVAL
+		               : LT_EAGAIN,
+		           "creating topic %s: %s", rd_kafka_topic_result_name(tr[i]),
+		           rd_kafka_topic_result_error_string(tr[i])
+		               ? rd_kafka_topic_result_error_string(tr[i])
+		               : rd_kafka_err2str(e));
 		goto out;
 	}
 	rc = 0;
@@ -313,6 +316,61 @@ out:
 				rd_kafka_NewTopic_destroy(nt[i]);
 		free(nt);
 	}
+	rd_kafka_AdminOptions_destroy(opts);
+	rd_kafka_queue_destroy(q);
+	return rc;
+}
+
+int lt_kafka_create_acls(rd_kafka_t *rk, const struct lt_kafka_acl *acls, size_t n, int timeout_ms,
+                         lt_err *err)
+{
+	rd_kafka_AclBinding_t **b = calloc(n, sizeof *b);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATEACLS);
+	rd_kafka_event_t *ev = NULL;
+	char errstr[512];
+	int rc = -1;
+	if (b == NULL) {
+		lt_err_set(err, LT_EIO, "out of memory");
+		goto out;
+	}
+	rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, errstr, sizeof errstr);
+	for (size_t i = 0; i < n; i++) {
+		b[i] = rd_kafka_AclBinding_new(
+		    acls[i].type, acls[i].name, acls[i].pattern, acls[i].principal, "*", acls[i].op,
+		    RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW, errstr, sizeof errstr);
+		if (b[i] == NULL) {
+			lt_err_set(err, LT_EINVAL, "ACL for %s on %s: %s", acls[i].principal,
+			           acls[i].name, errstr);
+			goto out;
+		}
+	}
+	rd_kafka_CreateAcls(rk, b, n, opts, q);
+	ev = rd_kafka_queue_poll(q, timeout_ms + 2000);
+	if (ev == NULL || rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		lt_err_set(err, LT_EAGAIN, "creating ACLs: %s",
+		           ev ? rd_kafka_event_error_string(ev) : "timed out (broker down?)");
+		goto out;
+	}
+	size_t cnt = 0;
+	const rd_kafka_acl_result_t **res =
+	    rd_kafka_CreateAcls_result_acls(rd_kafka_event_CreateAcls_result(ev), &cnt);
+	for (size_t i = 0; i < cnt; i++) {
+		const rd_kafka_error_t *e = rd_kafka_acl_result_error(res[i]);
+		if (e != NULL) {
+			lt_err_set(err, LT_EINVAL, "ACL %zu for %s: %s", i + 1,
+			           i < n ? acls[i].principal : "?", rd_kafka_error_string(e));
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (ev != NULL)
+		rd_kafka_event_destroy(ev);
+	for (size_t i = 0; b != NULL && i < n; i++)
+		if (b[i] != NULL)
+			rd_kafka_AclBinding_destroy(b[i]);
+	free(b);
 	rd_kafka_AdminOptions_destroy(opts);
 	rd_kafka_queue_destroy(q);
 	return rc;

@@ -73,6 +73,19 @@ int lt_kafka_create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, 
 /* Closes (consumers commit their stored offsets) and destroys a handle made here. */
 void lt_kafka_destroy(rd_kafka_t *rk);
 
+/* One ACL: ALLOW `op` on a resource (topic, group; literal or prefixed) to a principal. */
+struct lt_kafka_acl {
+	rd_kafka_ResourceType_t type;
+	const char *name;
+	rd_kafka_ResourcePatternType_t pattern;
+	const char *principal; /* User:<CN> */
+	rd_kafka_AclOperation_t op;
+};
+
+/* Creates ACLs (existing ones are kept); waits up to timeout_ms. */
+int lt_kafka_create_acls(rd_kafka_t *rk, const struct lt_kafka_acl *acls, size_t n, int timeout_ms,
+                         lt_err *err);
+
 /* The fatal error of an idempotent producer, if any (0 when none). */
 int lt_kafka_fatal(rd_kafka_t *rk, lt_err *err);
 

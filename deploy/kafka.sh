@@ -32,6 +32,15 @@ Environment variables (defaults in brackets):
   LT_KAFKA_PORT             PLAINTEXT listener port on 127.0.0.1 [9092]
   LT_KAFKA_CONTROLLER_PORT  KRaft CONTROLLER listener port on 127.0.0.1
                             [LT_KAFKA_PORT + 10000, must be < 65536]
+  LT_KAFKA_TLS_DIR          a CA folder of deploy/pki.sh: the client listener
+                            is then TLS only (SSL), every client must present a
+                            certificate of that CA, its CN is its principal
+                            (User:<CN>), and the StandardAuthorizer grants only
+                            what ACLs say (provision them with
+                            lienthong-provision). The broker's certificate is
+                            issued there as kafka-broker. []
+  LT_KAFKA_SUPER_USERS      with LT_KAFKA_TLS_DIR: comma-separated CNs allowed
+                            everything, for provisioning [ADMIN]
   LT_KAFKA_PROXY_PORT       set to P to add a second listener, PROXIED, for
                             clients routed through a proxy (fault tests): it
                             listens on 127.0.0.1:LT_KAFKA_PROXIED_PORT and
@@ -103,6 +112,16 @@ load_settings() {
 	[ "$cport" != "$port" ] ||
 		die "LT_KAFKA_CONTROLLER_PORT must differ from LT_KAFKA_PORT ($port)"
 
+	# Optional TLS with client certificates and ACLs (StandardAuthorizer).
+	tls_dir=${LT_KAFKA_TLS_DIR:-}
+	super_users=${LT_KAFKA_SUPER_USERS:-ADMIN}
+	if [ -n "$tls_dir" ]; then
+		[ -f "$tls_dir/ca.crt" ] && [ -f "$tls_dir/ca.key" ] ||
+			die "LT_KAFKA_TLS_DIR=$tls_dir holds no CA (ca.crt, ca.key): create one with deploy/pki.sh ca $tls_dir"
+		[ -z "${LT_KAFKA_PROXY_PORT:-}" ] ||
+			die "LT_KAFKA_TLS_DIR and LT_KAFKA_PROXY_PORT cannot be combined"
+	fi
+
 	# Optional PROXIED listener: listens on $pport, advertises $proxy_port.
 	proxy_port=${LT_KAFKA_PROXY_PORT:-}
 	pport=
@@ -170,6 +189,7 @@ load_settings() {
 
 	pid_file=$state_dir/kafka.pid
 	config=$state_dir/server.properties
+	tls_state=$state_dir/tls
 	log4j_config=$state_dir/log4j.properties
 	data_dir=$state_dir/data
 	logs_dir=$state_dir/logs
@@ -305,8 +325,11 @@ show_logs() {
 broker_ready() {
 	port_open "$port" || return 1
 	if command -v kcat >/dev/null 2>&1; then
-		local md
-		md=$(kcat -L -b "127.0.0.1:$port" -m 5 2>/dev/null) || return 1
+		local md tls=()
+		[ -z "$tls_dir" ] || tls=(-X security.protocol=ssl -X "ssl.ca.location=$tls_dir/ca.crt"
+			-X "ssl.certificate.location=$tls_dir/kafka-broker.crt"
+			-X "ssl.key.location=$tls_dir/kafka-broker.key")
+		md=$(kcat -L -b "127.0.0.1:$port" -m 5 "${tls[@]}" 2>/dev/null) || return 1
 		[[ $md == *"broker 1 at 127.0.0.1:$port"* ]]
 	else
 		tail -c "+$((${log_offset:-0} + 1))" "$logs_dir/server.log" 2>/dev/null |
@@ -325,6 +348,13 @@ write_configs() {
 		advertised+=",PROXIED://127.0.0.1:$proxy_port"
 		protocols+=",PROXIED:PLAINTEXT"
 	fi
+	local inter=PLAINTEXT
+	if [ -n "$tls_dir" ]; then
+		listeners="SSL://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport"
+		advertised="SSL://127.0.0.1:$port"
+		protocols="CONTROLLER:SSL,SSL:SSL"
+		inter=SSL
+	fi
 	cat >"$config.tmp" <<EOF
 # Written by deploy/kafka.sh on every start; edits are overwritten.
 process.roles=broker,controller
@@ -333,7 +363,7 @@ controller.quorum.voters=1@127.0.0.1:$cport
 listeners=$listeners
 advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
+inter.broker.listener.name=$inter
 listener.security.protocol.map=$protocols
 log.dirs=$data_dir
 num.partitions=3
@@ -354,6 +384,23 @@ background.threads=4
 log.retention.hours=24
 log.segment.bytes=67108864
 EOF
+	if [ -n "$tls_dir" ]; then
+		# Every connection presents a certificate of the CA; its CN is the principal
+		# (User:<agency code>); only ACLs grant anything, but to the super users.
+		local supers="User:kafka-broker" u
+		for u in ${super_users//,/ }; do supers+=";User:$u"; done
+		cat >>"$config.tmp" <<EOF
+ssl.client.auth=required
+ssl.keystore.type=PEM
+ssl.keystore.location=$tls_state/broker.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$tls_dir/ca.crt
+ssl.principal.mapping.rules=RULE:^.*CN=([^,]+).*\$/\$1/,DEFAULT
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=$supers
+EOF
+	fi
 	mv "$config.tmp" "$config"
 
 	cat >"$log4j_config.tmp" <<EOF
@@ -507,6 +554,15 @@ cmd_start() {
 	log_offset=0
 	if [ -f "$logs_dir/server.log" ]; then
 		log_offset=$(wc -c <"$logs_dir/server.log")
+	fi
+	if [ -n "$tls_dir" ]; then
+		# The broker's own certificate (CN kafka-broker, a super user), from the CA.
+		mkdir -p "$tls_state"
+		[ -f "$tls_dir/kafka-broker.crt" ] ||
+			"$(dirname "$0")/pki.sh" server "$tls_dir" kafka-broker >/dev/null ||
+			die "cannot issue the broker certificate from $tls_dir"
+		cat "$tls_dir/kafka-broker.key" "$tls_dir/kafka-broker.crt" >"$tls_state/broker.pem"
+		chmod 600 "$tls_state/broker.pem"
 	fi
 	write_configs
 	format_storage

@@ -4,6 +4,8 @@
 #   deploy/pki.sh ca DIR                 DIR/ca.key, DIR/ca.crt (ECDSA P-256 root)
 #   deploy/pki.sh agency DIR CODE [KEYTYPE] [--days N | --start TIME --end TIME]
 #                                        DIR/CODE.key, DIR/CODE.crt issued by DIR/ca.*
+#   deploy/pki.sh server DIR NAME        DIR/NAME.key, DIR/NAME.crt for a TLS server on
+#                                        127.0.0.1 (the local Kafka broker), CN = NAME
 #   deploy/pki.sh revoke DIR CODE        revokes DIR/CODE.crt and rewrites DIR/crl.pem
 #   deploy/pki.sh crl DIR                (re)writes DIR/crl.pem, the CA's current CRL
 #
@@ -21,7 +23,7 @@ die() {
 }
 
 usage() {
-	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 days=${LT_PKI_DAYS:-825}
@@ -69,6 +71,13 @@ keyUsage = critical,digitalSignature,nonRepudiation
 extendedKeyUsage = clientAuth,emailProtection
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+[ server ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth,clientAuth
+subjectAltName = IP:127.0.0.1,DNS:localhost
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
 CNF
 }
 
@@ -89,7 +98,7 @@ cmd_ca() {
 }
 
 cmd_agency() {
-	local dir code type=ec validity=()
+	local dir code type=ec validity=() ext=${LT_PKI_EXTENSIONS:-agency}
 	dir=$(cd "$1" 2>/dev/null && pwd) || die "no folder $1: run 'deploy/pki.sh ca $1' first"
 	code=$2
 	shift 2
@@ -109,7 +118,7 @@ cmd_agency() {
 	newkey "$dir/$code.key" "$type"
 	openssl req -new -key "$dir/$code.key" -out "$dir/$code.csr" \
 		-subj "/O=lienthong demo/CN=$code" 2>/dev/null || die "cannot create the request for $code"
-	openssl ca -batch -notext -config "$dir/ca.cnf" -extensions agency "${validity[@]}" \
+	openssl ca -batch -notext -config "$dir/ca.cnf" -extensions "$ext" "${validity[@]}" \
 		-in "$dir/$code.csr" -out "$dir/$code.crt" 2>"$dir/.openssl.err" ||
 		die "cannot issue the certificate for $code: $(tail -n 3 "$dir/.openssl.err")"
 	rm -f "$dir/$code.csr" "$dir/.openssl.err"
@@ -142,6 +151,10 @@ agency)
 	[ $# -ge 3 ] || die "usage: deploy/pki.sh agency DIR CODE [ec|ed25519|rsa] [--days N | --start T --end T]"
 	shift
 	cmd_agency "$@"
+	;;
+server)
+	[ $# -eq 3 ] || die "usage: deploy/pki.sh server DIR NAME"
+	LT_PKI_EXTENSIONS=server cmd_agency "$2" "$3" ec
 	;;
 revoke)
 	[ $# -eq 3 ] || die "usage: deploy/pki.sh revoke DIR CODE"
