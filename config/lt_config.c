@@ -48,6 +48,13 @@ static const struct lt_config_row lt_config_rows[] = {
      "PEM file of certificate revocation lists. When set, every CA on a signer's chain "
      "must have a current CRL here, and revoked signers are rejected. Re-read at agent "
      "start."},
+    {"agency_certs_dir", LT_CT_PATH, LT_STR(agency_certs_dir), "", 0, 0,
+     "Folder of other agencies' certificates, named <CODE>.crt, to encrypt parts to them "
+     "(checked against ca_file and their CN when used)."},
+    {"encrypt_parts", LT_CT_INT, LT_NUM(encrypt_parts), "0", 0, 1,
+     "1: lienthong-upload encrypts every part to the recipients' certificates "
+     "(agency_certs_dir), so the broker and other agencies see only ciphertext; "
+     "--encrypt and --no-encrypt decide per submission."},
     {"target_dir", LT_CT_PATH, LT_STR(target_dir), "", 0, 0,
      "Folder target: each delivered document appears as <target_dir>/<sender>/<document id>/ "
      "holding its parts, moved in by one atomic rename. The agent needs target_dir or target_url."},

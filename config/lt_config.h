@@ -46,6 +46,8 @@ struct lt_config {
 	char cert_file[PATH_MAX];
 	char ca_file[PATH_MAX];
 	char crl_file[PATH_MAX];
+	char agency_certs_dir[PATH_MAX];
+	int64_t encrypt_parts;
 	char target_dir[PATH_MAX];
 	char target_url[1024];
 	int64_t target_timeout_ms;

@@ -6,6 +6,7 @@
 
 #include "../clock/lt_clock.h"
 #include "../log/lt_log.h"
+#include "../proto/lt_crypt.h"
 #include "../proto/lt_envelope.h"
 #include "../proto/lt_receipt.h"
 #include "lt_deliver.h"
@@ -159,6 +160,7 @@ int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_
 	int ret = -1;
 
 	if (lt_envelope_decode(rec->value, rec->len, rc->cfg, &env, &why) != 0 ||
+	    lt_crypt_open_parts(env, rc->signer, (size_t)rc->cfg->max_message_bytes, &why) != 0 ||
 	    lt_envelope_verify(env, rc->trust, digest, &why) != 0) {
 		ret = lt_inbox_refuse(rc, t, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
 		                      why.msg, NULL, 0, now_ms, err);

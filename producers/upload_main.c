@@ -23,6 +23,8 @@
 
 #include "../clock/lt_clock.h"
 #include "../log/lt_log.h"
+#include "../pki/lt_pki.h"
+#include "../proto/lt_crypt.h"
 #include "../proto/lt_envelope.h"
 #include "lt_submit.h"
 #include "lt_submitd.h"
@@ -153,12 +155,19 @@ static int lt_upload_commit(const struct lt_config *cfg, struct lt_store *store,
 	return lt_submit(store, docs, n, now, err);
 }
 
+/* What every document of one invocation shares. */
+struct lt_upload_opts {
+	const char *const *recipients;
+	size_t n_recipients;
+	const char *subject, *number, *type;
+	long long expires_in;
+	STACK_OF(X509) * encrypt_to; /* NULL: parts travel in the clear (TLS aside) */
+};
+
 /* Reads and signs one file into d and its submission record. */
 static int lt_upload_seal(const struct lt_config *cfg, const struct lt_signer *signer,
-                          const char *path, const char *const *recipients, size_t n_recipients,
-                          const char *subject, const char *number, const char *type, int64_t now,
-                          long long expires_in, struct lt_upload_doc *d, struct lt_submit_doc *sub,
-                          lt_err *err)
+                          const struct lt_upload_opts *o, const char *path, int64_t now,
+                          struct lt_upload_doc *d, struct lt_submit_doc *sub, lt_err *err)
 {
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	size_t max = (size_t)cfg->max_message_bytes;
@@ -166,19 +175,20 @@ static int lt_upload_seal(const struct lt_config *cfg, const struct lt_signer *s
 	    lt_docid_new(d->id, err) != 0)
 		return -1;
 	struct lt_part_in part = {.name = base,
-	                          .media_type = type ? type : lt_upload_media_type(base),
+	                          .media_type = o->type ? o->type : lt_upload_media_type(base),
 	                          .data = d->file,
 	                          .len = d->file_len};
 	struct lt_envelope_in in = {
 	    .document_id = d->id,
-	    .recipients = recipients,
-	    .n_recipients = n_recipients,
-	    .subject = subject ? subject : base,
-	    .document_number = number,
+	    .recipients = o->recipients,
+	    .n_recipients = o->n_recipients,
+	    .subject = o->subject ? o->subject : base,
+	    .document_number = o->number,
 	    .created_at_ms = now,
-	    .expires_at_ms = expires_in ? now + expires_in * 1000 : 0,
+	    .expires_at_ms = o->expires_in ? now + o->expires_in * 1000 : 0,
 	    .parts = &part,
 	    .n_parts = 1,
+	    .encrypt_to = o->encrypt_to,
 	};
 	if (lt_envelope_seal(&in, signer, cfg, &d->envelope, &d->envelope_len, d->digest, err) != 0)
 		return lt_err_wrap(err, "%s", path);
@@ -186,9 +196,9 @@ static int lt_upload_seal(const struct lt_config *cfg, const struct lt_signer *s
 	                              .envelope = d->envelope,
 	                              .len = d->envelope_len,
 	                              .digest = d->digest,
-	                              .recipients = recipients,
-	                              .n_recipients = n_recipients,
-	                              .subject = subject ? subject : base};
+	                              .recipients = o->recipients,
+	                              .n_recipients = o->n_recipients,
+	                              .subject = in.subject};
 	return 0;
 }
 
@@ -198,11 +208,13 @@ int main(int argc, char **argv)
 	    {"config", required_argument, NULL, 'c'},  {"to", required_argument, NULL, 't'},
 	    {"subject", required_argument, NULL, 's'}, {"number", required_argument, NULL, 'n'},
 	    {"type", required_argument, NULL, 'm'},    {"expires-in", required_argument, NULL, 'e'},
+	    {"encrypt", no_argument, NULL, 'E'},       {"no-encrypt", no_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
 	const char *config = NULL, *subject = NULL, *number = "", *type = NULL;
 	char *to = NULL;
 	long long expires_in = 0;
+	int encrypt = -1; /* -1: as encrypt_parts says */
 	int c;
 	lt_log_init(argv[0], LT_LOG_INFO);
 	while ((c = getopt_long(argc, argv, "c:t:s:n:m:e:h", opts, NULL)) != -1) {
@@ -234,6 +246,12 @@ int main(int argc, char **argv)
 			}
 			break;
 		}
+		case 'E':
+			encrypt = 1;
+			break;
+		case 'P':
+			encrypt = 0;
+			break;
 		case 'h':
 			lt_upload_usage(stdout);
 			return 0;
@@ -253,6 +271,8 @@ int main(int argc, char **argv)
 	static struct lt_config cfg;
 	struct lt_signer signer = {0};
 	struct lt_store *store = NULL;
+	struct lt_trust *trust = NULL;
+	STACK_OF(X509) *encrypt_to = NULL;
 	const char *recipients[LT_RECIPIENTS_MAX];
 	size_t n_recipients = 0, n_docs = (size_t)(argc - optind);
 	struct lt_upload_doc *docs = calloc(n_docs, sizeof *docs);
@@ -275,6 +295,27 @@ int main(int argc, char **argv)
 		lt_log_error("%s names agency '%s' but agency_code is '%s'", cfg.cert_file,
 		             signer.code, cfg.agency_code);
 		goto out;
+	}
+	struct lt_upload_opts uo = {.recipients = recipients,
+	                            .n_recipients = n_recipients,
+	                            .subject = subject,
+	                            .number = number,
+	                            .type = type,
+	                            .expires_in = expires_in};
+	if (encrypt == 1 || (encrypt == -1 && cfg.encrypt_parts)) {
+		if (cfg.agency_certs_dir[0] == '\0') {
+			lt_log_error("%s: set agency_certs_dir (the recipients' certificates) to "
+			             "encrypt",
+			             config);
+			goto out;
+		}
+		if ((trust = lt_trust_load(cfg.ca_file, &err)) == NULL ||
+		    (encrypt_to = lt_crypt_recipients(cfg.agency_certs_dir, recipients,
+		                                      n_recipients, trust, &err)) == NULL) {
+			lt_log_error("%s", err.msg);
+			goto out;
+		}
+		uo.encrypt_to = encrypt_to;
 	}
 	int64_t now = lt_now_ms();
 	/* Room for the envelope around the part: header, certificate, signature. */
@@ -313,8 +354,7 @@ int main(int argc, char **argv)
 		     n++) {
 			size_t j = i + n;
 			const char *path = argv[optind + (int)j];
-			if (lt_upload_seal(&cfg, &signer, path, recipients, n_recipients, subject,
-			                   number, type, now, expires_in, &docs[j], &subs[j],
+			if (lt_upload_seal(&cfg, &signer, &uo, path, now, &docs[j], &subs[j],
 			                   &err) != 0) {
 				lt_log_error("%s; %zu of %zu document(s) were submitted (listed "
 				             "above)",
@@ -345,6 +385,9 @@ out:
 	free(docs);
 	free(subs);
 	lt_store_close(store);
+	if (encrypt_to != NULL)
+		sk_X509_pop_free(encrypt_to, X509_free);
+	lt_trust_free(trust);
 	lt_signer_free(&signer);
 	lt_config_free(&cfg);
 	return rc;

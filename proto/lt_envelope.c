@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "lt_canon.h"
+#include "lt_crypt.h"
 
 int lt_docid_new(char out[LT_DOCID_LEN + 1], lt_err *err)
 {
@@ -149,7 +150,7 @@ static int lt_envelope_check(const Lienthong__Envelope *env, const struct lt_con
 		if (lt_part_name_check(p->name, err) != 0 ||
 		    lt_media_type_check(p->media_type, err) != 0)
 			return lt_err_wrap(err, "part %zu", i + 1);
-		if (p->size != p->data.len || p->sha256.len != LT_DIGEST_LEN)
+		if ((!p->encrypted && p->size != p->data.len) || p->sha256.len != LT_DIGEST_LEN)
 			return lt_err_set(
 			    err, LT_EINVAL,
 			    "part %zu ('%s'): declared size or digest does not fit its "
@@ -174,6 +175,7 @@ int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *si
 	Lienthong__Part *parts = NULL;
 	Lienthong__Part **part_ptrs = NULL;
 	uint8_t(*digests)[LT_DIGEST_LEN] = NULL;
+	uint8_t **ciphers = NULL;
 	uint8_t *canon = NULL, *sigval = NULL, *buf = NULL;
 	size_t canon_len = 0, sig_len = 0;
 	int rc = -1;
@@ -191,7 +193,8 @@ int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *si
 	parts = calloc(in->n_parts, sizeof *parts);
 	part_ptrs = calloc(in->n_parts, sizeof *part_ptrs);
 	digests = calloc(in->n_parts, sizeof *digests);
-	if (parts == NULL || part_ptrs == NULL || digests == NULL) {
+	ciphers = calloc(in->n_parts, sizeof *ciphers);
+	if (parts == NULL || part_ptrs == NULL || digests == NULL || ciphers == NULL) {
 		lt_err_set(err, LT_EIO, "out of memory");
 		goto out;
 	}
@@ -228,6 +231,14 @@ int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *si
 		goto out;
 	if (digest != NULL)
 		SHA256(canon, canon_len, digest);
+	/* Signed as plaintext; the bytes that travel are encrypted to the recipients. */
+	for (size_t i = 0; in->encrypt_to != NULL && i < in->n_parts; i++) {
+		if (lt_crypt_encrypt(in->encrypt_to, in->parts[i].data, in->parts[i].len,
+		                     &ciphers[i], &parts[i].data.len, err) != 0)
+			goto out;
+		parts[i].data.data = ciphers[i];
+		parts[i].encrypted = 1;
+	}
 	sig.algorithm = (char *)signer->algorithm;
 	sig.signer_certificate.data = signer->cert_der;
 	sig.signer_certificate.len = signer->cert_der_len;
@@ -257,6 +268,9 @@ out:
 	free(sigval);
 	free(canon);
 	free(digests);
+	for (size_t i = 0; ciphers != NULL && i < in->n_parts; i++)
+		free(ciphers[i]);
+	free(ciphers);
 	free(part_ptrs);
 	free(parts);
 	return rc;
@@ -286,6 +300,11 @@ int lt_envelope_decode(const uint8_t *buf, size_t len, const struct lt_config *c
 int lt_envelope_verify(const Lienthong__Envelope *env, const struct lt_trust *trust,
                        uint8_t digest[LT_DIGEST_LEN], lt_err *err)
 {
+	for (size_t i = 0; i < env->n_parts; i++) {
+		if (env->parts[i]->encrypted)
+			return lt_err_set(err, LT_EVERIFY,
+			                  "part %zu is encrypted and was not decrypted", i + 1);
+	}
 	uint8_t *canon = NULL;
 	size_t canon_len = 0;
 	const Lienthong__Signature *s = env->signature;
@@ -301,12 +320,13 @@ int lt_envelope_verify(const Lienthong__Envelope *env, const struct lt_trust *tr
 			uint8_t d[LT_DIGEST_LEN];
 			const Lienthong__Part *p = env->parts[i];
 			SHA256(p->data.data, p->data.len, d);
-			if (memcmp(d, p->sha256.data, LT_DIGEST_LEN) != 0) {
-				rc =
-				    lt_err_set(err, LT_EVERIFY,
-				               "part %zu ('%s'): declared SHA-256 differs from its "
-				               "data",
-				               i + 1, p->name);
+			if (p->size != p->data.len ||
+			    memcmp(d, p->sha256.data, LT_DIGEST_LEN) != 0) {
+				rc = lt_err_set(
+				    err, LT_EVERIFY,
+				    "part %zu ('%s'): declared size or SHA-256 differs from "
+				    "its data",
+				    i + 1, p->name);
 				break;
 			}
 		}

@@ -47,6 +47,7 @@ struct lt_envelope_in {
 	const char *replaces_id;
 	const struct lt_part_in *parts;
 	size_t n_parts;
+	struct stack_st_X509 *encrypt_to; /* recipients' certificates, or NULL: see lt_crypt.h */
 };
 
 /* A new time-ordered (UUIDv7) document id, 36 characters plus NUL. */

@@ -9,6 +9,7 @@
 
 #include "../../pki/lt_pki.h"
 #include "../../proto/lt_canon.h"
+#include "../../proto/lt_crypt.h"
 #include "../../proto/lt_envelope.h"
 #include "../../proto/lt_receipt.h"
 #include "lt_check.h"
@@ -279,7 +280,7 @@ static void test_tampering(void)
 	tampered(change_recipient, 2, "signature did not verify");
 	tampered(change_sig_value, 2, "signature did not verify");
 	/* The declared digest is not signed, but checked against the data. */
-	tampered(change_declared_sha256, 2, "part 2 ('b.txt'): declared SHA-256 differs");
+	tampered(change_declared_sha256, 2, "part 2 ('b.txt'): declared size or SHA-256 differs");
 	/* The sender named in the header must be the certificate's CN. */
 	tampered(change_sender, 2,
 	         "signer certificate names agency 'SEND.EC', but the record "
@@ -876,6 +877,62 @@ static int setup(void)
 	return 0;
 }
 
+/* Decodes buf and opens its parts as `who`; returns the envelope or NULL. */
+static Lienthong__Envelope *open_as(const uint8_t *buf, size_t len, int who, lt_err *err)
+{
+	Lienthong__Envelope *env = NULL;
+	if (lt_envelope_decode(buf, len, &cfg, &env, err) != 0 ||
+	    lt_crypt_open_parts(env, &signers[who], 1 << 20, err) != 0) {
+		if (env != NULL)
+			lienthong__envelope__free_unpacked(env, NULL);
+		return NULL;
+	}
+	return env;
+}
+
+static void test_encryption(void)
+{
+	STACK_OF(X509) *to = sk_X509_new_null();
+	struct lt_envelope_in in = input();
+	uint8_t *buf = NULL, *buf2 = NULL, d[LT_DIGEST_LEN];
+	size_t len = 0, len2 = 0;
+	lt_err err;
+	sk_X509_push(to, signers[RECV_A].cert); /* EC: ECDH */
+	sk_X509_push(to, signers[S_RSA].cert);  /* RSA: key transport */
+	in.encrypt_to = to;
+	if (!CHECK_OK(lt_envelope_seal(&in, &signers[S_EC], &cfg, &buf, &len, NULL, &err), err))
+		goto out;
+	CHECK(memmem(buf, len, "hello, world", 12) == NULL); /* no plaintext on the wire */
+	Lienthong__Envelope *env = NULL;
+	if (CHECK_OK(lt_envelope_decode(buf, len, &cfg, &env, &err), err)) {
+		CHECK(env->parts[0]->encrypted && env->parts[1]->encrypted);
+		CHECK(lt_envelope_verify(env, trust, d, &err) == -1);
+		CHECK_STR_CONTAINS(err.msg, "encrypted and was not decrypted");
+		lienthong__envelope__free_unpacked(env, NULL);
+	}
+	int recipients_ok[] = {RECV_A, S_RSA};
+	for (size_t r = 0; r < 2; r++) {
+		env = open_as(buf, len, recipients_ok[r], &err);
+		if (!CHECK(env != NULL))
+			continue;
+		CHECK_OK(lt_envelope_verify(env, trust, d, &err), err);
+		CHECK(env->parts[1]->data.len == sizeof data1 - 1 &&
+		      memcmp(env->parts[1]->data.data, data1, sizeof data1 - 1) == 0);
+		CHECK(env->parts[2]->data.len == 0);
+		lienthong__envelope__free_unpacked(env, NULL);
+	}
+	CHECK(open_as(buf, len, S_ED, &err) == NULL); /* not a recipient */
+	CHECK_STR_CONTAINS(err.msg, "cannot be decrypted with this agency's key");
+	/* An Ed25519 certificate cannot receive. */
+	sk_X509_push(to, signers[RECV_B].cert);
+	CHECK(lt_envelope_seal(&in, &signers[S_EC], &cfg, &buf2, &len2, NULL, &err) == -1);
+	CHECK_STR_CONTAINS(err.msg, "Ed25519 certificate can sign but not receive");
+out:
+	free(buf);
+	free(buf2);
+	sk_X509_free(to);
+}
+
 static void test_utf8(void)
 {
 	CHECK(lt_utf8_valid("Quy\xe1\xba\xbft \xc4\x91\xe1\xbb\x8bnh.pdf")); /* Quyết định.pdf */
@@ -908,6 +965,7 @@ int main(void)
 		LT_RUN(test_receipt_round_trips);
 		LT_RUN(test_receipt_tampering);
 		LT_RUN(test_utf8);
+		LT_RUN(test_encryption);
 	}
 	free(sealed);
 	for (int i = 0; i < NSIGNERS; i++)
