@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pki.sh: a demo certificate authority and agency certificates for lienthong.
 #
-#   deploy/pki.sh ca DIR                 DIR/ca.key, DIR/ca.crt (ECDSA P-256 root)
+#   deploy/pki.sh ca DIR [NAME]          DIR/ca.key, DIR/ca.crt (ECDSA P-256 root, CN NAME,
+#                                        default "lienthong demo CA")
 #   deploy/pki.sh agency DIR CODE [KEYTYPE] [--days N | --start TIME --end TIME]
 #                                        DIR/CODE.key, DIR/CODE.crt issued by DIR/ca.*
 #   deploy/pki.sh server DIR NAME        DIR/NAME.key, DIR/NAME.crt for a TLS server on
@@ -23,7 +24,7 @@ die() {
 }
 
 usage() {
-	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 days=${LT_PKI_DAYS:-825}
@@ -82,13 +83,14 @@ CNF
 }
 
 cmd_ca() {
-	local dir=$1
+	local dir=$1 name=${2:-lienthong demo CA}
+	[[ "$name" =~ ^[A-Za-z0-9\ ._-]{1,64}$ ]] || die "CA name '$name' must be 1-64 letters, digits, spaces, '.', '_' or '-'"
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
 	if [ ! -f "$dir/ca.crt" ]; then
 		newkey "$dir/ca.key" ec
 		openssl req -new -x509 -key "$dir/ca.key" -out "$dir/ca.crt" -days "$days" \
-			-subj "/O=lienthong demo/CN=lienthong demo CA" \
+			-subj "/O=lienthong demo/CN=$name" \
 			-addext "basicConstraints=critical,CA:TRUE" \
 			-addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null ||
 			die "cannot create the CA certificate in $dir"
@@ -144,8 +146,8 @@ cmd_revoke() {
 
 case "${1:-}" in
 ca)
-	[ $# -eq 2 ] || die "usage: deploy/pki.sh ca DIR"
-	cmd_ca "$2"
+	[ $# -eq 2 ] || [ $# -eq 3 ] || die "usage: deploy/pki.sh ca DIR [NAME]"
+	cmd_ca "$2" "${3:-}"
 	;;
 agency)
 	[ $# -ge 3 ] || die "usage: deploy/pki.sh agency DIR CODE [ec|ed25519|rsa] [--days N | --start T --end T]"

@@ -24,7 +24,7 @@ for code in EXP.A01 NYV.A01 REV.A01; do lt_agency $code; done
 "$LT_ROOT/deploy/pki.sh" agency "$LT_WORK/pki" NYV.A01 --start 20400101000000Z --end 20410101000000Z >/dev/null
 "$LT_ROOT/deploy/pki.sh" revoke "$LT_WORK/pki" REV.A01 >/dev/null
 # The same agency code as A, certified by a CA the recipient does not trust.
-"$LT_ROOT/deploy/pki.sh" ca "$LT_WORK/rogue" >/dev/null
+"$LT_ROOT/deploy/pki.sh" ca "$LT_WORK/rogue" "rogue CA" >/dev/null
 "$LT_ROOT/deploy/pki.sh" agency "$LT_WORK/rogue" $A >/dev/null
 mkdir -p "$LT_WORK/ROGUE"
 sed -e "s|^key_file = .*|key_file = ../rogue/$A.key|" -e "s|^cert_file = .*|cert_file = ../rogue/$A.crt|" \
@@ -126,9 +126,31 @@ send_good
 lt_check "oversize record quarantined" lt_wait_until 30 quarantined_count 'exceeds max_message_bytes \(200000\)' 1
 lt_check "oversize record not delivered" not_delivered $A "$big"
 
+# Release: the rogue CA becomes trusted (say it was a CA the operator had
+# forgotten to add); after a restart, the quarantined record is released and
+# checked again, and now delivered.
+rogue_id=$(quarantine | grep 'unable to get local issuer certificate' | head -n 1 |
+	sed 's/.*"quarantine_id":\([0-9]*\).*/\1/')
+rogue_doc=$(quarantine | grep "\"quarantine_id\":$rogue_id," | sed 's/.*"document_id":"\([^"]*\)".*/\1/')
+lt_check "the unknown-CA record can be inspected" \
+	"$LT_BIN/lienthong-quarantine" -c "$(lt_conf $B)" show "$rogue_id" --raw "$LT_WORK/rogue.raw"
+lt_check "... and its raw bytes saved" [ -s "$LT_WORK/rogue.raw" ]
+lt_check "agent $B stops for the CA change" lt_stop $B
+cat "$LT_WORK/rogue/ca.crt" >>"$LT_WORK/pki/ca.crt"
+# With crl_file set, every trusted CA needs its CRL there too.
+"$LT_ROOT/deploy/pki.sh" crl "$LT_WORK/rogue" >/dev/null
+cat "$LT_WORK/rogue/crl.pem" >>"$LT_WORK/pki/crl.pem"
+lt_start $B
+lt_check "the record is released" "$LT_BIN/lienthong-quarantine" -c "$(lt_conf $B)" release "$rogue_id"
+lt_check "it left the quarantine" bash -c "! '$LT_BIN/lienthong-quarantine' -c '$(lt_conf $B)' list --json | grep -q '\"quarantine_id\":$rogue_id,'"
+lt_check "released and checked again, it is delivered now that its CA is trusted" \
+	lt_wait_until 60 test -f "$LT_WORK/$B/target/$A/$rogue_doc/forged.bin"
+lt_check "releasing it again fails clearly" bash -c \
+	"'$LT_BIN/lienthong-quarantine' -c '$(lt_conf $B)' release '$rogue_id' 2>&1 | grep -q 'no quarantined record $rogue_id'"
+
 lt_check "all $good good documents sent in between were delivered" \
 	lt_wait_until 60 lt_all_delivered $A "$good_ids"
-lt_check "the recipient delivered only the good documents and the original" \
-	[ "$(find "$LT_WORK/$B/target" -mindepth 2 -maxdepth 2 -type d ! -name '.tmp-*' | wc -l)" -eq $((good + 1)) ]
+lt_check "the recipient delivered only the good documents, the original and the released one" \
+	[ "$(find "$LT_WORK/$B/target" -mindepth 2 -maxdepth 2 -type d ! -name '.tmp-*' | wc -l)" -eq $((good + 2)) ]
 lt_check "agent $B is still running" kill -0 "$(cat "$LT_WORK/$B/agent.pid")"
 for c in $A $B $C; do lt_check "agent $c stops cleanly" lt_stop $c; done
