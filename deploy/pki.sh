@@ -3,6 +3,8 @@
 #
 #   deploy/pki.sh ca DIR [NAME]          DIR/ca.key, DIR/ca.crt (ECDSA P-256 root, CN NAME,
 #                                        default "lienthong demo CA")
+#   deploy/pki.sh intermediate DIR SUB [NAME]  SUB/ca.key, SUB/ca.crt: a CA issued by DIR's
+#                                        (issue agencies from SUB; trust DIR/ca.crt + SUB/ca.crt)
 #   deploy/pki.sh agency DIR CODE [KEYTYPE] [--days N | --start TIME --end TIME]
 #                                        DIR/CODE.key, DIR/CODE.crt issued by DIR/ca.*
 #   deploy/pki.sh server DIR NAME        DIR/NAME.key, DIR/NAME.crt for a TLS server on
@@ -24,7 +26,7 @@ die() {
 }
 
 usage() {
-	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 days=${LT_PKI_DAYS:-825}
@@ -70,6 +72,11 @@ commonName = supplied
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature,nonRepudiation
 extendedKeyUsage = clientAuth,emailProtection
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[ intermediate ]
+basicConstraints = critical,CA:TRUE,pathlen:0
+keyUsage = critical,keyCertSign,cRLSign
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 [ server ]
@@ -127,6 +134,24 @@ cmd_agency() {
 	echo "$dir/$code.crt"
 }
 
+cmd_intermediate() {
+	local parent sub=$2 name=${3:-lienthong intermediate CA}
+	parent=$(cd "$1" 2>/dev/null && pwd) || die "no folder $1"
+	[ -f "$parent/ca.cnf" ] || die "no CA in $parent: run 'deploy/pki.sh ca $1' first"
+	mkdir -p "$sub"
+	sub=$(cd "$sub" && pwd)
+	if [ ! -f "$sub/ca.crt" ]; then
+		newkey "$sub/ca.key" ec
+		openssl req -new -key "$sub/ca.key" -out "$sub/ca.csr" -subj "/O=lienthong demo/CN=$name" \
+			2>/dev/null || die "cannot create the request for $sub"
+		openssl ca -batch -notext -config "$parent/ca.cnf" -extensions intermediate \
+			-in "$sub/ca.csr" -out "$sub/ca.crt" 2>/dev/null || die "cannot issue $sub/ca.crt"
+		rm -f "$sub/ca.csr"
+	fi
+	ca_db "$sub"
+	echo "$sub/ca.crt"
+}
+
 cmd_crl() {
 	local dir=$1
 	[ -f "$dir/ca.cnf" ] || die "no CA in $dir"
@@ -153,6 +178,10 @@ agency)
 	[ $# -ge 3 ] || die "usage: deploy/pki.sh agency DIR CODE [ec|ed25519|rsa] [--days N | --start T --end T]"
 	shift
 	cmd_agency "$@"
+	;;
+intermediate)
+	[ $# -eq 3 ] || [ $# -eq 4 ] || die "usage: deploy/pki.sh intermediate DIR SUB [NAME]"
+	cmd_intermediate "$2" "$3" "${4:-}"
 	;;
 server)
 	[ $# -eq 3 ] || die "usage: deploy/pki.sh server DIR NAME"

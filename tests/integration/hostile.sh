@@ -30,6 +30,17 @@ mkdir -p "$LT_WORK/ROGUE"
 sed -e "s|^key_file = .*|key_file = ../rogue/$A.key|" -e "s|^cert_file = .*|cert_file = ../rogue/$A.crt|" \
 	-e "s|^data_dir = .*|data_dir = data|" "$(lt_conf $A)" >"$LT_WORK/ROGUE/agency.conf"
 
+# An agency certified by an intermediate CA: the chain is trusted through
+# ca_file holding the root and the intermediate (and, with CRLs, both CRLs).
+"$LT_ROOT/deploy/pki.sh" intermediate "$LT_WORK/pki" "$LT_WORK/sub" "lienthong sub CA" >/dev/null
+lt_agency INT.A01
+"$LT_ROOT/deploy/pki.sh" agency "$LT_WORK/sub" INT.A01 >/dev/null
+lt_set INT.A01 key_file ../sub/INT.A01.key
+lt_set INT.A01 cert_file ../sub/INT.A01.crt
+cat "$LT_WORK/sub/ca.crt" >>"$LT_WORK/pki/ca.crt"
+"$LT_ROOT/deploy/pki.sh" crl "$LT_WORK/sub" >/dev/null
+cat "$LT_WORK/sub/crl.pem" >>"$LT_WORK/pki/crl.pem"
+
 lt_set $B crl_file ../pki/crl.pem
 lt_set $B max_message_bytes 200000
 lt_start $A
@@ -148,9 +159,15 @@ lt_check "released and checked again, it is delivered now that its CA is trusted
 lt_check "releasing it again fails clearly" bash -c \
 	"'$LT_BIN/lienthong-quarantine' -c '$(lt_conf $B)' release '$rogue_id' 2>&1 | grep -q 'no quarantined record $rogue_id'"
 
+echo "through an intermediate CA" >"$LT_WORK/int.txt"
+lt_upload INT.A01 $B "$LT_WORK/int-ids" "$LT_WORK/int.txt"
+lt_start INT.A01
+lt_check "a document signed under an intermediate CA is delivered" \
+	lt_wait_until 60 lt_all_delivered INT.A01 "$LT_WORK/int-ids"
+
 lt_check "all $good good documents sent in between were delivered" \
 	lt_wait_until 60 lt_all_delivered $A "$good_ids"
-lt_check "the recipient delivered only the good documents, the original and the released one" \
-	[ "$(find "$LT_WORK/$B/target" -mindepth 2 -maxdepth 2 -type d ! -name '.tmp-*' | wc -l)" -eq $((good + 2)) ]
+lt_check "the recipient delivered only the good documents, the original, the released one and the intermediate's" \
+	[ "$(find "$LT_WORK/$B/target" -mindepth 2 -maxdepth 2 -type d ! -name '.tmp-*' | wc -l)" -eq $((good + 3)) ]
 lt_check "agent $B is still running" kill -0 "$(cat "$LT_WORK/$B/agent.pid")"
-for c in $A $B $C; do lt_check "agent $c stops cleanly" lt_stop $c; done
+for c in $A $B $C INT.A01; do lt_check "agent $c stops cleanly" lt_stop $c; done
