@@ -9,9 +9,8 @@
 #include "../log/lt_log.h"
 #include "../proto/lt_envelope.h"
 
-#define LT_FORWARD_DESTS_MAX 4096  /* failing topics tracked at once */
-#define LT_FORWARD_EMPTY 0         /* free slot of the in-flight set (sequences start at 1) */
-#define LT_FORWARD_GONE UINT64_MAX /* deleted slot of the in-flight set */
+#define LT_FORWARD_DESTS_MAX 4096 /* failing topics tracked at once */
+#define LT_FORWARD_EMPTY 0        /* free slot of the in-flight set (sequences start at 1) */
 
 /* One record handed to Kafka: the delivery report's opaque. */
 struct lt_forward_item {
@@ -73,25 +72,39 @@ static int lt_forward_inflight_has(const struct lt_forward *fw, uint64_t seq)
 static void lt_forward_inflight_add(struct lt_forward *fw, uint64_t seq)
 {
 	size_t i = lt_forward_slot(fw, seq);
-	while (fw->inflight[i] != LT_FORWARD_EMPTY && fw->inflight[i] != LT_FORWARD_GONE)
+	while (fw->inflight[i] != LT_FORWARD_EMPTY)
 		i = (i + 1) & (fw->inflight_cap - 1);
 	fw->inflight[i] = seq;
 	fw->in_flight++;
 }
 
+/*
+ * Deletes by shifting later entries of the probe run back (no tombstones),
+ * so the table never fills with deleted slots and every lookup ends at an
+ * empty slot: the table is at most half full (capacity >= 2 * max_in_flight).
+ */
 static void lt_forward_inflight_del(struct lt_forward *fw, uint64_t seq)
 {
-	for (size_t i = lt_forward_slot(fw, seq);; i = (i + 1) & (fw->inflight_cap - 1)) {
-		if (fw->inflight[i] == seq) {
-			fw->inflight[i] = LT_FORWARD_GONE;
-			fw->in_flight--;
-			break;
-		}
+	size_t mask = fw->inflight_cap - 1, i = lt_forward_slot(fw, seq);
+	while (fw->inflight[i] != seq) {
 		if (fw->inflight[i] == LT_FORWARD_EMPTY)
-			break;
+			return;
+		i = (i + 1) & mask;
 	}
-	if (fw->in_flight == 0) /* reclaim the deleted slots */
-		memset(fw->inflight, 0, fw->inflight_cap * sizeof *fw->inflight);
+	for (size_t j = i;;) {
+		j = (j + 1) & mask;
+		if (fw->inflight[j] == LT_FORWARD_EMPTY)
+			break;
+		size_t home = lt_forward_slot(fw, fw->inflight[j]);
+		/* The entry at j may move to i unless its home lies cyclically in (i, j]. */
+		int stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+		if (stays)
+			continue;
+		fw->inflight[i] = fw->inflight[j];
+		i = j;
+	}
+	fw->inflight[i] = LT_FORWARD_EMPTY;
+	fw->in_flight--;
 }
 
 static void lt_forward_dr(void *ctx, void *opaque, rd_kafka_resp_err_t err, int32_t partition,

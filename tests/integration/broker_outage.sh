@@ -4,7 +4,7 @@
 # outbox), statuses say they wait, and everything flows once it is back.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-N=${LT_OUTAGE_DOCS:-1000}
+N=${LT_OUTAGE_DOCS:-5000} # more than twice max_in_flight: the in-flight set turns over
 PAUSE=${LT_OUTAGE_PAUSE:-10}
 A=OUT.A01
 B=OUT.B02
