@@ -61,6 +61,9 @@ TESTBINS = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS) $(TEST_TOOLS))
 all: $(BINS) $(TESTBINS)
 lib: $(LIB)
 
+# Generated sources are kept (not removed as intermediate files): the fuzz and
+# program builds include the headers.
+.SECONDARY: $(GEN_C) $(GEN_H)
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 	@mkdir -p $(BUILD)/gen
 	protoc-c --c_out=$(BUILD)/gen -Iproto $<
