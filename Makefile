@@ -125,7 +125,7 @@ bench: all $(BUILD)/bench/submit_bench
 install: $(BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/lienthong
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0755 deploy/kafka.sh deploy/pki.sh $(DESTDIR)$(PREFIX)/share/lienthong/
+	install -m 0755 deploy/kafka.sh deploy/pki.sh deploy/agency-conf.sh $(DESTDIR)$(PREFIX)/share/lienthong/
 	install -m 0644 deploy/agency.conf.example $(DESTDIR)$(PREFIX)/share/lienthong/
 
 # Fuzzing (libFuzzer, clang, ASan+UBSan): make fuzz builds build-fuzz/fuzz_*;

@@ -40,16 +40,7 @@ deploy/pki.sh ca "$work/pki" >/dev/null
 for code in BENCH.A BENCH.B; do
 	deploy/pki.sh agency "$work/pki" $code >/dev/null
 	mkdir -p "$work/$code"
-	cat >"$work/$code/agency.conf" <<CONF
-agency_code = $code
-data_dir = data
-key_file = ../pki/$code.key
-cert_file = ../pki/$code.crt
-ca_file = ../pki/ca.crt
-target_dir = target
-topic_prefix = bench$$
-kafka.bootstrap.servers = $LT_BOOTSTRAP
-CONF
+	deploy/agency-conf.sh "$work/$code/agency.conf" $code ../pki "$LT_BOOTSTRAP" topic_prefix=bench$$
 	build/bin/lienthong-agent -c "$work/$code/agency.conf" >"$work/$code/agent.log" 2>&1 &
 done
 until grep -q 'topics ready' "$work/BENCH.A/agent.log" && grep -q 'topics ready' "$work/BENCH.B/agent.log"; do sleep 0.2; done

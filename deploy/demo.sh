@@ -33,16 +33,8 @@ deploy/pki.sh ca "$demo/pki" >/dev/null
 for code in $ministry $province; do
 	[ -f "$demo/pki/$code.crt" ] || deploy/pki.sh agency "$demo/pki" "$code" >/dev/null
 	mkdir -p "$demo/$code"
-	cat >"$demo/$code/agency.conf" <<CONF
-# lienthong demo agency $code (see README.md, "Configuration")
-agency_code = $code
-data_dir = data
-key_file = ../pki/$code.key
-cert_file = ../pki/$code.crt
-ca_file = ../pki/ca.crt
-target_dir = received
-kafka.bootstrap.servers = 127.0.0.1:$LT_KAFKA_PORT
-CONF
+	deploy/agency-conf.sh "$demo/$code/agency.conf" "$code" ../pki "127.0.0.1:$LT_KAFKA_PORT" \
+		target_dir=received
 done
 
 pids=()

@@ -46,22 +46,9 @@ lt_agency() {
 	local code=$1 type=${2:-ec} dir="$LT_WORK/$1"
 	mkdir -p "$dir"
 	"$LT_ROOT/deploy/pki.sh" agency "$LT_WORK/pki" "$code" "$type" >/dev/null
-	cat >"$dir/agency.conf" <<CONF
-agency_code = $code
-data_dir = data
-key_file = ../pki/$code.key
-cert_file = ../pki/$code.crt
-ca_file = ../pki/ca.crt
-target_dir = target
-topic_prefix = $LT_PREFIX
-topic_partitions = 3
-poll_interval_ms = 50
-log_level = debug
-retry_backoff_min_ms = 200
-retry_backoff_max_ms = 2000
-kafka.bootstrap.servers = $LT_BOOTSTRAP
-kafka.linger.ms = 5
-CONF
+	"$LT_ROOT/deploy/agency-conf.sh" "$dir/agency.conf" "$code" ../pki "$LT_BOOTSTRAP" \
+		topic_prefix="$LT_PREFIX" topic_partitions=3 poll_interval_ms=50 log_level=debug \
+		retry_backoff_min_ms=200 retry_backoff_max_ms=2000 kafka.linger.ms=5
 }
 
 lt_conf() { echo "$LT_WORK/$1/agency.conf"; }
