@@ -70,6 +70,25 @@ fail:
 	return NULL;
 }
 
+/*
+ * Creates the handle; it owns conf and opaque (freed by lt_kafka_destroy).
+ * On failure both are released here.
+ */
+static rd_kafka_t *lt_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, void *opaque,
+                                lt_err *err)
+{
+	char errstr[512];
+	rd_kafka_conf_set_opaque(conf, opaque);
+	rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof errstr);
+	if (rk == NULL) {
+		rd_kafka_conf_destroy(conf);
+		free(opaque);
+		lt_err_set(err, LT_EINVAL, "cannot create Kafka %s: %s",
+		           type == RD_KAFKA_PRODUCER ? "producer" : "consumer", errstr);
+	}
+	return rk;
+}
+
 struct lt_kafka_dr_ctx {
 	lt_kafka_dr_fn fn;
 	void *ctx;
@@ -92,7 +111,6 @@ rd_kafka_t *lt_kafka_producer_new(const struct lt_config *cfg, lt_kafka_dr_fn dr
 	    {"compression.type", "lz4"},
 	    {"client.id", "lienthong-agent"},
 	};
-	char errstr[512];
 	struct lt_kafka_dr_ctx *d = calloc(1, sizeof *d);
 	if (d == NULL) {
 		lt_err_set(err, LT_EIO, "out of memory");
@@ -106,15 +124,7 @@ rd_kafka_t *lt_kafka_producer_new(const struct lt_config *cfg, lt_kafka_dr_fn dr
 		return NULL;
 	}
 	rd_kafka_conf_set_dr_msg_cb(conf, lt_kafka_dr_cb);
-	rd_kafka_conf_set_opaque(conf, d);
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-	if (rk == NULL) {
-		rd_kafka_conf_destroy(conf);
-		free(d);
-		lt_err_set(err, LT_EINVAL, "cannot create Kafka producer: %s", errstr);
-		return NULL;
-	}
-	return rk;
+	return lt_kafka_new(RD_KAFKA_PRODUCER, conf, d, err);
 }
 
 struct lt_kafka_rb_ctx {
@@ -155,7 +165,6 @@ rd_kafka_t *lt_kafka_consumer_new(const struct lt_config *cfg, const char *const
 	    {"enable.auto.commit", "true"},    {"enable.auto.offset.store", "false"},
 	    {"auto.offset.reset", "earliest"}, {"client.id", "lienthong-agent"},
 	};
-	char errstr[512];
 	struct lt_kafka_rb_ctx *rb = calloc(1, sizeof *rb);
 	rd_kafka_topic_partition_list_t *list = NULL;
 	if (rb == NULL) {
@@ -170,14 +179,9 @@ rd_kafka_t *lt_kafka_consumer_new(const struct lt_config *cfg, const char *const
 		return NULL;
 	}
 	rd_kafka_conf_set_rebalance_cb(conf, lt_kafka_rebalance_cb);
-	rd_kafka_conf_set_opaque(conf, rb);
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-	if (rk == NULL) {
-		rd_kafka_conf_destroy(conf);
-		free(rb);
-		lt_err_set(err, LT_EINVAL, "cannot create Kafka consumer: %s", errstr);
+	rd_kafka_t *rk = lt_kafka_new(RD_KAFKA_CONSUMER, conf, rb, err);
+	if (rk == NULL)
 		return NULL;
-	}
 	rd_kafka_poll_set_consumer(rk);
 	list = rd_kafka_topic_partition_list_new((int)n_topics);
 	for (size_t i = 0; i < n_topics; i++)
