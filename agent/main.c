@@ -24,19 +24,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../broker-adapter/lt_kafka.h"
 #include "../clock/lt_clock.h"
 #include "../consumers/lt_deliver.h"
 #include "../consumers/lt_inbox.h"
 #include "../consumers/lt_receipts.h"
+#include "../consumers/lt_watch.h"
 #include "../log/lt_log.h"
 #include "../producers/lt_forward.h"
 #include "../producers/lt_submitd.h"
+#include "../store/lt_health.h"
+#include "../store/lt_lock.h"
 
 static volatile sig_atomic_t lt_agent_stop;
 
-#define LT_AGENT_BATCH 64 /* records handled per LMDB commit, at most */
+#define LT_AGENT_BATCH 64               /* records handled per LMDB commit, at most */
+#define LT_AGENT_WATCH_MS 1000          /* how often handles and threads are checked */
+#define LT_AGENT_HEALTH_MS 60000        /* the health record is rewritten at least this often */
+#define LT_AGENT_SUBMITD_RETRY_MS 10000 /* a submission service that cannot start */
+#define LT_AGENT_CLOSE_MS 5000          /* longest wait for a replaced consumer to close */
 
 /*
  * A partition whose record could not be handled yet (target down, store
@@ -55,8 +63,26 @@ struct lt_blocked {
 	int fresh;  /* blocked in the current batch: rewind and pause after it */
 };
 
+/*
+ * What the agent says of itself in its store (lt_health), for
+ * lienthong-status: written when it changes and every LT_AGENT_HEALTH_MS.
+ */
+struct lt_agent_health {
+	int64_t started_ms;
+	int64_t receiving_since_ms; /* stalled since, or fine since */
+	int receiving_stalled;
+	char receiving_reason[512];
+	unsigned consumer_replacements;
+	int submission_down;
+	char submission_reason[LT_ERR_MSG_MAX];
+	int64_t last_received_ms;
+	int dirty; /* changed since last written */
+	int64_t next_write_ms;
+};
+
 struct lt_agent {
 	struct lt_config cfg;
+	struct lt_lock lock;
 	struct lt_signer signer;
 	struct lt_trust *trust;
 	struct lt_store *store;
@@ -71,6 +97,10 @@ struct lt_agent {
 	size_t n_blocked, cap_blocked;
 	int topics_ready;
 	int64_t topics_retry_ms;
+	struct lt_watch watch; /* receiving's progress */
+	int64_t next_watch_ms;
+	int64_t submitd_retry_ms; /* when to try starting the submission service again */
+	struct lt_agent_health health;
 };
 
 static void lt_agent_on_signal(int sig)
@@ -104,7 +134,8 @@ static void lt_agent_usage(FILE *out)
 	lt_config_print_reference(out);
 }
 
-static int lt_agent_setup(struct lt_agent *a, const char *path, lt_err *err)
+/* check: --check, which neither takes the data_dir lock nor starts anything. */
+static int lt_agent_setup(struct lt_agent *a, const char *path, int check, lt_err *err)
 {
 	enum lt_log_level level;
 	if (lt_config_load(&a->cfg, path, err) != 0)
@@ -136,6 +167,8 @@ static int lt_agent_setup(struct lt_agent *a, const char *path, lt_err *err)
 		                   "own certificate %s (other agencies would reject this "
 		                   "agency's documents)",
 		                   a->cfg.cert_file);
+	if (!check && lt_lock_take(&a->lock, a->cfg.data_dir, err) != 0)
+		return -1;
 	if (lt_store_open(&a->store, a->cfg.data_dir, a->cfg.lmdb_map_size, err) != 0)
 		return -1;
 	lt_config_inbox_topic(&a->cfg, a->cfg.agency_code, a->inbox_topic, sizeof a->inbox_topic);
@@ -162,14 +195,58 @@ static void lt_agent_revoke(void *ctx, const rd_kafka_topic_partition_list_t *pa
 	a->n_blocked = keep;
 }
 
-static int lt_agent_start_kafka(struct lt_agent *a, lt_err *err)
+static struct lt_blocked *lt_agent_blocked(struct lt_agent *a, const char *topic,
+                                           int32_t partition);
+
+/* Partitions held back on purpose (waiting for a retry) do not count as lag. */
+static int lt_agent_held(void *ctx, const char *topic, int32_t partition)
+{
+	return lt_agent_blocked(ctx, topic, partition) != NULL;
+}
+
+static void lt_agent_stats(void *ctx, int member, int64_t lag)
+{
+	struct lt_agent *a = ctx;
+	lt_watch_observe(&a->watch, member, lag, lt_now_ms());
+}
+
+static int lt_agent_consumer_new(struct lt_agent *a, lt_err *err)
 {
 	const char *topics[] = {a->inbox_topic, a->receipt_topic};
+	const struct lt_kafka_consumer_cbs cbs = {
+	    .revoke = lt_agent_revoke, .held = lt_agent_held, .stats = lt_agent_stats, .ctx = a};
+	a->consumer = lt_kafka_consumer_new(&a->cfg, topics, 2, &cbs, err);
+	return a->consumer == NULL ? -1 : 0;
+}
+
+static int lt_agent_start_kafka(struct lt_agent *a, lt_err *err)
+{
 	a->fw = lt_forward_new(&a->cfg, a->store, err);
 	if (a->fw == NULL)
 		return -1;
-	a->consumer = lt_kafka_consumer_new(&a->cfg, topics, 2, lt_agent_revoke, a, err);
-	return a->consumer == NULL ? -1 : 0;
+	lt_watch_init(&a->watch, a->cfg.receive_stall_s * 1000, lt_now_ms());
+	return lt_agent_consumer_new(a, err);
+}
+
+/*
+ * Replaces the consumer (dead after a fatal error, or stalled). The new one
+ * resumes from the committed offsets: records read again are found in the
+ * inbox records and not delivered twice. Blocked partitions are forgotten:
+ * their records come again. A consumer from the configuration that made the
+ * first one can only fail for want of memory or threads: then the agent exits
+ * (its supervisor restarts it) rather than run on without receiving.
+ */
+static void lt_agent_replace_consumer(struct lt_agent *a, int64_t now_ms)
+{
+	lt_err err;
+	lt_kafka_destroy(a->consumer, LT_AGENT_CLOSE_MS);
+	a->consumer = NULL;
+	a->n_blocked = 0;
+	if (lt_agent_consumer_new(a, &err) != 0)
+		lt_log_fatal("cannot create a new Kafka consumer: %s", err.msg);
+	lt_watch_replaced(&a->watch, now_ms);
+	a->health.consumer_replacements++;
+	a->health.dirty = 1;
 }
 
 /* Creates this agency's topics; retried every 10 s while the broker cannot be reached. */
@@ -379,11 +456,132 @@ static void lt_agent_consume(struct lt_agent *a, int64_t now_ms)
 			            "delivered twice)",
 			            err.msg);
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		if (done[i]) {
+			lt_watch_progress(&a->watch, now_ms);
+			a->health.last_received_ms = now_ms;
+		}
 		rd_kafka_message_destroy(msgs[i]);
+	}
 	if (any_inbox)
 		lt_forward_wake(a->fw); /* receipts are waiting in the outbox */
 	lt_agent_partitions(a, now_ms);
+}
+
+static void lt_agent_health_write(struct lt_agent *a, int64_t now_ms)
+{
+	struct lt_agent_health *h = &a->health;
+	Lienthong__Store__HealthRecord r = LIENTHONG__STORE__HEALTH_RECORD__INIT;
+	lt_err err;
+	if (!h->dirty && now_ms < h->next_write_ms)
+		return;
+	r.updated_at_ms = now_ms;
+	r.pid = (int32_t)getpid();
+	r.started_at_ms = h->started_ms;
+	r.receiving_stalled = h->receiving_stalled;
+	r.receiving_since_ms = h->receiving_since_ms;
+	r.receiving_reason = h->receiving_reason;
+	r.consumer_replacements = h->consumer_replacements;
+	r.submission_down = h->submission_down;
+	r.submission_reason = h->submission_reason;
+	r.last_received_ms = h->last_received_ms;
+	if (lt_health_put(a->store, &r, &err) != 0)
+		lt_log_warn("cannot record the agent's health: %s", err.msg);
+	h->dirty = 0;
+	h->next_write_ms = now_ms + LT_AGENT_HEALTH_MS;
+}
+
+/* Receiving: a consumer with a fatal error is replaced at once, a stalled one per lt_watch. */
+static void lt_agent_watch_receiving(struct lt_agent *a, int64_t now_ms)
+{
+	struct lt_agent_health *h = &a->health;
+	char since[LT_TIME_TEXT];
+	lt_err err;
+	if (lt_kafka_fatal(a->consumer, &err)) {
+		lt_log_error(
+		    "receiving: %s; replacing the Kafka consumer: the new one resumes from "
+		    "the committed offsets (records read again are not delivered twice)",
+		    err.msg);
+		lt_agent_replace_consumer(a, now_ms);
+		lt_log_info("receiving: Kafka consumer replaced (%u time(s) since start)",
+		            h->consumer_replacements);
+		return;
+	}
+	switch (lt_watch_check(&a->watch, now_ms)) {
+	case LT_WATCH_REPLACE:
+		lt_time_format(a->watch.stalled_since_ms, since, sizeof since);
+		lt_log_warn("receiving: stalled since %s: %s; replacing the Kafka consumer "
+		            "(replacement %u of this stall; again in %lld s if still stalled)",
+		            since, a->watch.why, a->watch.replacements + 1,
+		            (long long)(a->watch.backoff_ms / 1000));
+		lt_agent_replace_consumer(a, now_ms);
+		h->receiving_stalled = 1;
+		h->receiving_since_ms = a->watch.stalled_since_ms;
+		snprintf(h->receiving_reason, sizeof h->receiving_reason,
+		         "%s; Kafka consumer replaced %u time(s), next in %lld s if still stalled",
+		         a->watch.why, a->watch.replacements,
+		         (long long)((a->watch.next_replace_ms - now_ms) / 1000));
+		break;
+	case LT_WATCH_RECOVERED:
+		lt_log_info("receiving: moving again after %lld s stalled",
+		            (long long)((now_ms - h->receiving_since_ms) / 1000));
+		h->receiving_stalled = 0;
+		h->receiving_since_ms = now_ms;
+		h->receiving_reason[0] = '\0';
+		h->dirty = 1;
+		break;
+	case LT_WATCH_NONE:
+		break;
+	}
+}
+
+/*
+ * The submission service: restarted when its socket file was removed or
+ * replaced (uploads would bypass the agent's group commit unnoticed), and
+ * started again when it could not start.
+ */
+static void lt_agent_watch_submitd(struct lt_agent *a, int64_t now_ms)
+{
+	struct lt_agent_health *h = &a->health;
+	lt_err err;
+	if (a->submitd != NULL) {
+		if (lt_submitd_alive(a->submitd, &err) == 0)
+			return;
+		lt_log_warn("%s; restarting the submission service", err.msg);
+		lt_submitd_stop(a->submitd);
+		a->submitd = NULL;
+		a->submitd_retry_ms = 0;
+	}
+	if (now_ms < a->submitd_retry_ms)
+		return;
+	a->submitd = lt_submitd_start(&a->cfg, a->store, &err);
+	if (a->submitd == NULL) {
+		a->submitd_retry_ms = now_ms + LT_AGENT_SUBMITD_RETRY_MS;
+		if (!h->submission_down)
+			lt_log_warn("%s; lienthong-upload commits to the store itself meanwhile; "
+			            "retrying every %d s",
+			            err.msg, LT_AGENT_SUBMITD_RETRY_MS / 1000);
+		h->dirty |= !h->submission_down;
+		h->submission_down = 1;
+		snprintf(h->submission_reason, sizeof h->submission_reason, "%s", err.msg);
+		return;
+	}
+	if (h->submission_down)
+		lt_log_info("submission service listening again");
+	h->dirty |= h->submission_down;
+	h->submission_down = 0;
+	h->submission_reason[0] = '\0';
+}
+
+/* Every handle and thread that can stop is checked here, once a second. */
+static void lt_agent_watch(struct lt_agent *a, int64_t now_ms)
+{
+	if (now_ms < a->next_watch_ms)
+		return;
+	a->next_watch_ms = now_ms + LT_AGENT_WATCH_MS;
+	lt_agent_watch_receiving(a, now_ms);
+	lt_agent_watch_submitd(a, now_ms);
+	lt_agent_health_write(a, now_ms);
 }
 
 static void lt_agent_teardown(struct lt_agent *a)
@@ -395,7 +593,7 @@ static void lt_agent_teardown(struct lt_agent *a)
 	a->blocked = NULL;
 	a->n_blocked = a->cap_blocked = 0;
 	if (a->consumer != NULL)
-		lt_kafka_destroy(a->consumer);
+		lt_kafka_destroy(a->consumer, LT_AGENT_CLOSE_MS);
 	if (a->fw != NULL)
 		lt_forward_free(a->fw, 5000);
 	lt_store_close(a->store);
@@ -403,6 +601,7 @@ static void lt_agent_teardown(struct lt_agent *a)
 	lt_trust_free(a->trust);
 	lt_signer_free(&a->signer);
 	lt_config_free(&a->cfg);
+	lt_lock_release(&a->lock);
 }
 
 int main(int argc, char **argv)
@@ -442,7 +641,8 @@ int main(int argc, char **argv)
 	static struct lt_agent a; /* large (configuration); not on the stack */
 	lt_err err;
 	int rc = 1;
-	if (lt_agent_setup(&a, config, &err) != 0) {
+	a.lock.fd = -1;
+	if (lt_agent_setup(&a, config, check, &err) != 0) {
 		lt_log_error("%s", err.msg);
 		goto out;
 	}
@@ -461,9 +661,9 @@ int main(int argc, char **argv)
 		lt_log_error("%s", err.msg);
 		goto out;
 	}
-	a.submitd = lt_submitd_start(&a.cfg, a.store, &err);
-	if (a.submitd == NULL)
-		lt_log_warn("%s; lienthong-upload commits to the store itself instead", err.msg);
+	a.health = (struct lt_agent_health){
+	    .started_ms = lt_now_ms(), .receiving_since_ms = lt_now_ms(), .dirty = 1};
+	lt_agent_watch_submitd(&a, lt_now_ms());
 	lt_log_info("agency %s started: inbox %s, receipts %s, store %s, target %s",
 	            a.cfg.agency_code, a.inbox_topic, a.receipt_topic, a.cfg.data_dir,
 	            a.cfg.target_dir);
@@ -473,6 +673,7 @@ int main(int argc, char **argv)
 		if (lt_forward_tick(a.fw, now, &err) != 0)
 			lt_log_warn("outbox: %s", err.msg);
 		lt_agent_consume(&a, now);
+		lt_agent_watch(&a, now);
 	}
 	lt_log_info("stopping");
 	rc = 0;

@@ -1,9 +1,11 @@
 #include "lt_kafka.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../clock/lt_clock.h"
 #include "../log/lt_log.h"
 
 struct lt_kafka_kv {
@@ -127,59 +129,101 @@ rd_kafka_t *lt_kafka_producer_new(const struct lt_config *cfg, lt_kafka_dr_fn dr
 	return lt_kafka_new(RD_KAFKA_PRODUCER, conf, d, err);
 }
 
-struct lt_kafka_rb_ctx {
-	lt_kafka_revoke_fn revoke;
-	void *ctx;
-};
-
 static void lt_kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t code,
                                   rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
-	struct lt_kafka_rb_ctx *rb = opaque;
+	struct lt_kafka_consumer_cbs *cbs = opaque;
 	if (code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		lt_log_info("kafka: assigned %d partition(s)", parts->cnt);
 		rd_kafka_assign(rk, parts);
 	} else {
 		lt_log_info("kafka: %d partition(s) revoked", parts->cnt);
-		if (rb->revoke != NULL)
-			rb->revoke(rb->ctx, parts);
+		if (cbs->revoke != NULL)
+			cbs->revoke(cbs->ctx, parts);
 		rd_kafka_assign(rk, NULL);
 	}
 }
 
+/* Records waiting in one partition of the statistics, or 0 when unknown. */
+static int64_t lt_kafka_partition_lag(json_t *p)
+{
+	json_int_t stored = json_integer_value(json_object_get(p, "consumer_lag_stored"));
+	json_int_t committed = json_integer_value(json_object_get(p, "consumer_lag"));
+	return stored > 0 ? (int64_t)stored : committed > 0 ? (int64_t)committed : 0;
+}
+
+/*
+ * statistics.interval.ms: membership from "cgrp" (state "up" with partitions
+ * assigned), lag summed over the partitions the consumer holds ("desired")
+ * and the caller does not hold back. See librdkafka's STATISTICS.md.
+ */
+static int lt_kafka_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+	struct lt_kafka_consumer_cbs *cbs = opaque;
+	(void)rk;
+	if (cbs->stats == NULL)
+		return 0;
+	json_error_t jerr;
+	json_t *root = json_loadb(json, len, 0, &jerr);
+	if (root == NULL) {
+		lt_log_warn("kafka: unreadable consumer statistics: %s", jerr.text);
+		return 0;
+	}
+	json_t *cgrp = json_object_get(root, "cgrp");
+	const char *state = json_string_value(json_object_get(cgrp, "state"));
+	int member = state != NULL && strcmp(state, "up") == 0 &&
+	             json_integer_value(json_object_get(cgrp, "assignment_size")) > 0;
+	int64_t lag = 0;
+	const char *topic;
+	json_t *t;
+	json_object_foreach(json_object_get(root, "topics"), topic, t)
+	{
+		const char *key;
+		json_t *p;
+		json_object_foreach(json_object_get(t, "partitions"), key, p)
+		{
+			json_int_t part = json_integer_value(json_object_get(p, "partition"));
+			if (part < 0 || !json_is_true(json_object_get(p, "desired")) ||
+			    (cbs->held != NULL && cbs->held(cbs->ctx, topic, (int32_t)part)))
+				continue;
+			lag += lt_kafka_partition_lag(p);
+		}
+	}
+	json_decref(root);
+	cbs->stats(cbs->ctx, member, lag);
+	return 0;
+}
+
 rd_kafka_t *lt_kafka_consumer_new(const struct lt_config *cfg, const char *const *topics,
-                                  size_t n_topics, lt_kafka_revoke_fn revoke, void *ctx,
+                                  size_t n_topics, const struct lt_kafka_consumer_cbs *cbs,
                                   lt_err *err)
 {
-	/*
-	 * Static membership: a restarted agent (even after kill -9) takes its
-	 * partitions back at once instead of waiting for the session timeout,
-	 * and a second agent started by mistake with the same configuration
-	 * fences the first instead of sharing its inbox.
-	 */
-	char instance[LT_CODE_MAX + 32];
-	snprintf(instance, sizeof instance, "lienthong-agent-%s", cfg->agency_code);
+	/* Statistics feed the caller's watch: at least three per receive_stall_s. */
+	char stats_ms[32];
+	int64_t every = cfg->receive_stall_s * 1000 / 3;
+	snprintf(stats_ms, sizeof stats_ms, "%lld", (long long)(every < 5000 ? every : 5000));
 	const struct lt_kafka_kv defs[] = {
-	    {"group.id", cfg->group_id},       {"group.instance.id", instance},
-	    {"session.timeout.ms", "15000"},   {"auto.commit.interval.ms", "1000"},
-	    {"enable.auto.commit", "true"},    {"enable.auto.offset.store", "false"},
-	    {"auto.offset.reset", "earliest"}, {"client.id", "lienthong-agent"},
+	    {"group.id", cfg->group_id},           {"session.timeout.ms", "15000"},
+	    {"auto.commit.interval.ms", "1000"},   {"enable.auto.commit", "true"},
+	    {"enable.auto.offset.store", "false"}, {"auto.offset.reset", "earliest"},
+	    {"statistics.interval.ms", stats_ms},  {"client.id", "lienthong-agent"},
 	};
-	struct lt_kafka_rb_ctx *rb = calloc(1, sizeof *rb);
+	struct lt_kafka_consumer_cbs *own = calloc(1, sizeof *own);
 	rd_kafka_topic_partition_list_t *list = NULL;
-	if (rb == NULL) {
+	if (own == NULL) {
 		lt_err_set(err, LT_EIO, "out of memory");
 		return NULL;
 	}
-	rb->revoke = revoke;
-	rb->ctx = ctx;
+	if (cbs != NULL)
+		*own = *cbs;
 	rd_kafka_conf_t *conf = lt_kafka_conf(cfg, defs, sizeof defs / sizeof defs[0], err);
 	if (conf == NULL) {
-		free(rb);
+		free(own);
 		return NULL;
 	}
 	rd_kafka_conf_set_rebalance_cb(conf, lt_kafka_rebalance_cb);
-	rd_kafka_t *rk = lt_kafka_new(RD_KAFKA_CONSUMER, conf, rb, err);
+	rd_kafka_conf_set_stats_cb(conf, lt_kafka_stats_cb);
+	rd_kafka_t *rk = lt_kafka_new(RD_KAFKA_CONSUMER, conf, own, err);
 	if (rk == NULL)
 		return NULL;
 	rd_kafka_poll_set_consumer(rk);
@@ -190,7 +234,7 @@ rd_kafka_t *lt_kafka_consumer_new(const struct lt_config *cfg, const char *const
 	rd_kafka_topic_partition_list_destroy(list);
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		lt_err_set(err, LT_EIO, "cannot subscribe: %s", rd_kafka_err2str(e));
-		rd_kafka_destroy(rk);
+		lt_kafka_destroy(rk, 0);
 		return NULL;
 	}
 	return rk;
@@ -386,17 +430,44 @@ int lt_kafka_fatal(rd_kafka_t *rk, lt_err *err)
 	rd_kafka_resp_err_t e = rd_kafka_fatal_error(rk, buf, sizeof buf);
 	if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
 		return 0;
-	lt_err_set(err, LT_EIO, "Kafka producer fatal error %s: %s", rd_kafka_err2name(e), buf);
+	lt_err_set(err, LT_EIO, "Kafka %s fatal error %s: %s",
+	           rd_kafka_type(rk) == RD_KAFKA_PRODUCER ? "producer" : "consumer",
+	           rd_kafka_err2name(e), buf);
 	return 1;
 }
 
-void lt_kafka_destroy(rd_kafka_t *rk)
+/* Leaves the group and commits stored offsets, serving callbacks, for at most close_ms. */
+static void lt_kafka_close(rd_kafka_t *rk, int close_ms)
+{
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_error_t *e = rd_kafka_consumer_close_queue(rk, q);
+	if (e != NULL) {
+		lt_log_warn("kafka: cannot close the consumer: %s", rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+	} else {
+		int64_t until = lt_now_ms() + close_ms;
+		while (!rd_kafka_consumer_closed(rk) && lt_now_ms() < until)
+			rd_kafka_queue_poll_callback(q, 100);
+		if (!rd_kafka_consumer_closed(rk))
+			lt_log_warn("kafka: the consumer did not close within %d ms (broker "
+			            "unreachable?); its stored offsets may not be committed: those "
+			            "records are read again, and not delivered twice",
+			            close_ms);
+	}
+	rd_kafka_queue_destroy(q);
+}
+
+void lt_kafka_destroy(rd_kafka_t *rk, int close_ms)
 {
 	if (rk == NULL)
 		return;
 	void *opaque = rd_kafka_opaque(rk);
-	if (rd_kafka_type(rk) == RD_KAFKA_CONSUMER)
-		rd_kafka_consumer_close(rk);
-	rd_kafka_destroy(rk);
+	int flags = 0;
+	if (rd_kafka_type(rk) == RD_KAFKA_CONSUMER) {
+		if (rd_kafka_fatal_error(rk, NULL, 0) == RD_KAFKA_RESP_ERR_NO_ERROR && close_ms > 0)
+			lt_kafka_close(rk, close_ms);
+		flags = RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE;
+	}
+	rd_kafka_destroy_flags(rk, flags);
 	free(opaque);
 }

@@ -36,11 +36,31 @@ rd_kafka_t *lt_kafka_producer_new(const struct lt_config *cfg, lt_kafka_dr_fn dr
 /*
  * Consumer in cfg->group_id, subscribed to the given topics, offsets stored
  * only by the caller (lt_kafka_consumer_done) and committed in the
- * background. revoke (may be NULL) is called before partitions are taken away.
+ * background. No static membership (group.instance.id): a member that loses
+ * its session through a flapping link simply joins again, where a static
+ * one would be fenced for good. (An operator may still set
+ * kafka.group.instance.id; a fenced consumer then raises a fatal error,
+ * which lt_kafka_fatal reports and the caller handles by replacing it.)
+ *
+ * Callbacks, all optional (NULL) and all called from the thread that polls:
+ *   revoke  before partitions are taken away
+ *   held    says whether the caller holds a partition back on purpose
+ *           (paused, waiting for a retry): its lag is not counted
+ *   stats   every statistics.interval.ms (default: 5000, or a third of receive_stall_s if less):
+ * whether the consumer is a group member with partitions, and how many records wait in the
+ * partitions it holds and does not hold back
  */
 typedef void (*lt_kafka_revoke_fn)(void *ctx, const rd_kafka_topic_partition_list_t *parts);
+typedef int (*lt_kafka_held_fn)(void *ctx, const char *topic, int32_t partition);
+typedef void (*lt_kafka_stats_fn)(void *ctx, int member, int64_t lag);
+struct lt_kafka_consumer_cbs {
+	lt_kafka_revoke_fn revoke;
+	lt_kafka_held_fn held;
+	lt_kafka_stats_fn stats;
+	void *ctx;
+};
 rd_kafka_t *lt_kafka_consumer_new(const struct lt_config *cfg, const char *const *topics,
-                                  size_t n_topics, lt_kafka_revoke_fn revoke, void *ctx,
+                                  size_t n_topics, const struct lt_kafka_consumer_cbs *cbs,
                                   lt_err *err);
 
 /* Marks a consumed message as fully handled: its offset may be committed. */
@@ -70,8 +90,13 @@ int lt_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key, size_t 
 int lt_kafka_create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partitions,
                            int replication, int timeout_ms, lt_err *err);
 
-/* Closes (consumers commit their stored offsets) and destroys a handle made here. */
-void lt_kafka_destroy(rd_kafka_t *rk);
+/*
+ * Closes and destroys a handle made here. A consumer leaves its group and
+ * commits its stored offsets, waiting at most close_ms for that (a dead or
+ * unreachable broker must not hang the caller); after a fatal error it is
+ * destroyed without closing.
+ */
+void lt_kafka_destroy(rd_kafka_t *rk, int close_ms);
 
 /* One ACL: ALLOW `op` on a resource (topic, group; literal or prefixed) to a principal. */
 struct lt_kafka_acl {
@@ -86,7 +111,11 @@ struct lt_kafka_acl {
 int lt_kafka_create_acls(rd_kafka_t *rk, const struct lt_kafka_acl *acls, size_t n, int timeout_ms,
                          lt_err *err);
 
-/* The fatal error of an idempotent producer, if any (0 when none). */
+/*
+ * The fatal error of a handle (an idempotent producer's sequence broken, a
+ * static consumer fenced), if any: 1 with err set, 0 when none. A handle
+ * with a fatal error is dead and must be replaced.
+ */
 int lt_kafka_fatal(rd_kafka_t *rk, lt_err *err);
 
 #endif

@@ -120,7 +120,7 @@ int main(int argc, char **argv)
 fail:
 	lt_log_error("%s", err.msg);
 out:
-	lt_kafka_destroy(rk);
+	lt_kafka_destroy(rk, 0);
 	lt_config_free(&cfg);
 	return rc;
 }

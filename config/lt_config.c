@@ -90,6 +90,10 @@ static const struct lt_config_row lt_config_rows[] = {
      "Most parts (files) one document may carry; more is refused or quarantined."},
     {"group_id", LT_CT_STRING, LT_STR(group_id), "", 0, 0,
      "Kafka consumer group of the agent (default <topic_prefix>.agent.<agency_code>)."},
+    {"receive_stall_s", LT_CT_INT, LT_NUM(receive_stall_s), "60", 5, 86400,
+     "How long receiving may make no progress (records wait and none is handled, or no "
+     "consumer group membership) before the agent warns, shows it in lienthong-status "
+     "--summary and replaces its Kafka consumer (again after 2x, 4x... up to 10 min)."},
     {"poll_interval_ms", LT_CT_INT, LT_NUM(poll_interval_ms), "200", 10, 60000,
      "How often the agent looks for newly submitted documents in the outbox."},
     {"retry_backoff_min_ms", LT_CT_INT, LT_NUM(retry_backoff_min_ms), "500", 10, 3600000,
@@ -374,6 +378,13 @@ int lt_config_parse(struct lt_config *cfg, const char *name, const char *text, s
 		                  "(%lld)",
 		                  name, (long long)cfg->retry_backoff_min_ms,
 		                  (long long)cfg->retry_backoff_max_ms);
+	const char *stats = lt_config_kafka_get(cfg, "statistics.interval.ms");
+	if (stats != NULL && (atoll(stats) <= 0 || atoll(stats) * 2 > cfg->receive_stall_s * 1000))
+		return lt_err_set(err, LT_EINVAL,
+		                  "%s: kafka.statistics.interval.ms = %s: the agent watches its "
+		                  "consumer through these statistics; set it between 1 and half of "
+		                  "receive_stall_s (%lld s), or remove it (default 5000)",
+		                  name, stats, (long long)cfg->receive_stall_s);
 	int rc = regcomp(&cfg->code_re, cfg->agency_code_pattern, REG_EXTENDED | REG_NOSUB);
 	if (rc != 0) {
 		char msg[256];

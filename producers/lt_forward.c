@@ -52,6 +52,7 @@ struct lt_forward {
 	size_t n_dests;
 	struct lt_forward_result *results; /* capacity max_in_flight */
 	size_t n_results;
+	unsigned renewals; /* producers replaced after a fatal error */
 };
 
 static size_t lt_forward_slot(const struct lt_forward *fw, uint64_t seq)
@@ -387,7 +388,12 @@ static int lt_forward_scan(struct lt_forward *fw, lt_err *err)
 	return rc;
 }
 
-/* Replaces a producer that raised a fatal (idempotence) error; the outbox makes it safe. */
+/*
+ * Replaces a producer that raised a fatal (idempotence) error; the outbox
+ * makes it safe. A new handle from the configuration that made the first one
+ * can only fail for want of memory or threads: then the agent exits (its
+ * supervisor restarts it) rather than run on without a producer.
+ */
 static int lt_forward_renew(struct lt_forward *fw, int64_t now_ms, lt_err *err)
 {
 	lt_err ferr;
@@ -399,13 +405,17 @@ static int lt_forward_renew(struct lt_forward *fw, int64_t now_ms, lt_err *err)
 	rd_kafka_poll(fw->rk, 0);
 	if (fw->n_results > 0)
 		lt_forward_apply(fw, now_ms, err);
-	lt_kafka_destroy(fw->rk);
+	lt_kafka_destroy(fw->rk, 0);
 	/* Anything still unreported died with the handle and is sent again. */
 	memset(fw->inflight, 0, fw->inflight_cap * sizeof *fw->inflight);
 	fw->in_flight = 0;
 	fw->rescan = 1;
 	fw->rk = lt_kafka_producer_new(fw->cfg, lt_forward_dr, fw, err);
-	return fw->rk == NULL ? -1 : 0;
+	if (fw->rk == NULL)
+		lt_log_fatal("cannot recreate the Kafka producer: %s", err->msg);
+	fw->renewals++;
+	lt_log_info("Kafka producer replaced (%u time(s) since start)", fw->renewals);
+	return 0;
 }
 
 int lt_forward_tick(struct lt_forward *fw, int64_t now_ms, lt_err *err)
@@ -448,7 +458,7 @@ void lt_forward_free(struct lt_forward *fw, int timeout_ms)
 		lt_log_warn("recording delivery reports at shutdown: %s (the records are sent "
 		            "again at the next start)",
 		            err.msg);
-	lt_kafka_destroy(fw->rk);
+	lt_kafka_destroy(fw->rk, 0);
 	free(fw->inflight);
 	free(fw->dests);
 	free(fw->results);

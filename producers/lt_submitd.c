@@ -34,6 +34,8 @@ struct lt_submitd {
 	int wake[2]; /* stop: the main thread writes a byte */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	pthread_t thread;
+	dev_t sock_dev; /* the socket file as bound, to notice it removed or replaced */
+	ino_t sock_ino;
 	struct lt_submitd_conn conns[LT_SUBMITD_CONNS_MAX];
 	size_t n_conns;
 };
@@ -248,8 +250,15 @@ static void *lt_submitd_main(void *arg)
 		pfd[1] = (struct pollfd){.fd = d->listen_fd, .events = POLLIN};
 		for (size_t i = 0; i < d->n_conns; i++)
 			pfd[2 + i] = (struct pollfd){.fd = d->conns[i].fd, .events = POLLIN};
-		if (poll(pfd, 2 + d->n_conns, wait_ms) < 0 && errno != EINTR)
-			break;
+		if (poll(pfd, 2 + d->n_conns, wait_ms) < 0) {
+			/* Only a kernel out of resources fails poll: wait, never stop serving. */
+			if (errno != EINTR) {
+				lt_log_warn("submission service: poll: %s; retrying",
+				            strerror(errno));
+				usleep(100000);
+			}
+			continue;
+		}
 		if (pfd[0].revents)
 			break;
 		for (size_t i = d->n_conns; i-- > 0;) {
@@ -298,6 +307,13 @@ struct lt_submitd *lt_submitd_start(const struct lt_config *cfg, struct lt_store
 		lt_err_errno(err, errno, "cannot listen on %s", d->path);
 		goto fail;
 	}
+	struct stat st;
+	if (stat(d->path, &st) != 0) {
+		lt_err_errno(err, errno, "cannot stat %s", d->path);
+		goto fail;
+	}
+	d->sock_dev = st.st_dev;
+	d->sock_ino = st.st_ino;
 	if (pthread_create(&d->thread, NULL, lt_submitd_main, d) != 0) {
 		lt_err_set(err, LT_EIO, "cannot start the submission thread");
 		goto fail;
@@ -314,6 +330,17 @@ fail:
 	}
 	free(d);
 	return NULL;
+}
+
+int lt_submitd_alive(const struct lt_submitd *d, lt_err *err)
+{
+	struct stat st;
+	if (stat(d->path, &st) != 0)
+		return lt_err_errno(err, errno, "submission socket %s is gone", d->path);
+	if (st.st_dev != d->sock_dev || st.st_ino != d->sock_ino || !S_ISSOCK(st.st_mode))
+		return lt_err_set(err, LT_EIO, "submission socket %s was replaced by another file",
+		                  d->path);
+	return 0;
 }
 
 void lt_submitd_stop(struct lt_submitd *d)

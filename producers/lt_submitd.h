@@ -22,7 +22,9 @@
  *
  * Security: the socket is created 0600 in data_dir, so only the agency's own
  * user may submit; every envelope is decoded and checked before it is
- * committed. Threads: lt_submitd_start runs one thread; stop joins it.
+ * committed. Threads: lt_submitd_start runs one thread, which serves until
+ * stop joins it (it never ends by itself); check and stop are for the thread
+ * that started it.
  */
 #ifndef LT_SUBMITD_H
 #define LT_SUBMITD_H
@@ -44,6 +46,13 @@ struct lt_submitd;
 struct lt_submitd *lt_submitd_start(const struct lt_config *cfg, struct lt_store *store,
                                     lt_err *err);
 void lt_submitd_stop(struct lt_submitd *d);
+
+/*
+ * Whether clients can still reach the service: 0, or -1 when its socket file
+ * was removed or replaced (a clean-up job, an operator): then uploads would
+ * silently bypass the agent. The agent then stops and starts the service.
+ */
+int lt_submitd_alive(const struct lt_submitd *d, lt_err *err);
 
 /*
  * Client: hands docs to the running agent. Returns 0 once they are durable;

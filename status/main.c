@@ -14,6 +14,8 @@
 #include "../consumers/lt_quarantine.h"
 #include "../log/lt_log.h"
 #include "../proto/lt_envelope.h"
+#include "../store/lt_health.h"
+#include "../store/lt_lock.h"
 #include "../store/lt_store.h"
 
 struct lt_status_opts {
@@ -46,7 +48,10 @@ static void lt_status_usage(FILE *out)
 	        "  -j, --json         one JSON object per line: document_id, recipient, status,\n"
 	        "                     updated_at, queued_at, subject, partition, offset,\n"
 	        "                     attempts, reason\n"
-	        "  -s, --summary      counts per status and the age of the oldest queued document\n"
+	        "  -s, --summary      counts per status, the age of the oldest queued document,\n"
+	        "                     and the agent: running or not, receiving ok or stalled\n"
+	        "                     (since when, why, what it does about it), submission\n"
+	        "                     service up or down"
 	        "  -q, --quarantine   records this agency received and did not deliver, with\n"
 	        "                     the reason (inspect and release: lienthong-quarantine)\n"
 	        "  -h, --help         this text\n"
@@ -124,8 +129,73 @@ static int lt_status_row(void *ctx, const void *key, size_t klen, const void *va
 	return 0;
 }
 
-static void lt_status_summary(const struct lt_status_scan *sc, int json)
+/* The agent's own account (lt_health) and whether it runs (its data_dir lock). */
+static json_t *lt_status_agent(struct lt_store *store, const char *data_dir)
 {
+	Lienthong__Store__HealthRecord *h = NULL;
+	pid_t pid = 0;
+	lt_err err;
+	json_t *o = json_object();
+	if (lt_lock_holder(data_dir, &pid, &err) != 0)
+		lt_log_warn("%s", err.msg);
+	json_object_set_new(o, "running", json_boolean(pid != 0));
+	if (pid > 0)
+		json_object_set_new(o, "pid", json_integer(pid));
+	if (lt_health_get(store, &h, &err) != 0)
+		lt_log_warn("%s", err.msg);
+	if (h == NULL)
+		return o;
+	char at[LT_TIME_TEXT];
+	lt_time_format(h->updated_at_ms, at, sizeof at);
+	json_object_set_new(o, "reported_at", json_string(at));
+	json_object_set_new(o, "receiving", json_string(h->receiving_stalled ? "stalled" : "ok"));
+	lt_time_format(h->receiving_since_ms, at, sizeof at);
+	json_object_set_new(o, "receiving_since", json_string(at));
+	json_object_set_new(o, "receiving_reason", json_string(h->receiving_reason));
+	if (h->last_received_ms != 0) {
+		lt_time_format(h->last_received_ms, at, sizeof at);
+		json_object_set_new(o, "last_received", json_string(at));
+	}
+	json_object_set_new(o, "consumer_replacements", json_integer(h->consumer_replacements));
+	json_object_set_new(o, "submission", json_string(h->submission_down ? "down" : "ok"));
+	json_object_set_new(o, "submission_reason", json_string(h->submission_reason));
+	lienthong__store__health_record__free_unpacked(h, NULL);
+	return o;
+}
+
+static void lt_status_agent_text(json_t *o)
+{
+	json_t *pid = json_object_get(o, "pid");
+	const char *at = json_string_value(json_object_get(o, "reported_at"));
+	if (!json_is_true(json_object_get(o, "running")))
+		printf("%-10s not running%s%s%s\n", "agent", at ? " (last report " : "",
+		       at ? at : "", at ? ")" : "");
+	else if (pid != NULL)
+		printf("%-10s running (pid %lld)\n", "agent", (long long)json_integer_value(pid));
+	else
+		printf("%-10s running\n", "agent");
+	if (at == NULL)
+		return;
+	const char *last = json_string_value(json_object_get(o, "last_received"));
+	if (strcmp(json_string_value(json_object_get(o, "receiving")), "stalled") == 0)
+		printf("%-10s stalled since %s: %s\n", "receiving",
+		       json_string_value(json_object_get(o, "receiving_since")),
+		       json_string_value(json_object_get(o, "receiving_reason")));
+	else
+		printf("%-10s ok (last record handled %s; Kafka consumer replaced %lld time(s))\n",
+		       "receiving", last ? last : "never",
+		       (long long)json_integer_value(json_object_get(o, "consumer_replacements")));
+	if (strcmp(json_string_value(json_object_get(o, "submission")), "down") == 0)
+		printf("%-10s down: %s\n", "submission",
+		       json_string_value(json_object_get(o, "submission_reason")));
+	else
+		printf("%-10s ok\n", "submission");
+}
+
+static void lt_status_summary(const struct lt_status_scan *sc, int json, struct lt_store *store,
+                              const char *data_dir)
+{
+	json_t *agent = lt_status_agent(store, data_dir);
 	static const Lienthong__Store__DocStatus order[] = {
 	    LIENTHONG__STORE__DOC_STATUS__QUEUED, LIENTHONG__STORE__DOC_STATUS__SENT,
 	    LIENTHONG__STORE__DOC_STATUS__DELIVERED, LIENTHONG__STORE__DOC_STATUS__REJECTED,
@@ -140,6 +210,7 @@ static void lt_status_summary(const struct lt_status_scan *sc, int json)
 		json_object_set_new(o, "total", json_integer((json_int_t)sc->rows));
 		json_object_set_new(o, "oldest_queued_age_s",
 		                    sc->oldest_queued_ms ? json_real(age) : json_null());
+		json_object_set_new(o, "agent", agent);
 		char *text = json_dumps(o, JSON_COMPACT);
 		if (text != NULL)
 			puts(text);
@@ -153,6 +224,8 @@ static void lt_status_summary(const struct lt_status_scan *sc, int json)
 	printf("%-10s %zu\n", "total", sc->rows);
 	if (sc->oldest_queued_ms)
 		printf("oldest queued document waits for %.1f s\n", age);
+	lt_status_agent_text(agent);
+	json_decref(agent);
 }
 
 int main(int argc, char **argv)
@@ -229,7 +302,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (o.summary)
-		lt_status_summary(&sc, o.json);
+		lt_status_summary(&sc, o.json, store, cfg.data_dir);
 	rc = 0;
 out:
 	lt_txn_abort(t);

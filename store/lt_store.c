@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+
+/* Below this much free space, an I/O error while writing is taken for a full disk. */
+#define LT_STORE_LOW_SPACE (8u << 20)
 
 struct lt_store {
 	MDB_env *env;
@@ -32,9 +36,19 @@ static int lt_store_fail(const struct lt_store *s, lt_err *err, int rc, const ch
 		                  "LMDB store %s is full (lmdb_map_size = %lld bytes) while %s: "
 		                  "raise lmdb_map_size in the configuration and restart",
 		                  s->dir, (long long)s->map_size, what);
-	if (rc == ENOSPC)
-		return lt_err_set(err, LT_EFULL, "disk full under %s while %s: free space", s->dir,
-		                  what);
+	/*
+	 * A full disk shows as ENOSPC, or as EIO when LMDB's write came back short
+	 * (mdb_page_flush): ask the filesystem which it is.
+	 */
+	struct statvfs fs;
+	if ((rc == ENOSPC || rc == EIO) && statvfs(s->dir, &fs) == 0 &&
+	    (uint64_t)fs.f_bavail * fs.f_frsize < LT_STORE_LOW_SPACE)
+		return lt_err_set(
+		    err, LT_EFULL,
+		    "no space left on the filesystem of data_dir %s (%llu bytes free) "
+		    "while %s: free space there; nothing already accepted is lost, "
+		    "and what was refused can be submitted again",
+		    s->dir, (unsigned long long)fs.f_bavail * fs.f_frsize, what);
 	return lt_err_set(err, rc == EACCES ? LT_EINVAL : LT_EIO, "LMDB store %s: %s while %s",
 	                  s->dir, mdb_strerror(rc), what);
 }

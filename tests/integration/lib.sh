@@ -27,6 +27,11 @@ lt_pass() {
 	lt_checks_passed=$((lt_checks_passed + 1))
 }
 
+# lt_figure TEXT: a measured figure, printed for the record; not a check.
+lt_figure() {
+	echo "figure: $*"
+}
+
 # lt_check DESCRIPTION COMMAND...: one assertion.
 lt_check() {
 	local what=$1

@@ -60,11 +60,11 @@ while [ $SECONDS -lt $end ]; do
 done
 set_mode up
 wait $up1 $up2
-lt_pass "link flapped $flaps times in ${FLAP}s while $N documents were submitted"
+lt_figure "link flapped $flaps times in ${FLAP}s while $N documents were submitted"
 start=$SECONDS
 both() { lt_all_delivered $A "$LT_WORK/ids-$A" && lt_all_delivered $B "$LT_WORK/ids-$B"; }
 lt_check "all $N delivered after the link settled" lt_wait_until 300 both
-lt_pass "drained $((SECONDS - start)) s after the link settled"
+lt_figure "drained $((SECONDS - start)) s after the link settled"
 lt_verify $A $B "$LT_WORK/ids-$A"
 lt_verify $B $A "$LT_WORK/ids-$B"
 lt_check "agent $A stops cleanly" lt_stop $A

@@ -182,7 +182,7 @@ drained() {
 	[ -n "$drain_b" ] && [ -n "$drain_c" ]
 }
 if lt_wait_until 60 drained; then
-	lt_pass "after recovery: $N documents delivered to $B in ${drain_b} s, $N to $C in ${drain_c} s"
+	lt_figure "after recovery: $N documents delivered to $B in ${drain_b} s, $N to $C in ${drain_c} s"
 else
 	lt_fail "not drained after recovery: $B $(count_status $A "$IDS_B" delivered)/$((N + 1)), $C $(count_status $A "$IDS_C" delivered)/$((N + 1)) delivered"
 fi

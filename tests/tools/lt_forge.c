@@ -288,7 +288,7 @@ fail:
 out:
 	lt_txn_abort(t);
 	lt_store_close(store);
-	lt_kafka_destroy(rk);
+	lt_kafka_destroy(rk, 0);
 	free(parts);
 	free(names);
 	free(file);
