@@ -148,6 +148,11 @@ fail:
 	return NULL;
 }
 
+unsigned lt_forward_renewals(const struct lt_forward *fw)
+{
+	return fw->renewals;
+}
+
 struct rd_kafka_s *lt_forward_producer(struct lt_forward *fw)
 {
 	return fw->rk;

@@ -36,6 +36,9 @@ void lt_forward_wake(struct lt_forward *fw);
 /* Waits up to timeout_ms for in-flight records, records outcomes, frees. */
 void lt_forward_free(struct lt_forward *fw, int timeout_ms);
 
+/* Producers replaced after a fatal error since lt_forward_new. */
+unsigned lt_forward_renewals(const struct lt_forward *fw);
+
 /* The producer, for topic administration at start-up. */
 struct rd_kafka_s *lt_forward_producer(struct lt_forward *fw);
 
