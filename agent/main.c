@@ -76,6 +76,9 @@ struct lt_agent_health {
 	int submission_down;
 	char submission_reason[LT_ERR_MSG_MAX];
 	int64_t last_received_ms;
+	uint32_t forwarding_failing;
+	int64_t forwarding_since_ms;
+	char forwarding_topic[LT_TOPIC_MAX + 1];
 	int dirty; /* changed since last written */
 	int64_t next_write_ms;
 };
@@ -485,6 +488,9 @@ static void lt_agent_health_write(struct lt_agent *a, int64_t now_ms)
 	r.submission_down = h->submission_down;
 	r.submission_reason = h->submission_reason;
 	r.last_received_ms = h->last_received_ms;
+	r.forwarding_failing = h->forwarding_failing;
+	r.forwarding_since_ms = h->forwarding_since_ms;
+	r.forwarding_topic = h->forwarding_topic;
 	if (lt_health_put(a->store, &r, &err) != 0)
 		lt_log_warn("cannot record the agent's health: %s", err.msg);
 	h->dirty = 0;
@@ -573,6 +579,21 @@ static void lt_agent_watch_submitd(struct lt_agent *a, int64_t now_ms)
 	h->submission_reason[0] = '\0';
 }
 
+/* Forwarding: which topics fail (the forwarder retries them and logs each outage). */
+static void lt_agent_watch_forwarding(struct lt_agent *a)
+{
+	struct lt_agent_health *h = &a->health;
+	int64_t since;
+	char topic[LT_TOPIC_MAX + 1];
+	uint32_t n = (uint32_t)lt_forward_failing(a->fw, &since, topic, sizeof topic);
+	if (n == h->forwarding_failing && since == h->forwarding_since_ms)
+		return;
+	h->forwarding_failing = n;
+	h->forwarding_since_ms = since;
+	snprintf(h->forwarding_topic, sizeof h->forwarding_topic, "%s", topic);
+	h->dirty = 1;
+}
+
 /* Every handle and thread that can stop is checked here, once a second. */
 static void lt_agent_watch(struct lt_agent *a, int64_t now_ms)
 {
@@ -580,6 +601,7 @@ static void lt_agent_watch(struct lt_agent *a, int64_t now_ms)
 		return;
 	a->next_watch_ms = now_ms + LT_AGENT_WATCH_MS;
 	lt_agent_watch_receiving(a, now_ms);
+	lt_agent_watch_forwarding(a);
 	lt_agent_watch_submitd(a, now_ms);
 	lt_agent_health_write(a, now_ms);
 }

@@ -1,6 +1,7 @@
 #include "lt_forward.h"
 
 #include <openssl/rand.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,6 +147,20 @@ fail:
 		free(fw);
 	}
 	return NULL;
+}
+
+size_t lt_forward_failing(const struct lt_forward *fw, int64_t *since_ms, char *topic, size_t size)
+{
+	*since_ms = 0;
+	if (size > 0)
+		topic[0] = '\0';
+	for (size_t i = 0; i < fw->n_dests; i++) {
+		if (*since_ms == 0 || fw->dests[i].since_ms < *since_ms) {
+			*since_ms = fw->dests[i].since_ms;
+			snprintf(topic, size, "%s", fw->dests[i].topic);
+		}
+	}
+	return fw->n_dests;
 }
 
 unsigned lt_forward_renewals(const struct lt_forward *fw)

@@ -36,6 +36,12 @@ void lt_forward_wake(struct lt_forward *fw);
 /* Waits up to timeout_ms for in-flight records, records outcomes, frees. */
 void lt_forward_free(struct lt_forward *fw, int timeout_ms);
 
+/*
+ * Topics whose records Kafka does not take now (they wait and are retried):
+ * how many, since when the oldest failure, and one of them (topic, size).
+ */
+size_t lt_forward_failing(const struct lt_forward *fw, int64_t *since_ms, char *topic, size_t size);
+
 /* Producers replaced after a fatal error since lt_forward_new. */
 unsigned lt_forward_renewals(const struct lt_forward *fw);
 

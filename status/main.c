@@ -157,6 +157,13 @@ static json_t *lt_status_agent(struct lt_store *store, const char *data_dir)
 		json_object_set_new(o, "last_received", json_string(at));
 	}
 	json_object_set_new(o, "consumer_replacements", json_integer(h->consumer_replacements));
+	json_object_set_new(o, "forwarding_failing_topics", json_integer(h->forwarding_failing));
+	if (h->forwarding_failing > 0) {
+		lt_time_format(h->forwarding_since_ms, at, sizeof at);
+		json_object_set_new(o, "forwarding_failing_since", json_string(at));
+		json_object_set_new(o, "forwarding_failing_topic",
+		                    json_string(h->forwarding_topic));
+	}
 	json_object_set_new(o, "submission", json_string(h->submission_down ? "down" : "ok"));
 	json_object_set_new(o, "submission_reason", json_string(h->submission_reason));
 	lienthong__store__health_record__free_unpacked(h, NULL);
@@ -185,6 +192,15 @@ static void lt_status_agent_text(json_t *o)
 		printf("%-10s ok (last record handled %s; Kafka consumer replaced %lld time(s))\n",
 		       "receiving", last ? last : "never",
 		       (long long)json_integer_value(json_object_get(o, "consumer_replacements")));
+	json_int_t failing = json_integer_value(json_object_get(o, "forwarding_failing_topics"));
+	if (failing > 0)
+		printf("%-10s %lld topic(s) failing since %s (%s...): their records wait and are "
+		       "retried\n",
+		       "forwarding", (long long)failing,
+		       json_string_value(json_object_get(o, "forwarding_failing_since")),
+		       json_string_value(json_object_get(o, "forwarding_failing_topic")));
+	else
+		printf("%-10s ok\n", "forwarding");
 	if (strcmp(json_string_value(json_object_get(o, "submission")), "down") == 0)
 		printf("%-10s down: %s\n", "submission",
 		       json_string_value(json_object_get(o, "submission_reason")));

@@ -48,11 +48,12 @@ int lt_lock_take(struct lt_lock *lock, const char *dir, lt_err *err)
 		pid_t other = lt_lock_read_pid(fd);
 		close(fd);
 		if (e == EAGAIN || e == EACCES)
-			return lt_err_set(err, LT_ECONFLICT,
-			                  "another lienthong-agent (pid %ld) is already running with "
-			                  "data_dir %s (it holds %s): stop it first; a second agent "
-			                  "of the same agency would take over its Kafka consumer",
-			                  (long)other, dir, path);
+			return lt_err_set(
+			    err, LT_ECONFLICT,
+			    "another lienthong-agent (pid %ld) is already running with "
+			    "data_dir %s (it holds %s): stop it first; a second agent "
+			    "of the same agency would take over its Kafka consumer",
+			    (long)other, dir, path);
 		return lt_err_errno(err, e, "cannot lock %s", path);
 	}
 	char buf[32];

@@ -10,6 +10,8 @@
 #      first one is untouched.
 #   3. The submission socket removed under the running agent: the agent
 #      notices and listens again; uploads go through it again.
+#   4. Forwarding that fails (a recipient whose topic does not exist) shows in
+#      lienthong-status --summary.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 N=${LT_RECOVERY_DOCS:-200}
@@ -27,6 +29,10 @@ topics_ready() { grep -q 'topics ready' "$LT_WORK/$A/agent.log" && grep -q 'topi
 lt_check "agents created their topics" lt_wait_until 60 topics_ready
 assigned() { grep -q 'kafka: assigned' "$LT_WORK/$B/agent.log"; }
 lt_check "$B's consumer joined its group" lt_wait_until 60 assigned
+
+# For 4: an agency without a topic (the broker does not create topics by itself).
+echo "nobody reads this" >"$LT_WORK/lost.txt"
+lt_upload $A REC.X99 "$LT_WORK/ids-lost" "$LT_WORK/lost.txt"
 
 lt_make_docs "$LT_WORK/docs" "$N" 20000
 files=("$LT_WORK/docs"/*.pdf)
@@ -88,6 +94,12 @@ lt_check "the next upload went through $A's submission service ($before -> $afte
 	[ "$after" -gt "$before" ]
 more() { lt_all_delivered $A "$LT_WORK/ids2"; }
 lt_check "and was delivered" lt_wait_until 60 more
+
+# --- 4. forwarding that fails --------------------------------------------------
+failing() { "$LT_BIN/lienthong-status" -c "$(lt_conf $A)" --summary | grep -Eq "^forwarding +1 topic\(s\) failing since .*\($LT_PREFIX\.inbox\.REC\.X99\.\.\.\)"; }
+lt_check "status of $A shows the topic its records cannot reach" lt_wait_until 90 failing
+lt_check "status of $B shows forwarding ok" \
+	grep -Eq '^forwarding +ok' <<<"$("$LT_BIN/lienthong-status" -c "$(lt_conf $B)" --summary)"
 
 lt_check "agent $A stops cleanly" lt_stop $A
 lt_check "agent $B stops cleanly" lt_stop $B

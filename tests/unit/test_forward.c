@@ -155,7 +155,8 @@ int main(void)
 	lt_log_set_level(LT_LOG_ERROR);
 	if (lt_tmpdir_new(tmp, sizeof tmp) != 0)
 		return 1;
-	rd_kafka_t *host = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), errstr, sizeof errstr);
+	rd_kafka_t *host =
+	    rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), errstr, sizeof errstr);
 	rd_kafka_mock_cluster_t *mc = host ? rd_kafka_mock_cluster_new(host, 1) : NULL;
 	if (mc == NULL) {
 		fprintf(stderr, "cannot start librdkafka's mock cluster\n");

@@ -8,7 +8,7 @@
 #include "../../log/lt_log.h"
 #include "lt_check.h"
 
-#define S(x) ((int64_t)(x) * 1000)
+#define S(x) ((int64_t)(x)*1000)
 
 /* A member with no lag, statistics every 5 s and no records: never stalled. */
 static void test_idle_is_fine(void)
