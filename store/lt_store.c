@@ -53,10 +53,23 @@ static int lt_store_fail(const struct lt_store *s, lt_err *err, int rc, const ch
 	                  s->dir, mdb_strerror(rc), what);
 }
 
+/* Opens every named database; write: in a write transaction, creating missing ones. */
+static int lt_store_open_dbs(struct lt_store *s, int write)
+{
+	MDB_txn *txn = NULL;
+	int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &txn);
+	for (int i = 0; rc == 0 && i < LT_DB_COUNT; i++)
+		rc = mdb_dbi_open(txn, lt_db_names[i], write ? MDB_CREATE : 0, &s->dbi[i]);
+	if (rc == 0)
+		return mdb_txn_commit(txn); /* the handles stay open in the environment */
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
 int lt_store_open(struct lt_store **out, const char *dir, int64_t map_size, lt_err *err)
 {
 	struct lt_store *s = calloc(1, sizeof *s);
-	MDB_txn *txn = NULL;
 	int rc;
 	if (s == NULL)
 		return lt_err_set(err, LT_EIO, "out of memory");
@@ -79,26 +92,20 @@ int lt_store_open(struct lt_store **out, const char *dir, int64_t map_size, lt_e
 	}
 	int dead = 0;
 	mdb_reader_check(s->env, &dead);
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0) {
+	/*
+	 * Open the databases in a read-only transaction, so that a reader
+	 * (lienthong-status, an upload) never waits for the agent's write
+	 * transaction; only a new store needs a write transaction to create them.
+	 */
+	if ((rc = lt_store_open_dbs(s, 0)) == MDB_NOTFOUND)
+		rc = lt_store_open_dbs(s, 1);
+	if (rc != 0) {
 		lt_store_fail(s, err, rc, "opening the databases");
-		goto fail;
-	}
-	for (int i = 0; i < LT_DB_COUNT; i++) {
-		if ((rc = mdb_dbi_open(txn, lt_db_names[i], MDB_CREATE, &s->dbi[i])) != 0) {
-			lt_store_fail(s, err, rc, "opening the databases");
-			goto fail;
-		}
-	}
-	if ((rc = mdb_txn_commit(txn)) != 0) {
-		txn = NULL;
-		lt_store_fail(s, err, rc, "creating the databases");
 		goto fail;
 	}
 	*out = s;
 	return 0;
 fail:
-	if (txn != NULL)
-		mdb_txn_abort(txn);
 	lt_store_close(s);
 	return -1;
 }
