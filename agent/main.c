@@ -29,9 +29,7 @@
 #include "../broker-adapter/lt_kafka.h"
 #include "../clock/lt_clock.h"
 #include "../consumers/lt_deliver.h"
-#include "../consumers/lt_inbox.h"
-#include "../consumers/lt_receipts.h"
-#include "../consumers/lt_watch.h"
+#include "../consumers/lt_receive.h"
 #include "../log/lt_log.h"
 #include "../producers/lt_forward.h"
 #include "../producers/lt_submitd.h"
@@ -40,28 +38,9 @@
 
 static volatile sig_atomic_t lt_agent_stop;
 
-#define LT_AGENT_BATCH 64               /* records handled per LMDB commit, at most */
 #define LT_AGENT_WATCH_MS 1000          /* how often handles and threads are checked */
 #define LT_AGENT_HEALTH_MS 60000        /* the health record is rewritten at least this often */
 #define LT_AGENT_SUBMITD_RETRY_MS 10000 /* a submission service that cannot start */
-#define LT_AGENT_CLOSE_MS 5000          /* longest wait for a replaced consumer to close */
-
-/*
- * A partition whose record could not be handled yet (target down, store
- * error): the consumer is rewound to that record and the partition paused
- * until retry_at; then the record comes again. Records after it in the
- * partition wait, so offsets are only ever stored in order.
- */
-struct lt_blocked {
-	char topic[LT_TOPIC_MAX + 1];
-	int32_t partition;
-	int64_t offset;
-	int64_t failing_since_ms; /* first failure of this record */
-	int64_t backoff_ms;
-	int64_t retry_at_ms;
-	int paused; /* 0 once resumed, until the record comes again */
-	int fresh;  /* blocked in the current batch: rewind and pause after it */
-};
 
 /*
  * What the agent says of itself in its store (lt_health), for
@@ -69,13 +48,8 @@ struct lt_blocked {
  */
 struct lt_agent_health {
 	int64_t started_ms;
-	int64_t receiving_since_ms; /* stalled since, or fine since */
-	int receiving_stalled;
-	char receiving_reason[512];
-	unsigned consumer_replacements;
 	int submission_down;
 	char submission_reason[LT_ERR_MSG_MAX];
-	int64_t last_received_ms;
 	uint32_t forwarding_failing;
 	int64_t forwarding_since_ms;
 	char forwarding_topic[LT_TOPIC_MAX + 1];
@@ -92,15 +66,12 @@ struct lt_agent {
 	struct lt_target *target;
 	struct lt_forward *fw;
 	struct lt_submitd *submitd;
-	rd_kafka_t *consumer;
 	struct lt_recv recv;
+	struct lt_receive *rx; /* the receive loop: consumer, batches, its watch */
 	char inbox_topic[LT_TOPIC_MAX + 1];
 	char receipt_topic[LT_TOPIC_MAX + 1];
-	struct lt_blocked *blocked;
-	size_t n_blocked, cap_blocked;
 	int topics_ready;
 	int64_t topics_retry_ms;
-	struct lt_watch watch; /* receiving's progress */
 	int64_t next_watch_ms;
 	int64_t submitd_retry_ms; /* when to try starting the submission service again */
 	struct lt_agent_health health;
@@ -185,71 +156,13 @@ static int lt_agent_setup(struct lt_agent *a, const char *path, int check, lt_er
 	return 0;
 }
 
-/* Forgets blocked partitions taken away: their new owner reads them from the commit. */
-static void lt_agent_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts)
-{
-	struct lt_agent *a = ctx;
-	size_t keep = 0;
-	for (size_t i = 0; i < a->n_blocked; i++) {
-		struct lt_blocked *b = &a->blocked[i];
-		if (rd_kafka_topic_partition_list_find(parts, b->topic, b->partition) == NULL)
-			a->blocked[keep++] = *b;
-	}
-	a->n_blocked = keep;
-}
-
-static struct lt_blocked *lt_agent_blocked(struct lt_agent *a, const char *topic,
-                                           int32_t partition);
-
-/* Partitions held back on purpose (waiting for a retry) do not count as lag. */
-static int lt_agent_held(void *ctx, const char *topic, int32_t partition)
-{
-	return lt_agent_blocked(ctx, topic, partition) != NULL;
-}
-
-static void lt_agent_stats(void *ctx, int member, int64_t lag)
-{
-	struct lt_agent *a = ctx;
-	lt_watch_observe(&a->watch, member, lag, lt_now_ms());
-}
-
-static int lt_agent_consumer_new(struct lt_agent *a, lt_err *err)
-{
-	const char *topics[] = {a->inbox_topic, a->receipt_topic};
-	const struct lt_kafka_consumer_cbs cbs = {
-	    .revoke = lt_agent_revoke, .held = lt_agent_held, .stats = lt_agent_stats, .ctx = a};
-	a->consumer = lt_kafka_consumer_new(&a->cfg, topics, 2, &cbs, err);
-	return a->consumer == NULL ? -1 : 0;
-}
-
 static int lt_agent_start_kafka(struct lt_agent *a, lt_err *err)
 {
 	a->fw = lt_forward_new(&a->cfg, a->store, err);
 	if (a->fw == NULL)
 		return -1;
-	lt_watch_init(&a->watch, a->cfg.receive_stall_s * 1000, lt_now_ms());
-	return lt_agent_consumer_new(a, err);
-}
-
-/*
- * Replaces the consumer (dead after a fatal error, or stalled). The new one
- * resumes from the committed offsets: records read again are found in the
- * inbox records and not delivered twice. Blocked partitions are forgotten:
- * their records come again. A consumer from the configuration that made the
- * first one can only fail for want of memory or threads: then the agent exits
- * (its supervisor restarts it) rather than run on without receiving.
- */
-static void lt_agent_replace_consumer(struct lt_agent *a, int64_t now_ms)
-{
-	lt_err err;
-	lt_kafka_destroy(a->consumer, LT_AGENT_CLOSE_MS);
-	a->consumer = NULL;
-	a->n_blocked = 0;
-	if (lt_agent_consumer_new(a, &err) != 0)
-		lt_log_fatal("cannot create a new Kafka consumer: %s", err.msg);
-	lt_watch_replaced(&a->watch, now_ms);
-	a->health.consumer_replacements++;
-	a->health.dirty = 1;
+	a->rx = lt_receive_new(&a->recv, a->inbox_topic, a->receipt_topic, lt_now_ms(), err);
+	return a->rx == NULL ? -1 : 0;
 }
 
 /* Creates this agency's topics; retried every 10 s while the broker cannot be reached. */
@@ -275,202 +188,6 @@ static void lt_agent_topics(struct lt_agent *a, int64_t now_ms)
 	lt_log_info("topics ready: %s, %s", a->inbox_topic, a->receipt_topic);
 }
 
-static struct lt_blocked *lt_agent_blocked(struct lt_agent *a, const char *topic, int32_t partition)
-{
-	for (size_t i = 0; i < a->n_blocked; i++) {
-		if (a->blocked[i].partition == partition && strcmp(a->blocked[i].topic, topic) == 0)
-			return &a->blocked[i];
-	}
-	return NULL;
-}
-
-static void lt_agent_unblock(struct lt_agent *a, struct lt_blocked *b)
-{
-	*b = a->blocked[--a->n_blocked];
-}
-
-/*
- * The record at offset failed: rewind and pause its partition after this
- * batch. Within one batch the earliest offset of a partition wins, so no
- * record before the rewind point is skipped.
- */
-static void lt_agent_block(struct lt_agent *a, const char *topic, int32_t partition, int64_t offset,
-                           int64_t now_ms, const char *why)
-{
-	struct lt_blocked *b = lt_agent_blocked(a, topic, partition);
-	if (b != NULL && b->fresh) {
-		if (offset < b->offset)
-			b->offset = offset;
-		return;
-	}
-	if (b != NULL && b->offset == offset) {
-		b->backoff_ms = b->backoff_ms * 2 > a->cfg.retry_backoff_max_ms
-		                    ? a->cfg.retry_backoff_max_ms
-		                    : b->backoff_ms * 2;
-	} else {
-		if (b == NULL) {
-			if (a->n_blocked == a->cap_blocked) {
-				size_t cap = a->cap_blocked ? a->cap_blocked * 2 : 8;
-				struct lt_blocked *nb = realloc(a->blocked, cap * sizeof *nb);
-				if (nb == NULL)
-					lt_log_fatal("out of memory blocking a partition");
-				a->blocked = nb;
-				a->cap_blocked = cap;
-			}
-			b = &a->blocked[a->n_blocked++];
-		}
-		*b = (struct lt_blocked){.partition = partition,
-		                         .offset = offset,
-		                         .failing_since_ms = now_ms,
-		                         .backoff_ms = a->cfg.retry_backoff_min_ms};
-		snprintf(b->topic, sizeof b->topic, "%s", topic);
-	}
-	b->retry_at_ms = now_ms + b->backoff_ms;
-	b->paused = 1;
-	b->fresh = 1;
-	lt_log_warn("%s [%d] @ %lld: %s; retrying in %.1f s, partition paused", topic,
-	            (int)partition, (long long)offset, why, (double)b->backoff_ms / 1000.0);
-}
-
-/* Handles one record in a nested transaction of t; 0 handled, -1 blocked. */
-static int lt_agent_handle(struct lt_agent *a, struct lt_txn *t, const rd_kafka_message_t *m,
-                           int64_t now_ms, int *inbox)
-{
-	const char *topic = rd_kafka_topic_name(m->rkt);
-	struct lt_blocked *b = lt_agent_blocked(a, topic, m->partition);
-	int64_t failing_since = 0;
-	if (b != NULL) {
-		if (b->paused || b->fresh || m->offset > b->offset)
-			return 1; /* comes again after the rewind: skip it now */
-		if (m->offset == b->offset)
-			failing_since = b->failing_since_ms;
-	}
-	struct lt_record rec = {
-	    .topic = topic,
-	    .partition = m->partition,
-	    .offset = m->offset,
-	    .value = m->payload,
-	    .len = m->len,
-	};
-	struct lt_txn *child = NULL;
-	lt_err err;
-	int rc = lt_txn_begin_nested(t, &child, &err);
-	if (rc == 0) {
-		*inbox = strcmp(topic, a->inbox_topic) == 0;
-		rc = *inbox ? lt_inbox_handle(&a->recv, child, &rec, now_ms, failing_since, &err)
-		            : lt_receipts_handle(&a->recv, child, &rec, now_ms, &err);
-		if (rc < 0) {
-			lt_txn_abort(child);
-		} else {
-			/* 1, deferred: its receipt is kept and the record comes again. */
-			lt_err why = err;
-			int deferred = rc == 1;
-			rc = lt_txn_commit(child, &err);
-			if (rc == 0 && deferred) {
-				err = why;
-				rc = -1;
-			}
-		}
-	}
-	if (rc != 0) {
-		lt_agent_block(a, topic, m->partition, m->offset, now_ms, err.msg);
-		return -1;
-	}
-	if (b != NULL) {
-		lt_log_info("%s [%d] @ %lld handled after retry", topic, (int)m->partition,
-		            (long long)m->offset);
-		lt_agent_unblock(a, b);
-	}
-	return 0;
-}
-
-/* Rewinds and pauses partitions blocked in this batch; resumes those due. */
-static void lt_agent_partitions(struct lt_agent *a, int64_t now_ms)
-{
-	lt_err err;
-	for (size_t i = 0; i < a->n_blocked; i++) {
-		struct lt_blocked *b = &a->blocked[i];
-		if (b->fresh) {
-			b->fresh = 0;
-			if (lt_kafka_rewind(a->consumer, b->topic, b->partition, b->offset, &err) !=
-			    0)
-				lt_log_warn("%s", err.msg);
-		} else if (b->paused && now_ms >= b->retry_at_ms) {
-			b->paused = 0;
-			if (lt_kafka_pause(a->consumer, b->topic, b->partition, 0, &err) != 0)
-				lt_log_warn("%s", err.msg);
-		}
-	}
-}
-
-/*
- * Takes up to LT_AGENT_BATCH records, handles them in one LMDB transaction
- * (one fsync for the batch), then stores their offsets: a record's offset is
- * stored only after what it changed is durable.
- */
-static void lt_agent_consume(struct lt_agent *a, int64_t now_ms)
-{
-	rd_kafka_message_t *msgs[LT_AGENT_BATCH];
-	int done[LT_AGENT_BATCH];
-	size_t n = 0;
-	int inbox = 0, any_inbox = 0;
-	struct lt_txn *t = NULL;
-	lt_err err;
-
-	while (n < LT_AGENT_BATCH) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(a->consumer, n == 0 ? 100 : 0);
-		if (m == NULL)
-			break;
-		if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-				lt_log(m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
-				           ? LT_LOG_DEBUG
-				           : LT_LOG_WARN,
-				       "kafka consumer: %s", rd_kafka_message_errstr(m));
-			rd_kafka_message_destroy(m);
-			continue;
-		}
-		msgs[n++] = m;
-	}
-	if (n > 0 && lt_txn_begin(a->store, 1, &t, &err) != 0) {
-		for (size_t i = 0; i < n; i++)
-			lt_agent_block(a, rd_kafka_topic_name(msgs[i]->rkt), msgs[i]->partition,
-			               msgs[i]->offset, now_ms, err.msg);
-		n = 0; /* all rewound: nothing handled */
-	}
-	for (size_t i = 0; i < n; i++) {
-		done[i] = lt_agent_handle(a, t, msgs[i], now_ms, &inbox) == 0;
-		any_inbox |= done[i] && inbox;
-	}
-	if (t != NULL && lt_txn_commit(t, &err) != 0) {
-		/* Nothing of the batch is durable: every partition goes back to its first record.
-		 */
-		for (size_t i = 0; i < n; i++) {
-			if (done[i])
-				lt_agent_block(a, rd_kafka_topic_name(msgs[i]->rkt),
-				               msgs[i]->partition, msgs[i]->offset, now_ms,
-				               err.msg);
-			done[i] = 0;
-		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (done[i] && lt_kafka_consumer_done(a->consumer, msgs[i], &err) != 0)
-			lt_log_warn("%s (the record is read again after a restart and not "
-			            "delivered twice)",
-			            err.msg);
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (done[i]) {
-			lt_watch_progress(&a->watch, now_ms);
-			a->health.last_received_ms = now_ms;
-		}
-		rd_kafka_message_destroy(msgs[i]);
-	}
-	if (any_inbox)
-		lt_forward_wake(a->fw); /* receipts are waiting in the outbox */
-	lt_agent_partitions(a, now_ms);
-}
-
 static void lt_agent_health_write(struct lt_agent *a, int64_t now_ms)
 {
 	struct lt_agent_health *h = &a->health;
@@ -481,13 +198,14 @@ static void lt_agent_health_write(struct lt_agent *a, int64_t now_ms)
 	r.updated_at_ms = now_ms;
 	r.pid = (int32_t)getpid();
 	r.started_at_ms = h->started_ms;
-	r.receiving_stalled = h->receiving_stalled;
-	r.receiving_since_ms = h->receiving_since_ms;
-	r.receiving_reason = h->receiving_reason;
-	r.consumer_replacements = h->consumer_replacements;
+	const struct lt_receive_state *rs = lt_receive_state(a->rx);
+	r.receiving_stalled = rs->stalled;
+	r.receiving_since_ms = rs->since_ms;
+	r.receiving_reason = (char *)rs->reason;
+	r.consumer_replacements = rs->replaced;
 	r.submission_down = h->submission_down;
 	r.submission_reason = h->submission_reason;
-	r.last_received_ms = h->last_received_ms;
+	r.last_received_ms = rs->last_handled_ms;
 	r.forwarding_failing = h->forwarding_failing;
 	r.forwarding_since_ms = h->forwarding_since_ms;
 	r.forwarding_topic = h->forwarding_topic;
@@ -495,50 +213,6 @@ static void lt_agent_health_write(struct lt_agent *a, int64_t now_ms)
 		lt_log_warn("cannot record the agent's health: %s", err.msg);
 	h->dirty = 0;
 	h->next_write_ms = now_ms + LT_AGENT_HEALTH_MS;
-}
-
-/* Receiving: a consumer with a fatal error is replaced at once, a stalled one per lt_watch. */
-static void lt_agent_watch_receiving(struct lt_agent *a, int64_t now_ms)
-{
-	struct lt_agent_health *h = &a->health;
-	char since[LT_TIME_TEXT];
-	lt_err err;
-	if (lt_kafka_fatal(a->consumer, &err)) {
-		lt_log_error(
-		    "receiving: %s; replacing the Kafka consumer: the new one resumes from "
-		    "the committed offsets (records read again are not delivered twice)",
-		    err.msg);
-		lt_agent_replace_consumer(a, now_ms);
-		lt_log_info("receiving: Kafka consumer replaced (%u time(s) since start)",
-		            h->consumer_replacements);
-		return;
-	}
-	switch (lt_watch_check(&a->watch, now_ms)) {
-	case LT_WATCH_REPLACE:
-		lt_time_format(a->watch.stalled_since_ms, since, sizeof since);
-		lt_log_warn("receiving: stalled since %s: %s; replacing the Kafka consumer "
-		            "(replacement %u of this stall; again in %lld s if still stalled)",
-		            since, a->watch.why, a->watch.replacements + 1,
-		            (long long)(a->watch.backoff_ms / 1000));
-		lt_agent_replace_consumer(a, now_ms);
-		h->receiving_stalled = 1;
-		h->receiving_since_ms = a->watch.stalled_since_ms;
-		snprintf(h->receiving_reason, sizeof h->receiving_reason,
-		         "%s; Kafka consumer replaced %u time(s), next in %lld s if still stalled",
-		         a->watch.why, a->watch.replacements,
-		         (long long)((a->watch.next_replace_ms - now_ms) / 1000));
-		break;
-	case LT_WATCH_RECOVERED:
-		lt_log_info("receiving: moving again after %lld s stalled",
-		            (long long)((now_ms - h->receiving_since_ms) / 1000));
-		h->receiving_stalled = 0;
-		h->receiving_since_ms = now_ms;
-		h->receiving_reason[0] = '\0';
-		h->dirty = 1;
-		break;
-	case LT_WATCH_NONE:
-		break;
-	}
 }
 
 /*
@@ -600,7 +274,7 @@ static void lt_agent_watch(struct lt_agent *a, int64_t now_ms)
 	if (now_ms < a->next_watch_ms)
 		return;
 	a->next_watch_ms = now_ms + LT_AGENT_WATCH_MS;
-	lt_agent_watch_receiving(a, now_ms);
+	a->health.dirty |= lt_receive_watch(a->rx, now_ms);
 	lt_agent_watch_forwarding(a);
 	lt_agent_watch_submitd(a, now_ms);
 	lt_agent_health_write(a, now_ms);
@@ -609,13 +283,7 @@ static void lt_agent_watch(struct lt_agent *a, int64_t now_ms)
 static void lt_agent_teardown(struct lt_agent *a)
 {
 	lt_submitd_stop(a->submitd);
-	/* Closing the consumer below revokes its partitions: lt_agent_revoke then
-	 * finds nothing to forget. */
-	free(a->blocked);
-	a->blocked = NULL;
-	a->n_blocked = a->cap_blocked = 0;
-	if (a->consumer != NULL)
-		lt_kafka_destroy(a->consumer, LT_AGENT_CLOSE_MS);
+	lt_receive_free(a->rx);
 	if (a->fw != NULL)
 		lt_forward_free(a->fw, 5000);
 	lt_store_close(a->store);
@@ -683,8 +351,7 @@ int main(int argc, char **argv)
 		lt_log_error("%s", err.msg);
 		goto out;
 	}
-	a.health = (struct lt_agent_health){
-	    .started_ms = lt_now_ms(), .receiving_since_ms = lt_now_ms(), .dirty = 1};
+	a.health = (struct lt_agent_health){.started_ms = lt_now_ms(), .dirty = 1};
 	lt_agent_watch_submitd(&a, lt_now_ms());
 	lt_log_info("agency %s started: inbox %s, receipts %s, store %s, target %s",
 	            a.cfg.agency_code, a.inbox_topic, a.receipt_topic, a.cfg.data_dir,
@@ -694,7 +361,8 @@ int main(int argc, char **argv)
 		lt_agent_topics(&a, now);
 		if (lt_forward_tick(a.fw, now, &err) != 0)
 			lt_log_warn("outbox: %s", err.msg);
-		lt_agent_consume(&a, now);
+		if (lt_receive_tick(a.rx, now) > 0)
+			lt_forward_wake(a.fw); /* receipts are waiting in the outbox */
 		lt_agent_watch(&a, now);
 	}
 	lt_log_info("stopping");

@@ -10,10 +10,9 @@ static int64_t lt_watch_max(int64_t a, int64_t b)
 
 void lt_watch_init(struct lt_watch *w, int64_t stall_ms, int64_t now_ms)
 {
-	*w = (struct lt_watch){.stall_ms = stall_ms,
-	                       .started_ms = now_ms,
-	                       .last_progress_ms = now_ms,
-	                       .backoff_ms = stall_ms};
+	*w = (struct lt_watch){
+	    .stall_ms = stall_ms, .started_ms = now_ms, .last_progress_ms = now_ms};
+	lt_backoff_init(&w->backoff, stall_ms, LT_WATCH_BACKOFF_MAX_MS);
 }
 
 void lt_watch_progress(struct lt_watch *w, int64_t now_ms)
@@ -73,7 +72,7 @@ enum lt_watch_action lt_watch_check(struct lt_watch *w, int64_t now_ms)
 			w->stalled = 1;
 			w->stalled_since_ms = since;
 			w->next_replace_ms = now_ms;
-			w->backoff_ms = w->stall_ms;
+			lt_backoff_init(&w->backoff, w->stall_ms, LT_WATCH_BACKOFF_MAX_MS);
 		}
 		return now_ms >= w->next_replace_ms ? LT_WATCH_REPLACE : LT_WATCH_NONE;
 	}
@@ -85,7 +84,6 @@ enum lt_watch_action lt_watch_check(struct lt_watch *w, int64_t now_ms)
 	w->stalled = 0;
 	w->stalled_since_ms = 0;
 	w->replacements = 0;
-	w->backoff_ms = w->stall_ms;
 	w->why[0] = '\0';
 	return LT_WATCH_RECOVERED;
 }
@@ -93,8 +91,6 @@ enum lt_watch_action lt_watch_check(struct lt_watch *w, int64_t now_ms)
 void lt_watch_replaced(struct lt_watch *w, int64_t now_ms)
 {
 	w->replacements++;
-	w->next_replace_ms = now_ms + w->backoff_ms;
-	w->backoff_ms = w->backoff_ms * 2 > LT_WATCH_BACKOFF_MAX_MS ? LT_WATCH_BACKOFF_MAX_MS
-	                                                            : w->backoff_ms * 2;
+	w->next_replace_ms = now_ms + lt_backoff_next(&w->backoff);
 	w->started_ms = now_ms;
 }

@@ -16,8 +16,8 @@
  * or records wait (lag > 0) and none was handled; or no statistics came at
  * all. The first check that finds it stalled says LT_WATCH_REPLACE (the
  * caller logs why, replaces the consumer and calls lt_watch_replaced); while
- * it stays stalled, REPLACE comes again after a backoff that doubles from
- * stall_ms up to LT_WATCH_BACKOFF_MAX_MS. When receiving moves again the
+ * it stays stalled, REPLACE comes again after a backoff (lt_backoff, without
+ * jitter) that doubles from stall_ms up to LT_WATCH_BACKOFF_MAX_MS. When receiving moves again the
  * check says LT_WATCH_RECOVERED once.
  *
  * Pure logic over the times it is given (no clock, no Kafka), so it is
@@ -27,6 +27,8 @@
 #define LT_WATCH_H
 
 #include <stdint.h>
+
+#include "../clock/lt_backoff.h"
 
 #define LT_WATCH_BACKOFF_MAX_MS (10 * 60 * 1000)
 
@@ -47,7 +49,7 @@ struct lt_watch {
 	int stalled;
 	int64_t stalled_since_ms; /* when stalled */
 	int64_t next_replace_ms;  /* while stalled: when to replace again */
-	int64_t backoff_ms;
+	struct lt_backoff backoff;
 	unsigned replacements; /* consumers replaced in this stall */
 	char why[256];         /* why receiving is stalled, when it is */
 };

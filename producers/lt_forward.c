@@ -1,11 +1,11 @@
 #include "lt_forward.h"
 
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../broker-adapter/lt_kafka.h"
+#include "../clock/lt_backoff.h"
 #include "../clock/lt_clock.h"
 #include "../log/lt_log.h"
 #include "../proto/lt_envelope.h"
@@ -35,7 +35,7 @@ struct lt_forward_dest {
 	char topic[LT_TOPIC_MAX + 1];
 	int64_t since_ms;
 	int64_t retry_at_ms;
-	int64_t backoff_ms;
+	struct lt_backoff backoff;
 	int probing; /* retry due: its records are produced again until one reports */
 };
 
@@ -187,13 +187,6 @@ static struct lt_forward_dest *lt_forward_dest_find(struct lt_forward *fw, const
 	return NULL;
 }
 
-static int64_t lt_forward_jitter(int64_t backoff)
-{
-	uint32_t r = 0;
-	RAND_bytes((unsigned char *)&r, sizeof r);
-	return backoff / 2 + (backoff > 1 ? (int64_t)(r % (uint32_t)(backoff / 2 + 1)) : 0);
-}
-
 /* A record for topic failed: its records wait with a growing backoff; logged once. */
 static struct lt_forward_dest *lt_forward_dest_fail(struct lt_forward *fw, const char *topic,
                                                     const char *reason, int64_t now_ms)
@@ -207,17 +200,15 @@ static struct lt_forward_dest *lt_forward_dest_fail(struct lt_forward *fw, const
 		d = &fw->dests[fw->n_dests++];
 		snprintf(d->topic, sizeof d->topic, "%s", topic);
 		d->since_ms = now_ms;
-		d->backoff_ms = fw->cfg->retry_backoff_min_ms;
+		lt_backoff_init(&d->backoff, fw->cfg->retry_backoff_min_ms,
+		                fw->cfg->retry_backoff_max_ms);
 		lt_log_warn("forwarding to %s fails (%s); its records wait in the outbox and are "
 		            "retried with backoff, the others go on",
 		            topic, reason);
-		d->retry_at_ms = now_ms + lt_forward_jitter(d->backoff_ms);
+		d->retry_at_ms = now_ms + lt_backoff_jitter(lt_backoff_next(&d->backoff));
 	} else if (d->probing) {
 		d->probing = 0;
-		d->backoff_ms = d->backoff_ms * 2 > fw->cfg->retry_backoff_max_ms
-		                    ? fw->cfg->retry_backoff_max_ms
-		                    : d->backoff_ms * 2;
-		d->retry_at_ms = now_ms + lt_forward_jitter(d->backoff_ms);
+		d->retry_at_ms = now_ms + lt_backoff_jitter(lt_backoff_next(&d->backoff));
 	}
 	return d;
 }

@@ -111,7 +111,8 @@ static void test_backoff_cap(void)
 	lt_watch_init(&w, S(300), S(0));
 	for (int i = 0; i < 10; i++)
 		lt_watch_replaced(&w, S(0));
-	CHECK(w.backoff_ms == LT_WATCH_BACKOFF_MAX_MS);
+	CHECK(w.next_replace_ms == LT_WATCH_BACKOFF_MAX_MS);
+	CHECK(w.backoff.next_ms == LT_WATCH_BACKOFF_MAX_MS);
 }
 
 int main(void)

@@ -1,0 +1,374 @@
+#include "lt_receive.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../broker-adapter/lt_kafka.h"
+#include "../clock/lt_backoff.h"
+#include "../clock/lt_clock.h"
+#include "../log/lt_log.h"
+#include "lt_inbox.h"
+#include "lt_receipts.h"
+#include "lt_watch.h"
+
+#define LT_RECEIVE_BATCH 64     /* records handled per LMDB commit, at most */
+#define LT_RECEIVE_CLOSE_MS 5000 /* longest wait for a consumer to close */
+
+/*
+ * A partition whose record could not be handled yet (target down, store
+ * error): the consumer is rewound to that record and the partition paused
+ * until retry_at; then the record comes again. Records after it in the
+ * partition wait, so offsets are only ever stored in order.
+ */
+struct lt_blocked {
+	char topic[LT_TOPIC_MAX + 1];
+	int32_t partition;
+	int64_t offset;
+	int64_t failing_since_ms; /* first failure of this record */
+	struct lt_backoff backoff;
+	int64_t retry_at_ms;
+	int paused; /* 0 once resumed, until the record comes again */
+	int fresh;  /* blocked in the current batch: rewind and pause after it */
+};
+
+struct lt_receive {
+	const struct lt_recv *recv;
+	const struct lt_config *cfg;
+	rd_kafka_t *consumer;
+	char inbox_topic[LT_TOPIC_MAX + 1];
+	char receipt_topic[LT_TOPIC_MAX + 1];
+	struct lt_blocked *blocked;
+	size_t n_blocked, cap_blocked;
+	struct lt_watch watch; /* progress */
+	struct lt_receive_state state;
+};
+
+/* Forgets blocked partitions taken away: their new owner reads them from the commit. */
+static void lt_receive_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts)
+{
+	struct lt_receive *r = ctx;
+	size_t keep = 0;
+	for (size_t i = 0; i < r->n_blocked; i++) {
+		struct lt_blocked *b = &r->blocked[i];
+		if (rd_kafka_topic_partition_list_find(parts, b->topic, b->partition) == NULL)
+			r->blocked[keep++] = *b;
+	}
+	r->n_blocked = keep;
+}
+
+static struct lt_blocked *lt_receive_blocked(struct lt_receive *r, const char *topic,
+                                             int32_t partition);
+
+/* Partitions held back on purpose (waiting for a retry) do not count as lag. */
+static int lt_receive_held(void *ctx, const char *topic, int32_t partition)
+{
+	return lt_receive_blocked(ctx, topic, partition) != NULL;
+}
+
+static void lt_receive_stats(void *ctx, int member, int64_t lag)
+{
+	struct lt_receive *r = ctx;
+	lt_watch_observe(&r->watch, member, lag, lt_now_ms());
+}
+
+static int lt_receive_consumer_new(struct lt_receive *r, lt_err *err)
+{
+	const char *topics[] = {r->inbox_topic, r->receipt_topic};
+	const struct lt_kafka_consumer_cbs cbs = {
+	    .revoke = lt_receive_revoke, .held = lt_receive_held, .stats = lt_receive_stats, .ctx = r};
+	r->consumer = lt_kafka_consumer_new(r->cfg, topics, 2, &cbs, err);
+	return r->consumer == NULL ? -1 : 0;
+}
+
+struct lt_receive *lt_receive_new(const struct lt_recv *recv, const char *inbox_topic,
+                                  const char *receipt_topic, int64_t now_ms, lt_err *err)
+{
+	struct lt_receive *r = calloc(1, sizeof *r);
+	if (r == NULL) {
+		lt_err_set(err, LT_EIO, "out of memory");
+		return NULL;
+	}
+	r->recv = recv;
+	r->cfg = recv->cfg;
+	snprintf(r->inbox_topic, sizeof r->inbox_topic, "%s", inbox_topic);
+	snprintf(r->receipt_topic, sizeof r->receipt_topic, "%s", receipt_topic);
+	lt_watch_init(&r->watch, r->cfg->receive_stall_s * 1000, now_ms);
+	r->state.since_ms = now_ms;
+	if (lt_receive_consumer_new(r, err) != 0) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/*
+ * Replaces the consumer (dead after a fatal error, or stalled). The new one
+ * resumes from the committed offsets: records read again are found in the
+ * inbox records and not delivered twice. Blocked partitions are forgotten:
+ * their records come again. A consumer from the configuration that made the
+ * first one can only fail for want of memory or threads: then the agent exits
+ * (its supervisor restarts it) rather than run on without receiving.
+ */
+static void lt_receive_replace(struct lt_receive *r, int64_t now_ms)
+{
+	lt_err err;
+	lt_kafka_destroy(r->consumer, LT_RECEIVE_CLOSE_MS);
+	r->consumer = NULL;
+	r->n_blocked = 0;
+	if (lt_receive_consumer_new(r, &err) != 0)
+		lt_log_fatal("cannot create a new Kafka consumer: %s", err.msg);
+	lt_watch_replaced(&r->watch, now_ms);
+	r->state.replaced++;
+}
+
+int lt_receive_watch(struct lt_receive *r, int64_t now_ms)
+{
+	struct lt_receive_state *st = &r->state;
+	char since[LT_TIME_TEXT];
+	lt_err err;
+	if (lt_kafka_fatal(r->consumer, &err)) {
+		lt_log_error("receiving: %s; replacing the Kafka consumer: the new one resumes from "
+		             "the committed offsets (records read again are not delivered twice)",
+		             err.msg);
+		lt_receive_replace(r, now_ms);
+		lt_log_info("receiving: Kafka consumer replaced (%u time(s) since start)",
+		            st->replaced);
+		return 1;
+	}
+	switch (lt_watch_check(&r->watch, now_ms)) {
+	case LT_WATCH_REPLACE:
+		lt_time_format(r->watch.stalled_since_ms, since, sizeof since);
+		lt_log_warn("receiving: stalled since %s: %s; replacing the Kafka consumer "
+		            "(replacement %u of this stall; again in %lld s if still stalled)",
+		            since, r->watch.why, r->watch.replacements + 1,
+		            (long long)(r->watch.backoff.next_ms / 1000));
+		lt_receive_replace(r, now_ms);
+		st->stalled = 1;
+		st->since_ms = r->watch.stalled_since_ms;
+		snprintf(st->reason, sizeof st->reason,
+		         "%s; Kafka consumer replaced %u time(s), next in %lld s if still stalled",
+		         r->watch.why, r->watch.replacements,
+		         (long long)((r->watch.next_replace_ms - now_ms) / 1000));
+		return 1;
+	case LT_WATCH_RECOVERED:
+		lt_log_info("receiving: moving again after %lld s stalled",
+		            (long long)((now_ms - st->since_ms) / 1000));
+		st->stalled = 0;
+		st->since_ms = now_ms;
+		st->reason[0] = '\0';
+		return 1;
+	case LT_WATCH_NONE:
+		break;
+	}
+	return 0;
+}
+
+const struct lt_receive_state *lt_receive_state(const struct lt_receive *r)
+{
+	return &r->state;
+}
+
+void lt_receive_free(struct lt_receive *r)
+{
+	if (r == NULL)
+		return;
+	/* Closing revokes the partitions: lt_receive_revoke then forgets the blocked ones. */
+	lt_kafka_destroy(r->consumer, LT_RECEIVE_CLOSE_MS);
+	free(r->blocked);
+	free(r);
+}
+
+static struct lt_blocked *lt_receive_blocked(struct lt_receive *r, const char *topic, int32_t partition)
+{
+	for (size_t i = 0; i < r->n_blocked; i++) {
+		if (r->blocked[i].partition == partition && strcmp(r->blocked[i].topic, topic) == 0)
+			return &r->blocked[i];
+	}
+	return NULL;
+}
+
+static void lt_receive_unblock(struct lt_receive *r, struct lt_blocked *b)
+{
+	*b = r->blocked[--r->n_blocked];
+}
+
+/*
+ * The record at offset failed: rewind and pause its partition after this
+ * batch. Within one batch the earliest offset of a partition wins, so no
+ * record before the rewind point is skipped.
+ */
+static void lt_receive_block(struct lt_receive *r, const char *topic, int32_t partition, int64_t offset,
+                           int64_t now_ms, const char *why)
+{
+	struct lt_blocked *b = lt_receive_blocked(r, topic, partition);
+	if (b != NULL && b->fresh) {
+		if (offset < b->offset)
+			b->offset = offset;
+		return;
+	}
+	if (b == NULL || b->offset != offset) {
+		if (b == NULL) {
+			if (r->n_blocked == r->cap_blocked) {
+				size_t cap = r->cap_blocked ? r->cap_blocked * 2 : 8;
+				struct lt_blocked *nb = realloc(r->blocked, cap * sizeof *nb);
+				if (nb == NULL)
+					lt_log_fatal("out of memory blocking a partition");
+				r->blocked = nb;
+				r->cap_blocked = cap;
+			}
+			b = &r->blocked[r->n_blocked++];
+		}
+		*b = (struct lt_blocked){
+		    .partition = partition, .offset = offset, .failing_since_ms = now_ms};
+		lt_backoff_init(&b->backoff, r->cfg->retry_backoff_min_ms,
+		                r->cfg->retry_backoff_max_ms);
+		snprintf(b->topic, sizeof b->topic, "%s", topic);
+	}
+	int64_t wait = lt_backoff_next(&b->backoff);
+	b->retry_at_ms = now_ms + wait;
+	b->paused = 1;
+	b->fresh = 1;
+	lt_log_warn("%s [%d] @ %lld: %s; retrying in %.1f s, partition paused", topic,
+	            (int)partition, (long long)offset, why, (double)wait / 1000.0);
+}
+
+/* Handles one record in a nested transaction of t; 0 handled, -1 blocked. */
+static int lt_receive_handle(struct lt_receive *r, struct lt_txn *t, const rd_kafka_message_t *m,
+                           int64_t now_ms, int *inbox)
+{
+	const char *topic = rd_kafka_topic_name(m->rkt);
+	struct lt_blocked *b = lt_receive_blocked(r, topic, m->partition);
+	int64_t failing_since = 0;
+	if (b != NULL) {
+		if (b->paused || b->fresh || m->offset > b->offset)
+			return 1; /* comes again after the rewind: skip it now */
+		if (m->offset == b->offset)
+			failing_since = b->failing_since_ms;
+	}
+	struct lt_record rec = {
+	    .topic = topic,
+	    .partition = m->partition,
+	    .offset = m->offset,
+	    .value = m->payload,
+	    .len = m->len,
+	};
+	struct lt_txn *child = NULL;
+	lt_err err;
+	int rc = lt_txn_begin_nested(t, &child, &err);
+	if (rc == 0) {
+		*inbox = strcmp(topic, r->inbox_topic) == 0;
+		rc = *inbox ? lt_inbox_handle(r->recv, child, &rec, now_ms, failing_since, &err)
+		            : lt_receipts_handle(r->recv, child, &rec, now_ms, &err);
+		if (rc < 0) {
+			lt_txn_abort(child);
+		} else {
+			/* 1, deferred: its receipt is kept and the record comes again. */
+			lt_err why = err;
+			int deferred = rc == 1;
+			rc = lt_txn_commit(child, &err);
+			if (rc == 0 && deferred) {
+				err = why;
+				rc = -1;
+			}
+		}
+	}
+	if (rc != 0) {
+		lt_receive_block(r, topic, m->partition, m->offset, now_ms, err.msg);
+		return -1;
+	}
+	if (b != NULL) {
+		lt_log_info("%s [%d] @ %lld handled after retry", topic, (int)m->partition,
+		            (long long)m->offset);
+		lt_receive_unblock(r, b);
+	}
+	return 0;
+}
+
+/* Rewinds and pauses partitions blocked in this batch; resumes those due. */
+static void lt_receive_partitions(struct lt_receive *r, int64_t now_ms)
+{
+	lt_err err;
+	for (size_t i = 0; i < r->n_blocked; i++) {
+		struct lt_blocked *b = &r->blocked[i];
+		if (b->fresh) {
+			b->fresh = 0;
+			if (lt_kafka_rewind(r->consumer, b->topic, b->partition, b->offset, &err) !=
+			    0)
+				lt_log_warn("%s", err.msg);
+		} else if (b->paused && now_ms >= b->retry_at_ms) {
+			b->paused = 0;
+			if (lt_kafka_pause(r->consumer, b->topic, b->partition, 0, &err) != 0)
+				lt_log_warn("%s", err.msg);
+		}
+	}
+}
+
+/*
+ * Takes up to LT_RECEIVE_BATCH records, handles them in one LMDB transaction
+ * (one fsync for the batch), then stores their offsets: a record's offset is
+ * stored only after what it changed is durable.
+ */
+size_t lt_receive_tick(struct lt_receive *r, int64_t now_ms)
+{
+	rd_kafka_message_t *msgs[LT_RECEIVE_BATCH];
+	int done[LT_RECEIVE_BATCH];
+	size_t n = 0;
+	int inbox = 0;
+	size_t handled_inbox = 0;
+	struct lt_txn *t = NULL;
+	lt_err err;
+
+	while (n < LT_RECEIVE_BATCH) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(r->consumer, n == 0 ? 100 : 0);
+		if (m == NULL)
+			break;
+		if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				lt_log(m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
+				           ? LT_LOG_DEBUG
+				           : LT_LOG_WARN,
+				       "kafka consumer: %s", rd_kafka_message_errstr(m));
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		msgs[n++] = m;
+	}
+	if (n > 0 && lt_txn_begin(r->recv->store, 1, &t, &err) != 0) {
+		for (size_t i = 0; i < n; i++)
+			lt_receive_block(r, rd_kafka_topic_name(msgs[i]->rkt), msgs[i]->partition,
+			               msgs[i]->offset, now_ms, err.msg);
+		n = 0; /* all rewound: nothing handled */
+	}
+	for (size_t i = 0; i < n; i++) {
+		done[i] = lt_receive_handle(r, t, msgs[i], now_ms, &inbox) == 0;
+		handled_inbox += done[i] && inbox;
+	}
+	if (t != NULL && lt_txn_commit(t, &err) != 0) {
+		/* Nothing of the batch is durable: every partition goes back to its first record.
+		 */
+		for (size_t i = 0; i < n; i++) {
+			if (done[i])
+				lt_receive_block(r, rd_kafka_topic_name(msgs[i]->rkt),
+				               msgs[i]->partition, msgs[i]->offset, now_ms,
+				               err.msg);
+			done[i] = 0;
+		}
+		handled_inbox = 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (done[i] && lt_kafka_consumer_done(r->consumer, msgs[i], &err) != 0)
+			lt_log_warn("%s (the record is read again after a restart and not "
+			            "delivered twice)",
+			            err.msg);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (done[i]) {
+			lt_watch_progress(&r->watch, now_ms);
+			r->state.last_handled_ms = now_ms;
+		}
+		rd_kafka_message_destroy(msgs[i]);
+	}
+	lt_receive_partitions(r, now_ms);
+	return handled_inbox;
+}

@@ -1,0 +1,57 @@
+/*
+ * lt_receive: the agent's receive loop. Owns the Kafka consumer of the
+ * agency's inbox and receipt topics, takes records in batches, hands each to
+ * lt_inbox or lt_receipts inside one LMDB transaction per batch (one fsync),
+ * and stores a record's offset only after what it changed is durable.
+ *
+ * A record that cannot be handled yet (target down, store error) blocks its
+ * partition: the consumer is rewound to it and the partition paused until a
+ * retry after a backoff (lt_backoff); records behind it wait, so offsets are
+ * stored only in order.
+ *
+ * Nothing stops silently: lt_receive_watch replaces a consumer that hit a
+ * fatal error (fencing) at once, and one that makes no progress as lt_watch
+ * says (lag and nothing handled, no group membership, no statistics); the
+ * new one resumes from the committed offsets and lt_inbox's records keep
+ * delivery exactly once.
+ *
+ * Threads: one thread (the agent's main loop) calls everything; librdkafka
+ * calls back from inside lt_receive_tick. Ownership: the consumer and the
+ * blocked-partition table are the receiver's; the lt_recv (configuration,
+ * store, signer, trust, target) is borrowed and must outlive it.
+ */
+#ifndef LT_RECEIVE_H
+#define LT_RECEIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../errors/lt_err.h"
+#include "lt_recv.h"
+
+struct lt_receive;
+
+/* What lt_receive_watch found, for the agent's health record. */
+struct lt_receive_state {
+	int stalled;
+	int64_t since_ms;  /* stalled since, or fine since */
+	char reason[512];  /* why stalled, and what is done about it */
+	unsigned replaced; /* consumers replaced since start */
+	int64_t last_handled_ms;
+};
+
+struct lt_receive *lt_receive_new(const struct lt_recv *recv, const char *inbox_topic,
+                                  const char *receipt_topic, int64_t now_ms, lt_err *err);
+/*
+ * Waits up to 100 ms for records, handles up to a batch, stores their
+ * offsets, and rewinds, pauses or resumes blocked partitions. Returns how
+ * many inbox records were handled (their receipts wait in the outbox).
+ */
+size_t lt_receive_tick(struct lt_receive *r, int64_t now_ms);
+/* Checks the consumer, replacing it if needed; 1 when the state changed. */
+int lt_receive_watch(struct lt_receive *r, int64_t now_ms);
+const struct lt_receive_state *lt_receive_state(const struct lt_receive *r);
+/* Closes the consumer (committing stored offsets, at most a few seconds) and frees. */
+void lt_receive_free(struct lt_receive *r);
+
+#endif
