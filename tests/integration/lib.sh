@@ -67,6 +67,43 @@ lt_set() {
 	mv "$f.new" "$f"
 }
 
+# HTTP targets (tests/tools/http_target.py), one per agency that delivers over HTTP.
+declare -A LT_HTTP_PORT=()
+
+# lt_http_target CODE: starts CODE's test HTTP target on a free port (LT_HTTP_PORT[CODE]);
+# it keeps what it receives in $LT_WORK/http-CODE/ and logs to $LT_WORK/http-CODE.log.
+lt_http_target() {
+	local code=$1 dir="$LT_WORK/http-$1" port pid try
+	mkdir -p "$dir"
+	for try in $(seq 0 19); do
+		port=$((38000 + ($$ + 97 * try + 389 * ${#LT_HTTP_PORT[@]}) % 1000))
+		python3 "$LT_ROOT/tests/tools/http_target.py" --port "$port" --dir "$dir" \
+			--mode-file "$dir.mode" 2>>"$dir.log" &
+		pid=$!
+		while [ ! -s "$dir/server.pid" ] && kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+		if [ -s "$dir/server.pid" ] && [ "$(cat "$dir/server.pid")" = "$pid" ]; then
+			LT_PIDS+=("$pid") # stopped by lt_teardown (EXIT trap)
+			LT_HTTP_PORT[$code]=$port
+			return 0
+		fi
+		wait "$pid" 2>/dev/null || true # port taken: next one
+	done
+	echo "cannot start tests/tools/http_target.py for $code" >&2
+	return 1
+}
+
+# lt_http_mode CODE ok|503|400|hang: how CODE's HTTP target answers from now on.
+lt_http_mode() { echo "$2" >"$LT_WORK/http-$1.mode"; }
+
+# lt_http_agency CODE: CODE delivers to its HTTP target instead of a folder.
+lt_http_agency() {
+	local f
+	f=$(lt_conf "$1")
+	grep -v '^target_dir = ' "$f" >"$f.new"
+	mv "$f.new" "$f"
+	lt_set "$1" target_url "http://127.0.0.1:${LT_HTTP_PORT[$1]}/inbox"
+}
+
 # lt_broker stop|start: the test broker (run-all.sh exports its port and folder).
 lt_broker() {
 	LT_KAFKA_PORT=${LT_KAFKA_PORT:?} LT_KAFKA_DIR=${LT_KAFKA_DIR:?} \

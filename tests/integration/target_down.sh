@@ -26,7 +26,6 @@ A=TEST.A01
 B=TEST.B02
 C=TEST.C03
 D=TEST.D04
-HTTP_TARGET="$LT_ROOT/tests/tools/http_target.py"
 
 lt_setup
 lt_agency $A ec
@@ -34,42 +33,14 @@ lt_agency $B ed25519
 lt_agency $C ec
 lt_agency $D ec
 
-# HTTP target agencies: no target_dir, target_url to their own test server.
-declare -A PORT=()
-start_target() { # code: starts its http_target.py, sets PORT[code]
-	local code=$1 dir="$LT_WORK/http-$1" port pid try
-	mkdir -p "$dir"
-	for try in $(seq 0 19); do
-		port=$((38000 + ($$ + 97 * try + 389 * ${#PORT[@]}) % 1000))
-		python3 "$HTTP_TARGET" --port "$port" --dir "$dir" --mode-file "$dir.mode" \
-			2>>"$dir.log" &
-		pid=$!
-		while [ ! -s "$dir/server.pid" ] && kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-		if [ -s "$dir/server.pid" ] && [ "$(cat "$dir/server.pid")" = "$pid" ]; then
-			LT_PIDS+=("$pid") # stopped by lt_teardown (EXIT trap)
-			PORT[$code]=$port
-			return 0
-		fi
-		wait "$pid" 2>/dev/null || true # port taken: next one
-	done
-	echo "cannot start $HTTP_TARGET for $code" >&2
-	return 1
-}
-set_mode() { echo "$2" >"$LT_WORK/http-$1.mode"; }
-http_agency() { # code
-	local f
-	f=$(lt_conf "$1")
-	grep -v '^target_dir = ' "$f" >"$f.new"
-	mv "$f.new" "$f"
-	lt_set "$1" target_url "http://127.0.0.1:${PORT[$1]}/inbox"
-	lt_set "$1" target_timeout_ms 2000
-}
-set_mode $C ok
-set_mode $D ok
-start_target $C
-start_target $D
-http_agency $C
-http_agency $D
+lt_http_mode $C ok
+lt_http_mode $D ok
+lt_http_target $C
+lt_http_target $D
+lt_http_agency $C
+lt_http_agency $D
+lt_set $C target_timeout_ms 2000
+lt_set $D target_timeout_ms 2000
 
 for x in $A $B $C $D; do lt_start $x; done
 
@@ -107,8 +78,8 @@ lt_check "warm-up documents to $B (folder) and $C (HTTP) delivered" \
 # ---- Phase 1: B's folder is a regular file, C hangs then answers 503, D refuses (400).
 mv "$LT_WORK/$B/target" "$LT_WORK/$B/target.away"
 : >"$LT_WORK/$B/target"
-set_mode $C hang
-set_mode $D 400
+lt_http_mode $C hang
+lt_http_mode $D 400
 lt_make_docs "$LT_WORK/out-B" "$N" 20000
 lt_make_docs "$LT_WORK/out-C" "$N" 20000
 echo "refused by D" >"$LT_WORK/refused.txt"
@@ -130,7 +101,7 @@ lt_check "its reason is well-formed UTF-8 (the answer is cut on a character boun
 
 sleep_until() { sleep "$(awk -v a="$1" -v d="$2" -v b="$EPOCHREALTIME" 'BEGIN { w = a + d - b; print (w > 0 ? w : 0) }')"; }
 sleep_until "$t_down" 4
-set_mode $C 503 # after 4 s of hanging
+lt_http_mode $C 503 # after 4 s of hanging
 sleep_until "$t_down" 10 # 10 s of outage in all
 
 lt_check "$B: all $N documents sent while its folder is unusable" \
@@ -173,7 +144,7 @@ lt_check "$C: 503 answers retried with backoff ($n503 attempts, gaps $gaps s)" \
 # ---- Phase 2: both targets recover.
 rm "$LT_WORK/$B/target"
 mv "$LT_WORK/$B/target.away" "$LT_WORK/$B/target"
-set_mode $C ok
+lt_http_mode $C ok
 t_up=$(now)
 drain_b="" drain_c=""
 drained() {
@@ -190,7 +161,7 @@ fi
 # ---- Phase 3: D's target answers 503; D is stopped while it holds the document
 # for retry, restarted with delivery_deadline_s = 3, and gives up ~3 s after
 # the first failure (the deadline's clock is kept in LMDB across the restart).
-set_mode $D 503
+lt_http_mode $D 503
 echo "past the deadline at D" >"$LT_WORK/late.txt"
 echo "from D while its inbox is stuck" >"$LT_WORK/from-d.txt"
 lt_make_docs "$LT_WORK/more-B" "$M" 20000
