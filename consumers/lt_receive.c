@@ -12,7 +12,7 @@
 #include "lt_receipts.h"
 #include "lt_watch.h"
 
-#define LT_RECEIVE_BATCH 64     /* records handled per LMDB commit, at most */
+#define LT_RECEIVE_BATCH 64      /* records handled per LMDB commit, at most */
 #define LT_RECEIVE_CLOSE_MS 5000 /* longest wait for a consumer to close */
 
 /*
@@ -75,8 +75,10 @@ static void lt_receive_stats(void *ctx, int member, int64_t lag)
 static int lt_receive_consumer_new(struct lt_receive *r, lt_err *err)
 {
 	const char *topics[] = {r->inbox_topic, r->receipt_topic};
-	const struct lt_kafka_consumer_cbs cbs = {
-	    .revoke = lt_receive_revoke, .held = lt_receive_held, .stats = lt_receive_stats, .ctx = r};
+	const struct lt_kafka_consumer_cbs cbs = {.revoke = lt_receive_revoke,
+	                                          .held = lt_receive_held,
+	                                          .stats = lt_receive_stats,
+	                                          .ctx = r};
 	r->consumer = lt_kafka_consumer_new(r->cfg, topics, 2, &cbs, err);
 	return r->consumer == NULL ? -1 : 0;
 }
@@ -128,9 +130,10 @@ int lt_receive_watch(struct lt_receive *r, int64_t now_ms)
 	char since[LT_TIME_TEXT];
 	lt_err err;
 	if (lt_kafka_fatal(r->consumer, &err)) {
-		lt_log_error("receiving: %s; replacing the Kafka consumer: the new one resumes from "
-		             "the committed offsets (records read again are not delivered twice)",
-		             err.msg);
+		lt_log_error(
+		    "receiving: %s; replacing the Kafka consumer: the new one resumes from "
+		    "the committed offsets (records read again are not delivered twice)",
+		    err.msg);
 		lt_receive_replace(r, now_ms);
 		lt_log_info("receiving: Kafka consumer replaced (%u time(s) since start)",
 		            st->replaced);
@@ -179,7 +182,8 @@ void lt_receive_free(struct lt_receive *r)
 	free(r);
 }
 
-static struct lt_blocked *lt_receive_blocked(struct lt_receive *r, const char *topic, int32_t partition)
+static struct lt_blocked *lt_receive_blocked(struct lt_receive *r, const char *topic,
+                                             int32_t partition)
 {
 	for (size_t i = 0; i < r->n_blocked; i++) {
 		if (r->blocked[i].partition == partition && strcmp(r->blocked[i].topic, topic) == 0)
@@ -198,8 +202,8 @@ static void lt_receive_unblock(struct lt_receive *r, struct lt_blocked *b)
  * batch. Within one batch the earliest offset of a partition wins, so no
  * record before the rewind point is skipped.
  */
-static void lt_receive_block(struct lt_receive *r, const char *topic, int32_t partition, int64_t offset,
-                           int64_t now_ms, const char *why)
+static void lt_receive_block(struct lt_receive *r, const char *topic, int32_t partition,
+                             int64_t offset, int64_t now_ms, const char *why)
 {
 	struct lt_blocked *b = lt_receive_blocked(r, topic, partition);
 	if (b != NULL && b->fresh) {
@@ -235,7 +239,7 @@ static void lt_receive_block(struct lt_receive *r, const char *topic, int32_t pa
 
 /* Handles one record in a nested transaction of t; 0 handled, -1 blocked. */
 static int lt_receive_handle(struct lt_receive *r, struct lt_txn *t, const rd_kafka_message_t *m,
-                           int64_t now_ms, int *inbox)
+                             int64_t now_ms, int *inbox)
 {
 	const char *topic = rd_kafka_topic_name(m->rkt);
 	struct lt_blocked *b = lt_receive_blocked(r, topic, m->partition);
@@ -337,7 +341,7 @@ size_t lt_receive_tick(struct lt_receive *r, int64_t now_ms)
 	if (n > 0 && lt_txn_begin(r->recv->store, 1, &t, &err) != 0) {
 		for (size_t i = 0; i < n; i++)
 			lt_receive_block(r, rd_kafka_topic_name(msgs[i]->rkt), msgs[i]->partition,
-			               msgs[i]->offset, now_ms, err.msg);
+			                 msgs[i]->offset, now_ms, err.msg);
 		n = 0; /* all rewound: nothing handled */
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -350,8 +354,8 @@ size_t lt_receive_tick(struct lt_receive *r, int64_t now_ms)
 		for (size_t i = 0; i < n; i++) {
 			if (done[i])
 				lt_receive_block(r, rd_kafka_topic_name(msgs[i]->rkt),
-				               msgs[i]->partition, msgs[i]->offset, now_ms,
-				               err.msg);
+				                 msgs[i]->partition, msgs[i]->offset, now_ms,
+				                 err.msg);
 			done[i] = 0;
 		}
 		handled_inbox = 0;
