@@ -23,6 +23,10 @@
  *   --huge-length       publish a record whose parts field claims 1 GiB
  *   --part-name NAME    rename the first part to NAME after signing (any bytes)
  *   --subject TEXT      the document's subject (signed)
+ *   --key FILE --cert FILE  sign with this key and certificate instead of the
+ *                       configured ones, without the checks lienthong's own
+ *                       signer gets (purpose, CA, key file mode); the sender
+ *                       is the certificate's CN
  *
  *   lt-forge -c RECIPIENT.conf --to SENDER --receipt-reason TEXT
  *            [--receipt-status deferred|failed|rejected|delivered] ENVELOPE
@@ -56,7 +60,7 @@ struct lt_forge_dr {
 
 struct lt_forge_opts {
 	const char *config, *to, *claim_sender, *reuse_id, *publish_to, *part_name, *subject;
-	const char *receipt_reason, *receipt_status;
+	const char *receipt_reason, *receipt_status, *key, *cert;
 	int tamper, forge_signature, expired, record, huge_length;
 	long parts, truncate, random;
 };
@@ -200,6 +204,8 @@ static int lt_forge_parse(int argc, char **argv, struct lt_forge_opts *o)
 	                                     {"part-name", required_argument, NULL, 'N'},
 	                                     {"subject", required_argument, NULL, 'S'},
 	                                     {"receipt-reason", required_argument, NULL, 'W'},
+	                                     {"key", required_argument, NULL, 'K'},
+	                                     {"cert", required_argument, NULL, 'C'},
 	                                     {"receipt-status", required_argument, NULL, 'Y'},
 	                                     {NULL, 0, NULL, 0}};
 	int c;
@@ -253,6 +259,12 @@ static int lt_forge_parse(int argc, char **argv, struct lt_forge_opts *o)
 		case 'W':
 			o->receipt_reason = optarg;
 			break;
+		case 'K':
+			o->key = optarg;
+			break;
+		case 'C':
+			o->cert = optarg;
+			break;
 		case 'Y':
 			o->receipt_status = optarg;
 			break;
@@ -260,7 +272,8 @@ static int lt_forge_parse(int argc, char **argv, struct lt_forge_opts *o)
 			return -1;
 		}
 	}
-	if (o->config == NULL || o->to == NULL || optind != argc - 1)
+	if (o->config == NULL || o->to == NULL || optind != argc - 1 ||
+	    (o->key == NULL) != (o->cert == NULL))
 		return -1;
 	if (o->parts <= 0)
 		o->parts = 1;
@@ -299,7 +312,8 @@ int main(int argc, char **argv)
 	     tok = strtok_r(NULL, ",", &save))
 		recipients[n_recipients++] = tok;
 	if (lt_config_load(&cfg, o.config, &err) != 0 ||
-	    lt_signer_load(&signer, cfg.key_file, cfg.cert_file, &err) != 0 ||
+	    lt_signer_load_any(&signer, o.key ? o.key : cfg.key_file,
+	                       o.cert ? o.cert : cfg.cert_file, &err) != 0 ||
 	    lt_docid_new(id, &err) != 0)
 		goto fail;
 	if (o.reuse_id != NULL)
