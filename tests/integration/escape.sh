@@ -82,3 +82,6 @@ for c in $A $B; do
 done
 lt_check "B's log names the bad part, escaped" has_text "$LT_WORK/$B/agent.log" 'evil\x1b[2J'
 lt_check "A's log names the lying reason, escaped" has_text "$LT_WORK/$A/agent.log" 'disk \x1b[2J'
+for c in $A $B; do
+	lt_check "agent $c stops cleanly" lt_stop $c
+done

@@ -93,3 +93,6 @@ lt_check "its bytes arrived" cmp -s "$LT_WORK/good.txt" "$LT_WORK/$B/target/$A/$
 for code in NOP.A01 ADMIN CAS.A01; do
 	lt_check "nothing delivered from $code" test ! -e "$LT_WORK/$B/target/$code"
 done
+for c in $A $B; do
+	lt_check "agent $c stops cleanly" lt_stop $c
+done

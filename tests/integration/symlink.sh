@@ -59,3 +59,6 @@ id3=$(upload three)
 lt_check "2: the next document is delivered" lt_wait_until 60 ends "$id3" delivered
 lt_check "2: bytes intact" cmp -s "$LT_WORK/three.txt" "$LT_WORK/$B/target/$A/$id3/three.txt"
 lt_check "no temporary folder left" test -z "$(find "$LT_WORK/$B/target" -name '.tmp-*')"
+for c in $A $B; do
+	lt_check "agent $c stops cleanly" lt_stop $c
+done
