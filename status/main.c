@@ -2,6 +2,10 @@
  * lienthong-status: what happened to each document this agency sent, per
  * recipient, read from the local LMDB store only (answers offline, while the
  * agent runs or not). Read-only: it never changes the store.
+ *
+ * Trusts the store's structure, not its text: reasons and subjects were
+ * written by other agencies (in their receipts) or by senders, so every such
+ * string is printed escaped (text/lt_text.h).
  */
 #include <getopt.h>
 #include <jansson.h>
