@@ -36,7 +36,7 @@ PROTOS = proto/lienthong.proto proto/store.proto
 GEN_C = $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
 GEN_H = $(GEN_C:.c=.h)
 
-LIB_SRCS = errors/lt_err.c log/lt_log.c clock/lt_clock.c clock/lt_backoff.c config/lt_config.c pki/lt_pki.c \
+LIB_SRCS = errors/lt_err.c log/lt_log.c text/lt_text.c clock/lt_clock.c clock/lt_backoff.c config/lt_config.c pki/lt_pki.c \
 	proto/lt_sign.c proto/lt_canon.c proto/lt_envelope.c proto/lt_receipt.c proto/lt_crypt.c \
 	store/lt_store.c store/lt_lock.c store/lt_health.c broker-adapter/lt_kafka.c \
 	producers/lt_submit.c producers/lt_submitd.c producers/lt_forward.c \
@@ -49,7 +49,8 @@ PROG_SRC_lienthong-status = status/main.c
 PROG_SRC_lienthong-quarantine = consumers/quarantine_main.c
 PROG_SRC_lienthong-provision = broker-adapter/provision_main.c
 
-UNIT_TESTS = test_config test_canon test_sign test_envelope test_store test_deliver test_watch test_forward
+UNIT_TESTS = test_config test_canon test_sign test_envelope test_store test_deliver test_text \
+	test_watch test_forward
 TEST_TOOLS = lt-forge lt-proxy
 
 LIB_OBJS = $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))

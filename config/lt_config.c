@@ -37,10 +37,12 @@ static const struct lt_config_row lt_config_rows[] = {
      "Largest size of the LMDB environment (suffix K, M, G, T). When full, submissions "
      "are refused with an error; raise it and restart."},
     {"key_file", LT_CT_PATH, LT_STR(key_file), NULL, 0, 0,
-     "PEM private key of this agency (ECDSA P-256, Ed25519 or RSA >= 2048 bits)."},
+     "PEM private key of this agency (ECDSA P-256, Ed25519 or RSA >= 2048 bits), "
+     "readable by its owner only (mode 0600)."},
     {"cert_file", LT_CT_PATH, LT_STR(cert_file), NULL, 0, 0,
      "PEM X.509 certificate of this agency, issued by the CA in ca_file, with "
-     "CN = agency_code. It travels with every signed envelope and receipt."},
+     "CN = agency_code and the agency document-signing purpose (see README). It "
+     "travels with every signed envelope and receipt."},
     {"ca_file", LT_CT_PATH, LT_STR(ca_file), NULL, 0, 0,
      "PEM file of the certificate authorities (and intermediates) trusted to issue "
      "agency certificates."},

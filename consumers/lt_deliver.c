@@ -1,8 +1,8 @@
 #include "lt_deliver.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,49 +12,86 @@
 
 #include "../config/lt_config.h"
 #include "../log/lt_log.h"
+#include "../proto/lt_envelope.h"
 #include "lt_http.h"
 
-static int lt_deliver_fsync_dir(const char *dir, lt_err *err)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return lt_err_errno(err, errno, "cannot open folder %s", dir);
-	int rc = fsync(fd);
-	int e = errno;
-	close(fd);
-	if (rc != 0)
-		return lt_err_errno(err, e, "cannot fsync folder %s", dir);
-	return 0;
-}
-
-static int lt_deliver_mkdir(const char *dir, lt_err *err)
-{
-	if (mkdir(dir, 0750) != 0 && errno != EEXIST)
-		return lt_err_errno(err, errno, "cannot create folder %s", dir);
-	return 0;
-}
-
-static int lt_deliver_unlink(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-/* Removes a temporary folder left by an interrupted delivery, whatever it holds. */
-static int lt_deliver_remove_tmp(const char *tmp, lt_err *err)
+/* The error for a name under target_dir that is not the folder it should be. */
+static int lt_deliver_not_folder(int at, const char *name, const char *path, int errnum,
+                                 lt_err *err)
 {
 	struct stat st;
-	if (lstat(tmp, &st) != 0)
-		return errno == ENOENT ? 0 : lt_err_errno(err, errno, "cannot examine %s", tmp);
-	if (nftw(tmp, lt_deliver_unlink, 16, FTW_DEPTH | FTW_PHYS) != 0)
-		return lt_err_errno(err, errno, "cannot remove the leftover folder %s", tmp);
+	if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+		return lt_err_set(err, LT_EIO,
+		                  "%s is a symbolic link: the folder target never follows links "
+		                  "under target_dir (remove it; someone may be redirecting "
+		                  "deliveries)",
+		                  path);
+	return lt_err_errno(err, errnum, "cannot open folder %s", path);
+}
+
+/*
+ * Opens the folder name in at without following a symbolic link, after
+ * creating it (0750) when create is set; *created says whether it was.
+ * Returns the descriptor, or -1.
+ */
+static int lt_deliver_open_dir(int at, const char *name, const char *path, int create, int *created,
+                               lt_err *err)
+{
+	*created = 0;
+	if (create) {
+		if (mkdirat(at, name, 0750) == 0)
+			*created = 1;
+		else if (errno != EEXIST)
+			return lt_err_errno(err, errno, "cannot create folder %s", path);
+	}
+	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return lt_deliver_not_folder(at, name, path, errno, err);
+	return fd;
+}
+
+static int lt_deliver_fsync_dir(int fd, const char *path, lt_err *err)
+{
+	if (fsync(fd) != 0)
+		return lt_err_errno(err, errno, "cannot fsync folder %s", path);
 	return 0;
 }
 
-static int lt_deliver_write_file(const char *path, const uint8_t *data, size_t len, lt_err *err)
+/*
+ * Removes name in at (a temporary folder left by an interrupted
+ * delivery, whatever it holds) without following links: a link is removed,
+ * never what it points to.
+ */
+static int lt_deliver_remove_at(int at, const char *name, const char *path, int depth, lt_err *err)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (unlinkat(at, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if ((errno != EISDIR && errno != EPERM) || depth > 8)
+		return lt_err_errno(err, errno, "cannot remove the leftover %s", path);
+	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (d == NULL) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return lt_err_errno(err, e, "cannot open the leftover folder %s", path);
+	}
+	int rc = 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			rc = lt_deliver_remove_at(dirfd(d), de->d_name, path, depth + 1, err);
+	}
+	closedir(d);
+	if (rc == 0 && unlinkat(at, name, AT_REMOVEDIR) != 0)
+		return lt_err_errno(err, errno, "cannot remove the leftover folder %s", path);
+	return rc;
+}
+
+static int lt_deliver_write_file(int at, const char *name, const char *path, const uint8_t *data,
+                                 size_t len, lt_err *err)
+{
+	int fd = openat(at, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return lt_err_errno(err, errno, "cannot create %s", path);
 	size_t done = 0;
@@ -79,47 +116,94 @@ static int lt_deliver_write_file(const char *path, const uint8_t *data, size_t l
 	return 0;
 }
 
+/* Writes the parts into the new folder tmp_name in sender_fd and fsyncs it. */
+static int lt_deliver_parts(int sender_fd, const char *tmp_name, const char *tmp,
+                            const Lienthong__Envelope *env, lt_err *err)
+{
+	char file[PATH_MAX];
+	int created, rc = -1;
+	if (mkdirat(sender_fd, tmp_name, 0750) != 0)
+		return lt_err_errno(err, errno, "cannot create folder %s", tmp);
+	int fd = lt_deliver_open_dir(sender_fd, tmp_name, tmp, 0, &created, err);
+	if (fd < 0)
+		return -1;
+	for (size_t i = 0; i < env->n_parts; i++) {
+		const Lienthong__Part *p = env->parts[i];
+		if (snprintf(file, sizeof file, "%s/%s", tmp, p->name) >= (int)sizeof file) {
+			lt_err_set(err, LT_EINVAL, "path of part '%s' is too long", p->name);
+			goto out;
+		}
+		if (lt_deliver_write_file(fd, p->name, file, p->data.data, p->data.len, err) != 0)
+			goto out;
+	}
+	rc = lt_deliver_fsync_dir(fd, tmp, err);
+out:
+	close(fd);
+	return rc;
+}
+
 int lt_deliver_folder(const char *target_dir, const Lienthong__Envelope *env, char *path,
                       size_t path_size, lt_err *err)
 {
 	const Lienthong__Header *h = env->header;
-	char sender_dir[PATH_MAX], tmp[PATH_MAX], file[PATH_MAX];
+	char sender_dir[PATH_MAX], tmp[PATH_MAX], tmp_name[LT_DOCID_LEN + 8];
 	struct stat st;
+	int target_fd = -1, sender_fd = -1, created, rc = -1;
 
 	if (snprintf(sender_dir, sizeof sender_dir, "%s/%s", target_dir, h->sender) >=
 	        (int)sizeof sender_dir ||
-	    snprintf(tmp, sizeof tmp, "%s/.tmp-%s", sender_dir, h->document_id) >=
-	        (int)sizeof tmp ||
+	    snprintf(tmp_name, sizeof tmp_name, ".tmp-%s", h->document_id) >=
+	        (int)sizeof tmp_name ||
+	    snprintf(tmp, sizeof tmp, "%s/%s", sender_dir, tmp_name) >= (int)sizeof tmp ||
 	    snprintf(path, path_size, "%s/%s", sender_dir, h->document_id) >= (int)path_size)
 		return lt_err_set(err, LT_EINVAL, "target path under %s is too long", target_dir);
-	if (stat(path, &st) == 0) {
+	/* target_dir is the operator's choice (it may be a link); below it, nothing is followed. */
+	if (mkdir(target_dir, 0750) != 0 && errno != EEXIST)
+		return lt_err_errno(err, errno, "cannot create folder %s", target_dir);
+	target_fd = open(target_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (target_fd < 0)
+		return lt_err_errno(err, errno, "cannot open folder %s", target_dir);
+	sender_fd = lt_deliver_open_dir(target_fd, h->sender, sender_dir, 1, &created, err);
+	if (sender_fd < 0 || (created && lt_deliver_fsync_dir(target_fd, target_dir, err) != 0))
+		goto out;
+	if (fstatat(sender_fd, h->document_id, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			lt_deliver_not_folder(sender_fd, h->document_id, path, ENOTDIR, err);
+			goto out;
+		}
 		/* Delivered before an interruption that kept it from being recorded. */
 		lt_log_info("%s is already in the target folder: not written again", path);
-		return 0;
+		rc = 0;
+		goto out;
 	}
-	if (lt_deliver_mkdir(target_dir, err) != 0 || lt_deliver_mkdir(sender_dir, err) != 0 ||
-	    lt_deliver_remove_tmp(tmp, err) != 0)
-		return -1;
-	if (mkdir(tmp, 0750) != 0)
-		return lt_err_errno(err, errno, "cannot create folder %s", tmp);
-	for (size_t i = 0; i < env->n_parts; i++) {
-		const Lienthong__Part *p = env->parts[i];
-		if (snprintf(file, sizeof file, "%s/%s", tmp, p->name) >= (int)sizeof file)
-			return lt_err_set(err, LT_EINVAL, "path of part '%s' is too long", p->name);
-		if (lt_deliver_write_file(file, p->data.data, p->data.len, err) != 0)
-			return -1;
+	if (lt_deliver_remove_at(sender_fd, tmp_name, tmp, 0, err) != 0 ||
+	    lt_deliver_parts(sender_fd, tmp_name, tmp, env, err) != 0)
+		goto out;
+	if (renameat(sender_fd, tmp_name, sender_fd, h->document_id) != 0) {
+		int e = errno;
+		if ((e == EEXIST || e == ENOTEMPTY) &&
+		    fstatat(sender_fd, h->document_id, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISDIR(st.st_mode)) {
+			rc = lt_deliver_remove_at(sender_fd, tmp_name, tmp, 0, err);
+			goto out;
+		}
+		if (e == ENOTDIR)
+			lt_deliver_not_folder(sender_fd, h->document_id, path, e, err);
+		else
+			lt_err_errno(err, e, "cannot rename %s to %s", tmp, path);
+		lt_err tmp_err;
+		lt_deliver_remove_at(sender_fd, tmp_name, tmp, 0, &tmp_err);
+		goto out;
 	}
-	if (lt_deliver_fsync_dir(tmp, err) != 0)
-		return -1;
-	if (rename(tmp, path) != 0) {
-		if ((errno == EEXIST || errno == ENOTEMPTY) && stat(path, &st) == 0)
-			return lt_deliver_remove_tmp(tmp, err);
-		return lt_err_errno(err, errno, "cannot rename %s to %s", tmp, path);
-	}
-	if (lt_deliver_fsync_dir(sender_dir, err) != 0)
-		return -1;
+	if (lt_deliver_fsync_dir(sender_fd, sender_dir, err) != 0)
+		goto out;
 	lt_log_debug("wrote %zu part(s) into %s", env->n_parts, path);
-	return 0;
+	rc = 0;
+out:
+	if (sender_fd >= 0)
+		close(sender_fd);
+	close(target_fd);
+	return rc;
 }
 
 struct lt_target {

@@ -12,6 +12,14 @@
  * delivered before (a crash after 2, before the inbox record was committed):
  * that is success, never a second copy.
  *
+ * Below target_dir nothing is followed: the sender folder, the temporary
+ * folder and the files are opened relative to their parent's descriptor
+ * with O_NOFOLLOW (files also O_EXCL) and renamed with renameat, so a
+ * symbolic link planted under target_dir (as the sender folder, or as the
+ * document's folder before it is delivered) makes delivery fail with an
+ * error naming the link, and nothing is written where it points. A new
+ * sender folder is made durable by an fsync of target_dir.
+ *
  * Part names were checked by lt_envelope_decode (no '/', no leading '.').
  * Thread-safe for different documents.
  */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../clock/lt_clock.h"
+#include "../text/lt_text.h"
 
 static void lt_quarantine_print(uint64_t seq, const Lienthong__Store__QuarantineRecord *q, int json,
                                 FILE *out)
@@ -12,23 +13,29 @@ static void lt_quarantine_print(uint64_t seq, const Lienthong__Store__Quarantine
 	char at[LT_TIME_TEXT];
 	lt_time_format(q->at_ms, at, sizeof at);
 	if (!json) {
-		fprintf(out, "%-6llu %s  %s [%d] @ %lld  %s  from %s  %zu bytes  %s\n",
-		        (unsigned long long)seq, at, q->topic, (int)q->partition,
-		        (long long)q->offset, q->document_id[0] ? q->document_id : "-",
-		        q->sender[0] ? q->sender : "-", q->raw.len, q->reason);
+		/* Ids, codes and reasons quote the bad record: shown escaped (lt_text.h). */
+		fprintf(out, "%-6llu %s  ", (unsigned long long)seq, at);
+		lt_text_fputs(q->topic, out);
+		fprintf(out, " [%d] @ %lld  ", (int)q->partition, (long long)q->offset);
+		lt_text_fputs(q->document_id[0] ? q->document_id : "-", out);
+		fputs("  from ", out);
+		lt_text_fputs(q->sender[0] ? q->sender : "-", out);
+		fprintf(out, "  %zu bytes  ", q->raw.len);
+		lt_text_fputs(q->reason, out);
+		fputc('\n', out);
 		return;
 	}
 	json_t *o = json_object();
 	json_object_set_new(o, "quarantine_id", json_integer((json_int_t)seq));
 	json_object_set_new(o, "at", json_string(at));
-	json_object_set_new(o, "topic", json_string(q->topic));
+	json_object_set_new(o, "topic", lt_text_json(q->topic));
 	json_object_set_new(o, "partition", json_integer(q->partition));
 	json_object_set_new(o, "offset", json_integer(q->offset));
-	json_object_set_new(o, "document_id", json_string(q->document_id));
-	json_object_set_new(o, "sender", json_string(q->sender));
+	json_object_set_new(o, "document_id", lt_text_json(q->document_id));
+	json_object_set_new(o, "sender", lt_text_json(q->sender));
 	json_object_set_new(o, "bytes", json_integer((json_int_t)q->raw.len));
-	json_object_set_new(o, "reason", json_string(q->reason));
-	char *text = json_dumps(o, JSON_COMPACT);
+	json_object_set_new(o, "reason", lt_text_json(q->reason));
+	char *text = lt_text_json_dumps(o, JSON_COMPACT);
 	if (text != NULL)
 		fprintf(out, "%s\n", text);
 	free(text);

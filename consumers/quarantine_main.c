@@ -7,6 +7,8 @@
  *
  * Reads and changes only the local LMDB store; release queues the record for
  * the agent, which publishes it to the topic it came from and checks it again.
+ * What it prints of a record (ids, codes, reasons quoting the record) came
+ * from the network and is printed escaped (text/lt_text.h).
  */
 #include <getopt.h>
 #include <stdio.h>

@@ -31,7 +31,10 @@ say "creating the demo CA and agencies $ministry and $province in $demo"
 mkdir -p "$demo"
 deploy/pki.sh ca "$demo/pki" >/dev/null
 for code in $ministry $province; do
-	[ -f "$demo/pki/$code.crt" ] || deploy/pki.sh agency "$demo/pki" "$code" >/dev/null
+	# (Re)issued when missing or made before agency certificates carried the signing purpose.
+	openssl x509 -in "$demo/pki/$code.crt" -noout -ext extendedKeyUsage 2>/dev/null |
+		grep -q "$(sed -n 's/^signing_oid=//p' deploy/pki.sh)" ||
+		deploy/pki.sh agency "$demo/pki" "$code" >/dev/null
 	mkdir -p "$demo/$code"
 	deploy/agency-conf.sh "$demo/$code/agency.conf" "$code" ../pki "127.0.0.1:$LT_KAFKA_PORT" \
 		target_dir=received

@@ -557,12 +557,18 @@ cmd_start() {
 	fi
 	if [ -n "$tls_dir" ]; then
 		# The broker's own certificate (CN kafka-broker, a super user), from the CA.
+		# It is a TLS server and client certificate only: it cannot sign documents.
+		# Key files are created unreadable to others from the start (umask 077).
+		local old_umask
+		old_umask=$(umask)
+		umask 077
 		mkdir -p "$tls_state"
 		[ -f "$tls_dir/kafka-broker.crt" ] ||
 			"$(dirname "$0")/pki.sh" server "$tls_dir" kafka-broker >/dev/null ||
 			die "cannot issue the broker certificate from $tls_dir"
 		cat "$tls_dir/kafka-broker.key" "$tls_dir/kafka-broker.crt" >"$tls_state/broker.pem"
 		chmod 600 "$tls_state/broker.pem"
+		umask "$old_umask"
 	fi
 	write_configs
 	format_storage

@@ -9,15 +9,21 @@
 #                                        DIR/CODE.key, DIR/CODE.crt issued by DIR/ca.*
 #   deploy/pki.sh server DIR NAME        DIR/NAME.key, DIR/NAME.crt for a TLS server on
 #                                        127.0.0.1 (the local Kafka broker), CN = NAME
+#   deploy/pki.sh client DIR NAME        DIR/NAME.key, DIR/NAME.crt for a Kafka TLS client
+#                                        that is no agency (a super user such as ADMIN)
 #   deploy/pki.sh revoke DIR CODE        revokes DIR/CODE.crt and rewrites DIR/crl.pem
 #   deploy/pki.sh crl DIR                (re)writes DIR/crl.pem, the CA's current CRL
 #
 # KEYTYPE: ec (ECDSA P-256, default), ed25519 or rsa (3072 bits). TIME is
 # YYYYMMDDHHMMSSZ (UTC), to make certificates that are expired or not yet
 # valid. The agency certificate names the agency code in its subject CN (the
-# field lienthong checks), allows digitalSignature and nonRepudiation (signing
-# documents and receipts) and clientAuth (Kafka TLS). Keys are unencrypted
-# PEM (PKCS#8), mode 0600. For production, use the agencies' real CA.
+# field lienthong checks), allows digitalSignature and nonRepudiation, and
+# carries the extended key usages clientAuth (Kafka TLS) and lienthong's
+# document-signing purpose 2.25.69132503926791855514943689871763486380
+# (lienthong accepts documents and receipts only from certificates with it).
+# Server and client certificates do not carry that purpose: they cannot sign
+# documents. Keys are unencrypted PEM (PKCS#8), created mode 0600 (umask 077).
+# For production, use the agencies' real CA.
 set -euo pipefail
 
 die() {
@@ -26,18 +32,24 @@ die() {
 }
 
 usage() {
-	sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 days=${LT_PKI_DAYS:-825}
 
-newkey() { # path type
-	case "$2" in
-	ec) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null ;;
-	ed25519) openssl genpkey -algorithm ED25519 -out "$1" 2>/dev/null ;;
-	rsa) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$1" 2>/dev/null ;;
-	*) die "unknown key type '$2' (use ec, ed25519 or rsa)" ;;
-	esac
+# lienthong's agency document-signing purpose (pki/lt_pki.h LT_PKI_SIGNING_OID).
+signing_oid=2.25.69132503926791855514943689871763486380
+
+newkey() { # path type: the key is never readable by others, not even while written
+	(
+		umask 077
+		case "$2" in
+		ec) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null ;;
+		ed25519) openssl genpkey -algorithm ED25519 -out "$1" 2>/dev/null ;;
+		rsa) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$1" 2>/dev/null ;;
+		*) die "unknown key type '$2' (use ec, ed25519 or rsa)" ;;
+		esac
+	)
 	chmod 600 "$1"
 }
 
@@ -71,7 +83,13 @@ commonName = supplied
 [ agency ]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature,nonRepudiation
-extendedKeyUsage = clientAuth,emailProtection
+extendedKeyUsage = clientAuth,$signing_oid
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[ client ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 [ intermediate ]
@@ -186,6 +204,10 @@ intermediate)
 server)
 	[ $# -eq 3 ] || die "usage: deploy/pki.sh server DIR NAME"
 	LT_PKI_EXTENSIONS=server cmd_agency "$2" "$3" ec
+	;;
+client)
+	[ $# -eq 3 ] || die "usage: deploy/pki.sh client DIR NAME"
+	LT_PKI_EXTENSIONS=client cmd_agency "$2" "$3" ec
 	;;
 revoke)
 	[ $# -eq 3 ] || die "usage: deploy/pki.sh revoke DIR CODE"

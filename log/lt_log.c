@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../text/lt_text.h"
+
 static const char *lt_log_program = "lienthong";
 static enum lt_log_level lt_log_level_now = LT_LOG_INFO;
 
@@ -50,14 +52,16 @@ static void lt_log_vline(enum lt_log_level level, const char *fmt, va_list ap)
 	struct timespec ts;
 	struct tm tm;
 	char stamp[32];
-	char text[2048];
+	char text[2048], shown[4 * 2048];
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
 	vsnprintf(text, sizeof text, fmt, ap);
+	/* Messages quote names and reasons from the network: no raw control byte. */
+	lt_text_escape(text, shown, sizeof shown);
 	fprintf(stderr, "%s.%03ldZ %s[%ld] %s: %s\n", stamp, ts.tv_nsec / 1000000L, lt_log_program,
-	        (long)getpid(), lt_log_names[level], text);
+	        (long)getpid(), lt_log_names[level], shown);
 }
 
 void lt_log(enum lt_log_level level, const char *fmt, ...)

@@ -6,6 +6,10 @@
  * quarantined, lt_log_fatal for a broken environment (logs and exits 1), and
  * assert() for broken invariants. Info and debug are for progress.
  *
+ * The text of every message is escaped (lt_text_escape): a control byte or
+ * invalid UTF-8 quoted from the network shows as \xNN, one message stays one
+ * line.
+ *
  * lt_log_init is called once by main before any thread starts; the logging
  * calls are then safe from any thread (one fprintf per line).
  */

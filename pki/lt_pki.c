@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 struct lt_trust {
@@ -154,4 +155,66 @@ X509 *lt_trust_verify_der(const struct lt_trust *t, const uint8_t *der, size_t l
 		return NULL;
 	}
 	return cert;
+}
+
+int lt_pki_check_signer_purpose(X509 *cert, lt_err *err)
+{
+	if (X509_check_ca(cert) != 0)
+		return lt_err_set(err, LT_EVERIFY,
+		                  "signer certificate is a CA certificate (basicConstraints "
+		                  "CA:TRUE): a CA issues agency certificates, it does not sign "
+		                  "documents");
+	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL);
+	ASN1_OBJECT *want = OBJ_txt2obj(LT_PKI_SIGNING_OID, 1);
+	int found = 0;
+	for (int i = 0; eku != NULL && want != NULL && i < sk_ASN1_OBJECT_num(eku); i++)
+		found |= OBJ_cmp(sk_ASN1_OBJECT_value(eku, i), want) == 0;
+	ASN1_OBJECT_free(want);
+	EXTENDED_KEY_USAGE_free(eku);
+	ERR_clear_error();
+	if (!found)
+		return lt_err_set(err, LT_EVERIFY,
+		                  "signer certificate lacks the agency document-signing purpose "
+		                  "(extendedKeyUsage " LT_PKI_SIGNING_OID "): it is not an agency "
+		                  "certificate (a Kafka client or broker certificate?); issue one "
+		                  "with deploy/pki.sh agency");
+	return 0;
+}
+
+int lt_pki_check_key_file(const char *path, lt_err *err)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return lt_err_errno(err, errno, "cannot examine private key %s", path);
+	if (st.st_mode & (S_IRWXG | S_IRWXO))
+		return lt_err_set(err, LT_EINVAL,
+		                  "private key %s is accessible to group or others (mode %04o): "
+		                  "run 'chmod 600 %s' (and keep it owned by the agent's user)",
+		                  path, (unsigned)(st.st_mode & 07777), path);
+	return 0;
+}
+
+int lt_pki_check_valid_now(X509 *cert, const char *path, int64_t now_ms, lt_err *err)
+{
+	time_t now = (time_t)(now_ms / 1000);
+	int early = X509_cmp_time(X509_get0_notBefore(cert), &now) > 0;
+	int late = X509_cmp_time(X509_get0_notAfter(cert), &now) < 0;
+	if (!early && !late)
+		return 0;
+	char from[64] = "?", until[64] = "?";
+	BIO *b = BIO_new(BIO_s_mem());
+	if (b != NULL && ASN1_TIME_print(b, X509_get0_notBefore(cert)) == 1) {
+		int n = BIO_read(b, from, sizeof from - 1);
+		from[n > 0 ? n : 0] = '\0';
+	}
+	if (b != NULL && ASN1_TIME_print(b, X509_get0_notAfter(cert)) == 1) {
+		int n = BIO_read(b, until, sizeof until - 1);
+		until[n > 0 ? n : 0] = '\0';
+	}
+	BIO_free(b);
+	ERR_clear_error();
+	return lt_err_set(err, LT_EINVAL,
+	                  "certificate %s is %s (valid from %s until %s): recipients would "
+	                  "reject what it signs; renew it",
+	                  path, early ? "not yet valid" : "expired", from, until);
 }

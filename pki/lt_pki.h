@@ -22,6 +22,14 @@
 
 struct lt_trust;
 
+/*
+ * The purpose "sign lienthong documents and receipts": an extendedKeyUsage
+ * OID under the arc 2.25 (ITU-T X.667: an OID made of a random UUID, needing
+ * no registration; UUID 34026f9a-0bd0-4734-95da-33c846c0b6ac). deploy/pki.sh
+ * puts it into agency certificates and into no other kind.
+ */
+#define LT_PKI_SIGNING_OID "2.25.69132503926791855514943689871763486380"
+
 EVP_PKEY *lt_pki_load_key(const char *path, lt_err *err);
 X509 *lt_pki_load_cert(const char *path, lt_err *err);
 
@@ -37,6 +45,26 @@ struct lt_trust *lt_trust_load(const char *ca_file, lt_err *err);
  * before the store is shared between threads.
  */
 int lt_trust_load_crls(struct lt_trust *t, const char *crl_file, lt_err *err);
+
+/*
+ * Certificates used for their purpose: a signer certificate is not a CA
+ * (basicConstraints CA:TRUE is refused) and its extendedKeyUsage names
+ * LT_PKI_SIGNING_OID, so Kafka client, broker and CA certificates issued by
+ * the same CA cannot sign documents. The error says which rule failed.
+ */
+int lt_pki_check_signer_purpose(X509 *cert, lt_err *err);
+
+/*
+ * A private key file readable only by its owner: refused (with the chmod to
+ * run) when group or others may read or write it.
+ */
+int lt_pki_check_key_file(const char *path, lt_err *err);
+
+/*
+ * The certificate in path (already loaded as cert) is valid at now_ms; the
+ * error names the file and its validity period.
+ */
+int lt_pki_check_valid_now(X509 *cert, const char *path, int64_t now_ms, lt_err *err);
 
 /* Checks that at_ms (Unix ms) lies within the certificate's validity period. */
 int lt_pki_check_time(X509 *cert, int64_t at_ms, lt_err *err);

@@ -287,7 +287,8 @@ int main(int argc, char **argv)
 	if (lt_config_load(&cfg, config, &err) != 0 ||
 	    lt_upload_recipients(&cfg, to, recipients, LT_RECIPIENTS_MAX, &n_recipients, &err) !=
 	        0 ||
-	    lt_signer_load(&signer, cfg.key_file, cfg.cert_file, &err) != 0) {
+	    lt_signer_load(&signer, cfg.key_file, cfg.cert_file, &err) != 0 ||
+	    lt_pki_check_valid_now(signer.cert, cfg.cert_file, lt_now_ms(), &err) != 0) {
 		lt_log_error("%s", err.msg);
 		goto out;
 	}

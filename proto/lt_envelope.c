@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../text/lt_text.h"
 #include "lt_canon.h"
 #include "lt_crypt.h"
 
@@ -54,28 +55,7 @@ bad:
 
 int lt_utf8_valid(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p != 0) {
-		uint32_t c = *p;
-		int more = c < 0x80             ? 0
-		           : (c & 0xE0) == 0xC0 ? 1
-		           : (c & 0xF0) == 0xE0 ? 2
-		           : (c & 0xF8) == 0xF0 ? 3
-		                                : -1;
-		if (more < 0)
-			return 0;
-		c &= more == 0 ? 0x7F : (0x3F >> more);
-		for (int i = 1; i <= more; i++) {
-			if ((p[i] & 0xC0) != 0x80)
-				return 0;
-			c = (c << 6) | (p[i] & 0x3F);
-		}
-		static const uint32_t min[] = {0, 0x80, 0x800, 0x10000};
-		if (c < min[more] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-			return 0; /* overlong, out of range, or a surrogate */
-		p += more + 1;
-	}
-	return 1;
+	return lt_text_utf8_valid(s, strlen(s));
 }
 
 int lt_part_name_check(const char *s, lt_err *err)

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../text/lt_text.h"
 #include "lt_canon.h"
 #include "lt_envelope.h"
 
@@ -16,14 +17,12 @@ int lt_receipt_seal(const struct lt_receipt_in *in, const struct lt_signer *sign
 	char reason[LT_REASON_MAX + 1];
 	int rc = -1;
 
-	/* Reasons are bounded; longer ones are cut (on a UTF-8 boundary), never refused. */
-	snprintf(reason, sizeof reason, "%s", in->reason ? in->reason : "");
-	size_t rlen = strlen(reason);
-	if (in->reason != NULL && strlen(in->reason) > rlen) {
-		while (rlen > 0 && ((unsigned char)reason[rlen] & 0xC0) == 0x80)
-			rlen--; /* reason[rlen] continues a character: cut before it starts */
-		reason[rlen] = '\0';
-	}
+	/*
+	 * Reasons are bounded; longer ones are cut on a character boundary, never
+	 * refused. Escaped, so that a name quoted from a bad record can neither
+	 * carry control bytes to the sender nor make the receipt invalid UTF-8.
+	 */
+	lt_text_escape(in->reason ? in->reason : "", reason, sizeof reason);
 	r.version = 1;
 	r.document_id = (char *)in->document_id;
 	r.sender = (char *)in->sender;

@@ -46,6 +46,22 @@ const char *lt_sign_algorithm(EVP_PKEY *key, lt_err *err)
 
 int lt_signer_load(struct lt_signer *s, const char *key_file, const char *cert_file, lt_err *err)
 {
+	if (lt_signer_load_any(s, key_file, cert_file, err) != 0)
+		return -1;
+	if (lt_pki_check_key_file(key_file, err) != 0) {
+		lt_signer_free(s);
+		return -1;
+	}
+	if (lt_pki_check_signer_purpose(s->cert, err) != 0) {
+		lt_signer_free(s);
+		return lt_err_wrap(err, "own certificate %s", cert_file);
+	}
+	return 0;
+}
+
+int lt_signer_load_any(struct lt_signer *s, const char *key_file, const char *cert_file,
+                       lt_err *err)
+{
 	memset(s, 0, sizeof *s);
 	s->key = lt_pki_load_key(key_file, err);
 	if (s->key == NULL)
@@ -181,7 +197,8 @@ static int lt_sign_check_cert(const struct lt_trust *trust, const char *expected
 		           code, expected_code);
 		goto out;
 	}
-	if (signed_at_ms >= 0 && lt_pki_check_time(cert, signed_at_ms, err) != 0)
+	if (lt_pki_check_signer_purpose(cert, err) != 0 ||
+	    (signed_at_ms >= 0 && lt_pki_check_time(cert, signed_at_ms, err) != 0))
 		goto out;
 	EVP_PKEY *pub = X509_get0_pubkey(cert);
 	if (pub == NULL) {

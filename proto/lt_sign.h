@@ -33,8 +33,15 @@ struct lt_signer {
 	char code[LT_CODE_MAX + 1]; /* the CN of cert */
 };
 
-/* Loads key and certificate, checks they match; code from the CN. */
+/*
+ * Loads key and certificate, checks they match; code from the CN. Refuses a
+ * key file readable by group or others and a certificate without the agency
+ * signing purpose (lt_pki_check_key_file, lt_pki_check_signer_purpose).
+ */
 int lt_signer_load(struct lt_signer *s, const char *key_file, const char *cert_file, lt_err *err);
+/* lt_signer_load without those two checks: for test tools that play an attacker. */
+int lt_signer_load_any(struct lt_signer *s, const char *key_file, const char *cert_file,
+                       lt_err *err);
 void lt_signer_free(struct lt_signer *s);
 
 /* Algorithm name for a key, or NULL (err set) for unsupported keys. */
@@ -52,8 +59,9 @@ struct lt_trust;
 
 /*
  * The whole check of a signature as it travels: the signer certificate (DER)
- * chains to a trusted CA and names `expected_code` as its CN, and `sig` over
- * msg verifies with its key under `algorithm`. The error says which step failed.
+ * chains to a trusted CA, is meant for signing (lt_pki_check_signer_purpose)
+ * and names `expected_code` as its CN, and `sig` over msg verifies with its
+ * key under `algorithm`. The error says which step failed.
  */
 int lt_sign_check(const struct lt_trust *trust, const char *expected_code, const char *algorithm,
                   const uint8_t *cert_der, size_t cert_len, const uint8_t *msg, size_t len,

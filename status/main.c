@@ -2,6 +2,10 @@
  * lienthong-status: what happened to each document this agency sent, per
  * recipient, read from the local LMDB store only (answers offline, while the
  * agent runs or not). Read-only: it never changes the store.
+ *
+ * Trusts the store's structure, not its text: reasons and subjects were
+ * written by other agencies (in their receipts) or by senders, so every such
+ * string is printed escaped (text/lt_text.h).
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -17,6 +21,7 @@
 #include "../store/lt_health.h"
 #include "../store/lt_lock.h"
 #include "../store/lt_store.h"
+#include "../text/lt_text.h"
 
 struct lt_status_opts {
 	int json;
@@ -67,27 +72,33 @@ static void lt_status_print(const char *doc_id, const char *recipient,
 	lt_time_format(r->updated_at_ms, updated, sizeof updated);
 	lt_time_format(r->queued_at_ms, queued, sizeof queued);
 	if (!json) {
-		printf("%s  %-20s %-9s  %s", doc_id, recipient, lt_status_name(r->status), updated);
+		/* Reasons come from other agencies' receipts: shown escaped (lt_text.h). */
+		char shown[4 * (LT_CODE_MAX + 1)];
+		lt_text_fputs(doc_id, stdout);
+		printf("  %-20s %-9s  %s", lt_text_escape(recipient, shown, sizeof shown),
+		       lt_status_name(r->status), updated);
 		if (r->offset >= 0)
 			printf("  p%d@%lld", (int)r->partition, (long long)r->offset);
-		if (r->reason[0] != '\0')
-			printf("  %s", r->reason);
+		if (r->reason[0] != '\0') {
+			fputs("  ", stdout);
+			lt_text_fputs(r->reason, stdout);
+		}
 		putchar('\n');
 		return;
 	}
 	json_t *o = json_object();
-	json_object_set_new(o, "document_id", json_string(doc_id));
-	json_object_set_new(o, "recipient", json_string(recipient));
+	json_object_set_new(o, "document_id", lt_text_json(doc_id));
+	json_object_set_new(o, "recipient", lt_text_json(recipient));
 	json_object_set_new(o, "status", json_string(lt_status_name(r->status)));
 	json_object_set_new(o, "updated_at", json_string(updated));
 	json_object_set_new(o, "queued_at", json_string(queued));
-	json_object_set_new(o, "subject", json_string(r->subject));
+	json_object_set_new(o, "subject", lt_text_json(r->subject));
 	json_object_set_new(o, "partition",
 	                    r->offset >= 0 ? json_integer(r->partition) : json_null());
 	json_object_set_new(o, "offset", r->offset >= 0 ? json_integer(r->offset) : json_null());
 	json_object_set_new(o, "attempts", json_integer(r->attempts));
-	json_object_set_new(o, "reason", json_string(r->reason));
-	char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_object_set_new(o, "reason", lt_text_json(r->reason));
+	char *text = lt_text_json_dumps(o, JSON_COMPACT);
 	if (text != NULL)
 		puts(text);
 	free(text);

@@ -21,10 +21,25 @@
  *   --truncate N        publish only the first N bytes of the envelope
  *   --random N          publish N random bytes instead of an envelope
  *   --huge-length       publish a record whose parts field claims 1 GiB
+ *   --part-name NAME    rename the first part to NAME after signing (any bytes)
+ *   --subject TEXT      the document's subject (signed)
+ *   --key FILE --cert FILE  sign with this key and certificate instead of the
+ *                       configured ones, without the checks lienthong's own
+ *                       signer gets (purpose, CA, key file mode); the sender
+ *                       is the certificate's CN
+ *
+ *   lt-forge -c RECIPIENT.conf --to SENDER --receipt-reason TEXT
+ *            [--receipt-status deferred|failed|rejected|delivered] ENVELOPE
+ *
+ * plays a recipient that lies: signs (with its own key) a receipt for the
+ * document in the file ENVELOPE (as published, its digest computed) with the
+ * reason TEXT taken as it is (lienthong would escape it), and publishes it to
+ * SENDER's receipt topic.
  * For tests only; never installed.
  */
 #include <getopt.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +47,7 @@
 #include "../../broker-adapter/lt_kafka.h"
 #include "../../clock/lt_clock.h"
 #include "../../log/lt_log.h"
+#include "../../proto/lt_canon.h"
 #include "../../proto/lt_envelope.h"
 #include "../../store/lt_store.h"
 
@@ -43,7 +59,8 @@ struct lt_forge_dr {
 };
 
 struct lt_forge_opts {
-	const char *config, *to, *claim_sender, *reuse_id, *publish_to;
+	const char *config, *to, *claim_sender, *reuse_id, *publish_to, *part_name, *subject;
+	const char *receipt_reason, *receipt_status, *key, *cert;
 	int tamper, forge_signature, expired, record, huge_length;
 	long parts, truncate, random;
 };
@@ -88,6 +105,87 @@ static int lt_forge_mutate(const struct lt_forge_opts *o, uint8_t *buf, size_t l
 	return 0;
 }
 
+/* Renames the first part after signing; the envelope may change length. */
+static int lt_forge_rename(const char *name, uint8_t **buf, size_t *len, lt_err *err)
+{
+	Lienthong__Envelope *env = lienthong__envelope__unpack(NULL, *len, *buf);
+	if (env == NULL || env->n_parts == 0) {
+		lienthong__envelope__free_unpacked(env, NULL);
+		return lt_err_set(err, LT_EINVAL, "no part to rename");
+	}
+	char *own = env->parts[0]->name;
+	env->parts[0]->name = (char *)name;
+	size_t n = lienthong__envelope__get_packed_size(env);
+	uint8_t *out = malloc(n);
+	if (out != NULL)
+		lienthong__envelope__pack(env, out);
+	env->parts[0]->name = own; /* free_unpacked frees what unpack allocated */
+	lienthong__envelope__free_unpacked(env, NULL);
+	if (out == NULL)
+		return lt_err_set(err, LT_EIO, "out of memory");
+	free(*buf);
+	*buf = out;
+	*len = n;
+	return 0;
+}
+
+/*
+ * A receipt for the envelope in env_buf, signed by signer, with the reason as
+ * given (no escaping, no cut): what a lying recipient can publish.
+ */
+static int lt_forge_receipt(const struct lt_forge_opts *o, const struct lt_config *cfg,
+                            const struct lt_signer *signer, const uint8_t *env_buf, size_t env_len,
+                            uint8_t **out, size_t *out_len, lt_err *err)
+{
+	Lienthong__Envelope *env = NULL;
+	Lienthong__Receipt r = LIENTHONG__RECEIPT__INIT;
+	Lienthong__Signature sig = LIENTHONG__SIGNATURE__INIT;
+	uint8_t *canon = NULL, *sigval = NULL, digest[LT_DIGEST_LEN];
+	size_t canon_len = 0, sig_len = 0;
+	const char *st = o->receipt_status ? o->receipt_status : "deferred";
+	int rc = -1;
+	r.status = strcmp(st, "failed") == 0      ? LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED
+	           : strcmp(st, "rejected") == 0  ? LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED
+	           : strcmp(st, "delivered") == 0 ? LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED
+	                                          : LIENTHONG__RECEIPT_STATUS__RECEIPT_DEFERRED;
+	if (lt_envelope_decode(env_buf, env_len, cfg, &env, err) != 0 ||
+	    lt_canon_envelope(env, &canon, &canon_len, err) != 0)
+		goto out;
+	SHA256(canon, canon_len, digest);
+	free(canon);
+	canon = NULL;
+	r.version = 1;
+	r.document_id = env->header->document_id;
+	r.sender = env->header->sender;
+	r.recipient = (char *)signer->code;
+	r.time_ms = lt_now_ms();
+	r.reason = (char *)o->receipt_reason;
+	r.document_digest.data = digest;
+	r.document_digest.len = LT_DIGEST_LEN;
+	if (lt_canon_receipt(&r, &canon, &canon_len, err) != 0 ||
+	    lt_sign(signer, canon, canon_len, &sigval, &sig_len, err) != 0)
+		goto out;
+	sig.algorithm = (char *)signer->algorithm;
+	sig.signer_certificate.data = signer->cert_der;
+	sig.signer_certificate.len = signer->cert_der_len;
+	sig.value.data = sigval;
+	sig.value.len = sig_len;
+	r.signature = &sig;
+	*out_len = lienthong__receipt__get_packed_size(&r);
+	if ((*out = malloc(*out_len)) == NULL) {
+		lt_err_set(err, LT_EIO, "out of memory");
+		goto out;
+	}
+	lienthong__receipt__pack(&r, *out);
+	rc = 0;
+out:
+	free(sigval);
+	free(canon);
+	if (env != NULL)
+		lienthong__envelope__free_unpacked(env, NULL);
+	return rc;
+}
+
 static int lt_forge_parse(int argc, char **argv, struct lt_forge_opts *o)
 {
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
@@ -103,6 +201,12 @@ static int lt_forge_parse(int argc, char **argv, struct lt_forge_opts *o)
 	                                     {"random", required_argument, NULL, 'R'},
 	                                     {"huge-length", no_argument, NULL, 'H'},
 	                                     {"record", no_argument, NULL, 'r'},
+	                                     {"part-name", required_argument, NULL, 'N'},
+	                                     {"subject", required_argument, NULL, 'S'},
+	                                     {"receipt-reason", required_argument, NULL, 'W'},
+	                                     {"key", required_argument, NULL, 'K'},
+	                                     {"cert", required_argument, NULL, 'C'},
+	                                     {"receipt-status", required_argument, NULL, 'Y'},
 	                                     {NULL, 0, NULL, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "c:t:", opts, NULL)) != -1) {
@@ -146,11 +250,30 @@ static int lt_forge_parse(int argc, char **argv, struct lt_forge_opts *o)
 		case 'r':
 			o->record = 1;
 			break;
+		case 'N':
+			o->part_name = optarg;
+			break;
+		case 'S':
+			o->subject = optarg;
+			break;
+		case 'W':
+			o->receipt_reason = optarg;
+			break;
+		case 'K':
+			o->key = optarg;
+			break;
+		case 'C':
+			o->cert = optarg;
+			break;
+		case 'Y':
+			o->receipt_status = optarg;
+			break;
 		default:
 			return -1;
 		}
 	}
-	if (o->config == NULL || o->to == NULL || optind != argc - 1)
+	if (o->config == NULL || o->to == NULL || optind != argc - 1 ||
+	    (o->key == NULL) != (o->cert == NULL))
 		return -1;
 	if (o->parts <= 0)
 		o->parts = 1;
@@ -182,13 +305,15 @@ int main(int argc, char **argv)
 	lt_err err;
 	int rc = 1;
 	const char *path = argv[optind];
+	int64_t now = lt_now_ms();
 
 	snprintf(to, sizeof to, "%s", o.to);
 	for (char *save = NULL, *tok = strtok_r(to, ",", &save); tok && n_recipients < 16;
 	     tok = strtok_r(NULL, ",", &save))
 		recipients[n_recipients++] = tok;
 	if (lt_config_load(&cfg, o.config, &err) != 0 ||
-	    lt_signer_load(&signer, cfg.key_file, cfg.cert_file, &err) != 0 ||
+	    lt_signer_load_any(&signer, o.key ? o.key : cfg.key_file,
+	                       o.cert ? o.cert : cfg.cert_file, &err) != 0 ||
 	    lt_docid_new(id, &err) != 0)
 		goto fail;
 	if (o.reuse_id != NULL)
@@ -198,6 +323,19 @@ int main(int argc, char **argv)
 	if ((file = lt_forge_read(path, &file_len)) == NULL) {
 		lt_err_set(&err, LT_EIO, "cannot read %s", path);
 		goto fail;
+	}
+	if (o.receipt_reason != NULL) {
+		uint8_t *receipt = NULL;
+		size_t receipt_len = 0;
+		if (lt_forge_receipt(&o, &cfg, &signer, file, file_len, &receipt, &receipt_len,
+		                     &err) != 0)
+			goto fail;
+		free(file);
+		file = NULL;
+		env_buf = receipt;
+		env_len = receipt_len;
+		lt_config_receipt_topic(&cfg, recipients[0], topic, sizeof topic);
+		goto publish;
 	}
 	parts = calloc((size_t)o.parts, sizeof *parts);
 	names = calloc((size_t)o.parts, sizeof *names);
@@ -216,17 +354,17 @@ int main(int argc, char **argv)
 	/* The sealing limits are the attacker's, not the recipient's. */
 	cfg.max_parts = 1000000;
 	cfg.max_message_bytes = 64 << 20;
-	int64_t now = lt_now_ms();
 	struct lt_envelope_in in = {.document_id = id,
 	                            .recipients = recipients,
 	                            .n_recipients = n_recipients,
-	                            .subject = "forged",
+	                            .subject = o.subject ? o.subject : "forged",
 	                            .created_at_ms = now,
 	                            .expires_at_ms = o.expired ? now - 1000 : 0,
 	                            .parts = parts,
 	                            .n_parts = (size_t)o.parts};
 	if (lt_envelope_seal(&in, &signer, &cfg, &env_buf, &env_len, digest, &err) != 0 ||
-	    lt_forge_mutate(&o, env_buf, env_len, &err) != 0)
+	    lt_forge_mutate(&o, env_buf, env_len, &err) != 0 ||
+	    (o.part_name != NULL && lt_forge_rename(o.part_name, &env_buf, &env_len, &err) != 0))
 		goto fail;
 	if (o.truncate > 0 && (size_t)o.truncate < env_len)
 		env_len = (size_t)o.truncate;
@@ -246,11 +384,12 @@ int main(int argc, char **argv)
 		memcpy(env_buf, huge, sizeof huge);
 		env_len = sizeof huge;
 	}
+	lt_config_inbox_topic(&cfg, o.publish_to ? o.publish_to : recipients[0], topic,
+	                      sizeof topic);
+publish:
 	rk = lt_kafka_producer_new(&cfg, lt_forge_on_dr, &dr, &err);
 	if (rk == NULL)
 		goto fail;
-	lt_config_inbox_topic(&cfg, o.publish_to ? o.publish_to : recipients[0], topic,
-	                      sizeof topic);
 	if (lt_kafka_produce(rk, topic, cfg.agency_code, strlen(cfg.agency_code), env_buf, env_len,
 	                     NULL, &err) != 0)
 		goto fail;

@@ -21,6 +21,7 @@
 #ifndef LT_TESTPKI_H
 #define LT_TESTPKI_H
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <openssl/err.h>
@@ -31,9 +32,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../config/lt_config.h"
 #include "../../errors/lt_err.h"
+#include "../../pki/lt_pki.h"
 
 #define LT_TESTPKI_UNUSED __attribute__((unused))
 
@@ -58,7 +61,11 @@ struct lt_tagency_opts {
 	const struct lt_tca *issuer;
 	long not_before_s; /* validity in seconds from now; both 0: from an hour ago for 30 days */
 	long not_after_s;
-	const char *key_usage; /* keyUsage extension; NULL: "critical,digitalSignature" */
+	/* keyUsage extension; NULL: "critical,digitalSignature" (CA: keyCertSign, cRLSign) */
+	const char *key_usage;
+	/* extendedKeyUsage; NULL: clientAuth and the agency signing purpose; "": none */
+	const char *ext_key_usage;
+	int ca; /* 1: a CA certificate (CA:TRUE, keyCertSign) issued by issuer */
 };
 
 struct lt_tagency {
@@ -179,11 +186,13 @@ LT_TESTPKI_UNUSED static int lt_tpki_ext(X509 *cert, X509V3_CTX *ctx, int nid, c
  */
 LT_TESTPKI_UNUSED static X509 *lt_tpki_cert(struct lt_tpki *p, EVP_PKEY *key, const char *cn,
                                             long not_before_s, long not_after_s,
-                                            const struct lt_tca *issuer, const char *key_usage)
+                                            const struct lt_tca *issuer, const char *key_usage,
+                                            const char *ext_key_usage, int ca)
 {
 	X509 *x = X509_new();
 	X509V3_CTX ctx;
-	int is_ca = issuer == NULL;
+	int self = issuer == NULL, is_ca = self || ca;
+	const char *eku = ext_key_usage != NULL ? ext_key_usage : "clientAuth," LT_PKI_SIGNING_OID;
 	if (x == NULL || X509_set_version(x, 2) != 1 ||
 	    ASN1_INTEGER_set(X509_get_serialNumber(x), ++p->serial) != 1 ||
 	    X509_gmtime_adj(X509_getm_notBefore(x), not_before_s) == NULL ||
@@ -196,21 +205,23 @@ LT_TESTPKI_UNUSED static X509 *lt_tpki_cert(struct lt_tpki *p, EVP_PKEY *key, co
 	                               0) != 1 ||
 	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
 	                               0) != 1 ||
-	    X509_set_issuer_name(x, is_ca ? name : X509_get_subject_name(issuer->cert)) != 1)
+	    X509_set_issuer_name(x, self ? name : X509_get_subject_name(issuer->cert)) != 1)
 		goto fail;
 	X509V3_set_ctx_nodb(&ctx);
-	X509V3_set_ctx(&ctx, is_ca ? x : issuer->cert, x, NULL, NULL, 0);
+	X509V3_set_ctx(&ctx, self ? x : issuer->cert, x, NULL, NULL, 0);
 	if (lt_tpki_ext(x, &ctx, NID_basic_constraints,
 	                is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE") != 0 ||
 	    lt_tpki_ext(x, &ctx, NID_key_usage,
-	                is_ca
-	                    ? "critical,keyCertSign,cRLSign"
-	                    : (key_usage != NULL ? key_usage : "critical,digitalSignature")) != 0 ||
+	                key_usage != NULL ? key_usage
+	                : is_ca           ? "critical,keyCertSign,cRLSign"
+	                                  : "critical,digitalSignature") != 0 ||
+	    ((!is_ca || ext_key_usage != NULL) && eku[0] != '\0' &&
+	     lt_tpki_ext(x, &ctx, NID_ext_key_usage, eku) != 0) ||
 	    lt_tpki_ext(x, &ctx, NID_subject_key_identifier, "hash") != 0 ||
-	    (!is_ca && lt_tpki_ext(x, &ctx, NID_authority_key_identifier, "keyid:always") != 0))
+	    (!self && lt_tpki_ext(x, &ctx, NID_authority_key_identifier, "keyid:always") != 0))
 		goto fail_quiet;
 	/* Issuers are ECDSA P-256 keys, which sign with SHA-256. */
-	if (X509_sign(x, is_ca ? key : issuer->key, EVP_sha256()) <= 0)
+	if (X509_sign(x, self ? key : issuer->key, EVP_sha256()) <= 0)
 		goto fail;
 	return x;
 fail:
@@ -222,8 +233,12 @@ fail_quiet:
 
 LT_TESTPKI_UNUSED static int lt_tpki_write_pem(const char *path, EVP_PKEY *key, X509 *cert)
 {
-	FILE *f = fopen(path, "w");
+	/* Private keys readable by their owner only, as lt_signer_load requires. */
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, key != NULL ? 0600 : 0644);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (f == NULL) {
+		if (fd >= 0)
+			close(fd);
 		perror(path);
 		return -1;
 	}
@@ -243,7 +258,8 @@ LT_TESTPKI_UNUSED static int lt_tpki_ca(struct lt_tpki *p, const char *stem, con
 	snprintf(ca->file, sizeof ca->file, "%s/%s.pem", p->dir, stem);
 	ca->key = lt_tpki_keygen(p, "ec");
 	if (ca->key == NULL ||
-	    (ca->cert = lt_tpki_cert(p, ca->key, cn, -86400, 365L * 86400, NULL, NULL)) == NULL ||
+	    (ca->cert = lt_tpki_cert(p, ca->key, cn, -86400, 365L * 86400, NULL, NULL, NULL, 1)) ==
+	        NULL ||
 	    lt_tpki_write_pem(ca->file, NULL, ca->cert) != 0) {
 		lt_tca_free(ca);
 		return -1;
@@ -269,7 +285,8 @@ LT_TESTPKI_UNUSED static int lt_tpki_agency(struct lt_tpki *p, const struct lt_t
 	X509 *cert = NULL;
 	int rc = -1;
 	if (key != NULL &&
-	    (cert = lt_tpki_cert(p, key, o->cn, nb, na, o->issuer, o->key_usage)) != NULL &&
+	    (cert = lt_tpki_cert(p, key, o->cn, nb, na, o->issuer, o->key_usage, o->ext_key_usage,
+	                         o->ca)) != NULL &&
 	    lt_tpki_write_pem(out->key_file, key, NULL) == 0 &&
 	    lt_tpki_write_pem(out->cert_file, NULL, cert) == 0)
 		rc = 0;

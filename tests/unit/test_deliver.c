@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../../consumers/lt_deliver.h"
 #include "../../log/lt_log.h"
@@ -183,6 +184,55 @@ static void test_unwritable(void)
 	CHECK_STR_CONTAINS(err.msg, "too long");
 }
 
+/*
+ * Symbolic links planted under target_dir are never followed: a sender
+ * folder or a document folder that is a link refuses delivery with a clear
+ * error and nothing is written where it points; a leftover temporary folder
+ * that is a link is removed as a link, what it points to is left alone.
+ */
+static void test_symlinks(void)
+{
+	char t[PATH_MAX], outside[PATH_MAX], link[PATH_MAX + 100], file[PATH_MAX + 100];
+	char path[PATH_MAX], names[1024];
+	lt_err err;
+	build_envelope(DOC1);
+	snprintf(outside, sizeof outside, "%s/outside", tmp);
+	snprintf(t, sizeof t, "%s/t-links", tmp);
+	if (!CHECK(mkdir(outside, 0750) == 0 && mkdir(t, 0750) == 0))
+		return;
+
+	/* target_dir/<sender> -> outside */
+	snprintf(link, sizeof link, "%s/%s", t, SENDER);
+	CHECK(symlink(outside, link) == 0);
+	CHECK(lt_deliver_folder(t, &env, path, sizeof path, &err) == -1);
+	CHECK_STR_CONTAINS(err.msg, "is a symbolic link");
+	CHECK_STR_CONTAINS(err.msg, link);
+	CHECK(list_dir(outside, names, sizeof names) == 0 && names[0] == '\0');
+	CHECK(unlink(link) == 0);
+
+	/* target_dir/<sender>/<document id> -> outside: not taken for "delivered before". */
+	CHECK(mkdir(link, 0750) == 0);
+	snprintf(file, sizeof file, "%s/%s", link, DOC1);
+	CHECK(symlink(outside, file) == 0);
+	CHECK(lt_deliver_folder(t, &env, path, sizeof path, &err) == -1);
+	CHECK_STR_CONTAINS(err.msg, "is a symbolic link");
+	CHECK_STR_CONTAINS(err.msg, file);
+	CHECK(list_dir(outside, names, sizeof names) == 0 && names[0] == '\0');
+	CHECK(list_dir(link, names, sizeof names) == 0 && strcmp(names, DOC1) == 0);
+	CHECK(unlink(file) == 0);
+
+	/* A leftover temporary folder that is a link to a folder with a file. */
+	snprintf(file, sizeof file, "%s/keep.txt", outside);
+	CHECK(lt_write_file(file, "keep") == 0);
+	snprintf(file, sizeof file, "%s/.tmp-%s", link, DOC1);
+	CHECK(symlink(outside, file) == 0);
+	if (!CHECK_OK(lt_deliver_folder(t, &env, path, sizeof path, &err), err))
+		return;
+	check_delivered(path);
+	CHECK(list_dir(outside, names, sizeof names) == 0 && strcmp(names, "keep.txt") == 0);
+	CHECK(list_dir(link, names, sizeof names) == 0 && strcmp(names, DOC1) == 0);
+}
+
 int main(void)
 {
 	lt_log_set_level(LT_LOG_WARN);
@@ -192,6 +242,7 @@ int main(void)
 	LT_RUN(test_deliver);
 	LT_RUN(test_leftover_tmp);
 	LT_RUN(test_unwritable);
+	LT_RUN(test_symlinks);
 	lt_tmpdir_remove(tmp);
 	return lt_check_summary();
 }

@@ -794,6 +794,52 @@ static void receipt_tampered(const uint8_t *buf, size_t len, receipt_change chan
 	free(out);
 }
 
+/*
+ * A reason whose multi-byte character straddles LT_REASON_MAX: the cut keeps
+ * the character whole or leaves it out, so the receipt stays valid UTF-8 and
+ * the sender accepts it; control bytes travel escaped.
+ */
+static void test_receipt_reason_cut(void)
+{
+	static const char *const chars[] = {"\xc4\x91", "\xe1\xba\xbf", "\xf0\x9f\x98\x80"};
+	for (size_t c = 0; c < sizeof chars / sizeof chars[0]; c++) {
+		size_t clen = strlen(chars[c]);
+		for (size_t before = LT_REASON_MAX - clen + 1; before < LT_REASON_MAX; before++) {
+			char reason[LT_REASON_MAX + 16];
+			memset(reason, 'r', before);
+			snprintf(reason + before, sizeof reason - before, "%s tail", chars[c]);
+			struct lt_receipt_in in = receipt_input();
+			in.reason = reason;
+			uint8_t *buf = NULL;
+			size_t len = 0;
+			lt_err err;
+			if (!CHECK_OK(lt_receipt_seal(&in, &signers[RECV_A], &buf, &len, &err),
+			              err))
+				return;
+			Lienthong__Receipt *r = lt_receipt_decode(buf, len, &cfg, &err);
+			if (CHECK(r != NULL)) {
+				CHECK(strlen(r->reason) == before);
+				CHECK(strspn(r->reason, "r") == before);
+				lienthong__receipt__free_unpacked(r, NULL);
+			}
+			free(buf);
+		}
+	}
+	struct lt_receipt_in in = receipt_input();
+	in.reason = "part name 'a\x1b[2J\xc2\x9b' refused";
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	lt_err err;
+	if (!CHECK_OK(lt_receipt_seal(&in, &signers[RECV_A], &buf, &len, &err), err))
+		return;
+	Lienthong__Receipt *r = lt_receipt_decode(buf, len, &cfg, &err);
+	if (CHECK(r != NULL)) {
+		CHECK(strcmp(r->reason, "part name 'a\\x1b[2J\\u009b' refused") == 0);
+		lienthong__receipt__free_unpacked(r, NULL);
+	}
+	free(buf);
+}
+
 static void test_receipt_tampering(void)
 {
 	struct lt_receipt_in in = receipt_input();
@@ -964,6 +1010,7 @@ int main(void)
 		LT_RUN(test_docid);
 		LT_RUN(test_receipt_round_trips);
 		LT_RUN(test_receipt_tampering);
+		LT_RUN(test_receipt_reason_cut);
 		LT_RUN(test_utf8);
 		LT_RUN(test_encryption);
 	}

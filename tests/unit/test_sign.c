@@ -1,6 +1,7 @@
 /* Unit tests of lt_sign and lt_pki: keys, signatures and signer certificates. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "../../pki/lt_pki.h"
@@ -263,6 +264,116 @@ static void test_load_errors(void)
 	CHECK_STR_CONTAINS(err.msg, path);
 }
 
+/* Signs with a certificate lienthong would not load as its own, then verifies. */
+static int sign_any_and_check(const struct lt_tagency *a, const char *code, lt_err *err)
+{
+	struct lt_signer s;
+	uint8_t *sig = NULL;
+	size_t sig_len = 0;
+	int rc = -2;
+	if (!CHECK_OK(lt_signer_load_any(&s, a->key_file, a->cert_file, err), *err))
+		return rc;
+	if (CHECK_OK(lt_sign(&s, msg, sizeof msg, &sig, &sig_len, err), *err)) {
+		lt_err_clear(err);
+		rc = lt_sign_check(trust, code, s.algorithm, s.cert_der, s.cert_der_len, msg,
+		                   sizeof msg, sig, sig_len, err);
+	}
+	free(sig);
+	lt_signer_free(&s);
+	return rc;
+}
+
+/*
+ * Certificates of the same CA made for something else (no extendedKeyUsage,
+ * e-mail, a TLS server or Kafka client, a CA) sign nothing lienthong accepts,
+ * and lienthong refuses to load them as its own signer.
+ */
+static void test_purpose(void)
+{
+	static const char *const ekus[] = {"", "clientAuth,emailProtection",
+	                                   "serverAuth,clientAuth", "clientAuth"};
+	struct lt_tagency a;
+	struct lt_signer s;
+	lt_err err;
+	for (size_t i = 0; i < sizeof ekus / sizeof ekus[0]; i++) {
+		struct lt_tagency_opts o = {
+		    .type = "ec", .cn = "SIGN.NOPURPOSE", .issuer = &ca, .ext_key_usage = ekus[i]};
+		if (!CHECK(lt_tpki_agency(&pki, &o, &a) == 0))
+			continue;
+		CHECK(sign_any_and_check(&a, "SIGN.NOPURPOSE", &err) == -1);
+		CHECK(err.code == LT_EVERIFY);
+		CHECK_STR_CONTAINS(err.msg, "lacks the agency document-signing purpose");
+		CHECK_STR_CONTAINS(err.msg, LT_PKI_SIGNING_OID);
+		CHECK(lt_signer_load(&s, a.key_file, a.cert_file, &err) == -1);
+		CHECK_STR_CONTAINS(err.msg, "own certificate");
+		CHECK_STR_CONTAINS(err.msg, a.cert_file);
+		CHECK_STR_CONTAINS(err.msg, "lacks the agency document-signing purpose");
+	}
+	/* A CA certificate issued by the trusted CA, even with the purpose and digitalSignature. */
+	struct lt_tagency_opts o = {.type = "ec",
+	                            .cn = "SIGN.SUBCA",
+	                            .issuer = &ca,
+	                            .ca = 1,
+	                            .key_usage = "critical,keyCertSign,cRLSign,digitalSignature",
+	                            .ext_key_usage = "clientAuth," LT_PKI_SIGNING_OID};
+	if (CHECK(lt_tpki_agency(&pki, &o, &a) == 0)) {
+		CHECK(sign_any_and_check(&a, "SIGN.SUBCA", &err) == -1);
+		CHECK_STR_CONTAINS(err.msg, "is a CA certificate");
+		CHECK(lt_signer_load(&s, a.key_file, a.cert_file, &err) == -1);
+		CHECK_STR_CONTAINS(err.msg, "is a CA certificate");
+	}
+	/* With the purpose (and clientAuth beside it, as deploy/pki.sh issues): accepted. */
+	o = (struct lt_tagency_opts){
+	    .type = "ec", .cn = "SIGN.PURPOSE", .issuer = &ca, .ext_key_usage = LT_PKI_SIGNING_OID};
+	if (CHECK(lt_tpki_agency(&pki, &o, &a) == 0))
+		CHECK_OK(sign_any_and_check(&a, "SIGN.PURPOSE", &err), err);
+}
+
+/* A private key readable by group or others is refused, with the fix. */
+static void test_key_file_mode(void)
+{
+	struct lt_signer s;
+	lt_err err;
+	const char *key = agency[0].key_file;
+	if (!CHECK(chmod(key, 0640) == 0))
+		return;
+	CHECK(lt_signer_load(&s, key, agency[0].cert_file, &err) == -1);
+	CHECK_STR_CONTAINS(err.msg, key);
+	CHECK_STR_CONTAINS(err.msg, "mode 0640");
+	CHECK_STR_CONTAINS(err.msg, "chmod 600");
+	CHECK(s.key == NULL && s.cert == NULL);
+	CHECK(chmod(key, 0604) == 0);
+	CHECK(lt_signer_load(&s, key, agency[0].cert_file, &err) == -1);
+	CHECK(chmod(key, 0600) == 0);
+	if (load(&s, &agency[0]))
+		lt_signer_free(&s);
+}
+
+/* lienthong-upload's check of its own certificate: valid now, or a clear refusal. */
+static void test_valid_now(void)
+{
+	struct lt_tagency a;
+	lt_err err;
+	int64_t now_ms = (int64_t)time(NULL) * 1000;
+	if (make_agency("ec", "SIGN.OLD", &ca, -10 * DAY, -DAY, &a)) {
+		X509 *cert = lt_pki_load_cert(a.cert_file, &err);
+		CHECK(lt_pki_check_valid_now(cert, a.cert_file, now_ms, &err) == -1);
+		CHECK_STR_CONTAINS(err.msg, a.cert_file);
+		CHECK_STR_CONTAINS(err.msg, "is expired (valid from ");
+		CHECK_STR_CONTAINS(err.msg, "renew it");
+		X509_free(cert);
+	}
+	if (make_agency("ec", "SIGN.NEW", &ca, DAY, 10 * DAY, &a)) {
+		X509 *cert = lt_pki_load_cert(a.cert_file, &err);
+		CHECK(lt_pki_check_valid_now(cert, a.cert_file, now_ms, &err) == -1);
+		CHECK_STR_CONTAINS(err.msg, "is not yet valid");
+		X509_free(cert);
+	}
+	X509 *cert = lt_pki_load_cert(agency[0].cert_file, &err);
+	CHECK_OK(lt_pki_check_valid_now(cert, agency[0].cert_file, now_ms, &err), err);
+	X509_free(cert);
+}
+
 /* Keys of unsupported kinds: refused by lt_sign_algorithm and at lt_signer_load. */
 static void refused_key(const char *type, const char *want)
 {
@@ -320,6 +431,9 @@ int main(void)
 		LT_RUN(test_key_usage);
 		LT_RUN(test_load_errors);
 		LT_RUN(test_refused_keys);
+		LT_RUN(test_purpose);
+		LT_RUN(test_key_file_mode);
+		LT_RUN(test_valid_now);
 	}
 	lt_trust_free(trust);
 	lt_tca_free(&ca);
