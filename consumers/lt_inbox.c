@@ -60,9 +60,12 @@ static int lt_inbox_addressed_to(const Lienthong__Envelope *env, const char *cod
 }
 
 /*
- * Quarantines the record and answers the sender, if it can be named, with
- * `status` (rejected or failed). remember: record the outcome under the
- * document id, so a resend gets the same answer (only for verified content).
+ * Quarantines the record. A verified record (digest set) also gets a signed
+ * `status` receipt (rejected or failed) carrying its digest, and with
+ * remember its outcome is recorded under (sender, document id), so a resend
+ * gets the same answer. An unverified record (digest NULL) gets no receipt:
+ * the sender it names is not proven, and a receipt would let anyone make
+ * this agency write to any sender about any document id.
  */
 static int lt_inbox_refuse(const struct lt_recv *rc, struct lt_txn *t, const struct lt_record *rec,
                            const Lienthong__Envelope *env, Lienthong__ReceiptStatus status,
@@ -77,20 +80,21 @@ static int lt_inbox_refuse(const struct lt_recv *rc, struct lt_txn *t, const str
 		doc_id = env->header->document_id;
 		sender = env->header->sender;
 	}
-	lt_log_warn("%s %s [%d] @ %lld (document %s from %s): %s", lt_receipt_status_name(status),
+	lt_log_warn("%s %s [%d] @ %lld (document %s from %s%s): %s", lt_receipt_status_name(status),
 	            rec->topic, (int)rec->partition, (long long)rec->offset, doc_id ? doc_id : "?",
-	            sender ? sender : "?", reason);
+	            sender ? sender : "?", digest == NULL ? ", not proven: no receipt" : "",
+	            reason);
 	if (lt_recv_quarantine(t, rec, reason, doc_id, sender, now_ms, err) != 0)
 		return -1;
-	if (sender != NULL &&
-	    lt_inbox_queue_receipt(rc, t, doc_id, sender, status, reason, digest, now_ms, err) != 0)
+	if (digest == NULL)
+		return 0;
+	if (lt_inbox_queue_receipt(rc, t, doc_id, sender, status, reason, digest, now_ms, err) != 0)
 		return -1;
-	if (remember && sender != NULL &&
-	    lt_inbox_put(t, doc_id,
-	                 status == LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED
-	                     ? LIENTHONG__STORE__INBOX_STATUS__INBOX_FAILED
-	                     : LIENTHONG__STORE__INBOX_STATUS__INBOX_REJECTED,
-	                 sender, digest, reason, "", now_ms, err) != 0)
+	if (remember && lt_inbox_put(t, doc_id,
+	                             status == LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED
+	                                 ? LIENTHONG__STORE__INBOX_STATUS__INBOX_FAILED
+	                                 : LIENTHONG__STORE__INBOX_STATUS__INBOX_REJECTED,
+	                             sender, digest, reason, "", now_ms, err) != 0)
 		return -1;
 	return 0;
 }

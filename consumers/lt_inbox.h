@@ -5,12 +5,20 @@
  * signer certificate (lt_envelope_verify), that this agency is a recipient,
  * that the document has not expired, and that its id was not received before
  * with other content. A record failing a check is quarantined with the
- * reason, and a signed `rejected` receipt goes to the sender named in it
- * when one can be read. A good document is delivered to the folder target
+ * reason. A good document is delivered to the folder target
  * (all parts at once), then the inbox record (document id -> delivered) and
  * the `delivered` receipt are committed in one transaction. A document id
  * seen before with the same content is not delivered again: its receipt is
  * sent again.
+ *
+ * What the sender is told about a record that fails a check:
+ *   - a record that does not decode or verify gets NO receipt. The sender it
+ *     names is not proven, so nothing is queued to it; the record is
+ *     quarantined with the reason and logged. (A receipt would let anyone
+ *     make this agency sign statements to any agency about any document id.)
+ *   - a verified document that is refused (misdirected, expired, conflict,
+ *     refused by the target) gets a signed `rejected` or `failed` receipt
+ *     carrying its digest, and is quarantined with the reason.
  *
  * When the target refuses the document for good (HTTP 4xx), or keeps failing
  * for delivery_deadline_s since failing_since_ms (the time of the first failed

@@ -42,11 +42,19 @@ static int lt_receipts_apply(struct lt_txn *t, const Lienthong__Receipt *r, lt_e
 		return 1;
 	}
 	int ret = 0;
-	if (r->document_digest.len == LT_DIGEST_LEN && rec->digest.len == LT_DIGEST_LEN &&
+	if (r->document_digest.len != LT_DIGEST_LEN) {
+		lt_err_set(why, LT_EVERIFY,
+		           "receipt for document %s carries no document digest: it cannot be "
+		           "about the document sent",
+		           r->document_id);
+		ret = 1;
+		goto out;
+	}
+	if (rec->digest.len != LT_DIGEST_LEN ||
 	    memcmp(r->document_digest.data, rec->digest.data, LT_DIGEST_LEN) != 0) {
 		lt_err_set(why, LT_EVERIFY,
-		           "receipt for document %s names other content than was sent",
-		           r->document_id);
+		           "receipt for document %s names other content than was sent to %s",
+		           r->document_id, r->recipient);
 		ret = 1;
 		goto out;
 	}
