@@ -1,15 +1,19 @@
 /*
  * lt_inbox: handling one record from this agency's inbox topic.
  *
+ * A document is identified by (sender, document id): the inbox record that
+ * makes delivery exactly-once is keyed by both, so another agency's document
+ * under the same id is a different document, handled on its own.
+ *
  * Checks, in order: size and structure (lt_envelope_decode), signature and
  * signer certificate (lt_envelope_verify), that this agency is a recipient,
- * that the document has not expired, and that its id was not received before
- * with other content. A record failing a check is quarantined with the
+ * that the document has not expired, and that (sender, document id) was not
+ * received before with other content. A record failing a check is quarantined with the
  * reason. A good document is delivered to the folder target
- * (all parts at once), then the inbox record (document id -> delivered) and
- * the `delivered` receipt are committed in one transaction. A document id
- * seen before with the same content is not delivered again: its receipt is
- * sent again.
+ * (all parts at once), then the inbox record ((sender, document id) ->
+ * delivered) and the `delivered` receipt are committed in one transaction. A
+ * document seen before with the same content is not delivered again: its
+ * receipt is sent again.
  *
  * What the sender is told about a record that fails a check:
  *   - a record that does not decode or verify gets NO receipt. The sender it

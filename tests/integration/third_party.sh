@@ -11,6 +11,9 @@
 #                    key signs a receipt without the document's digest. A's
 #                    status for (X, B) stays delivered, and B queues no receipt
 #                    for a sender no valid signature proved.
+#  id takeover       while B is offline, C publishes its own validly signed
+#                    document under A's id X. Both are delivered, each under
+#                    its sender's folder; both senders see delivered.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 A=TPA.A01
@@ -87,5 +90,22 @@ n=$(receipts_about $A "$X")
 lt_check "$B queued no receipt to the unproven sender: receipts about X are the two deliveries and the two forged ones ($n)" \
 	[ "$n" -eq 4 ]
 lt_check "$B's inbox record of X is still delivered" inbox_record_is $B "$X" 1
+
+echo "== id takeover"
+lt_check "agent $B stops (offline)" lt_stop $B
+lt_check "agent $A stops" lt_stop $A
+echo "A's genuine document" >"$LT_WORK/genuine.txt"
+lt_upload $A $B "$LT_WORK/ids-t" "$LT_WORK/genuine.txt"
+T=$(cut -f1 "$LT_WORK/ids-t")
+head -c 2000 /dev/urandom >"$LT_WORK/takeover.bin"
+forge -c "$(lt_conf $C)" --to $B --reuse-id "$T" --record "$LT_WORK/takeover.bin" >/dev/null
+lt_start $A
+lt_check "$A's genuine document is sent while $B is offline" lt_wait_until 60 status_is $A "$T" $B sent
+lt_start $B
+lt_check "$A's genuine document is delivered" lt_wait_until 60 status_is $A "$T" $B delivered
+lt_check "$C's document with the same id is delivered" lt_wait_until 60 status_is $C "$T" $B delivered
+lt_check "... $A's into $A's folder, byte-identical" cmp -s "$LT_WORK/genuine.txt" "$LT_WORK/$B/target/$A/$T/genuine.txt"
+lt_check "... $C's into $C's folder, byte-identical" cmp -s "$LT_WORK/takeover.bin" "$LT_WORK/$B/target/$C/$T/forged.bin"
+lt_check "no conflict was quarantined" [ "$(quarantined $B conflict)" -eq 0 ]
 
 for c in $A $B $C; do lt_check "agent $c stops cleanly" lt_stop $c; done
