@@ -118,10 +118,12 @@ static int lt_inbox_refuse(const struct lt_recv *rc, struct lt_txn *t, const str
 }
 
 /*
- * A document (sender, document id) seen before: same content gets its
- * receipt again; other content from the same sender is a conflict. Returns 1 when handled here, 0
- * when it is to be delivered (new, or pending: then *pending_since is when its target began to
- * fail, kept across restarts), -1 on error.
+ * A document (sender, document id) seen before: same content gets the
+ * verdict given before again, whatever happened since (expiry included);
+ * other content from the same sender is a conflict. Returns 1 when handled
+ * here, 0 when it is to be checked and delivered (new, or pending: then
+ * *pending_since is when its target began to fail, kept across restarts),
+ * -1 on error.
  */
 static int lt_inbox_seen(const struct lt_recv *rc, struct lt_txn *t, const struct lt_record *rec,
                          const Lienthong__Envelope *env, const uint8_t *digest, int64_t now_ms,
@@ -194,7 +196,14 @@ int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_
 		goto out;
 	}
 	const Lienthong__Header *h = env->header;
-	if (!lt_inbox_addressed_to(env, rc->cfg->agency_code)) {
+	/* A verdict once given is given again: the duplicate check comes first. */
+	int64_t pending_since = 0;
+	int seen = lt_inbox_seen(rc, t, rec, env, digest, now_ms, &pending_since, err);
+	if (seen != 0) {
+		ret = seen > 0 ? 0 : -1;
+		goto out;
+	}
+	if (pending_since == 0 && !lt_inbox_addressed_to(env, rc->cfg->agency_code)) {
 		snprintf(why.msg, sizeof why.msg,
 		         "misdirected: the document is not addressed to this agency (%s)",
 		         rc->cfg->agency_code);
@@ -202,18 +211,13 @@ int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_
 		                      why.msg, digest, 1, now_ms, err);
 		goto out;
 	}
-	if (h->expires_at_ms != 0 && h->expires_at_ms < now_ms) {
+	/* Expiry is checked on arrival: a document waiting for its target arrived in time. */
+	if (pending_since == 0 && h->expires_at_ms != 0 && h->expires_at_ms < now_ms) {
 		char when[LT_TIME_TEXT];
 		lt_time_format(h->expires_at_ms, when, sizeof when);
 		snprintf(why.msg, sizeof why.msg, "expired: the document expired at %s", when);
 		ret = lt_inbox_refuse(rc, t, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
 		                      why.msg, digest, 1, now_ms, err);
-		goto out;
-	}
-	int64_t pending_since = 0;
-	int seen = lt_inbox_seen(rc, t, rec, env, digest, now_ms, &pending_since, err);
-	if (seen != 0) {
-		ret = seen > 0 ? 0 : -1;
 		goto out;
 	}
 	if (lt_target_deliver(rc->target, env, path, sizeof path, err) != 0) {

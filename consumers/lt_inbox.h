@@ -6,14 +6,15 @@
  * under the same id is a different document, handled on its own.
  *
  * Checks, in order: size and structure (lt_envelope_decode), signature and
- * signer certificate (lt_envelope_verify), that this agency is a recipient,
- * that the document has not expired, and that (sender, document id) was not
- * received before with other content. A record failing a check is quarantined with the
- * reason. A good document is delivered to the folder target
- * (all parts at once), then the inbox record ((sender, document id) ->
- * delivered) and the `delivered` receipt are committed in one transaction. A
- * document seen before with the same content is not delivered again: its
- * receipt is sent again.
+ * signer certificate (lt_envelope_verify); then whether (sender, document
+ * id) was received before: the same content gets the verdict given then
+ * again (delivered, rejected or failed: a replay, even after the document
+ * expired, never changes it), other content from the same sender is a
+ * conflict; then that this agency is a recipient and that the document has
+ * not expired (checked on arrival only: a document waiting for its target
+ * arrived in time). A good document is delivered to the target (all parts at
+ * once), then the inbox record (delivered) and the `delivered` receipt are
+ * committed in one transaction.
  *
  * What the sender is told about a record that fails a check:
  *   - a record that does not decode or verify gets NO receipt. The sender it

@@ -14,6 +14,11 @@
 #  id takeover       while B is offline, C publishes its own validly signed
 #                    document under A's id X. Both are delivered, each under
 #                    its sender's folder; both senders see delivered.
+#  expired replay    a delivered document with an expiry is published again
+#                    after it expired, and B then re-reads its whole inbox
+#                    (a new consumer group: ordinary redelivery). B's inbox
+#                    record stays delivered, nothing is delivered twice, A's
+#                    status stays delivered.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 A=TPA.A01
@@ -61,12 +66,19 @@ send_good() {
 	lt_upload $A $B "$good_ids" "$LT_WORK/good-$good.txt"
 }
 
+# The expired-replay victim is sent first: its expiry passes meanwhile.
+echo "expires soon" >"$LT_WORK/expiring.txt"
+lt_upload $A $B "$LT_WORK/ids-exp" --expires-in 30 "$LT_WORK/expiring.txt"
+expires_at=$((SECONDS + 31))
+E=$(cut -f1 "$LT_WORK/ids-exp")
+
 echo "== forged rejection"
 echo "for B and C" >"$LT_WORK/shared.txt"
 lt_upload $A $B,$C "$LT_WORK/ids-x" "$LT_WORK/shared.txt"
 X=$(cut -f1 "$LT_WORK/ids-x")
 lt_check "X is delivered to $B" lt_wait_until 60 status_is $A "$X" $B delivered
 lt_check "X is delivered to $C" lt_wait_until 60 status_is $A "$X" $C delivered
+lt_check "the expiring document is delivered before it expires" lt_wait_until 60 status_is $A "$E" $B delivered
 head -c 3000 /dev/urandom >"$LT_WORK/small.bin"
 forge -c "$(lt_conf $C)" --to $B --claim-sender $A --reuse-id "$X" "$LT_WORK/small.bin" >/dev/null
 forge -c "$(lt_conf $C)" --to $B --claim-sender $A --reuse-id "$X" --unsigned "$LT_WORK/small.bin" >/dev/null
@@ -108,4 +120,32 @@ lt_check "... $A's into $A's folder, byte-identical" cmp -s "$LT_WORK/genuine.tx
 lt_check "... $C's into $C's folder, byte-identical" cmp -s "$LT_WORK/takeover.bin" "$LT_WORK/$B/target/$C/$T/forged.bin"
 lt_check "no conflict was quarantined" [ "$(quarantined $B conflict)" -eq 0 ]
 
+echo "== expired replay"
+expired() { [ $SECONDS -gt $expires_at ]; }
+lt_wait_until 60 expired
+json=$("$LT_BIN/lienthong-status" -c "$(lt_conf $A)" --json "$E")
+part=$(sed 's/.*"partition":\([0-9]*\).*/\1/' <<<"$json")
+off=$(sed 's/.*"offset":\([0-9]*\).*/\1/' <<<"$json")
+kcat -C -b "$LT_BOOTSTRAP" -t "$LT_PREFIX.inbox.$B" -p "$part" -o "$off" -c 1 -e -q -f '%s' >"$LT_WORK/replay.bin"
+lt_check "the delivered record is read back from the broker" grep -aq "$E" "$LT_WORK/replay.bin"
+kcat -P -b "$LT_BOOTSTRAP" -t "$LT_PREFIX.inbox.$B" -k $A "$LT_WORK/replay.bin"
+send_good
+lt_check "a good document sent after the replay is delivered" lt_wait_until 60 lt_all_delivered $A "$good_ids"
+# Ordinary redelivery: B reads its whole inbox again under a new consumer group.
+lt_check "agent $B stops" lt_stop $B
+lt_set $B group_id "$LT_PREFIX.again.$B"
+lt_start $B
+lt_check "$B reads its inbox again" lt_wait_until 60 bash -c \
+	"[ \$(grep -c 'received again' '$LT_WORK/$B/agent.log') -ge $((good + 4)) ]"
+send_good
+lt_check "a good document sent after the redelivery is delivered" lt_wait_until 60 lt_all_delivered $A "$good_ids"
+lt_check "$A's status of the expired document is still delivered" status_is $A "$E" $B delivered
+lt_check "$B's inbox record of it is still delivered" inbox_record_is $B "$E" 1
+lt_check "$B sent no rejection of it" [ "$(kcat -C -b "$LT_BOOTSTRAP" -t "$LT_PREFIX.receipts.$A" -o beginning -e -q -f '%s\n' 2>/dev/null | grep -a "$E" | grep -ac expired)" -eq 0 ]
+lt_check "$B did not quarantine it" [ "$(quarantined $B "\"document_id\":\"$E\"")" -eq 0 ]
+lt_check "the expired document was delivered once" cmp -s "$LT_WORK/expiring.txt" "$LT_WORK/$B/target/$A/$E/expiring.txt"
+dups=$(grep -o "wrote [0-9]* part(s) into .*/[0-9a-f-]*" "$LT_WORK/$B/agent.log" | sort | uniq -d | wc -l)
+lt_check "no document was written twice ($dups)" [ "$dups" -eq 0 ]
+lt_check "$A's status for (X, $B) is still delivered" status_is $A "$X" $B delivered
+lt_check "$A's status of its genuine T is still delivered" status_is $A "$T" $B delivered
 for c in $A $B $C; do lt_check "agent $c stops cleanly" lt_stop $c; done

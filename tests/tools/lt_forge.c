@@ -42,6 +42,7 @@
 
 #include "../../broker-adapter/lt_kafka.h"
 #include "../../clock/lt_clock.h"
+#include "../../lifecycle/lt_lifecycle.h"
 #include "../../log/lt_log.h"
 #include "../../proto/lt_canon.h"
 #include "../../proto/lt_envelope.h"
@@ -392,20 +393,25 @@ static int lt_forge_record(const struct lt_config *cfg, const char *id,
 	struct lt_store *store = NULL;
 	struct lt_txn *t = NULL;
 	int rc = -1;
-	Lienthong__Store__StatusRecord rec = LIENTHONG__STORE__STATUS_RECORD__INIT;
-	rec.status = LIENTHONG__STORE__DOC_STATUS__SENT;
-	rec.queued_at_ms = rec.updated_at_ms = now;
-	rec.partition = dr->partition;
-	rec.offset = dr->offset;
-	rec.subject = (char *)"forged";
-	rec.digest.data = (uint8_t *)digest;
-	rec.digest.len = LT_DIGEST_LEN;
+	struct lt_life_change submitted = {
+	    .event = LT_LIFE_SUBMITTED, .at_ms = now, .digest = digest, .subject = "forged"};
+	struct lt_life_change ack = {.event = LT_LIFE_KAFKA_ACK,
+	                             .at_ms = now,
+	                             .partition = dr->partition,
+	                             .offset = dr->offset};
 	if (lt_store_open(&store, cfg->data_dir, cfg->lmdb_map_size, err) != 0 ||
 	    lt_txn_begin(store, 1, &t, err) != 0)
 		goto out;
 	for (size_t i = 0; i < n_recipients; i++) {
-		if (lt_status_put(t, id, recipients[i], &rec, err) != 0)
+		int v = lt_life_apply(t, id, recipients[i], &submitted, err);
+		if (v == LT_LIFE_MOVED)
+			v = lt_life_apply(t, id, recipients[i], &ack, err);
+		if (v != LT_LIFE_MOVED) {
+			if (v >= 0)
+				lt_err_set(err, LT_ECONFLICT, "cannot record %s as sent to %s: %s",
+				           id, recipients[i], lt_life_verdict_name(v));
 			goto out;
+		}
 	}
 	rc = lt_txn_commit(t, err);
 	t = NULL;
