@@ -63,7 +63,8 @@ static const struct lt_config_row lt_config_rows[] = {
     {"target_url", LT_CT_STRING, LT_STR(target_url), "", 0, 0,
      "HTTP target: when set, each verified document is POSTed to this http:// or https:// "
      "URL as multipart/form-data (a 'metadata' JSON field, then one 'part' file field per "
-     "part, header Idempotency-Key: <document id>) instead of being written to target_dir. "
+     "part, header Idempotency-Key: <sender>/<document id>) instead of being written to "
+     "target_dir. "
      "2xx delivers; 4xx (but 408 and 429) refuses for good (status failed); anything else "
      "is retried."},
     {"target_timeout_ms", LT_CT_INT, LT_NUM(target_timeout_ms), "30000", 100, 120000,

@@ -165,7 +165,7 @@ int lt_http_deliver(struct lt_http *h, const Lienthong__Envelope *env, lt_err *e
 	curl_mime *mime = NULL;
 	struct curl_slist *headers = NULL;
 	char *meta = lt_http_metadata(env);
-	char idem[80], curl_err[CURL_ERROR_SIZE] = "";
+	char idem[160], curl_err[CURL_ERROR_SIZE] = "";
 	int rc = -1;
 
 	if (meta == NULL)
@@ -185,7 +185,8 @@ int lt_http_deliver(struct lt_http *h, const Lienthong__Envelope *env, lt_err *e
 		curl_mime_type(mp, p->media_type);
 		curl_mime_data(mp, (const char *)p->data.data, p->data.len);
 	}
-	snprintf(idem, sizeof idem, "Idempotency-Key: %s", env->header->document_id);
+	snprintf(idem, sizeof idem, "Idempotency-Key: %s/%s", env->header->sender,
+	         env->header->document_id);
 	headers = curl_slist_append(headers, idem);
 	headers = curl_slist_append(headers, "Expect:");
 	h->answer_len = 0;

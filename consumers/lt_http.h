@@ -6,7 +6,8 @@
  *             document_number, created_at, expires_at, replaces_id and, per
  *             part, name, media_type, size and sha256 (hex)
  *   part      one file field per part, with its name and media type
- * with the header "Idempotency-Key: <document id>", so a target can ignore
+ * with the header "Idempotency-Key: <sender>/<document id>" (a document is
+ * identified by its sender and its id), so a target can ignore
  * the repeat that follows a crash between its answer and the agent's record.
  *
  * Outcome: 0 on 2xx; -1 with LT_EINVAL when the target refuses for good (4xx

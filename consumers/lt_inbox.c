@@ -11,6 +11,8 @@
 #include "../proto/lt_receipt.h"
 #include "lt_deliver.h"
 
+#define LT_INBOX_KEY_MAX (LT_CODE_MAX + 1 + LT_DOCID_LEN)
+
 /* Seals a receipt for env's sender and queues it in t. */
 static int lt_inbox_queue_receipt(const struct lt_recv *rc, struct lt_txn *t, const char *doc_id,
                                   const char *sender, Lienthong__ReceiptStatus status,
@@ -35,10 +37,26 @@ static int lt_inbox_queue_receipt(const struct lt_recv *rc, struct lt_txn *t, co
 	return r;
 }
 
+/* The inbox key of a document: "<sender>\0<document id>". */
+static size_t lt_inbox_key(const char *sender, const char *doc_id, char *key, size_t size)
+{
+	size_t a = strlen(sender), b = strlen(doc_id);
+	if (a + 1 + b > size)
+		return 0;
+	memcpy(key, sender, a);
+	key[a] = '\0';
+	memcpy(key + a + 1, doc_id, b);
+	return a + 1 + b;
+}
+
 static int lt_inbox_put(struct lt_txn *t, const char *doc_id, Lienthong__Store__InboxStatus st,
                         const char *sender, const uint8_t *digest, const char *reason,
                         const char *path, int64_t now_ms, lt_err *err)
 {
+	char key[LT_INBOX_KEY_MAX];
+	size_t klen = lt_inbox_key(sender, doc_id, key, sizeof key);
+	if (klen == 0)
+		return lt_err_set(err, LT_EINVAL, "sender or document id too long");
 	Lienthong__Store__InboxRecord r = LIENTHONG__STORE__INBOX_RECORD__INIT;
 	r.status = st;
 	r.sender = (char *)sender;
@@ -47,7 +65,7 @@ static int lt_inbox_put(struct lt_txn *t, const char *doc_id, Lienthong__Store__
 	r.at_ms = now_ms;
 	r.reason = (char *)reason;
 	r.path = (char *)path;
-	return lt_txn_put_pb(t, LT_DB_INBOX, doc_id, strlen(doc_id), &r.base, err);
+	return lt_txn_put_pb(t, LT_DB_INBOX, key, klen, &r.base, err);
 }
 
 static int lt_inbox_addressed_to(const Lienthong__Envelope *env, const char *code)
@@ -60,9 +78,12 @@ static int lt_inbox_addressed_to(const Lienthong__Envelope *env, const char *cod
 }
 
 /*
- * Quarantines the record and answers the sender, if it can be named, with
- * `status` (rejected or failed). remember: record the outcome under the
- * document id, so a resend gets the same answer (only for verified content).
+ * Quarantines the record. A verified record (digest set) also gets a signed
+ * `status` receipt (rejected or failed) carrying its digest, and with
+ * remember its outcome is recorded under (sender, document id), so a resend
+ * gets the same answer. An unverified record (digest NULL) gets no receipt:
+ * the sender it names is not proven, and a receipt would let anyone make
+ * this agency write to any sender about any document id.
  */
 static int lt_inbox_refuse(const struct lt_recv *rc, struct lt_txn *t, const struct lt_record *rec,
                            const Lienthong__Envelope *env, Lienthong__ReceiptStatus status,
@@ -77,29 +98,32 @@ static int lt_inbox_refuse(const struct lt_recv *rc, struct lt_txn *t, const str
 		doc_id = env->header->document_id;
 		sender = env->header->sender;
 	}
-	lt_log_warn("%s %s [%d] @ %lld (document %s from %s): %s", lt_receipt_status_name(status),
+	lt_log_warn("%s %s [%d] @ %lld (document %s from %s%s): %s", lt_receipt_status_name(status),
 	            rec->topic, (int)rec->partition, (long long)rec->offset, doc_id ? doc_id : "?",
-	            sender ? sender : "?", reason);
+	            sender ? sender : "?", digest == NULL ? ", not proven: no receipt" : "",
+	            reason);
 	if (lt_recv_quarantine(t, rec, reason, doc_id, sender, now_ms, err) != 0)
 		return -1;
-	if (sender != NULL &&
-	    lt_inbox_queue_receipt(rc, t, doc_id, sender, status, reason, digest, now_ms, err) != 0)
+	if (digest == NULL)
+		return 0;
+	if (lt_inbox_queue_receipt(rc, t, doc_id, sender, status, reason, digest, now_ms, err) != 0)
 		return -1;
-	if (remember && sender != NULL &&
-	    lt_inbox_put(t, doc_id,
-	                 status == LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED
-	                     ? LIENTHONG__STORE__INBOX_STATUS__INBOX_FAILED
-	                     : LIENTHONG__STORE__INBOX_STATUS__INBOX_REJECTED,
-	                 sender, digest, reason, "", now_ms, err) != 0)
+	if (remember && lt_inbox_put(t, doc_id,
+	                             status == LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED
+	                                 ? LIENTHONG__STORE__INBOX_STATUS__INBOX_FAILED
+	                                 : LIENTHONG__STORE__INBOX_STATUS__INBOX_REJECTED,
+	                             sender, digest, reason, "", now_ms, err) != 0)
 		return -1;
 	return 0;
 }
 
 /*
- * A document id seen before: same content gets its receipt again; other
- * content is a conflict. Returns 1 when handled here, 0 when it is to be
- * delivered (new, or pending: then *pending_since is when its target began
- * to fail, kept across restarts), -1 on error.
+ * A document (sender, document id) seen before: same content gets the
+ * verdict given before again, whatever happened since (expiry included);
+ * other content from the same sender is a conflict. Returns 1 when handled
+ * here, 0 when it is to be checked and delivered (new, or pending: then
+ * *pending_since is when its target began to fail, kept across restarts),
+ * -1 on error.
  */
 static int lt_inbox_seen(const struct lt_recv *rc, struct lt_txn *t, const struct lt_record *rec,
                          const Lienthong__Envelope *env, const uint8_t *digest, int64_t now_ms,
@@ -109,15 +133,19 @@ static int lt_inbox_seen(const struct lt_recv *rc, struct lt_txn *t, const struc
 	const void *val;
 	size_t vlen;
 	int ret;
-	if (lt_txn_get(t, LT_DB_INBOX, h->document_id, strlen(h->document_id), &val, &vlen, err) !=
-	    0)
+	char key[LT_INBOX_KEY_MAX];
+	size_t klen = lt_inbox_key(h->sender, h->document_id, key, sizeof key);
+	if (klen == 0)
+		return lt_err_set(err, LT_EINVAL, "sender or document id too long");
+	if (lt_txn_get(t, LT_DB_INBOX, key, klen, &val, &vlen, err) != 0)
 		return -1;
 	if (val == NULL)
 		return 0;
 	Lienthong__Store__InboxRecord *old =
 	    lienthong__store__inbox_record__unpack(NULL, vlen, val);
 	if (old == NULL)
-		return lt_err_set(err, LT_EIO, "inbox record of %s is corrupt", h->document_id);
+		return lt_err_set(err, LT_EIO, "inbox record of %s from %s is corrupt",
+		                  h->document_id, h->sender);
 	int same = old->digest.len == LT_DIGEST_LEN &&
 	           memcmp(old->digest.data, digest, LT_DIGEST_LEN) == 0;
 	if (same && old->status == LIENTHONG__STORE__INBOX_STATUS__INBOX_PENDING) {
@@ -143,7 +171,8 @@ static int lt_inbox_seen(const struct lt_recv *rc, struct lt_txn *t, const struc
 	lienthong__store__inbox_record__free_unpacked(old, NULL);
 	char reason[200];
 	snprintf(reason, sizeof reason,
-	         "conflict: document id %s was received before with other content", h->document_id);
+	         "conflict: document id %s from %s was received before with other content",
+	         h->document_id, h->sender);
 	return lt_inbox_refuse(rc, t, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED, reason,
 	                       digest, 0, now_ms, err) == 0
 	           ? 1
@@ -167,7 +196,14 @@ int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_
 		goto out;
 	}
 	const Lienthong__Header *h = env->header;
-	if (!lt_inbox_addressed_to(env, rc->cfg->agency_code)) {
+	/* A verdict once given is given again: the duplicate check comes first. */
+	int64_t pending_since = 0;
+	int seen = lt_inbox_seen(rc, t, rec, env, digest, now_ms, &pending_since, err);
+	if (seen != 0) {
+		ret = seen > 0 ? 0 : -1;
+		goto out;
+	}
+	if (pending_since == 0 && !lt_inbox_addressed_to(env, rc->cfg->agency_code)) {
 		snprintf(why.msg, sizeof why.msg,
 		         "misdirected: the document is not addressed to this agency (%s)",
 		         rc->cfg->agency_code);
@@ -175,18 +211,13 @@ int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_
 		                      why.msg, digest, 1, now_ms, err);
 		goto out;
 	}
-	if (h->expires_at_ms != 0 && h->expires_at_ms < now_ms) {
+	/* Expiry is checked on arrival: a document waiting for its target arrived in time. */
+	if (pending_since == 0 && h->expires_at_ms != 0 && h->expires_at_ms < now_ms) {
 		char when[LT_TIME_TEXT];
 		lt_time_format(h->expires_at_ms, when, sizeof when);
 		snprintf(why.msg, sizeof why.msg, "expired: the document expired at %s", when);
 		ret = lt_inbox_refuse(rc, t, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
 		                      why.msg, digest, 1, now_ms, err);
-		goto out;
-	}
-	int64_t pending_since = 0;
-	int seen = lt_inbox_seen(rc, t, rec, env, digest, now_ms, &pending_since, err);
-	if (seen != 0) {
-		ret = seen > 0 ? 0 : -1;
 		goto out;
 	}
 	if (lt_target_deliver(rc->target, env, path, sizeof path, err) != 0) {

@@ -3,61 +3,50 @@
 #include <string.h>
 
 #include "../clock/lt_clock.h"
+#include "../lifecycle/lt_lifecycle.h"
 #include "../log/lt_log.h"
 #include "../proto/lt_envelope.h"
 #include "../proto/lt_receipt.h"
 
-static Lienthong__Store__DocStatus lt_receipts_doc_status(Lienthong__ReceiptStatus s)
-{
-	switch (s) {
-	case LIENTHONG__RECEIPT_STATUS__RECEIPT_DEFERRED:
-		return LIENTHONG__STORE__DOC_STATUS__SENT;
-	case LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED:
-		return LIENTHONG__STORE__DOC_STATUS__DELIVERED;
-	case LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED:
-		return LIENTHONG__STORE__DOC_STATUS__REJECTED;
-	default:
-		return LIENTHONG__STORE__DOC_STATUS__FAILED;
-	}
-}
-
-static int lt_receipts_terminal(Lienthong__Store__DocStatus s)
-{
-	return s == LIENTHONG__STORE__DOC_STATUS__DELIVERED ||
-	       s == LIENTHONG__STORE__DOC_STATUS__REJECTED ||
-	       s == LIENTHONG__STORE__DOC_STATUS__FAILED;
-}
-
-/* Applies a verified receipt in t; sets why and returns 1 if it must be quarantined. */
-static int lt_receipts_apply(struct lt_txn *t, const Lienthong__Receipt *r, lt_err *why,
-                             lt_err *err)
+/* Why a verified receipt is refused: its document's status says it (refused by the table). */
+static int lt_receipts_refused(struct lt_txn *t, const Lienthong__Receipt *r, lt_err *why,
+                               lt_err *err)
 {
 	Lienthong__Store__StatusRecord *rec = NULL;
 	if (lt_status_get(t, r->document_id, r->recipient, &rec, err) != 0)
 		return -1;
-	if (rec == NULL) {
-		lt_err_set(why, LT_ENOTFOUND,
-		           "receipt for document %s, which this agency did not send to %s",
-		           r->document_id, r->recipient);
+	lt_err_set(why, LT_ECONFLICT,
+	           "%s receipt from %s for document %s refused: its status is %s, which a %s "
+	           "receipt may not change",
+	           lt_receipt_status_name(r->status), r->recipient, r->document_id,
+	           rec != NULL ? lt_status_name(rec->status) : "gone",
+	           lt_receipt_status_name(r->status));
+	if (rec != NULL)
+		lienthong__store__status_record__free_unpacked(rec, NULL);
+	return 1;
+}
+
+/*
+ * Applies a verified receipt in t through the lifecycle table; sets why and
+ * returns 1 if it must be quarantined (it changes nothing), -1 on error.
+ */
+static int lt_receipts_apply(struct lt_txn *t, const Lienthong__Receipt *r, lt_err *why,
+                             lt_err *err)
+{
+	enum lt_life_event ev;
+	char reason[LT_REASON_MAX + 100], since[LT_TIME_TEXT];
+	if (r->document_digest.len != LT_DIGEST_LEN) {
+		lt_err_set(why, LT_EVERIFY,
+		           "receipt for document %s carries no document digest: it cannot be "
+		           "about the document sent",
+		           r->document_id);
 		return 1;
 	}
-	int ret = 0;
-	if (r->document_digest.len == LT_DIGEST_LEN && rec->digest.len == LT_DIGEST_LEN &&
-	    memcmp(r->document_digest.data, rec->digest.data, LT_DIGEST_LEN) != 0) {
-		lt_err_set(why, LT_EVERIFY,
-		           "receipt for document %s names other content than was sent",
-		           r->document_id);
-		ret = 1;
-		goto out;
+	if (lt_life_receipt_event(r->status, &ev) != 0) {
+		lt_err_set(why, LT_EINVAL, "receipt has unknown status %d", (int)r->status);
+		return 1;
 	}
-	Lienthong__Store__DocStatus next = lt_receipts_doc_status(r->status);
-	int deferred = r->status == LIENTHONG__RECEIPT_STATUS__RECEIPT_DEFERRED;
-	if (lt_receipts_terminal(rec->status) && (deferred || rec->updated_at_ms > r->time_ms)) {
-		lt_log_debug("older receipt for %s from %s ignored", r->document_id, r->recipient);
-		goto out;
-	}
-	char reason[LT_REASON_MAX + 100], since[LT_TIME_TEXT];
-	if (deferred) {
+	if (ev == LT_LIFE_DEFERRED) {
 		/* It arrived and verified; its delivery waits for the recipient's target. */
 		lt_time_format(r->time_ms, since, sizeof since);
 		snprintf(reason, sizeof reason, "at the recipient, target failing since %s: %s",
@@ -65,18 +54,37 @@ static int lt_receipts_apply(struct lt_txn *t, const Lienthong__Receipt *r, lt_e
 	} else {
 		snprintf(reason, sizeof reason, "%s", r->reason);
 	}
-	char *own_reason = rec->reason;
-	rec->status = next;
-	rec->updated_at_ms = r->time_ms;
-	rec->reason = reason; /* local, for the write only */
-	ret = lt_status_put(t, r->document_id, r->recipient, rec, err);
-	rec->reason = own_reason; /* free_unpacked frees only what unpack allocated */
-	if (ret == 0)
-		lt_log_info("document %s: %s by %s%s%s", r->document_id, lt_status_name(next),
-		            r->recipient, r->reason[0] ? ": " : "", r->reason);
-out:
-	lienthong__store__status_record__free_unpacked(rec, NULL);
-	return ret;
+	struct lt_life_change ch = {
+	    .event = ev, .at_ms = r->time_ms, .reason = reason, .digest = r->document_digest.data};
+	int v = lt_life_apply(t, r->document_id, r->recipient, &ch, err);
+	switch (v) {
+	case LT_LIFE_MOVED:
+	case LT_LIFE_KEPT:
+		if (v == LT_LIFE_KEPT && ev != LT_LIFE_DEFERRED) {
+			lt_log_debug("%s receipt for %s from %s again: status kept",
+			             lt_receipt_status_name(r->status), r->document_id,
+			             r->recipient);
+			return 0;
+		}
+		lt_log_info("document %s: %s by %s%s%s", r->document_id,
+		            lt_receipt_status_name(r->status), r->recipient,
+		            r->reason[0] ? ": " : "", r->reason);
+		return 0;
+	case LT_LIFE_NO_RECORD:
+		lt_err_set(why, LT_ENOTFOUND,
+		           "receipt for document %s, which this agency did not send to %s",
+		           r->document_id, r->recipient);
+		return 1;
+	case LT_LIFE_OTHER_CONTENT:
+		lt_err_set(why, LT_EVERIFY,
+		           "receipt for document %s names other content than was sent to %s",
+		           r->document_id, r->recipient);
+		return 1;
+	case LT_LIFE_REFUSED:
+		return lt_receipts_refused(t, r, why, err);
+	default:
+		return -1;
+	}
 }
 
 int lt_receipts_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_record *rec,

@@ -7,6 +7,7 @@
 #include "../broker-adapter/lt_kafka.h"
 #include "../clock/lt_backoff.h"
 #include "../clock/lt_clock.h"
+#include "../lifecycle/lt_lifecycle.h"
 #include "../log/lt_log.h"
 #include "../proto/lt_envelope.h"
 
@@ -229,32 +230,19 @@ static int lt_forward_status(struct lt_txn *t, const struct lt_forward_result *r
                              const struct lt_forward_dest *d, int64_t now_ms, lt_err *err)
 {
 	const struct lt_forward_item *it = r->item;
-	Lienthong__Store__StatusRecord *rec = NULL;
 	char reason[400], since[LT_TIME_TEXT];
-	if (lt_status_get(t, it->doc_id, it->dest, &rec, err) != 0)
-		return -1;
-	if (rec == NULL)
-		return 0;
-	char *own_reason = rec->reason; /* restored before free: see below */
-	rec->attempts++;
-	if (r->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-		if (rec->status == LIENTHONG__STORE__DOC_STATUS__QUEUED) {
-			rec->status = LIENTHONG__STORE__DOC_STATUS__SENT;
-			rec->updated_at_ms = now_ms;
-			rec->reason = NULL;
-		}
-		rec->partition = r->partition;
-		rec->offset = r->offset;
-	} else if (rec->status == LIENTHONG__STORE__DOC_STATUS__QUEUED) {
+	struct lt_life_change ch = {.event = LT_LIFE_KAFKA_ACK,
+	                            .at_ms = now_ms,
+	                            .partition = r->partition,
+	                            .offset = r->offset};
+	if (r->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		lt_time_format(d != NULL ? d->since_ms : now_ms, since, sizeof since);
 		snprintf(reason, sizeof reason, "waiting: Kafka fails since %s: %s", since,
 		         it->reason[0] ? it->reason : rd_kafka_err2str(r->err));
-		rec->reason = reason;
+		ch.event = LT_LIFE_KAFKA_WAIT;
+		ch.reason = reason;
 	}
-	int rc = lt_status_put(t, it->doc_id, it->dest, rec, err);
-	rec->reason = own_reason; /* free_unpacked frees only what unpack allocated */
-	lienthong__store__status_record__free_unpacked(rec, NULL);
-	return rc;
+	return lt_life_apply(t, it->doc_id, it->dest, &ch, err) < 0 ? -1 : 0;
 }
 
 /* Records the outcomes of a batch of delivery reports in one transaction. */

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "../lifecycle/lt_lifecycle.h"
+
 int lt_submit(struct lt_store *store, const struct lt_submit_doc *docs, size_t n, int64_t now_ms,
               lt_err *err)
 {
@@ -28,17 +30,20 @@ int lt_submit(struct lt_store *store, const struct lt_submit_doc *docs, size_t n
 		               d->len, err) != 0)
 			goto fail;
 		for (size_t r = 0; r < d->n_recipients; r++) {
-			Lienthong__Store__StatusRecord rec = LIENTHONG__STORE__STATUS_RECORD__INIT;
-			rec.status = LIENTHONG__STORE__DOC_STATUS__QUEUED;
-			rec.queued_at_ms = now_ms;
-			rec.updated_at_ms = now_ms;
-			rec.partition = -1;
-			rec.offset = -1;
-			rec.subject = (char *)(d->subject ? d->subject : "");
-			rec.digest.data = (uint8_t *)d->digest;
-			rec.digest.len = 32;
-			if (lt_status_put(t, d->document_id, d->recipients[r], &rec, err) != 0 ||
-			    lt_outq_add(t, LIENTHONG__STORE__OUT_KIND__OUT_DOCUMENT, d->document_id,
+			struct lt_life_change ch = {.event = LT_LIFE_SUBMITTED,
+			                            .at_ms = now_ms,
+			                            .digest = d->digest,
+			                            .subject = d->subject};
+			int v = lt_life_apply(t, d->document_id, d->recipients[r], &ch, err);
+			if (v < 0)
+				goto fail;
+			if (v != LT_LIFE_MOVED) {
+				lt_err_set(err, LT_ECONFLICT,
+				           "document %s already has a status for %s",
+				           d->document_id, d->recipients[r]);
+				goto fail;
+			}
+			if (lt_outq_add(t, LIENTHONG__STORE__OUT_KIND__OUT_DOCUMENT, d->document_id,
 			                d->recipients[r], NULL, 0, now_ms, err) != 0)
 				goto fail;
 		}

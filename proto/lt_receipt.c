@@ -1,5 +1,6 @@
 #include "lt_receipt.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,10 +31,9 @@ int lt_receipt_seal(const struct lt_receipt_in *in, const struct lt_signer *sign
 	r.status = in->status;
 	r.time_ms = in->time_ms;
 	r.reason = reason;
-	if (in->document_digest != NULL) {
-		r.document_digest.data = (uint8_t *)in->document_digest;
-		r.document_digest.len = LT_DIGEST_LEN;
-	}
+	assert(in->document_digest != NULL);
+	r.document_digest.data = (uint8_t *)in->document_digest;
+	r.document_digest.len = LT_DIGEST_LEN;
 	if (lt_canon_receipt(&r, &canon, &canon_len, err) != 0 ||
 	    lt_sign(signer, canon, canon_len, &sigval, &sig_len, err) != 0)
 		goto out;

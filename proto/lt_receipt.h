@@ -25,10 +25,14 @@ struct lt_receipt_in {
 	Lienthong__ReceiptStatus status;
 	int64_t time_ms;
 	const char *reason;
-	const uint8_t *document_digest; /* 32 bytes, or NULL if unknown */
+	const uint8_t *document_digest; /* 32 bytes: the canonical digest of the document */
 };
 
-/* Signs and encodes; the recipient is the signer's agency code. */
+/*
+ * Signs and encodes; the recipient is the signer's agency code. A receipt
+ * always names the digest of the document it is about (senders ignore
+ * receipts without it): document_digest must be set.
+ */
 int lt_receipt_seal(const struct lt_receipt_in *in, const struct lt_signer *signer, uint8_t **out,
                     size_t *len, lt_err *err);
 

@@ -9,10 +9,11 @@ agent's libcurl reuses connections) and answers every POST according to the
 word in FILE, read again for each request (a missing or empty file means ok):
 
     ok     parse the multipart/form-data body: a `metadata` JSON field whose
-           document_id equals the Idempotency-Key header and whose `parts`
-           list (name, size, sha256) matches the `part` file fields; save
-           each part as DIR/<key>/<filename> (temporary name, then
-           os.replace) and answer 200. A malformed request answers 400 with
+           sender and document_id are those of the Idempotency-Key header
+           ("<sender>/<document id>") and whose `parts` list (name, size,
+           sha256) matches the `part` file fields; save each part as
+           DIR/<document id>/<filename> (temporary name, then os.replace)
+           and answer 200. A malformed request answers 400 with
            a message saying what is wrong.
     503    answer 503 (the agent must retry, with backoff).
     400    answer 400 (the agent must give up: a permanent refusal) with a
@@ -23,10 +24,10 @@ word in FILE, read again for each request (a missing or empty file means ok):
 The body is always read in full first (Content-Length required, at most
 64 MiB; otherwise 411 or 413), so a kept-alive connection stays in sync.
 
-Each POST appends one line "<Idempotency-Key> <outcome>" to DIR/requests.log
+Each POST appends one line "<document id> <outcome>" to DIR/requests.log
 (flushed before the answer is sent), outcome being the HTTP status answered
 (200, 400, 411, 413, 503, 500) or `hang` (logged when the wait begins; the
-late 503 is not logged again). A missing key is logged as `-`. The server
+late 503 is not logged again). A missing document id is logged as `-`. The server
 writes its pid to DIR/server.pid once it listens (so the file's presence
 means "ready"), logs one line per request to standard error
 ("http_target: <unix time> POST <path> <key> -> <outcome>", so tests can
@@ -106,7 +107,7 @@ class Target:
             self.counter += 1
             return self.counter
 
-    def accept(self, key, content_type, body):
+    def accept(self, sender, key, content_type, body):
         """Checks and saves one delivery; raises Refusal when malformed."""
         if not content_type.lower().startswith("multipart/form-data"):
             raise Refusal(f"Content-Type is {content_type!r}, not multipart/form-data")
@@ -142,10 +143,11 @@ class Target:
                 raise Refusal(f"unexpected field {name!r}")
         if not isinstance(metadata, dict):
             raise Refusal("no metadata JSON object")
-        if metadata.get("document_id") != key:
+        if metadata.get("document_id") != key or metadata.get("sender") != sender:
             raise Refusal(
-                f"metadata document_id {metadata.get('document_id')!r} "
-                f"is not the Idempotency-Key {key!r}"
+                f"metadata sender {metadata.get('sender')!r} and document_id "
+                f"{metadata.get('document_id')!r} are not the Idempotency-Key's "
+                f"{sender!r} and {key!r}"
             )
         described = metadata.get("parts")
         if not isinstance(described, list) or len(described) != len(files) or not files:
@@ -200,14 +202,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         t = self.target
-        key = self.headers.get("Idempotency-Key", "").strip() or "-"
-        status, text = self.handle_post(t, key)
+        sender, _, key = self.headers.get("Idempotency-Key", "").strip().rpartition("/")
+        key = key or "-"
+        status, text = self.handle_post(t, sender, key)
         if status is not None:
             t.log(key, status)
             note(f"POST {self.path} {key} -> {status}")
             self.answer(status, text)
 
-    def handle_post(self, t, key):
+    def handle_post(self, t, sender, key):
         length = self.headers.get("Content-Length")
         if self.headers.get("Transfer-Encoding") or length is None:
             self.close_connection = True
@@ -237,10 +240,10 @@ class Handler(BaseHTTPRequestHandler):
             return None, None
         if mode != "ok":
             return 500, f"unknown test mode {mode!r}"
-        if not KEY_RE.match(key):
-            return 400, f"missing or unusable Idempotency-Key {key!r}"
+        if not KEY_RE.match(key) or not KEY_RE.match(sender):
+            return 400, f"missing or unusable Idempotency-Key {sender!r}/{key!r}"
         try:
-            t.accept(key, self.headers.get("Content-Type", ""), body)
+            t.accept(sender, key, self.headers.get("Content-Type", ""), body)
         except Refusal as e:
             return 400, str(e)
         except OSError as e:

@@ -21,12 +21,23 @@
  *   --truncate N        publish only the first N bytes of the envelope
  *   --random N          publish N random bytes instead of an envelope
  *   --huge-length       publish a record whose parts field claims 1 GiB
+ *   --unsigned          remove the signature
  *   --part-name NAME    rename the first part to NAME after signing (any bytes)
  *   --subject TEXT      the document's subject (signed)
  *   --key FILE --cert FILE  sign with this key and certificate instead of the
  *                       configured ones, without the checks lienthong's own
  *                       signer gets (purpose, CA, key file mode); the sender
  *                       is the certificate's CN
+ *
+ *   lt-forge -c FORGER.conf --to SENDER --reuse-id ID --receipt STATUS
+ *            [--claim-recipient CODE] [--no-digest]
+ *
+ * publishes a receipt instead (delivered, rejected, failed or deferred) about
+ * document ID of SENDER to SENDER's receipt topic, signed with the forger's
+ * key, carrying the digest the forger has of ID in its own inbox (what a
+ * co-recipient knows). --claim-recipient names CODE as the issuing recipient
+ * (the signature stays the forger's); --no-digest leaves the digest out (and
+ * signs that).
  *
  *   lt-forge -c RECIPIENT.conf --to SENDER --receipt-reason TEXT
  *            [--receipt-status deferred|failed|rejected|delivered] ENVELOPE
@@ -46,9 +57,11 @@
 
 #include "../../broker-adapter/lt_kafka.h"
 #include "../../clock/lt_clock.h"
+#include "../../lifecycle/lt_lifecycle.h"
 #include "../../log/lt_log.h"
 #include "../../proto/lt_canon.h"
 #include "../../proto/lt_envelope.h"
+#include "../../proto/lt_receipt.h"
 #include "../../store/lt_store.h"
 
 struct lt_forge_dr {
@@ -59,9 +72,9 @@ struct lt_forge_dr {
 };
 
 struct lt_forge_opts {
-	const char *config, *to, *claim_sender, *reuse_id, *publish_to, *part_name, *subject;
-	const char *receipt_reason, *receipt_status, *key, *cert;
-	int tamper, forge_signature, expired, record, huge_length;
+	const char *config, *to, *claim_sender, *reuse_id, *publish_to, *receipt, *claim_recipient;
+	const char *part_name, *subject, *receipt_reason, *receipt_status, *key, *cert;
+	int tamper, forge_signature, expired, record, huge_length, unsigned_, no_digest;
 	long parts, truncate, random;
 };
 
@@ -105,6 +118,132 @@ static int lt_forge_mutate(const struct lt_forge_opts *o, uint8_t *buf, size_t l
 	return 0;
 }
 
+/* Drops the signature: the envelope is packed again, shorter. */
+static int lt_forge_unsign(uint8_t **buf, size_t *len, lt_err *err)
+{
+	Lienthong__Envelope *env = lienthong__envelope__unpack(NULL, *len, *buf);
+	if (env == NULL)
+		return lt_err_set(err, LT_EINVAL, "cannot unpack the sealed envelope");
+	Lienthong__Signature *sig = env->signature;
+	env->signature = NULL;
+	*len = lienthong__envelope__pack(env, *buf);
+	env->signature = sig;
+	lienthong__envelope__free_unpacked(env, NULL);
+	return 0;
+}
+
+struct lt_forge_digest {
+	const char *sender, *id;
+	uint8_t digest[LT_DIGEST_LEN];
+	int found;
+};
+
+/* Finds the inbox record of document id from sender (its key ends with the id). */
+static int lt_forge_digest_cb(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
+                              lt_err *err)
+{
+	struct lt_forge_digest *d = ctx;
+	size_t idlen = strlen(d->id);
+	(void)err;
+	if (klen < idlen || memcmp((const char *)key + klen - idlen, d->id, idlen) != 0)
+		return 0;
+	Lienthong__Store__InboxRecord *r = lienthong__store__inbox_record__unpack(NULL, vlen, val);
+	if (r != NULL && strcmp(r->sender, d->sender) == 0 && r->digest.len == LT_DIGEST_LEN) {
+		memcpy(d->digest, r->digest.data, LT_DIGEST_LEN);
+		d->found = 1;
+	}
+	if (r != NULL)
+		lienthong__store__inbox_record__free_unpacked(r, NULL);
+	return d->found;
+}
+
+/* The digest of document o->reuse_id from o->to as this agency received it. */
+static int lt_forge_known_digest(const struct lt_forge_opts *o, const struct lt_config *cfg,
+                                 uint8_t digest[LT_DIGEST_LEN], lt_err *err)
+{
+	struct lt_store *store = NULL;
+	struct lt_txn *t = NULL;
+	struct lt_forge_digest d = {.sender = o->to, .id = o->reuse_id};
+	int rc = -1;
+	if (lt_store_open(&store, cfg->data_dir, cfg->lmdb_map_size, err) != 0 ||
+	    lt_txn_begin(store, 0, &t, err) != 0 ||
+	    lt_txn_scan(t, LT_DB_INBOX, NULL, 0, lt_forge_digest_cb, &d, err) != 0)
+		goto out;
+	if (!d.found) {
+		lt_err_set(err, LT_ENOTFOUND, "%s never received document %s from %s",
+		           cfg->agency_code, o->reuse_id, o->to);
+		goto out;
+	}
+	memcpy(digest, d.digest, LT_DIGEST_LEN);
+	rc = 0;
+out:
+	lt_txn_abort(t);
+	lt_store_close(store);
+	return rc;
+}
+
+/* Seals the receipt the options describe (see the top of the file). */
+static int lt_forge_receipt(const struct lt_forge_opts *o, const struct lt_config *cfg,
+                            struct lt_signer *signer, uint8_t **buf, size_t *len, lt_err *err)
+{
+	uint8_t digest[LT_DIGEST_LEN] = {0}, *canon = NULL, *sig = NULL;
+	size_t canon_len = 0, sig_len = 0;
+	struct lt_receipt_in in = {.document_id = o->reuse_id,
+	                           .sender = o->to,
+	                           .time_ms = lt_now_ms(),
+	                           .reason = "forged",
+	                           .document_digest = digest};
+	for (int s = 1; s <= 4 && in.status == 0; s++) {
+		if (strcmp(o->receipt, lt_receipt_status_name((Lienthong__ReceiptStatus)s)) == 0)
+			in.status = (Lienthong__ReceiptStatus)s;
+	}
+	if (in.status == 0 || o->reuse_id == NULL)
+		return lt_err_set(err, LT_EINVAL, "--receipt wants a status and --reuse-id");
+	if (!o->no_digest && lt_forge_known_digest(o, cfg, digest, err) != 0)
+		return -1;
+	if (o->claim_recipient != NULL)
+		snprintf(signer->code, sizeof signer->code, "%s", o->claim_recipient);
+	if (lt_receipt_seal(&in, signer, buf, len, err) != 0)
+		return -1;
+	if (!o->no_digest)
+		return 0;
+	/* The same receipt without its digest, signed as it is. */
+	Lienthong__Receipt *r = lienthong__receipt__unpack(NULL, *len, *buf);
+	ProtobufCBinaryData own_sig = {0};
+	int rc = -1;
+	if (r == NULL) {
+		lt_err_set(err, LT_EINVAL, "cannot unpack the sealed receipt");
+		goto out;
+	}
+	r->document_digest.len = 0;
+	if (lt_canon_receipt(r, &canon, &canon_len, err) != 0 ||
+	    lt_sign(signer, canon, canon_len, &sig, &sig_len, err) != 0)
+		goto out;
+	own_sig = r->signature->value;
+	r->signature->value.data = sig;
+	r->signature->value.len = sig_len;
+	free(*buf);
+	*len = lienthong__receipt__get_packed_size(r);
+	*buf = malloc(*len);
+	if (*buf == NULL) {
+		lt_err_set(err, LT_EIO, "out of memory");
+		goto out;
+	}
+	lienthong__receipt__pack(r, *buf);
+	rc = 0;
+out:
+	if (r != NULL) {
+		/* As unpacked again, for free_unpacked. */
+		r->document_digest.len = LT_DIGEST_LEN;
+		if (own_sig.data != NULL)
+			r->signature->value = own_sig;
+		lienthong__receipt__free_unpacked(r, NULL);
+	}
+	free(sig);
+	free(canon);
+	return rc;
+}
+
 /* Renames the first part after signing; the envelope may change length. */
 static int lt_forge_rename(const char *name, uint8_t **buf, size_t *len, lt_err *err)
 {
@@ -133,9 +272,9 @@ static int lt_forge_rename(const char *name, uint8_t **buf, size_t *len, lt_err 
  * A receipt for the envelope in env_buf, signed by signer, with the reason as
  * given (no escaping, no cut): what a lying recipient can publish.
  */
-static int lt_forge_receipt(const struct lt_forge_opts *o, const struct lt_config *cfg,
-                            const struct lt_signer *signer, const uint8_t *env_buf, size_t env_len,
-                            uint8_t **out, size_t *out_len, lt_err *err)
+static int lt_forge_lying_receipt(const struct lt_forge_opts *o, const struct lt_config *cfg,
+                                  const struct lt_signer *signer, const uint8_t *env_buf,
+                                  size_t env_len, uint8_t **out, size_t *out_len, lt_err *err)
 {
 	Lienthong__Envelope *env = NULL;
 	Lienthong__Receipt r = LIENTHONG__RECEIPT__INIT;
@@ -201,12 +340,16 @@ static int lt_forge_parse(int argc, char **argv, struct lt_forge_opts *o)
 	                                     {"random", required_argument, NULL, 'R'},
 	                                     {"huge-length", no_argument, NULL, 'H'},
 	                                     {"record", no_argument, NULL, 'r'},
+	                                     {"unsigned", no_argument, NULL, 'u'},
+	                                     {"receipt", required_argument, NULL, 'P'},
+	                                     {"claim-recipient", required_argument, NULL, 'C'},
+	                                     {"no-digest", no_argument, NULL, 'D'},
 	                                     {"part-name", required_argument, NULL, 'N'},
 	                                     {"subject", required_argument, NULL, 'S'},
 	                                     {"receipt-reason", required_argument, NULL, 'W'},
-	                                     {"key", required_argument, NULL, 'K'},
-	                                     {"cert", required_argument, NULL, 'C'},
 	                                     {"receipt-status", required_argument, NULL, 'Y'},
+	                                     {"key", required_argument, NULL, 'K'},
+	                                     {"cert", required_argument, NULL, 'E'},
 	                                     {NULL, 0, NULL, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "c:t:", opts, NULL)) != -1) {
@@ -250,6 +393,18 @@ static int lt_forge_parse(int argc, char **argv, struct lt_forge_opts *o)
 		case 'r':
 			o->record = 1;
 			break;
+		case 'u':
+			o->unsigned_ = 1;
+			break;
+		case 'P':
+			o->receipt = optarg;
+			break;
+		case 'C':
+			o->claim_recipient = optarg;
+			break;
+		case 'D':
+			o->no_digest = 1;
+			break;
 		case 'N':
 			o->part_name = optarg;
 			break;
@@ -259,25 +414,134 @@ static int lt_forge_parse(int argc, char **argv, struct lt_forge_opts *o)
 		case 'W':
 			o->receipt_reason = optarg;
 			break;
+		case 'Y':
+			o->receipt_status = optarg;
+			break;
 		case 'K':
 			o->key = optarg;
 			break;
-		case 'C':
+		case 'E':
 			o->cert = optarg;
-			break;
-		case 'Y':
-			o->receipt_status = optarg;
 			break;
 		default:
 			return -1;
 		}
 	}
-	if (o->config == NULL || o->to == NULL || optind != argc - 1 ||
+	if (o->config == NULL || o->to == NULL || optind != argc - (o->receipt == NULL) ||
 	    (o->key == NULL) != (o->cert == NULL))
 		return -1;
 	if (o->parts <= 0)
 		o->parts = 1;
 	return 0;
+}
+
+/* Seals FILE as a document of the forger and applies the modes; *id gets its id. */
+static int lt_forge_document(const struct lt_forge_opts *o, const char *path, struct lt_config *cfg,
+                             struct lt_signer *signer, const char *id,
+                             const char *const *recipients, size_t n_recipients, int64_t now,
+                             uint8_t **env_buf, size_t *env_len, uint8_t digest[LT_DIGEST_LEN],
+                             lt_err *err)
+{
+	struct lt_part_in *parts = NULL;
+	char(*names)[32] = NULL;
+	uint8_t *file = NULL;
+	size_t file_len = 0;
+	int rc = -1;
+	if ((file = lt_forge_read(path, &file_len)) == NULL) {
+		lt_err_set(err, LT_EIO, "cannot read %s", path);
+		goto out;
+	}
+	parts = calloc((size_t)o->parts, sizeof *parts);
+	names = calloc((size_t)o->parts, sizeof *names);
+	if (parts == NULL || names == NULL) {
+		lt_err_set(err, LT_EIO, "out of memory");
+		goto out;
+	}
+	for (long i = 0; i < o->parts; i++) {
+		snprintf(names[i], sizeof names[i], o->parts == 1 ? "forged.bin" : "part-%ld",
+		         i + 1);
+		parts[i] = (struct lt_part_in){.name = names[i],
+		                               .media_type = "application/octet-stream",
+		                               .data = file,
+		                               .len = file_len};
+	}
+	/* The sealing limits are the attacker's, not the recipient's. */
+	cfg->max_parts = 1000000;
+	cfg->max_message_bytes = 64 << 20;
+	struct lt_envelope_in in = {.document_id = id,
+	                            .recipients = recipients,
+	                            .n_recipients = n_recipients,
+	                            .subject = o->subject ? o->subject : "forged",
+	                            .created_at_ms = now,
+	                            .expires_at_ms = o->expired ? now - 1000 : 0,
+	                            .parts = parts,
+	                            .n_parts = (size_t)o->parts};
+	if (lt_envelope_seal(&in, signer, cfg, env_buf, env_len, digest, err) != 0 ||
+	    lt_forge_mutate(o, *env_buf, *env_len, err) != 0 ||
+	    (o->unsigned_ && lt_forge_unsign(env_buf, env_len, err) != 0) ||
+	    (o->part_name != NULL && lt_forge_rename(o->part_name, env_buf, env_len, err) != 0))
+		goto out;
+	if (o->truncate > 0 && (size_t)o->truncate < *env_len)
+		*env_len = (size_t)o->truncate;
+	if (o->random > 0) {
+		free(*env_buf);
+		*env_len = (size_t)o->random;
+		*env_buf = malloc(*env_len);
+		if (*env_buf == NULL || RAND_bytes(*env_buf, (int)*env_len) != 1) {
+			lt_err_set(err, LT_EIO, "no random bytes");
+			goto out;
+		}
+	}
+	if (o->huge_length) {
+		/* version 1, then field 3 (parts, length-delimited) claiming 2^30 bytes. */
+		static const uint8_t huge[] = {0x08, 0x01, 0x1a, 0x80, 0x80, 0x80,
+		                               0x80, 0x04, 0x0a, 0x01, 'x'};
+		memcpy(*env_buf, huge, sizeof huge);
+		*env_len = sizeof huge;
+	}
+	rc = 0;
+out:
+	free(parts);
+	free(names);
+	free(file);
+	return rc;
+}
+
+/* --record: the document is recorded as sent to each recipient, as the agent would. */
+static int lt_forge_record(const struct lt_config *cfg, const char *id,
+                           const char *const *recipients, size_t n_recipients,
+                           const uint8_t digest[LT_DIGEST_LEN], const struct lt_forge_dr *dr,
+                           int64_t now, lt_err *err)
+{
+	struct lt_store *store = NULL;
+	struct lt_txn *t = NULL;
+	int rc = -1;
+	struct lt_life_change submitted = {
+	    .event = LT_LIFE_SUBMITTED, .at_ms = now, .digest = digest, .subject = "forged"};
+	struct lt_life_change ack = {.event = LT_LIFE_KAFKA_ACK,
+	                             .at_ms = now,
+	                             .partition = dr->partition,
+	                             .offset = dr->offset};
+	if (lt_store_open(&store, cfg->data_dir, cfg->lmdb_map_size, err) != 0 ||
+	    lt_txn_begin(store, 1, &t, err) != 0)
+		goto out;
+	for (size_t i = 0; i < n_recipients; i++) {
+		int v = lt_life_apply(t, id, recipients[i], &submitted, err);
+		if (v == LT_LIFE_MOVED)
+			v = lt_life_apply(t, id, recipients[i], &ack, err);
+		if (v != LT_LIFE_MOVED) {
+			if (v >= 0)
+				lt_err_set(err, LT_ECONFLICT, "cannot record %s as sent to %s: %s",
+				           id, recipients[i], lt_life_verdict_name(v));
+			goto out;
+		}
+	}
+	rc = lt_txn_commit(t, err);
+	t = NULL;
+out:
+	lt_txn_abort(t);
+	lt_store_close(store);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -291,20 +555,15 @@ int main(int argc, char **argv)
 	}
 	static struct lt_config cfg;
 	struct lt_signer signer = {0};
-	struct lt_store *store = NULL;
-	struct lt_txn *t = NULL;
 	rd_kafka_t *rk = NULL;
-	struct lt_part_in *parts = NULL;
-	char(*names)[32] = NULL;
-	uint8_t *file = NULL, *env_buf = NULL, digest[LT_DIGEST_LEN];
-	size_t file_len = 0, env_len = 0;
+	uint8_t *buf = NULL, digest[LT_DIGEST_LEN];
+	size_t len = 0;
 	char id[LT_DOCID_LEN + 1], topic[LT_TOPIC_MAX + 1], to[512];
 	const char *recipients[16];
 	size_t n_recipients = 0;
 	struct lt_forge_dr dr = {0};
 	lt_err err;
 	int rc = 1;
-	const char *path = argv[optind];
 	int64_t now = lt_now_ms();
 
 	snprintf(to, sizeof to, "%s", o.to);
@@ -318,80 +577,32 @@ int main(int argc, char **argv)
 		goto fail;
 	if (o.reuse_id != NULL)
 		snprintf(id, sizeof id, "%s", o.reuse_id);
-	if (o.claim_sender != NULL)
-		snprintf(signer.code, sizeof signer.code, "%s", o.claim_sender);
-	if ((file = lt_forge_read(path, &file_len)) == NULL) {
-		lt_err_set(&err, LT_EIO, "cannot read %s", path);
-		goto fail;
-	}
 	if (o.receipt_reason != NULL) {
-		uint8_t *receipt = NULL;
-		size_t receipt_len = 0;
-		if (lt_forge_receipt(&o, &cfg, &signer, file, file_len, &receipt, &receipt_len,
-		                     &err) != 0)
+		size_t env_len = 0;
+		uint8_t *env = lt_forge_read(argv[optind], &env_len);
+		int frc = env == NULL ? lt_err_set(&err, LT_EIO, "cannot read %s", argv[optind])
+		                      : lt_forge_lying_receipt(&o, &cfg, &signer, env, env_len,
+		                                               &buf, &len, &err);
+		free(env);
+		if (frc != 0)
 			goto fail;
-		free(file);
-		file = NULL;
-		env_buf = receipt;
-		env_len = receipt_len;
 		lt_config_receipt_topic(&cfg, recipients[0], topic, sizeof topic);
-		goto publish;
-	}
-	parts = calloc((size_t)o.parts, sizeof *parts);
-	names = calloc((size_t)o.parts, sizeof *names);
-	if (parts == NULL || names == NULL) {
-		lt_err_set(&err, LT_EIO, "out of memory");
-		goto fail;
-	}
-	for (long i = 0; i < o.parts; i++) {
-		snprintf(names[i], sizeof names[i], o.parts == 1 ? "forged.bin" : "part-%ld",
-		         i + 1);
-		parts[i] = (struct lt_part_in){.name = names[i],
-		                               .media_type = "application/octet-stream",
-		                               .data = file,
-		                               .len = file_len};
-	}
-	/* The sealing limits are the attacker's, not the recipient's. */
-	cfg.max_parts = 1000000;
-	cfg.max_message_bytes = 64 << 20;
-	struct lt_envelope_in in = {.document_id = id,
-	                            .recipients = recipients,
-	                            .n_recipients = n_recipients,
-	                            .subject = o.subject ? o.subject : "forged",
-	                            .created_at_ms = now,
-	                            .expires_at_ms = o.expired ? now - 1000 : 0,
-	                            .parts = parts,
-	                            .n_parts = (size_t)o.parts};
-	if (lt_envelope_seal(&in, &signer, &cfg, &env_buf, &env_len, digest, &err) != 0 ||
-	    lt_forge_mutate(&o, env_buf, env_len, &err) != 0 ||
-	    (o.part_name != NULL && lt_forge_rename(o.part_name, &env_buf, &env_len, &err) != 0))
-		goto fail;
-	if (o.truncate > 0 && (size_t)o.truncate < env_len)
-		env_len = (size_t)o.truncate;
-	if (o.random > 0) {
-		free(env_buf);
-		env_len = (size_t)o.random;
-		env_buf = malloc(env_len);
-		if (env_buf == NULL || RAND_bytes(env_buf, (int)env_len) != 1) {
-			lt_err_set(&err, LT_EIO, "no random bytes");
+	} else if (o.receipt != NULL) {
+		if (lt_forge_receipt(&o, &cfg, &signer, &buf, &len, &err) != 0)
 			goto fail;
-		}
+		lt_config_receipt_topic(&cfg, recipients[0], topic, sizeof topic);
+	} else {
+		if (o.claim_sender != NULL)
+			snprintf(signer.code, sizeof signer.code, "%s", o.claim_sender);
+		if (lt_forge_document(&o, argv[optind], &cfg, &signer, id, recipients, n_recipients,
+		                      now, &buf, &len, digest, &err) != 0)
+			goto fail;
+		lt_config_inbox_topic(&cfg, o.publish_to ? o.publish_to : recipients[0], topic,
+		                      sizeof topic);
 	}
-	if (o.huge_length) {
-		/* version 1, then field 3 (parts, length-delimited) claiming 2^30 bytes. */
-		static const uint8_t huge[] = {0x08, 0x01, 0x1a, 0x80, 0x80, 0x80,
-		                               0x80, 0x04, 0x0a, 0x01, 'x'};
-		memcpy(env_buf, huge, sizeof huge);
-		env_len = sizeof huge;
-	}
-	lt_config_inbox_topic(&cfg, o.publish_to ? o.publish_to : recipients[0], topic,
-	                      sizeof topic);
-publish:
 	rk = lt_kafka_producer_new(&cfg, lt_forge_on_dr, &dr, &err);
-	if (rk == NULL)
-		goto fail;
-	if (lt_kafka_produce(rk, topic, cfg.agency_code, strlen(cfg.agency_code), env_buf, env_len,
-	                     NULL, &err) != 0)
+	if (rk == NULL || lt_kafka_produce(rk, topic, cfg.agency_code, strlen(cfg.agency_code), buf,
+	                                   len, NULL, &err) != 0)
 		goto fail;
 	rd_kafka_flush(rk, 30000);
 	rd_kafka_poll(rk, 0);
@@ -400,38 +611,17 @@ publish:
 		           dr.done ? rd_kafka_err2str(dr.err) : "no delivery report");
 		goto fail;
 	}
-	if (o.record) {
-		Lienthong__Store__StatusRecord rec = LIENTHONG__STORE__STATUS_RECORD__INIT;
-		rec.status = LIENTHONG__STORE__DOC_STATUS__SENT;
-		rec.queued_at_ms = rec.updated_at_ms = now;
-		rec.partition = dr.partition;
-		rec.offset = dr.offset;
-		rec.subject = (char *)"forged";
-		if (lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err) != 0 ||
-		    lt_txn_begin(store, 1, &t, &err) != 0)
-			goto fail;
-		for (size_t i = 0; i < n_recipients; i++) {
-			if (lt_status_put(t, id, recipients[i], &rec, &err) != 0)
-				goto fail;
-		}
-		int crc = lt_txn_commit(t, &err);
-		t = NULL;
-		if (crc != 0)
-			goto fail;
-	}
+	if (o.record && o.receipt == NULL &&
+	    lt_forge_record(&cfg, id, recipients, n_recipients, digest, &dr, now, &err) != 0)
+		goto fail;
 	printf("%s\n", id);
 	rc = 0;
 	goto out;
 fail:
 	fprintf(stderr, "lt-forge: %s\n", err.msg);
 out:
-	lt_txn_abort(t);
-	lt_store_close(store);
 	lt_kafka_destroy(rk, 0);
-	free(parts);
-	free(names);
-	free(file);
-	free(env_buf);
+	free(buf);
 	lt_signer_free(&signer);
 	lt_config_free(&cfg);
 	return rc;

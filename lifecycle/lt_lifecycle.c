@@ -1,0 +1,203 @@
+#include "lt_lifecycle.h"
+
+#include <string.h>
+
+#include "../proto/lt_envelope.h"
+
+#define LT_LIFE_STATUS_COUNT (LIENTHONG__STORE__DOC_STATUS__FAILED + 1)
+
+#define NONE LIENTHONG__STORE__DOC_STATUS__DOC_STATUS_UNSPECIFIED
+#define QUEUED LIENTHONG__STORE__DOC_STATUS__QUEUED
+#define SENT LIENTHONG__STORE__DOC_STATUS__SENT
+#define DELIVERED LIENTHONG__STORE__DOC_STATUS__DELIVERED
+#define REJECTED LIENTHONG__STORE__DOC_STATUS__REJECTED
+#define FAILED LIENTHONG__STORE__DOC_STATUS__FAILED
+
+struct lt_life_entry {
+	enum lt_life_verdict verdict;
+	Lienthong__Store__DocStatus next; /* MOVED only */
+	int reason;                       /* the change's reason (and time) is recorded */
+};
+
+/* Table entries: {MOVE(status)}, {KEEP} or {KEEP_REASON}; left out: refused. */
+#define MOVE(s) LT_LIFE_MOVED, (s), 1
+#define KEEP LT_LIFE_KEPT, NONE, 0
+#define KEEP_REASON LT_LIFE_KEPT, NONE, 1
+
+/* The one table. An entry left out is {LT_LIFE_REFUSED}. */
+static const struct lt_life_entry lt_life_table[LT_LIFE_STATUS_COUNT][LT_LIFE_EVENT_COUNT] = {
+    [NONE] =
+        {
+            [LT_LIFE_SUBMITTED] = {MOVE(QUEUED)},
+        },
+    [QUEUED] =
+        {
+            [LT_LIFE_KAFKA_ACK] = {MOVE(SENT)},
+            [LT_LIFE_KAFKA_WAIT] = {KEEP_REASON},
+            [LT_LIFE_DEFERRED] = {MOVE(SENT)},
+            [LT_LIFE_DELIVERED] = {MOVE(DELIVERED)},
+            [LT_LIFE_REJECTED] = {MOVE(REJECTED)},
+            [LT_LIFE_FAILED] = {MOVE(FAILED)},
+        },
+    [SENT] =
+        {
+            [LT_LIFE_KAFKA_ACK] = {KEEP},
+            [LT_LIFE_KAFKA_WAIT] = {KEEP},
+            [LT_LIFE_DEFERRED] = {KEEP_REASON},
+            [LT_LIFE_DELIVERED] = {MOVE(DELIVERED)},
+            [LT_LIFE_REJECTED] = {MOVE(REJECTED)},
+            [LT_LIFE_FAILED] = {MOVE(FAILED)},
+        },
+    [DELIVERED] =
+        {
+            [LT_LIFE_KAFKA_ACK] = {KEEP},
+            [LT_LIFE_KAFKA_WAIT] = {KEEP},
+            [LT_LIFE_DELIVERED] = {KEEP},
+        },
+    [REJECTED] =
+        {
+            [LT_LIFE_KAFKA_ACK] = {KEEP},
+            [LT_LIFE_KAFKA_WAIT] = {KEEP},
+            [LT_LIFE_DELIVERED] = {MOVE(DELIVERED)},
+            [LT_LIFE_REJECTED] = {KEEP},
+        },
+    [FAILED] =
+        {
+            [LT_LIFE_KAFKA_ACK] = {KEEP},
+            [LT_LIFE_KAFKA_WAIT] = {KEEP},
+            [LT_LIFE_DELIVERED] = {MOVE(DELIVERED)},
+            [LT_LIFE_FAILED] = {KEEP},
+        },
+};
+
+static const struct lt_life_entry *lt_life_entry(Lienthong__Store__DocStatus cur,
+                                                 enum lt_life_event ev)
+{
+	static const struct lt_life_entry refused = {LT_LIFE_REFUSED, NONE, 0};
+	if ((int)cur < 0 || (int)cur >= LT_LIFE_STATUS_COUNT || (int)ev < 0 ||
+	    ev >= LT_LIFE_EVENT_COUNT)
+		return &refused; /* a status this version does not know: left alone */
+	return &lt_life_table[cur][ev];
+}
+
+enum lt_life_verdict lt_life_next(Lienthong__Store__DocStatus cur, enum lt_life_event ev,
+                                  Lienthong__Store__DocStatus *next)
+{
+	const struct lt_life_entry *e = lt_life_entry(cur, ev);
+	*next = e->verdict == LT_LIFE_MOVED ? e->next : cur;
+	return e->verdict;
+}
+
+int lt_life_receipt_event(Lienthong__ReceiptStatus s, enum lt_life_event *ev)
+{
+	switch (s) {
+	case LIENTHONG__RECEIPT_STATUS__RECEIPT_DEFERRED:
+		*ev = LT_LIFE_DEFERRED;
+		return 0;
+	case LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED:
+		*ev = LT_LIFE_DELIVERED;
+		return 0;
+	case LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED:
+		*ev = LT_LIFE_REJECTED;
+		return 0;
+	case LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED:
+		*ev = LT_LIFE_FAILED;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+const char *lt_life_event_name(enum lt_life_event ev)
+{
+	static const char *const names[LT_LIFE_EVENT_COUNT] = {
+	    [LT_LIFE_SUBMITTED] = "submitted",   [LT_LIFE_KAFKA_ACK] = "kafka-ack",
+	    [LT_LIFE_KAFKA_WAIT] = "kafka-wait", [LT_LIFE_DEFERRED] = "deferred",
+	    [LT_LIFE_DELIVERED] = "delivered",   [LT_LIFE_REJECTED] = "rejected",
+	    [LT_LIFE_FAILED] = "failed",
+	};
+	return (int)ev >= 0 && ev < LT_LIFE_EVENT_COUNT ? names[ev] : "unknown";
+}
+
+const char *lt_life_verdict_name(enum lt_life_verdict v)
+{
+	switch (v) {
+	case LT_LIFE_REFUSED:
+		return "refused";
+	case LT_LIFE_KEPT:
+		return "kept";
+	case LT_LIFE_MOVED:
+		return "moved";
+	case LT_LIFE_NO_RECORD:
+		return "no record";
+	case LT_LIFE_OTHER_CONTENT:
+		return "other content";
+	}
+	return "unknown";
+}
+
+static int lt_life_is_receipt(enum lt_life_event ev)
+{
+	return ev == LT_LIFE_DEFERRED || ev == LT_LIFE_DELIVERED || ev == LT_LIFE_REJECTED ||
+	       ev == LT_LIFE_FAILED;
+}
+
+static int lt_life_create(struct lt_txn *t, const char *doc_id, const char *recipient,
+                          const struct lt_life_change *ch, lt_err *err)
+{
+	Lienthong__Store__StatusRecord rec = LIENTHONG__STORE__STATUS_RECORD__INIT;
+	rec.status = QUEUED;
+	rec.queued_at_ms = ch->at_ms;
+	rec.updated_at_ms = ch->at_ms;
+	rec.partition = -1;
+	rec.offset = -1;
+	rec.reason = (char *)(ch->reason ? ch->reason : "");
+	rec.subject = (char *)(ch->subject ? ch->subject : "");
+	rec.digest.data = (uint8_t *)ch->digest;
+	rec.digest.len = ch->digest != NULL ? LT_DIGEST_LEN : 0;
+	return lt_status_put(t, doc_id, recipient, &rec, err) == 0 ? LT_LIFE_MOVED : -1;
+}
+
+int lt_life_apply(struct lt_txn *t, const char *doc_id, const char *recipient,
+                  const struct lt_life_change *ch, lt_err *err)
+{
+	Lienthong__Store__StatusRecord *rec = NULL;
+	if (lt_status_get(t, doc_id, recipient, &rec, err) != 0)
+		return -1;
+	if (rec == NULL)
+		return ch->event == LT_LIFE_SUBMITTED
+		           ? lt_life_create(t, doc_id, recipient, ch, err)
+		           : LT_LIFE_NO_RECORD;
+	int ret;
+	if (lt_life_is_receipt(ch->event) &&
+	    (ch->digest == NULL || rec->digest.len != LT_DIGEST_LEN ||
+	     memcmp(rec->digest.data, ch->digest, LT_DIGEST_LEN) != 0)) {
+		ret = LT_LIFE_OTHER_CONTENT;
+		goto out;
+	}
+	const struct lt_life_entry *e = lt_life_entry(rec->status, ch->event);
+	int kafka = ch->event == LT_LIFE_KAFKA_ACK || ch->event == LT_LIFE_KAFKA_WAIT;
+	ret = e->verdict;
+	if (ret == LT_LIFE_REFUSED || (ret == LT_LIFE_KEPT && !e->reason && !kafka))
+		goto out;               /* refused, or a repeat: nothing to write */
+	char *own_reason = rec->reason; /* restored before free_unpacked */
+	if (ret == LT_LIFE_MOVED)
+		rec->status = e->next;
+	if (e->reason) {
+		rec->reason = (char *)(ch->reason ? ch->reason : "");
+		rec->updated_at_ms = ch->at_ms;
+	}
+	if (kafka)
+		rec->attempts++;
+	if (ch->event == LT_LIFE_KAFKA_ACK) {
+		rec->partition = ch->partition;
+		rec->offset = ch->offset;
+	}
+	int rc = lt_status_put(t, doc_id, recipient, rec, err);
+	rec->reason = own_reason;
+	if (rc != 0)
+		ret = -1;
+out:
+	lienthong__store__status_record__free_unpacked(rec, NULL);
+	return ret;
+}

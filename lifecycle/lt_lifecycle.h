@@ -1,0 +1,116 @@
+/*
+ * lt_lifecycle: the status of a document this agency sent, per recipient,
+ * and the one table of the moves it may make.
+ *
+ * The sender keeps one status record per (document id, recipient) in the
+ * status database (store/lt_store.h). Every change of such a record is an
+ * event, and every writer (lt_submit, the forwarder, the receipt handler)
+ * applies it through lt_life_apply:
+ *
+ *   submitted   the document was accepted into the outbox
+ *   kafka-ack   Kafka acknowledged the record (partition, offset)
+ *   kafka-wait  Kafka did not take the record: it waits (the reason says why)
+ *   deferred    the recipient's receipt: verified, its target fails for now
+ *   delivered   the recipient's receipt: handed to its target
+ *   rejected    the recipient's receipt: refused, a check failed
+ *   failed      the recipient's receipt: its target refused it for good
+ *
+ * lt_life_next says what an event does to a record in a status: refuse it
+ * (the record stays exactly as it is), keep the status (the reason, the
+ * attempts or the Kafka offset may change), or move it. The table
+ * (lt_lifecycle.c), in words:
+ *
+ *   (none)      submitted -> queued; nothing else applies
+ *   queued      kafka-ack -> sent; kafka-wait keeps queued, with the reason;
+ *               a receipt moves it as from sent (the acknowledgement may not
+ *               be recorded yet), deferred to sent with the recipient's reason
+ *   sent        deferred keeps sent, with the recipient's reason (so
+ *               `deferred` is "sent, with a reason"); delivered, rejected
+ *               and failed move it; Kafka events keep it
+ *   delivered   final: rejected, failed and deferred are refused
+ *   rejected,   verdicts: the other verdict and deferred are refused;
+ *   failed      delivered (the recipient signed that its target has the
+ *               document) moves it
+ *
+ * A repeated verdict and Kafka events (a resend) keep any status; submitted
+ * applies only where there is no record. So no replay, late receipt or
+ * resend ever turns delivered into rejected or failed.
+ *
+ * A receipt's event applies only when the change carries the digest
+ * recorded for that (document, recipient): only the recipient's statement
+ * about the very bytes sent can move a status (the caller has checked that
+ * the recipient signed it).
+ *
+ * Extending: edXML business statuses (01 arrived, 02 refused, 03 accepted,
+ * 04 awaiting assignment, 05 in processing, 06 processed, 13 recall
+ * requested, 15 recall or update agreed, 16 refused) are to become further
+ * events, and further statuses after delivered, by adding rows and columns
+ * to the table: an entry left out is a refusal.
+ *
+ * Threads: lt_life_next is pure; lt_life_apply writes into the caller's
+ * transaction.
+ */
+#ifndef LT_LIFECYCLE_H
+#define LT_LIFECYCLE_H
+
+#include <stdint.h>
+
+#include "../errors/lt_err.h"
+#include "../store/lt_store.h"
+#include "lienthong.pb-c.h"
+
+enum lt_life_event {
+	LT_LIFE_SUBMITTED,
+	LT_LIFE_KAFKA_ACK,
+	LT_LIFE_KAFKA_WAIT,
+	LT_LIFE_DEFERRED,
+	LT_LIFE_DELIVERED,
+	LT_LIFE_REJECTED,
+	LT_LIFE_FAILED,
+	LT_LIFE_EVENT_COUNT
+};
+
+enum lt_life_verdict {
+	LT_LIFE_REFUSED = 0,   /* the event may not change this status: nothing written */
+	LT_LIFE_KEPT,          /* allowed, the status stays (details may change) */
+	LT_LIFE_MOVED,         /* allowed, the status changes */
+	LT_LIFE_NO_RECORD,     /* lt_life_apply: no status for (document, recipient) */
+	LT_LIFE_OTHER_CONTENT, /* lt_life_apply: the receipt's digest is not the one sent */
+};
+
+/*
+ * The transition table: what ev does to a record in status cur
+ * (LIENTHONG__STORE__DOC_STATUS__DOC_STATUS_UNSPECIFIED: no record yet).
+ * Returns LT_LIFE_REFUSED, LT_LIFE_KEPT (*next = cur) or LT_LIFE_MOVED.
+ */
+enum lt_life_verdict lt_life_next(Lienthong__Store__DocStatus cur, enum lt_life_event ev,
+                                  Lienthong__Store__DocStatus *next);
+
+/* The event a receipt status stands for; -1 for a status that is none. */
+int lt_life_receipt_event(Lienthong__ReceiptStatus s, enum lt_life_event *ev);
+
+const char *lt_life_event_name(enum lt_life_event ev);
+const char *lt_life_verdict_name(enum lt_life_verdict v);
+
+struct lt_life_change {
+	enum lt_life_event event;
+	int64_t at_ms;         /* when it happened (a receipt: its signed time) */
+	const char *reason;    /* why, when the table records a reason; NULL: none */
+	const uint8_t *digest; /* 32 bytes. submitted: the document's; receipts:
+	                          must equal the recorded digest; else unused */
+	const char *subject;   /* submitted only */
+	int32_t partition;     /* kafka-ack only */
+	int64_t offset;        /* kafka-ack only */
+};
+
+/*
+ * Applies ch to the status record of (doc_id, recipient) in t, through the
+ * table. Kafka events also count an attempt, and kafka-ack records the
+ * partition and offset, whatever the status. Returns the verdict (>= 0;
+ * nothing is written unless KEPT or MOVED), or -1 with err set on a store
+ * error.
+ */
+int lt_life_apply(struct lt_txn *t, const char *doc_id, const char *recipient,
+                  const struct lt_life_change *ch, lt_err *err);
+
+#endif
