@@ -234,6 +234,11 @@ void lt_target_free(struct lt_target *t)
 	free(t);
 }
 
+int lt_target_remembers(const struct lt_target *t)
+{
+	return t->http == NULL;
+}
+
 int lt_target_deliver(struct lt_target *t, const Lienthong__Envelope *env, char *where,
                       size_t where_size, lt_err *err)
 {

@@ -48,5 +48,12 @@ struct lt_target *lt_target_new(const struct lt_config *cfg, lt_err *err);
 void lt_target_free(struct lt_target *t);
 int lt_target_deliver(struct lt_target *t, const Lienthong__Envelope *env, char *where,
                       size_t where_size, lt_err *err);
+/*
+ * Whether the target itself recognises a document delivered before (the
+ * folder target: the document's folder exists), so that recording a
+ * delivery may wait for the end of a batch. Another target's deliveries are
+ * recorded one by one, so a crash repeats at most the one in flight.
+ */
+int lt_target_remembers(const struct lt_target *t);
 
 #endif

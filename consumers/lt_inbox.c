@@ -125,29 +125,46 @@ static int lt_inbox_refuse(const struct lt_recv *rc, struct lt_txn *t, const str
  * *pending_since is when its target began to fail, kept across restarts),
  * -1 on error.
  */
-static int lt_inbox_seen(const struct lt_recv *rc, struct lt_txn *t, const struct lt_record *rec,
-                         const Lienthong__Envelope *env, const uint8_t *digest, int64_t now_ms,
-                         int64_t *pending_since, lt_err *err)
+/* The inbox record of (sender, document id) in t; *out NULL when there is none. */
+static int lt_inbox_lookup(struct lt_txn *t, const Lienthong__Header *h,
+                           Lienthong__Store__InboxRecord **out, lt_err *err)
 {
-	const Lienthong__Header *h = env->header;
 	const void *val;
 	size_t vlen;
-	int ret;
 	char key[LT_INBOX_KEY_MAX];
 	size_t klen = lt_inbox_key(h->sender, h->document_id, key, sizeof key);
+	*out = NULL;
 	if (klen == 0)
 		return lt_err_set(err, LT_EINVAL, "sender or document id too long");
 	if (lt_txn_get(t, LT_DB_INBOX, key, klen, &val, &vlen, err) != 0)
 		return -1;
 	if (val == NULL)
 		return 0;
-	Lienthong__Store__InboxRecord *old =
-	    lienthong__store__inbox_record__unpack(NULL, vlen, val);
-	if (old == NULL)
+	*out = lienthong__store__inbox_record__unpack(NULL, vlen, val);
+	if (*out == NULL)
 		return lt_err_set(err, LT_EIO, "inbox record of %s from %s is corrupt",
 		                  h->document_id, h->sender);
-	int same = old->digest.len == LT_DIGEST_LEN &&
-	           memcmp(old->digest.data, digest, LT_DIGEST_LEN) == 0;
+	return 0;
+}
+
+static int lt_inbox_same(const Lienthong__Store__InboxRecord *old, const uint8_t *digest)
+{
+	return old->digest.len == LT_DIGEST_LEN &&
+	       memcmp(old->digest.data, digest, LT_DIGEST_LEN) == 0;
+}
+
+static int lt_inbox_seen(const struct lt_recv *rc, struct lt_txn *t, const struct lt_record *rec,
+                         const Lienthong__Envelope *env, const uint8_t *digest, int64_t now_ms,
+                         int64_t *pending_since, lt_err *err)
+{
+	const Lienthong__Header *h = env->header;
+	Lienthong__Store__InboxRecord *old = NULL;
+	int ret;
+	if (lt_inbox_lookup(t, h, &old, err) != 0)
+		return -1;
+	if (old == NULL)
+		return 0;
+	int same = lt_inbox_same(old, digest);
 	if (same && old->status == LIENTHONG__STORE__INBOX_STATUS__INBOX_PENDING) {
 		*pending_since = old->at_ms;
 		lienthong__store__inbox_record__free_unpacked(old, NULL);
@@ -179,48 +196,93 @@ static int lt_inbox_seen(const struct lt_recv *rc, struct lt_txn *t, const struc
 	           : -1;
 }
 
-int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_record *rec,
-                    int64_t now_ms, int64_t failing_since_ms, lt_err *err)
+/* Whether env passes the arrival checks (addressee, expiry); why says why not. */
+static int lt_inbox_acceptable(const struct lt_recv *rc, const Lienthong__Envelope *env,
+                               int64_t now_ms, lt_err *why)
 {
-	Lienthong__Envelope *env = NULL;
-	uint8_t digest[LT_DIGEST_LEN];
-	char path[PATH_MAX];
-	lt_err why;
-	int ret = -1;
-
-	if (lt_envelope_decode(rec->value, rec->len, rc->cfg, &env, &why) != 0 ||
-	    lt_crypt_open_parts(env, rc->signer, (size_t)rc->cfg->max_message_bytes, &why) != 0 ||
-	    lt_envelope_verify(env, rc->trust, digest, &why) != 0) {
-		ret = lt_inbox_refuse(rc, t, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
-		                      why.msg, NULL, 0, now_ms, err);
-		goto out;
+	const Lienthong__Header *h = env->header;
+	if (!lt_inbox_addressed_to(env, rc->cfg->agency_code))
+		return lt_err_set(why, LT_EINVAL,
+		                  "misdirected: the document is not addressed to this agency (%s)",
+		                  rc->cfg->agency_code);
+	if (h->expires_at_ms != 0 && h->expires_at_ms < now_ms) {
+		char when[LT_TIME_TEXT];
+		lt_time_format(h->expires_at_ms, when, sizeof when);
+		return lt_err_set(why, LT_EINVAL, "expired: the document expired at %s", when);
 	}
+	return 0;
+}
+
+int lt_inbox_check(const struct lt_recv *rc, const struct lt_record *rec, int64_t now_ms,
+                   struct lt_inbox_item *it, lt_err *err)
+{
+	*it = (struct lt_inbox_item){0};
+	if (lt_envelope_decode(rec->value, rec->len, rc->cfg, &it->env, &it->why) != 0 ||
+	    lt_crypt_open_parts(it->env, rc->signer, (size_t)rc->cfg->max_message_bytes,
+	                        &it->why) != 0 ||
+	    lt_envelope_verify(it->env, rc->trust, it->digest, &it->why) != 0)
+		return 0; /* refused when recorded */
+	it->verified = 1;
+
+	/* Delivered only when new (or waiting for its target) and acceptable. */
+	struct lt_txn *t = NULL;
+	Lienthong__Store__InboxRecord *old = NULL;
+	if (lt_txn_begin(rc->store, 0, &t, err) != 0)
+		return -1;
+	int rc_lookup = lt_inbox_lookup(t, it->env->header, &old, err);
+	lt_txn_abort(t);
+	if (rc_lookup != 0)
+		return -1;
+	int pending = old != NULL && lt_inbox_same(old, it->digest) &&
+	              old->status == LIENTHONG__STORE__INBOX_STATUS__INBOX_PENDING;
+	int fresh = old == NULL;
+	if (old != NULL)
+		lienthong__store__inbox_record__free_unpacked(old, NULL);
+	lt_err ignore;
+	if (!pending && (!fresh || lt_inbox_acceptable(rc, it->env, now_ms, &ignore) != 0))
+		return 0;
+	/* The slow part, in no transaction: readers and submissions go on meanwhile. */
+	it->attempted = 1;
+	it->delivered = lt_target_deliver(rc->target, it->env, it->path, sizeof it->path,
+	                                  &it->deliver_err) == 0;
+	return 0;
+}
+
+void lt_inbox_item_free(struct lt_inbox_item *it)
+{
+	if (it->env != NULL)
+		lienthong__envelope__free_unpacked(it->env, NULL);
+	it->env = NULL;
+}
+
+int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_record *rec,
+                    const struct lt_inbox_item *it, int64_t now_ms, int64_t failing_since_ms,
+                    lt_err *err)
+{
+	const Lienthong__Envelope *env = it->env;
+	const uint8_t *digest = it->digest;
+	lt_err why;
+
+	if (!it->verified)
+		return lt_inbox_refuse(rc, t, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
+		                       it->why.msg, NULL, 0, now_ms, err);
 	const Lienthong__Header *h = env->header;
 	/* A verdict once given is given again: the duplicate check comes first. */
 	int64_t pending_since = 0;
 	int seen = lt_inbox_seen(rc, t, rec, env, digest, now_ms, &pending_since, err);
-	if (seen != 0) {
-		ret = seen > 0 ? 0 : -1;
-		goto out;
-	}
-	if (pending_since == 0 && !lt_inbox_addressed_to(env, rc->cfg->agency_code)) {
-		snprintf(why.msg, sizeof why.msg,
-		         "misdirected: the document is not addressed to this agency (%s)",
-		         rc->cfg->agency_code);
-		ret = lt_inbox_refuse(rc, t, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
-		                      why.msg, digest, 1, now_ms, err);
-		goto out;
-	}
-	/* Expiry is checked on arrival: a document waiting for its target arrived in time. */
-	if (pending_since == 0 && h->expires_at_ms != 0 && h->expires_at_ms < now_ms) {
-		char when[LT_TIME_TEXT];
-		lt_time_format(h->expires_at_ms, when, sizeof when);
-		snprintf(why.msg, sizeof why.msg, "expired: the document expired at %s", when);
-		ret = lt_inbox_refuse(rc, t, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
-		                      why.msg, digest, 1, now_ms, err);
-		goto out;
-	}
-	if (lt_target_deliver(rc->target, env, path, sizeof path, err) != 0) {
+	if (seen != 0)
+		return seen > 0 ? 0 : -1;
+	/* Addressee and expiry are checked on arrival: a document waiting for its target
+	 * arrived in time. */
+	if (pending_since == 0 && lt_inbox_acceptable(rc, env, now_ms, &why) != 0)
+		return lt_inbox_refuse(rc, t, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
+		                       why.msg, digest, 1, now_ms, err);
+	if (!it->attempted)
+		return lt_err_set(err, LT_EAGAIN,
+		                  "document %s from %s: its delivery was not attempted yet",
+		                  h->document_id, h->sender);
+	if (!it->delivered) {
+		*err = it->deliver_err;
 		int64_t deadline = rc->cfg->delivery_deadline_s * 1000;
 		if (pending_since != 0)
 			failing_since_ms = pending_since; /* failing since before a restart */
@@ -239,28 +301,23 @@ int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_
 			    lt_inbox_queue_receipt(rc, t, h->document_id, h->sender,
 			                           LIENTHONG__RECEIPT_STATUS__RECEIPT_DEFERRED,
 			                           err->msg, digest, now_ms, &why) == 0)
-				ret = 1;
-			goto out;
+				return 1;
+			return -1;
 		}
 		snprintf(why.msg, sizeof why.msg, "%s%s",
 		         err->code == LT_EINVAL ? "target refused the document: "
 		                                : "target kept failing past delivery_deadline_s: ",
 		         err->msg);
-		ret = lt_inbox_refuse(rc, t, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED,
-		                      why.msg, digest, 1, now_ms, err);
-		goto out;
+		return lt_inbox_refuse(rc, t, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED,
+		                       why.msg, digest, 1, now_ms, err);
 	}
 	if (lt_inbox_put(t, h->document_id, LIENTHONG__STORE__INBOX_STATUS__INBOX_DELIVERED,
-	                 h->sender, digest, "", path, now_ms, err) != 0 ||
+	                 h->sender, digest, "", it->path, now_ms, err) != 0 ||
 	    lt_inbox_queue_receipt(rc, t, h->document_id, h->sender,
 	                           LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED, "", digest, now_ms,
 	                           err) != 0)
-		goto out;
+		return -1;
 	lt_log_info("delivered document %s from %s (%zu part(s)) to %s", h->document_id, h->sender,
-	            env->n_parts, path);
-	ret = 0;
-out:
-	if (env != NULL)
-		lienthong__envelope__free_unpacked(env, NULL);
-	return ret;
+	            env->n_parts, it->path);
+	return 0;
 }

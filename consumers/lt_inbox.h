@@ -30,20 +30,56 @@
  * attempt, 0 on the first attempt), the document is kept in the quarantine,
  * recorded as failed, and a `failed` receipt with the reason goes back.
  *
- * Everything is written into the caller's transaction t: the record is
- * handled once t is committed (then the caller may store the Kafka offset).
- * Result: 0 when handled; 1 when the target failed for the first time: t
- * holds a `deferred` receipt telling the sender why its document waits, to
- * be committed, and the record must be handled again later; -1 when it must
- * be handled again later and what this call wrote is to be aborted (a nested
- * transaction). err says why for 1 and -1. Runs in the agent's main loop.
+ * Two steps, so that no LMDB write transaction is open while the target
+ * works (an HTTP target may take minutes; readers, uploads and the
+ * submission service go on meanwhile):
+ *
+ *   lt_inbox_check   outside any write transaction: decodes and verifies
+ *                    the record into an lt_inbox_item, looks its (sender,
+ *                    document id) up, and when it is new (or waiting for its
+ *                    target) and acceptable, delivers it to the target and
+ *                    keeps the outcome in the item. -1 only on a store error.
+ *   lt_inbox_handle  in the caller's transaction t: records what the item
+ *                    says (inbox record, receipt, quarantine), checking the
+ *                    inbox record again in t (an earlier record of the same
+ *                    batch may have recorded the same document).
+ *
+ * Delivery is idempotent (the folder target finds a folder delivered
+ * before; the HTTP target sends an Idempotency-Key), so a crash between the
+ * two steps delivers nothing twice to a target that honours it.
+ *
+ * lt_inbox_handle's result: 0 when handled; 1 when the target failed for
+ * the first time: t holds a `deferred` receipt telling the sender why its
+ * document waits, to be committed, and the record must be handled again
+ * later; -1 when it must be handled again later and what this call wrote is
+ * to be aborted (a nested transaction). err says why for 1 and -1. Both run
+ * in the agent's receive loop.
  */
 #ifndef LT_INBOX_H
 #define LT_INBOX_H
 
+#include <limits.h>
+
+#include "../proto/lt_envelope.h"
 #include "lt_recv.h"
 
+struct lt_inbox_item {
+	int checked;                   /* set by the caller once lt_inbox_check returned 0 */
+	Lienthong__Envelope *env;      /* decoded (NULL when it did not decode); owned */
+	uint8_t digest[LT_DIGEST_LEN]; /* SHA-256 of the canonical bytes, once verified */
+	int verified;                  /* decoded, opened and verified */
+	lt_err why;                    /* why not verified */
+	int attempted;                 /* lt_inbox_check delivered it (or tried) */
+	int delivered;                 /* ... successfully, to path */
+	char path[PATH_MAX];
+	lt_err deliver_err; /* ... or why not (LT_EINVAL: refused for good) */
+};
+
+int lt_inbox_check(const struct lt_recv *rc, const struct lt_record *rec, int64_t now_ms,
+                   struct lt_inbox_item *it, lt_err *err);
 int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_record *rec,
-                    int64_t now_ms, int64_t failing_since_ms, lt_err *err);
+                    const struct lt_inbox_item *it, int64_t now_ms, int64_t failing_since_ms,
+                    lt_err *err);
+void lt_inbox_item_free(struct lt_inbox_item *it);
 
 #endif

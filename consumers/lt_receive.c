@@ -8,6 +8,7 @@
 #include "../clock/lt_backoff.h"
 #include "../clock/lt_clock.h"
 #include "../log/lt_log.h"
+#include "lt_deliver.h"
 #include "lt_inbox.h"
 #include "lt_receipts.h"
 #include "lt_watch.h"
@@ -42,6 +43,7 @@ struct lt_receive {
 	size_t n_blocked, cap_blocked;
 	struct lt_watch watch; /* progress */
 	struct lt_receive_state state;
+	struct lt_inbox_item items[LT_RECEIVE_BATCH]; /* the batch's inbox records, checked */
 };
 
 /* Forgets blocked partitions taken away: their new owner reads them from the commit. */
@@ -237,33 +239,60 @@ static void lt_receive_block(struct lt_receive *r, const char *topic, int32_t pa
 	            (int)partition, (long long)offset, why, (double)wait / 1000.0);
 }
 
-/* Handles one record in a nested transaction of t; 0 handled, -1 blocked. */
+/*
+ * Whether a record waits behind a blocked one of its partition (it comes
+ * again after the rewind); *failing_since is when the record itself began to
+ * fail, when it is the blocked one.
+ */
+static int lt_receive_waits(struct lt_receive *r, const rd_kafka_message_t *m,
+                            int64_t *failing_since)
+{
+	struct lt_blocked *b = lt_receive_blocked(r, rd_kafka_topic_name(m->rkt), m->partition);
+	*failing_since = 0;
+	if (b == NULL)
+		return 0;
+	if (b->paused || b->fresh || m->offset > b->offset)
+		return 1;
+	if (m->offset == b->offset)
+		*failing_since = b->failing_since_ms;
+	return 0;
+}
+
+static struct lt_record lt_receive_record(const rd_kafka_message_t *m)
+{
+	return (struct lt_record){.topic = rd_kafka_topic_name(m->rkt),
+	                          .partition = m->partition,
+	                          .offset = m->offset,
+	                          .value = m->payload,
+	                          .len = m->len};
+}
+
+/*
+ * Records one record's outcome in a nested transaction of t; 0 handled, -1
+ * blocked (or waiting behind a blocked one). it: the inbox item checked
+ * (and delivered) outside the transaction; NULL for a receipt.
+ */
 static int lt_receive_handle(struct lt_receive *r, struct lt_txn *t, const rd_kafka_message_t *m,
-                             int64_t now_ms, int *inbox)
+                             const struct lt_inbox_item *it, int64_t now_ms)
 {
 	const char *topic = rd_kafka_topic_name(m->rkt);
+	int64_t failing_since;
+	if (lt_receive_waits(r, m, &failing_since))
+		return -1;
 	struct lt_blocked *b = lt_receive_blocked(r, topic, m->partition);
-	int64_t failing_since = 0;
-	if (b != NULL) {
-		if (b->paused || b->fresh || m->offset > b->offset)
-			return 1; /* comes again after the rewind: skip it now */
-		if (m->offset == b->offset)
-			failing_since = b->failing_since_ms;
-	}
-	struct lt_record rec = {
-	    .topic = topic,
-	    .partition = m->partition,
-	    .offset = m->offset,
-	    .value = m->payload,
-	    .len = m->len,
-	};
+	struct lt_record rec = lt_receive_record(m);
 	struct lt_txn *child = NULL;
 	lt_err err;
-	int rc = lt_txn_begin_nested(t, &child, &err);
+	int rc = 0;
+	if (it != NULL && !it->checked)
+		/* It waited when the batch was checked; it comes again after a rewind. */
+		rc = lt_err_set(&err, LT_EAGAIN, "not checked with its batch");
+	else
+		rc = lt_txn_begin_nested(t, &child, &err);
 	if (rc == 0) {
-		*inbox = strcmp(topic, r->inbox_topic) == 0;
-		rc = *inbox ? lt_inbox_handle(r->recv, child, &rec, now_ms, failing_since, &err)
-		            : lt_receipts_handle(r->recv, child, &rec, now_ms, &err);
+		rc = it != NULL
+		         ? lt_inbox_handle(r->recv, child, &rec, it, now_ms, failing_since, &err)
+		         : lt_receipts_handle(r->recv, child, &rec, now_ms, &err);
 		if (rc < 0) {
 			lt_txn_abort(child);
 		} else {
@@ -309,18 +338,68 @@ static void lt_receive_partitions(struct lt_receive *r, int64_t now_ms)
 }
 
 /*
- * Takes up to LT_RECEIVE_BATCH records, handles them in one LMDB transaction
- * (one fsync for the batch), then stores their offsets: a record's offset is
- * stored only after what it changed is durable.
+ * Records the outcomes of msgs[from, to) in one LMDB transaction (one fsync),
+ * then stores their offsets: a record's offset is stored only after what it
+ * changed is durable. Returns how many inbox records it handled.
+ */
+static size_t lt_receive_record_range(struct lt_receive *r, rd_kafka_message_t **msgs, size_t from,
+                                      size_t to, int64_t now_ms)
+{
+	int done[LT_RECEIVE_BATCH] = {0};
+	size_t handled_inbox = 0;
+	struct lt_txn *t = NULL;
+	lt_err err;
+	if (from == to)
+		return 0;
+	if (lt_txn_begin(r->recv->store, 1, &t, &err) != 0) {
+		for (size_t i = from; i < to; i++)
+			lt_receive_block(r, rd_kafka_topic_name(msgs[i]->rkt), msgs[i]->partition,
+			                 msgs[i]->offset, now_ms, err.msg);
+		return 0;
+	}
+	for (size_t i = from; i < to; i++) {
+		int inbox = strcmp(rd_kafka_topic_name(msgs[i]->rkt), r->inbox_topic) == 0;
+		done[i] =
+		    lt_receive_handle(r, t, msgs[i], inbox ? &r->items[i] : NULL, now_ms) == 0;
+		handled_inbox += done[i] && inbox;
+	}
+	if (lt_txn_commit(t, &err) != 0) {
+		/* Nothing of the range is durable: each partition goes back to its first record. */
+		for (size_t i = from; i < to; i++) {
+			if (done[i])
+				lt_receive_block(r, rd_kafka_topic_name(msgs[i]->rkt),
+				                 msgs[i]->partition, msgs[i]->offset, now_ms,
+				                 err.msg);
+			done[i] = 0;
+		}
+		handled_inbox = 0;
+	}
+	for (size_t i = from; i < to; i++) {
+		if (!done[i])
+			continue;
+		if (lt_kafka_consumer_done(r->consumer, msgs[i], &err) != 0)
+			lt_log_warn("%s (the record is read again after a restart and not "
+			            "delivered twice)",
+			            err.msg);
+		lt_watch_progress(&r->watch, now_ms);
+		r->state.last_handled_ms = now_ms;
+	}
+	return handled_inbox;
+}
+
+/*
+ * Takes up to LT_RECEIVE_BATCH records. Each inbox record is checked and
+ * delivered outside any LMDB write transaction (lt_inbox_check); outcomes are
+ * recorded in one transaction for the batch, or at once after a delivery
+ * that failed (the partition must stop there) or went to a target that does
+ * not itself recognise a second delivery (a crash then repeats at most the
+ * one in flight).
  */
 size_t lt_receive_tick(struct lt_receive *r, int64_t now_ms)
 {
 	rd_kafka_message_t *msgs[LT_RECEIVE_BATCH];
-	int done[LT_RECEIVE_BATCH];
-	size_t n = 0;
-	int inbox = 0;
-	size_t handled_inbox = 0;
-	struct lt_txn *t = NULL;
+	size_t n = 0, from = 0, handled = 0;
+	int remembers = lt_target_remembers(r->recv->target);
 	lt_err err;
 
 	while (n < LT_RECEIVE_BATCH) {
@@ -338,41 +417,34 @@ size_t lt_receive_tick(struct lt_receive *r, int64_t now_ms)
 		}
 		msgs[n++] = m;
 	}
-	if (n > 0 && lt_txn_begin(r->recv->store, 1, &t, &err) != 0) {
-		for (size_t i = 0; i < n; i++)
-			lt_receive_block(r, rd_kafka_topic_name(msgs[i]->rkt), msgs[i]->partition,
-			                 msgs[i]->offset, now_ms, err.msg);
-		n = 0; /* all rewound: nothing handled */
-	}
 	for (size_t i = 0; i < n; i++) {
-		done[i] = lt_receive_handle(r, t, msgs[i], now_ms, &inbox) == 0;
-		handled_inbox += done[i] && inbox;
-	}
-	if (t != NULL && lt_txn_commit(t, &err) != 0) {
-		/* Nothing of the batch is durable: every partition goes back to its first record.
+		struct lt_inbox_item *it = &r->items[i];
+		struct lt_record rec = lt_receive_record(msgs[i]);
+		int64_t failing_since;
+		*it = (struct lt_inbox_item){0};
+		if (strcmp(rec.topic, r->inbox_topic) != 0 ||
+		    lt_receive_waits(r, msgs[i], &failing_since))
+			continue;
+		if (lt_inbox_check(r->recv, &rec, now_ms, it, &err) != 0) {
+			lt_receive_block(r, rec.topic, rec.partition, rec.offset, now_ms, err.msg);
+			continue;
+		}
+		it->checked = 1;
+		/*
+		 * Recorded at once: a failed delivery (its partition stops here), a
+		 * retried one (it unblocks the records behind it in this batch), one
+		 * to a target that does not recognise a second delivery.
 		 */
-		for (size_t i = 0; i < n; i++) {
-			if (done[i])
-				lt_receive_block(r, rd_kafka_topic_name(msgs[i]->rkt),
-				                 msgs[i]->partition, msgs[i]->offset, now_ms,
-				                 err.msg);
-			done[i] = 0;
+		if (it->attempted && (!it->delivered || !remembers || failing_since != 0)) {
+			handled += lt_receive_record_range(r, msgs, from, i + 1, now_ms);
+			from = i + 1;
 		}
-		handled_inbox = 0;
 	}
+	handled += lt_receive_record_range(r, msgs, from, n, now_ms);
 	for (size_t i = 0; i < n; i++) {
-		if (done[i] && lt_kafka_consumer_done(r->consumer, msgs[i], &err) != 0)
-			lt_log_warn("%s (the record is read again after a restart and not "
-			            "delivered twice)",
-			            err.msg);
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (done[i]) {
-			lt_watch_progress(&r->watch, now_ms);
-			r->state.last_handled_ms = now_ms;
-		}
+		lt_inbox_item_free(&r->items[i]);
 		rd_kafka_message_destroy(msgs[i]);
 	}
 	lt_receive_partitions(r, now_ms);
-	return handled_inbox;
+	return handled;
 }
