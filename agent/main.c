@@ -33,6 +33,7 @@
 #include "../log/lt_log.h"
 #include "../producers/lt_forward.h"
 #include "../producers/lt_submitd.h"
+#include "../store/lt_retention.h"
 
 static volatile sig_atomic_t lt_agent_stop;
 
@@ -472,6 +473,7 @@ int main(int argc, char **argv)
 		lt_agent_topics(&a, now);
 		if (lt_forward_tick(a.fw, now, &err) != 0)
 			lt_log_warn("outbox: %s", err.msg);
+		lt_retention_tick(a.store, &a.cfg, now);
 		lt_agent_consume(&a, now);
 	}
 	lt_log_info("stopping");

@@ -20,6 +20,7 @@
  *   --parts N           N parts (copies of FILE named part-1...), not one
  *   --truncate N        publish only the first N bytes of the envelope
  *   --random N          publish N random bytes instead of an envelope
+ *   --count M           with --random: publish M such records (a flood), each its own
  *   --huge-length       publish a record whose parts field claims 1 GiB
  * For tests only; never installed.
  */
@@ -36,7 +37,7 @@
 #include "../../store/lt_store.h"
 
 struct lt_forge_dr {
-	int done;
+	long done, failed;
 	rd_kafka_resp_err_t err;
 	int32_t partition;
 	int64_t offset;
@@ -45,7 +46,7 @@ struct lt_forge_dr {
 struct lt_forge_opts {
 	const char *config, *to, *claim_sender, *reuse_id, *publish_to;
 	int tamper, forge_signature, expired, record, huge_length;
-	long parts, truncate, random;
+	long parts, truncate, random, count;
 };
 
 static void lt_forge_on_dr(void *ctx, void *opaque, rd_kafka_resp_err_t err, int32_t partition,
@@ -53,8 +54,9 @@ static void lt_forge_on_dr(void *ctx, void *opaque, rd_kafka_resp_err_t err, int
 {
 	struct lt_forge_dr *d = ctx;
 	(void)opaque;
-	d->done = 1;
-	d->err = err;
+	d->done++;
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		d->failed++, d->err = err;
 	d->partition = partition;
 	d->offset = offset;
 }
@@ -102,6 +104,7 @@ static int lt_forge_parse(int argc, char **argv, struct lt_forge_opts *o)
 	                                     {"truncate", required_argument, NULL, 'T'},
 	                                     {"random", required_argument, NULL, 'R'},
 	                                     {"huge-length", no_argument, NULL, 'H'},
+	                                     {"count", required_argument, NULL, 'C'},
 	                                     {"record", no_argument, NULL, 'r'},
 	                                     {NULL, 0, NULL, 0}};
 	int c;
@@ -143,6 +146,9 @@ static int lt_forge_parse(int argc, char **argv, struct lt_forge_opts *o)
 		case 'H':
 			o->huge_length = 1;
 			break;
+		case 'C':
+			o->count = strtol(optarg, NULL, 10);
+			break;
 		case 'r':
 			o->record = 1;
 			break;
@@ -154,6 +160,8 @@ static int lt_forge_parse(int argc, char **argv, struct lt_forge_opts *o)
 		return -1;
 	if (o->parts <= 0)
 		o->parts = 1;
+	if (o->count <= 0 || o->random <= 0)
+		o->count = 1;
 	return 0;
 }
 
@@ -251,14 +259,25 @@ int main(int argc, char **argv)
 		goto fail;
 	lt_config_inbox_topic(&cfg, o.publish_to ? o.publish_to : recipients[0], topic,
 	                      sizeof topic);
-	if (lt_kafka_produce(rk, topic, cfg.agency_code, strlen(cfg.agency_code), env_buf, env_len,
-	                     NULL, &err) != 0)
-		goto fail;
-	rd_kafka_flush(rk, 30000);
+	for (long i = 0; i < o.count; i++) {
+		if (i > 0 && RAND_bytes(env_buf, (int)env_len) != 1) {
+			lt_err_set(&err, LT_EIO, "no random bytes");
+			goto fail;
+		}
+		/* A bounded producer queue: wait for acknowledgements when it is full. */
+		while (lt_kafka_produce(rk, topic, cfg.agency_code, strlen(cfg.agency_code),
+		                        env_buf, env_len, NULL, &err) != 0) {
+			if (err.code != LT_EFULL)
+				goto fail;
+			rd_kafka_poll(rk, 100);
+		}
+		rd_kafka_poll(rk, 0);
+	}
+	rd_kafka_flush(rk, 60000);
 	rd_kafka_poll(rk, 0);
-	if (!dr.done || dr.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		lt_err_set(&err, LT_EIO, "publishing failed: %s",
-		           dr.done ? rd_kafka_err2str(dr.err) : "no delivery report");
+	if (dr.done != o.count || dr.failed != 0) {
+		lt_err_set(&err, LT_EIO, "publishing failed: %ld of %ld acknowledged: %s", dr.done,
+		           o.count, dr.failed ? rd_kafka_err2str(dr.err) : "no delivery report");
 		goto fail;
 	}
 	if (o.record) {
