@@ -79,4 +79,12 @@ int lt_envelope_decode(const uint8_t *buf, size_t len, const struct lt_config *c
 int lt_envelope_verify(const Lienthong__Envelope *env, const struct lt_trust *trust,
                        uint8_t digest[LT_DIGEST_LEN], lt_err *err);
 
+/*
+ * The same checks for an envelope as its sender sealed it: parts encrypted to
+ * the recipients are taken as they are (the signature covers their declared
+ * SHA-256, which only a recipient can compare with the plaintext).
+ */
+int lt_envelope_verify_sealed(const Lienthong__Envelope *env, const struct lt_trust *trust,
+                              uint8_t digest[LT_DIGEST_LEN], lt_err *err);
+
 #endif

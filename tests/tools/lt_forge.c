@@ -21,6 +21,11 @@
  *   --truncate N        publish only the first N bytes of the envelope
  *   --random N          publish N random bytes instead of an envelope
  *   --count M           with --random: publish M such records (a flood), each its own
+ *   --submit-to CONF    instead of publishing, hand the document to the submission
+ *                       service of the agent of CONF (its submit.sock), as
+ *                       lienthong-upload would; prints the agent's refusal and exits 1
+ *   --wrong-recipients  (with --submit-to) the stored recipients differ from the envelope's
+ *   --wrong-digest      (with --submit-to) the stored digest differs from the envelope's
  *   --huge-length       publish a record whose parts field claims 1 GiB
  * For tests only; never installed.
  */
@@ -33,6 +38,7 @@
 #include "../../broker-adapter/lt_kafka.h"
 #include "../../clock/lt_clock.h"
 #include "../../log/lt_log.h"
+#include "../../producers/lt_submitd.h"
 #include "../../proto/lt_envelope.h"
 #include "../../store/lt_store.h"
 
@@ -44,8 +50,8 @@ struct lt_forge_dr {
 };
 
 struct lt_forge_opts {
-	const char *config, *to, *claim_sender, *reuse_id, *publish_to;
-	int tamper, forge_signature, expired, record, huge_length;
+	const char *config, *to, *claim_sender, *reuse_id, *publish_to, *submit_to;
+	int tamper, forge_signature, expired, record, huge_length, wrong_recipients, wrong_digest;
 	long parts, truncate, random, count;
 };
 
@@ -90,6 +96,31 @@ static int lt_forge_mutate(const struct lt_forge_opts *o, uint8_t *buf, size_t l
 	return 0;
 }
 
+/* Hands the document to the submission service of another configuration's agent. */
+static int lt_forge_submit(const struct lt_forge_opts *o, const char *id, const uint8_t *env,
+                           size_t len, uint8_t digest[LT_DIGEST_LEN], const char *const *recipients,
+                           size_t n_recipients, lt_err *err)
+{
+	static struct lt_config victim;
+	static const char *const other[] = {"WRONG.X01"};
+	if (lt_config_load(&victim, o->submit_to, err) != 0)
+		return -1;
+	if (o->wrong_digest)
+		digest[0] ^= 0x01;
+	struct lt_submit_doc doc = {
+	    .document_id = id,
+	    .envelope = env,
+	    .len = len,
+	    .digest = digest,
+	    .recipients = o->wrong_recipients ? other : recipients,
+	    .n_recipients = o->wrong_recipients ? 1 : n_recipients,
+	    .subject = "forged",
+	};
+	int rc = lt_submitd_send(&victim, &doc, 1, err);
+	lt_config_free(&victim);
+	return rc;
+}
+
 static int lt_forge_parse(int argc, char **argv, struct lt_forge_opts *o)
 {
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
@@ -105,6 +136,9 @@ static int lt_forge_parse(int argc, char **argv, struct lt_forge_opts *o)
 	                                     {"random", required_argument, NULL, 'R'},
 	                                     {"huge-length", no_argument, NULL, 'H'},
 	                                     {"count", required_argument, NULL, 'C'},
+	                                     {"submit-to", required_argument, NULL, 'S'},
+	                                     {"wrong-recipients", no_argument, NULL, 'W'},
+	                                     {"wrong-digest", no_argument, NULL, 'D'},
 	                                     {"record", no_argument, NULL, 'r'},
 	                                     {NULL, 0, NULL, 0}};
 	int c;
@@ -148,6 +182,15 @@ static int lt_forge_parse(int argc, char **argv, struct lt_forge_opts *o)
 			break;
 		case 'C':
 			o->count = strtol(optarg, NULL, 10);
+			break;
+		case 'S':
+			o->submit_to = optarg;
+			break;
+		case 'W':
+			o->wrong_recipients = 1;
+			break;
+		case 'D':
+			o->wrong_digest = 1;
 			break;
 		case 'r':
 			o->record = 1;
@@ -253,6 +296,14 @@ int main(int argc, char **argv)
 		                               0x80, 0x04, 0x0a, 0x01, 'x'};
 		memcpy(env_buf, huge, sizeof huge);
 		env_len = sizeof huge;
+	}
+	if (o.submit_to != NULL) {
+		rc = lt_forge_submit(&o, id, env_buf, env_len, digest, recipients, n_recipients,
+		                     &err);
+		if (rc != 0)
+			goto fail;
+		printf("%s\n", id);
+		goto out;
 	}
 	rk = lt_kafka_producer_new(&cfg, lt_forge_on_dr, &dr, &err);
 	if (rk == NULL)
