@@ -474,6 +474,7 @@ int main(int argc, char **argv)
 		if (lt_forward_tick(a.fw, now, &err) != 0)
 			lt_log_warn("outbox: %s", err.msg);
 		lt_retention_tick(a.store, &a.cfg, now);
+		lt_trust_crl_tick(a.trust, now);
 		lt_agent_consume(&a, now);
 	}
 	lt_log_info("stopping");

@@ -46,8 +46,9 @@ static const struct lt_config_row lt_config_rows[] = {
      "agency certificates."},
     {"crl_file", LT_CT_PATH, LT_STR(crl_file), "", 0, 0,
      "PEM file of certificate revocation lists. When set, every CA on a signer's chain "
-     "must have a current CRL here, and revoked signers are rejected. Re-read at agent "
-     "start."},
+     "must have a CRL here, and revoked signers are rejected. The agent re-reads it when "
+     "it changes and every 5 minutes, without a restart. While a CRL is expired, documents "
+     "wait (retried, the sender told why) until a current one is written here."},
     {"agency_certs_dir", LT_CT_PATH, LT_STR(agency_certs_dir), "", 0, 0,
      "Folder of other agencies' certificates, named <CODE>.crt, to encrypt parts to them "
      "(checked against ca_file and their CN when used)."},

@@ -96,6 +96,31 @@ static int lt_inbox_refuse(const struct lt_recv *rc, struct lt_txn *t, const str
 }
 
 /*
+ * A verified document whose signer's revocation cannot be checked (the CRL
+ * expired): it waits like one whose target fails (the partition is paused
+ * and the record retried until a current CRL is read), without a deadline;
+ * the sender is told why once, with a deferred receipt. 1: deferred (the
+ * receipt is queued in t), -1: still waiting (err says why).
+ */
+static int lt_inbox_wait_crl(const struct lt_recv *rc, struct lt_txn *t,
+                             const Lienthong__Envelope *env, const uint8_t *digest,
+                             const lt_err *why, int64_t failing_since_ms, int64_t now_ms,
+                             lt_err *err)
+{
+	const Lienthong__Header *h = env->header;
+	*err = *why;
+	if (failing_since_ms != 0)
+		return -1;
+	lt_log_error("document %s from %s waits: %s", h->document_id, h->sender, why->msg);
+	if (lt_inbox_queue_receipt(rc, t, h->document_id, h->sender,
+	                           LIENTHONG__RECEIPT_STATUS__RECEIPT_DEFERRED, why->msg, digest,
+	                           now_ms, err) != 0)
+		return -1;
+	*err = *why;
+	return 1;
+}
+
+/*
  * A document id seen before: same content gets its receipt again; other
  * content is a conflict. Returns 1 when handled here, 0 when it is to be
  * delivered (new, or pending: then *pending_since is when its target began
@@ -162,6 +187,11 @@ int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_
 	if (lt_envelope_decode(rec->value, rec->len, rc->cfg, &env, &why) != 0 ||
 	    lt_crypt_open_parts(env, rc->signer, (size_t)rc->cfg->max_message_bytes, &why) != 0 ||
 	    lt_envelope_verify(env, rc->trust, digest, &why) != 0) {
+		if (why.code == LT_EAGAIN && env != NULL) {
+			ret = lt_inbox_wait_crl(rc, t, env, digest, &why, failing_since_ms, now_ms,
+			                        err);
+			goto out;
+		}
 		ret = lt_inbox_refuse(rc, t, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
 		                      why.msg, NULL, 0, now_ms, err);
 		goto out;

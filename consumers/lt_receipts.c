@@ -92,6 +92,10 @@ int lt_receipts_handle(const struct lt_recv *rc, struct lt_txn *t, const struct 
 			           rc->cfg->agency_code);
 		else if (lt_receipt_verify(r, rc->trust, &why) == 0)
 			q = 0;
+		else if (why.code == LT_EAGAIN) {
+			*err = why; /* a stale CRL: the receipt waits (retried), not quarantined */
+			goto out;
+		}
 	}
 	if (!q) {
 		q = lt_receipts_apply(t, r, &why, err);

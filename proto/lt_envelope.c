@@ -317,6 +317,11 @@ static int lt_envelope_verify_as(const Lienthong__Envelope *env, const struct lt
 	    lt_sign_check_at(trust, env->header->sender, s->algorithm, s->signer_certificate.data,
 	                     s->signer_certificate.len, canon, canon_len, s->value.data,
 	                     s->value.len, env->header->created_at_ms, err);
+	lt_err stale = {0};
+	if (rc != 0 && err->code == LT_EAGAIN) {
+		stale = *err; /* only revocation is unknown: check the rest, then say wait */
+		rc = 0;
+	}
 	if (rc == 0) {
 		SHA256(canon, canon_len, digest);
 		for (size_t i = 0; i < env->n_parts; i++) {
@@ -335,6 +340,10 @@ static int lt_envelope_verify_as(const Lienthong__Envelope *env, const struct lt
 				break;
 			}
 		}
+	}
+	if (rc == 0 && stale.code != LT_OK) {
+		*err = stale;
+		rc = -1;
 	}
 	free(canon);
 	return rc;
