@@ -49,7 +49,7 @@ PROG_SRC_lienthong-status = status/main.c
 PROG_SRC_lienthong-quarantine = consumers/quarantine_main.c
 PROG_SRC_lienthong-provision = broker-adapter/provision_main.c
 
-UNIT_TESTS = test_config test_canon test_sign test_envelope test_store test_deliver test_retention
+UNIT_TESTS = test_config test_canon test_sign test_envelope test_store test_deliver test_retention test_crl
 TEST_TOOLS = lt-forge lt-proxy
 
 LIB_OBJS = $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
