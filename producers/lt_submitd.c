@@ -333,13 +333,14 @@ static void *lt_submitd_main(void *arg)
 	int64_t first_ready_ms = 0;
 	int wait_ms = -1;
 	for (;;) {
+		/* Stalled clients go first: the poll set below is of the connections left. */
+		int expire_ms = lt_submitd_expire(d, lt_now_ms());
+		if (expire_ms >= 0 && (wait_ms < 0 || expire_ms < wait_ms))
+			wait_ms = expire_ms + 1;
 		pfd[0] = (struct pollfd){.fd = d->wake[0], .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = d->listen_fd, .events = POLLIN};
 		for (size_t i = 0; i < d->n_conns; i++)
 			pfd[2 + i] = (struct pollfd){.fd = d->conns[i].fd, .events = POLLIN};
-		int expire_ms = lt_submitd_expire(d, lt_now_ms());
-		if (expire_ms >= 0 && (wait_ms < 0 || expire_ms < wait_ms))
-			wait_ms = expire_ms + 1;
 		if (poll(pfd, 2 + d->n_conns, wait_ms) < 0 && errno != EINTR)
 			break;
 		if (pfd[0].revents)
