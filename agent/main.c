@@ -35,6 +35,7 @@
 #include "../producers/lt_submitd.h"
 #include "../store/lt_health.h"
 #include "../store/lt_lock.h"
+#include "../store/lt_retention.h"
 
 static volatile sig_atomic_t lt_agent_stop;
 
@@ -136,11 +137,17 @@ static int lt_agent_setup(struct lt_agent *a, const char *path, int check, lt_er
 		return -1;
 	if (a->cfg.crl_file[0] != '\0' && lt_trust_load_crls(a->trust, a->cfg.crl_file, err) != 0)
 		return -1;
-	if (lt_trust_verify(a->trust, a->signer.cert, err) != 0)
-		return lt_err_wrap(err,
-		                   "own certificate %s (other agencies would reject this "
-		                   "agency's documents)",
-		                   a->cfg.cert_file);
+	if (lt_trust_verify(a->trust, a->signer.cert, err) != 0) {
+		if (err->code != LT_EAGAIN)
+			return lt_err_wrap(err,
+			                   "own certificate %s (other agencies would reject this "
+			                   "agency's documents)",
+			                   a->cfg.cert_file);
+		/* Only the CRL is stale: the agent runs, and checks wait for a current one. */
+		lt_log_error("own certificate %s: %s; starting anyway: documents wait until "
+		             "crl_file holds a current CRL",
+		             a->cfg.cert_file, err->msg);
+	}
 	if (!check && lt_lock_take(&a->lock, a->cfg.data_dir, err) != 0)
 		return -1;
 	if (lt_store_open(&a->store, a->cfg.data_dir, a->cfg.lmdb_map_size, err) != 0)
@@ -361,6 +368,8 @@ int main(int argc, char **argv)
 		lt_agent_topics(&a, now);
 		if (lt_forward_tick(a.fw, now, &err) != 0)
 			lt_log_warn("outbox: %s", err.msg);
+		lt_retention_tick(a.store, &a.cfg, now);
+		lt_trust_crl_tick(a.trust, now);
 		if (lt_receive_tick(a.rx, now) > 0)
 			lt_forward_wake(a.fw); /* receipts are waiting in the outbox */
 		lt_agent_watch(&a, now);

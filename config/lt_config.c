@@ -48,8 +48,9 @@ static const struct lt_config_row lt_config_rows[] = {
      "agency certificates."},
     {"crl_file", LT_CT_PATH, LT_STR(crl_file), "", 0, 0,
      "PEM file of certificate revocation lists. When set, every CA on a signer's chain "
-     "must have a current CRL here, and revoked signers are rejected. Re-read at agent "
-     "start."},
+     "must have a CRL here, and revoked signers are rejected. The agent re-reads it when "
+     "it changes and every 5 minutes, without a restart. While a CRL is expired, documents "
+     "wait (retried, the sender told why) until a current one is written here."},
     {"agency_certs_dir", LT_CT_PATH, LT_STR(agency_certs_dir), "", 0, 0,
      "Folder of other agencies' certificates, named <CODE>.crt, to encrypt parts to them "
      "(checked against ca_file and their CN when used)."},
@@ -79,6 +80,31 @@ static const struct lt_config_row lt_config_rows[] = {
     {"delivery_deadline_s", LT_CT_INT, LT_NUM(delivery_deadline_s), "86400", 1, 31536000,
      "How long delivery to the target may keep failing before the document is marked "
      "failed (kept in quarantine, a failed receipt goes to the sender)."},
+    {"retention_sent_body_s", LT_CT_INT, LT_NUM(retention_sent_body_s), "2592000", 1,
+     (int64_t)100 * 31536000,
+     "How long the agent keeps the signed envelope (the bytes) of a document it sent once "
+     "every recipient reached a final status (delivered, rejected, failed); then only its "
+     "status rows are kept. Default 30 days."},
+    {"retention_status_s", LT_CT_INT, LT_NUM(retention_status_s), "31536000", 1,
+     (int64_t)100 * 31536000,
+     "How long a final status (delivered, rejected, failed) of a document sent is kept "
+     "after its last change; then lienthong-status no longer knows the document. Default "
+     "365 days."},
+    {"retention_inbox_s", LT_CT_INT, LT_NUM(retention_inbox_s), "7776000", 1,
+     (int64_t)100 * 31536000,
+     "How long the agent remembers a document it received (delivered or refused), to "
+     "deliver it once however often it comes again. Must stay well above the retention "
+     "of the inbox topic on the broker (Kafka's retention.ms, 7 days by default): a "
+     "record still on the broker after its memory here is gone would be delivered again. "
+     "Default 90 days."},
+    {"quarantine_max_bytes", LT_CT_SIZE, LT_NUM(quarantine_max_bytes), "256M", 1 << 20,
+     (int64_t)1 << 40,
+     "Ceiling of the quarantine in LMDB (suffix K, M, G, T); at the ceiling the oldest "
+     "records are dropped first and counted (lienthong-status --summary). Keep it well "
+     "below lmdb_map_size."},
+    {"quarantine_keep_bytes", LT_CT_SIZE, LT_NUM(quarantine_keep_bytes), "1M", 1024, 64 << 20,
+     "Most bytes kept of one quarantined record; of a larger one only the first bytes are "
+     "kept, with its full length and SHA-256 (it cannot be released then)."},
     {"topic_prefix", LT_CT_STRING, LT_STR(topic_prefix), "lienthong", 0, 0,
      "Prefix of topic names: <prefix>.inbox.<code> and <prefix>.receipts.<code>."},
     {"topic_partitions", LT_CT_INT, LT_NUM(topic_partitions), "3", 1, 1000,

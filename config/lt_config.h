@@ -55,6 +55,11 @@ struct lt_config {
 	char target_cert_file[PATH_MAX];
 	char target_key_file[PATH_MAX];
 	int64_t delivery_deadline_s;
+	int64_t retention_sent_body_s;
+	int64_t retention_status_s;
+	int64_t retention_inbox_s;
+	int64_t quarantine_max_bytes;
+	int64_t quarantine_keep_bytes;
 	char topic_prefix[128];
 	int64_t topic_partitions;
 	int64_t topic_replication;

@@ -118,13 +118,30 @@ static int lt_inbox_refuse(const struct lt_recv *rc, struct lt_txn *t, const str
 }
 
 /*
- * A document (sender, document id) seen before: same content gets the
- * verdict given before again, whatever happened since (expiry included);
- * other content from the same sender is a conflict. Returns 1 when handled
- * here, 0 when it is to be checked and delivered (new, or pending: then
- * *pending_since is when its target began to fail, kept across restarts),
- * -1 on error.
+ * A verified document whose signer's revocation cannot be checked (the CRL
+ * expired): it waits like one whose target fails (the partition is paused
+ * and the record retried until a current CRL is read), without a deadline;
+ * the sender is told why once, with a deferred receipt. 1: deferred (the
+ * receipt is queued in t), -1: still waiting (err says why).
  */
+static int lt_inbox_wait_crl(const struct lt_recv *rc, struct lt_txn *t,
+                             const Lienthong__Envelope *env, const uint8_t *digest,
+                             const lt_err *why, int64_t failing_since_ms, int64_t now_ms,
+                             lt_err *err)
+{
+	const Lienthong__Header *h = env->header;
+	*err = *why;
+	if (failing_since_ms != 0)
+		return -1;
+	lt_log_error("document %s from %s waits: %s", h->document_id, h->sender, why->msg);
+	if (lt_inbox_queue_receipt(rc, t, h->document_id, h->sender,
+	                           LIENTHONG__RECEIPT_STATUS__RECEIPT_DEFERRED, why->msg, digest,
+	                           now_ms, err) != 0)
+		return -1;
+	*err = *why;
+	return 1;
+}
+
 /* The inbox record of (sender, document id) in t; *out NULL when there is none. */
 static int lt_inbox_lookup(struct lt_txn *t, const Lienthong__Header *h,
                            Lienthong__Store__InboxRecord **out, lt_err *err)
@@ -153,6 +170,14 @@ static int lt_inbox_same(const Lienthong__Store__InboxRecord *old, const uint8_t
 	       memcmp(old->digest.data, digest, LT_DIGEST_LEN) == 0;
 }
 
+/*
+ * A document (sender, document id) seen before: same content gets the
+ * verdict given before again, whatever happened since (expiry included);
+ * other content from the same sender is a conflict. Returns 1 when handled
+ * here, 0 when it is to be checked and delivered (new, or pending: then
+ * *pending_since is when its target began to fail, kept across restarts),
+ * -1 on error.
+ */
 static int lt_inbox_seen(const struct lt_recv *rc, struct lt_txn *t, const struct lt_record *rec,
                          const Lienthong__Envelope *env, const uint8_t *digest, int64_t now_ms,
                          int64_t *pending_since, lt_err *err)
@@ -263,6 +288,9 @@ int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_
 	const uint8_t *digest = it->digest;
 	lt_err why;
 
+	if (!it->verified && it->why.code == LT_EAGAIN && env != NULL)
+		return lt_inbox_wait_crl(rc, t, env, digest, &it->why, failing_since_ms, now_ms,
+		                         err);
 	if (!it->verified)
 		return lt_inbox_refuse(rc, t, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
 		                       it->why.msg, NULL, 0, now_ms, err);

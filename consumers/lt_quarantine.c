@@ -10,8 +10,12 @@
 static void lt_quarantine_print(uint64_t seq, const Lienthong__Store__QuarantineRecord *q, int json,
                                 FILE *out)
 {
-	char at[LT_TIME_TEXT];
+	char at[LT_TIME_TEXT], kept[64] = "";
+	/* Records kept before lengths were recorded hold their whole bytes. */
+	uint64_t full = q->raw_length > q->raw.len ? q->raw_length : q->raw.len;
 	lt_time_format(q->at_ms, at, sizeof at);
+	if (full > q->raw.len)
+		snprintf(kept, sizeof kept, " (first %zu kept)", q->raw.len);
 	if (!json) {
 		/* Ids, codes and reasons quote the bad record: shown escaped (lt_text.h). */
 		fprintf(out, "%-6llu %s  ", (unsigned long long)seq, at);
@@ -20,7 +24,7 @@ static void lt_quarantine_print(uint64_t seq, const Lienthong__Store__Quarantine
 		lt_text_fputs(q->document_id[0] ? q->document_id : "-", out);
 		fputs("  from ", out);
 		lt_text_fputs(q->sender[0] ? q->sender : "-", out);
-		fprintf(out, "  %zu bytes  ", q->raw.len);
+		fprintf(out, "  %llu bytes%s  ", (unsigned long long)full, kept);
 		lt_text_fputs(q->reason, out);
 		fputc('\n', out);
 		return;
@@ -33,7 +37,14 @@ static void lt_quarantine_print(uint64_t seq, const Lienthong__Store__Quarantine
 	json_object_set_new(o, "offset", json_integer(q->offset));
 	json_object_set_new(o, "document_id", lt_text_json(q->document_id));
 	json_object_set_new(o, "sender", lt_text_json(q->sender));
-	json_object_set_new(o, "bytes", json_integer((json_int_t)q->raw.len));
+	json_object_set_new(o, "bytes", json_integer((json_int_t)full));
+	json_object_set_new(o, "bytes_kept", json_integer((json_int_t)q->raw.len));
+	if (q->raw_sha256.len == 32) {
+		char hex[65];
+		for (size_t i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", q->raw_sha256.data[i]);
+		json_object_set_new(o, "sha256", json_string(hex));
+	}
 	json_object_set_new(o, "reason", lt_text_json(q->reason));
 	char *text = lt_text_json_dumps(o, JSON_COMPACT);
 	if (text != NULL)
@@ -137,16 +148,21 @@ out:
 int lt_quarantine_release(struct lt_store *s, uint64_t seq, int64_t now_ms, lt_err *err)
 {
 	struct lt_txn *t = NULL;
-	uint8_t key[8];
 	if (lt_txn_begin(s, 1, &t, err) != 0)
 		return -1;
 	Lienthong__Store__QuarantineRecord *q = lt_quarantine_get(t, seq, err);
 	if (q == NULL)
 		goto fail;
-	lt_seq_key(seq, key);
-	int rc = lt_outq_add_release(t, q->topic, "", q->raw.data, q->raw.len, now_ms, err);
+	int rc =
+	    q->raw_length > q->raw.len
+	        ? lt_err_set(err, LT_EINVAL,
+	                     "quarantined record %llu was kept truncated (its first %zu of "
+	                     "%llu bytes, quarantine_keep_bytes): it cannot be released; "
+	                     "ask the sender to send it again",
+	                     (unsigned long long)seq, q->raw.len, (unsigned long long)q->raw_length)
+	        : lt_outq_add_release(t, q->topic, "", q->raw.data, q->raw.len, now_ms, err);
 	lienthong__store__quarantine_record__free_unpacked(q, NULL);
-	if (rc != 0 || lt_txn_del(t, LT_DB_QUARANTINE, key, sizeof key, err) != 0)
+	if (rc != 0 || lt_quarantine_del(t, seq, err) != 0)
 		goto fail;
 	return lt_txn_commit(t, err);
 fail:

@@ -8,6 +8,7 @@
  * to be published again to the topic it came from, and the agent consumes
  * and verifies it like any other record. The quarantine entry is removed in
  * the same transaction. Records are numbered by their quarantine sequence.
+ * A record kept truncated (quarantine_keep_bytes) cannot be released.
  *
  * Used by lienthong-status (list, show) and lienthong-quarantine (release).
  */

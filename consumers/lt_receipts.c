@@ -47,10 +47,11 @@ static int lt_receipts_apply(struct lt_txn *t, const Lienthong__Receipt *r, lt_e
 		return 1;
 	}
 	if (ev == LT_LIFE_DEFERRED) {
-		/* It arrived and verified; its delivery waits for the recipient's target. */
+		/* It arrived and verified; it waits at the recipient (its target fails, or a CRL is
+		 * stale). */
 		lt_time_format(r->time_ms, since, sizeof since);
-		snprintf(reason, sizeof reason, "at the recipient, target failing since %s: %s",
-		         since, r->reason);
+		snprintf(reason, sizeof reason, "at the recipient, waiting since %s: %s", since,
+		         r->reason);
 	} else {
 		snprintf(reason, sizeof reason, "%s", r->reason);
 	}
@@ -100,6 +101,10 @@ int lt_receipts_handle(const struct lt_recv *rc, struct lt_txn *t, const struct 
 			           rc->cfg->agency_code);
 		else if (lt_receipt_verify(r, rc->trust, &why) == 0)
 			q = 0;
+		else if (why.code == LT_EAGAIN) {
+			*err = why; /* a stale CRL: the receipt waits (retried), not quarantined */
+			goto out;
+		}
 	}
 	if (!q) {
 		q = lt_receipts_apply(t, r, &why, err);

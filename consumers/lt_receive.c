@@ -431,11 +431,14 @@ size_t lt_receive_tick(struct lt_receive *r, int64_t now_ms)
 		}
 		it->checked = 1;
 		/*
-		 * Recorded at once: a failed delivery (its partition stops here), a
-		 * retried one (it unblocks the records behind it in this batch), one
-		 * to a target that does not recognise a second delivery.
+		 * Recorded at once: a failed delivery or a document that must wait for a
+		 * current CRL (its partition stops here), a retried one (it unblocks the
+		 * records behind it in this batch), one delivered to a target that does
+		 * not recognise a second delivery.
 		 */
-		if (it->attempted && (!it->delivered || !remembers || failing_since != 0)) {
+		int waits = !it->verified && it->why.code == LT_EAGAIN;
+		if (waits ||
+		    (it->attempted && (!it->delivered || !remembers || failing_since != 0))) {
 			handled += lt_receive_record_range(r, msgs, from, i + 1, now_ms);
 			from = i + 1;
 		}

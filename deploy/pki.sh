@@ -12,7 +12,8 @@
 #   deploy/pki.sh client DIR NAME        DIR/NAME.key, DIR/NAME.crt for a Kafka TLS client
 #                                        that is no agency (a super user such as ADMIN)
 #   deploy/pki.sh revoke DIR CODE        revokes DIR/CODE.crt and rewrites DIR/crl.pem
-#   deploy/pki.sh crl DIR                (re)writes DIR/crl.pem, the CA's current CRL
+#   deploy/pki.sh crl DIR [--seconds N]  (re)writes DIR/crl.pem, the CA's current CRL (valid
+#                                        30 days, or N seconds: to test an expiring CRL)
 #
 # KEYTYPE: ec (ECDSA P-256, default), ed25519 or rsa (3072 bits). TIME is
 # YYYYMMDDHHMMSSZ (UTC), to make certificates that are expired or not yet
@@ -32,7 +33,7 @@ die() {
 }
 
 usage() {
-	sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'
 }
 
 days=${LT_PKI_DAYS:-825}
@@ -171,9 +172,10 @@ cmd_intermediate() {
 }
 
 cmd_crl() {
-	local dir=$1
+	local dir=$1 seconds=${2:-}
 	[ -f "$dir/ca.cnf" ] || die "no CA in $dir"
-	openssl ca -batch -config "$dir/ca.cnf" -gencrl -out "$dir/crl.pem" 2>/dev/null ||
+	openssl ca -batch -config "$dir/ca.cnf" -gencrl ${seconds:+-crlsec "$seconds"} \
+		-out "$dir/crl.pem" 2>/dev/null ||
 		die "cannot write the CRL of $dir"
 	echo "$dir/crl.pem"
 }
@@ -214,8 +216,9 @@ revoke)
 	cmd_revoke "$2" "$3"
 	;;
 crl)
-	[ $# -eq 2 ] || die "usage: deploy/pki.sh crl DIR"
-	cmd_crl "$2"
+	[ $# -eq 2 ] || { [ $# -eq 4 ] && [ "$3" = --seconds ]; } ||
+		die "usage: deploy/pki.sh crl DIR [--seconds N]"
+	cmd_crl "$2" "${4:-}"
 	;;
 -h | --help | help)
 	usage

@@ -10,8 +10,17 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "../log/lt_log.h"
+
+#define LT_TRUST_CRL_STAT_MS 1000              /* how often crl_file is looked at */
+#define LT_TRUST_CRL_REREAD_MS (5 * 60 * 1000) /* re-read at least this often */
+
 struct lt_trust {
 	X509_STORE *store;
+	char ca_file[4096];
+	char crl_file[4096]; /* empty: no revocation checking */
+	struct stat crl_st;  /* crl_file when it was last read */
+	int64_t crl_read_ms, crl_looked_ms;
 };
 
 EVP_PKEY *lt_pki_load_key(const char *path, lt_err *err)
@@ -68,6 +77,7 @@ struct lt_trust *lt_trust_load(const char *ca_file, lt_err *err)
 		lt_err_set(err, LT_EIO, "out of memory");
 		return NULL;
 	}
+	snprintf(t->ca_file, sizeof t->ca_file, "%s", ca_file);
 	t->store = X509_STORE_new();
 	if (t->store == NULL || X509_STORE_load_file(t->store, ca_file) != 1) {
 		lt_err_ssl(err, LT_EINVAL, "cannot load CA certificates from %s", ca_file);
@@ -77,14 +87,68 @@ struct lt_trust *lt_trust_load(const char *ca_file, lt_err *err)
 	return t;
 }
 
-int lt_trust_load_crls(struct lt_trust *t, const char *crl_file, lt_err *err)
+static int lt_trust_add_crls(X509_STORE *store, const char *crl_file, lt_err *err)
 {
-	X509_LOOKUP *lookup = X509_STORE_add_lookup(t->store, X509_LOOKUP_file());
+	X509_LOOKUP *lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
 	if (lookup == NULL || X509_load_crl_file(lookup, crl_file, X509_FILETYPE_PEM) <= 0)
 		return lt_err_ssl(err, LT_EINVAL, "cannot load CRLs from %s (expected PEM)",
 		                  crl_file);
-	X509_STORE_set_flags(t->store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
 	return 0;
+}
+
+int lt_trust_load_crls(struct lt_trust *t, const char *crl_file, lt_err *err)
+{
+	snprintf(t->crl_file, sizeof t->crl_file, "%s", crl_file);
+	if (stat(crl_file, &t->crl_st) != 0)
+		memset(&t->crl_st, 0, sizeof t->crl_st);
+	return lt_trust_add_crls(t->store, crl_file, err);
+}
+
+/* A new store from ca_file and crl_file replaces the old one, if both read. */
+static int lt_trust_reread(struct lt_trust *t, lt_err *err)
+{
+	X509_STORE *store = X509_STORE_new();
+	if (store == NULL || X509_STORE_load_file(store, t->ca_file) != 1) {
+		X509_STORE_free(store);
+		return lt_err_ssl(err, LT_EINVAL, "cannot load CA certificates from %s",
+		                  t->ca_file);
+	}
+	if (lt_trust_add_crls(store, t->crl_file, err) != 0) {
+		X509_STORE_free(store);
+		return -1;
+	}
+	X509_STORE_free(t->store);
+	t->store = store;
+	return 0;
+}
+
+static int lt_trust_same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+void lt_trust_crl_tick(struct lt_trust *t, int64_t now_ms)
+{
+	struct stat st;
+	lt_err err;
+	if (t->crl_file[0] == '\0' || now_ms - t->crl_looked_ms < LT_TRUST_CRL_STAT_MS)
+		return;
+	t->crl_looked_ms = now_ms;
+	if (t->crl_read_ms == 0)
+		t->crl_read_ms = now_ms; /* read at start */
+	int changed = stat(t->crl_file, &st) == 0 && !lt_trust_same_file(&st, &t->crl_st);
+	if (!changed && now_ms - t->crl_read_ms < LT_TRUST_CRL_REREAD_MS)
+		return;
+	t->crl_read_ms = now_ms;
+	if (changed)
+		t->crl_st = st; /* a broken file is tried again when it changes, or in 5 min */
+	if (lt_trust_reread(t, &err) != 0) {
+		lt_log_error("%s; the CRLs read before stay in use", err.msg);
+		return;
+	}
+	lt_log_info("CRLs %sread from %s", changed ? "changed: " : "", t->crl_file);
 }
 
 int lt_pki_check_time(X509 *cert, int64_t at_ms, lt_err *err)
@@ -107,6 +171,37 @@ void lt_trust_free(struct lt_trust *t)
 	free(t);
 }
 
+/*
+ * A CRL out of its validity (nextUpdate passed, or not yet valid) says
+ * nothing about revocation: when the chain is good without revocation
+ * checking, the answer is "wait" (LT_EAGAIN with what to do), not a verdict
+ * on the signer. Returns 0 when err was set so, -1 otherwise.
+ */
+static int lt_trust_crl_stale(const struct lt_trust *t, X509 *cert, int code, lt_err *err)
+{
+	if (code != X509_V_ERR_CRL_HAS_EXPIRED && code != X509_V_ERR_CRL_NOT_YET_VALID)
+		return -1;
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	int rc = -1;
+	if (ctx != NULL && X509_STORE_CTX_init(ctx, t->store, cert, NULL) == 1) {
+		X509_VERIFY_PARAM_clear_flags(X509_STORE_CTX_get0_param(ctx),
+		                              X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+		if (X509_verify_cert(ctx) == 1) {
+			lt_err_set(err, LT_EAGAIN,
+			           "revocation of the signer cannot be checked: a CRL in %s %s; "
+			           "documents wait until a current CRL is written there "
+			           "(deploy/pki.sh crl, or the CA's), no restart needed",
+			           t->crl_file,
+			           code == X509_V_ERR_CRL_HAS_EXPIRED
+			               ? "has expired (nextUpdate passed)"
+			               : "is not yet valid");
+			rc = 0;
+		}
+	}
+	X509_STORE_CTX_free(ctx);
+	return rc;
+}
+
 int lt_trust_verify(const struct lt_trust *t, X509 *cert, lt_err *err)
 {
 	int rc = -1;
@@ -117,8 +212,9 @@ int lt_trust_verify(const struct lt_trust *t, X509 *cert, lt_err *err)
 	}
 	if (X509_verify_cert(ctx) != 1) {
 		int code = X509_STORE_CTX_get_error(ctx);
-		lt_err_set(err, LT_EVERIFY, "signer certificate not trusted: %s",
-		           X509_verify_cert_error_string(code));
+		if (lt_trust_crl_stale(t, cert, code, err) != 0)
+			lt_err_set(err, LT_EVERIFY, "signer certificate not trusted: %s",
+			           X509_verify_cert_error_string(code));
 		ERR_clear_error();
 		goto out;
 	}

@@ -7,8 +7,10 @@
  * certificate has a keyUsage extension, allow digitalSignature.
  *
  * Ownership: returned EVP_PKEY and X509 belong to the caller (free with
- * EVP_PKEY_free / X509_free). An lt_trust is created once and is then
- * read-only: any thread may verify against it.
+ * EVP_PKEY_free / X509_free). An lt_trust is created once; any thread may
+ * verify against it, except that lt_trust_crl_tick replaces its CRLs: a
+ * trust with a crl_file belongs to the one thread that verifies with it and
+ * calls the tick.
  */
 #ifndef LT_PKI_H
 #define LT_PKI_H
@@ -66,14 +68,25 @@ int lt_pki_check_key_file(const char *path, lt_err *err);
  */
 int lt_pki_check_valid_now(X509 *cert, const char *path, int64_t now_ms, lt_err *err);
 
+/*
+ * Re-reads crl_file (with ca_file) when the file changed (inode, size or
+ * modification time, looked at once a second) and at least every 5 minutes,
+ * so that a renewed CRL or a new revocation takes effect without a restart.
+ * A file that cannot be read is logged and the CRLs read before stay in use.
+ * Nothing to do without crl_file. Called by the agent's main loop.
+ */
+void lt_trust_crl_tick(struct lt_trust *t, int64_t now_ms);
+
 /* Checks that at_ms (Unix ms) lies within the certificate's validity period. */
 int lt_pki_check_time(X509 *cert, int64_t at_ms, lt_err *err);
 void lt_trust_free(struct lt_trust *t);
 
 /*
  * Parses a DER certificate, checks its chain to a trusted CA, its validity
- * now, and its key usage. On success returns the certificate (caller frees)
- * and writes its agency code into code.
+ * now, and its key usage. When only revocation cannot be checked (a CRL in
+ * crl_file expired or is not yet valid) the error is LT_EAGAIN: the signer is
+ * not at fault, the caller should wait for a current CRL. On success returns the certificate
+ * (caller frees) and writes its agency code into code.
  */
 X509 *lt_trust_verify_der(const struct lt_trust *t, const uint8_t *der, size_t len, char *code,
                           size_t code_size, lt_err *err);

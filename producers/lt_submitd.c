@@ -14,22 +14,30 @@
 
 #include "../clock/lt_clock.h"
 #include "../log/lt_log.h"
+#include "../pki/lt_pki.h"
 #include "../proto/lt_envelope.h"
 
-#define LT_SUBMITD_DELAY_MS 5 /* longest wait for other submissions to join a commit */
+#define LT_SUBMITD_DELAY_MS 5        /* longest wait for other submissions to join a commit */
+#define LT_SUBMITD_IDLE_MS 5000      /* a client silent this long mid-request is dropped */
+#define LT_SUBMITD_REQUEST_MS 60000  /* a whole request must arrive within this */
+#define LT_SUBMITD_CHUNK (64u << 10) /* the body buffer grows by at least this, as bytes come */
 
 struct lt_submitd_conn {
 	int fd;
 	uint8_t head[4];
+	int in_body;  /* head complete: reading the body */
 	size_t got;   /* bytes of head, then of body, read so far */
 	uint32_t len; /* body length, once head is complete */
 	uint8_t *body;
+	size_t cap;                           /* bytes allocated at body: grows as bytes arrive */
+	int64_t since_ms, last_ms;            /* connected; last byte received */
 	Lienthong__Store__SubmitRequest *req; /* complete request, waiting for a commit */
 };
 
 struct lt_submitd {
 	const struct lt_config *cfg;
 	struct lt_store *store;
+	struct lt_trust *trust; /* ca_file: this thread's own copy */
 	int listen_fd;
 	int wake[2]; /* stop: the main thread writes a byte */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -80,7 +88,25 @@ static void lt_submitd_reply(int fd, int ok, const char *error)
 		lt_log_debug("submission client went away before its answer");
 }
 
-/* Checks a request's envelopes as the recipients will, before accepting them. */
+/* Whether what the store will record of sd (recipients, subject) is what env says. */
+static int lt_submitd_same_fields(const Lienthong__Store__SubmitDoc *sd, const Lienthong__Header *h)
+{
+	if (sd->n_recipients != h->n_recipients || strcmp(sd->subject, h->subject) != 0)
+		return 0;
+	for (size_t r = 0; r < h->n_recipients; r++) {
+		if (strcmp(sd->recipients[r], h->recipients[r]) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Checks a request as the recipients will check its envelopes, before
+ * accepting it: each envelope decodes within the limits, is signed by this
+ * agency (a certificate of ca_file with CN = agency_code, valid now), and the
+ * fields stored beside it (document id, digest, recipients, subject) are the
+ * envelope's own.
+ */
 static int lt_submitd_check(const struct lt_submitd *d, const Lienthong__Store__SubmitRequest *req,
                             lt_err *err)
 {
@@ -89,12 +115,21 @@ static int lt_submitd_check(const struct lt_submitd *d, const Lienthong__Store__
 	for (size_t i = 0; i < req->n_docs; i++) {
 		const Lienthong__Store__SubmitDoc *sd = req->docs[i];
 		Lienthong__Envelope *env = NULL;
+		uint8_t digest[LT_DIGEST_LEN];
 		int rc = lt_envelope_decode(sd->envelope.data, sd->envelope.len, d->cfg, &env, err);
+		if (rc == 0 && strcmp(env->header->sender, d->cfg->agency_code) != 0)
+			rc = lt_err_set(
+			    err, LT_EINVAL, "document %s names sender %s, not this agency (%s)",
+			    env->header->document_id, env->header->sender, d->cfg->agency_code);
+		if (rc == 0 && lt_envelope_verify_sealed(env, d->trust, digest, err) != 0)
+			rc = lt_err_wrap(err, "document %s", env->header->document_id);
 		if (rc == 0 && (strcmp(env->header->document_id, sd->document_id) != 0 ||
-		                strcmp(env->header->sender, d->cfg->agency_code) != 0 ||
-		                sd->digest.len != LT_DIGEST_LEN))
+		                sd->digest.len != LT_DIGEST_LEN ||
+		                memcmp(sd->digest.data, digest, LT_DIGEST_LEN) != 0 ||
+		                !lt_submitd_same_fields(sd, env->header)))
 			rc = lt_err_set(err, LT_EINVAL,
-			                "submission %s does not match its envelope or this agency",
+			                "submission %s: its document id, digest, recipients or "
+			                "subject differ from its signed envelope",
 			                sd->document_id);
 		if (env != NULL)
 			lienthong__envelope__free_unpacked(env, NULL);
@@ -165,6 +200,26 @@ static void lt_submitd_commit(struct lt_submitd *d)
 	free(docs);
 }
 
+/*
+ * Room for the next bytes of the body: the buffer grows with what arrived
+ * (at least doubling), never beyond the length the head announced.
+ */
+static int lt_submitd_grow(struct lt_submitd_conn *c)
+{
+	if (c->got < c->cap)
+		return 0;
+	size_t cap =
+	    c->cap * 2 > c->got + LT_SUBMITD_CHUNK ? c->cap * 2 : c->got + LT_SUBMITD_CHUNK;
+	if (cap > c->len)
+		cap = c->len;
+	uint8_t *b = realloc(c->body, cap);
+	if (b == NULL)
+		return -1;
+	c->body = b;
+	c->cap = cap;
+	return 0;
+}
+
 /* Reads what is there; returns -1 when the connection must be dropped. */
 static int lt_submitd_read(struct lt_submitd *d, struct lt_submitd_conn *c)
 {
@@ -173,31 +228,35 @@ static int lt_submitd_read(struct lt_submitd *d, struct lt_submitd_conn *c)
 		return 0;
 	for (;;) {
 		ssize_t n;
-		if (c->body == NULL) {
+		if (!c->in_body) {
 			n = recv(c->fd, c->head + c->got, 4 - c->got, MSG_DONTWAIT);
 		} else {
-			n = recv(c->fd, c->body + c->got, c->len - c->got, MSG_DONTWAIT);
+			if (lt_submitd_grow(c) != 0) {
+				lt_submitd_reply(c->fd, 0, "agent out of memory");
+				return -1;
+			}
+			n = recv(c->fd, c->body + c->got, c->cap - c->got, MSG_DONTWAIT);
 		}
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
 		if (n == 0)
 			return -1;
 		c->got += (size_t)n;
-		if (c->body == NULL && c->got == 4) {
+		c->last_ms = lt_now_ms();
+		if (!c->in_body && c->got == 4) {
 			c->len = (uint32_t)c->head[0] << 24 | (uint32_t)c->head[1] << 16 |
 			         (uint32_t)c->head[2] << 8 | c->head[3];
 			if (c->len == 0 || c->len > LT_SUBMITD_FRAME_MAX) {
 				lt_submitd_reply(c->fd, 0, "submission frame too large or empty");
 				return -1;
 			}
-			c->body = malloc(c->len);
+			c->in_body = 1;
 			c->got = 0;
-			if (c->body == NULL)
-				return -1;
-		} else if (c->body != NULL && c->got == c->len) {
+		} else if (c->in_body && c->got == c->len) {
 			c->req = lienthong__store__submit_request__unpack(NULL, c->len, c->body);
 			free(c->body);
 			c->body = NULL;
+			c->cap = 0;
 			if (c->req == NULL) {
 				lt_submitd_reply(c->fd, 0, "malformed submission");
 				return -1;
@@ -239,6 +298,36 @@ static int lt_submitd_due(const struct lt_submitd *d, int64_t *first_ready_ms, i
 	return 0;
 }
 
+/*
+ * Drops connections whose request stalls: silent for LT_SUBMITD_IDLE_MS, or
+ * not complete LT_SUBMITD_REQUEST_MS after connecting. Returns how long poll
+ * may wait before the next one is due (-1: none).
+ */
+static int lt_submitd_expire(struct lt_submitd *d, int64_t now)
+{
+	int64_t next = -1;
+	for (size_t i = d->n_conns; i-- > 0;) {
+		const struct lt_submitd_conn *c = &d->conns[i];
+		if (c->req != NULL)
+			continue; /* complete: waits for the commit */
+		int64_t idle = c->last_ms + LT_SUBMITD_IDLE_MS,
+		        whole = c->since_ms + LT_SUBMITD_REQUEST_MS;
+		int64_t due = idle < whole ? idle : whole;
+		if (now >= due) {
+			lt_log_warn("submission client dropped: %s (%zu of %s bytes received)",
+			            now >= whole ? "request not complete within 60 s"
+			                         : "silent for 5 s in the middle of a request",
+			            c->got, c->in_body ? "the announced" : "4 header");
+			lt_submitd_reply(c->fd, 0,
+			                 "submission timed out: send the whole request at once");
+			lt_submitd_close(d, i);
+		} else if (next < 0 || due - now < next) {
+			next = due - now;
+		}
+	}
+	return (int)next;
+}
+
 static void *lt_submitd_main(void *arg)
 {
 	struct lt_submitd *d = arg;
@@ -246,6 +335,10 @@ static void *lt_submitd_main(void *arg)
 	int64_t first_ready_ms = 0;
 	int wait_ms = -1;
 	for (;;) {
+		/* Stalled clients go first: the poll set below is of the connections left. */
+		int expire_ms = lt_submitd_expire(d, lt_now_ms());
+		if (expire_ms >= 0 && (wait_ms < 0 || expire_ms < wait_ms))
+			wait_ms = expire_ms + 1;
 		pfd[0] = (struct pollfd){.fd = d->wake[0], .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = d->listen_fd, .events = POLLIN};
 		for (size_t i = 0; i < d->n_conns; i++)
@@ -271,7 +364,9 @@ static void *lt_submitd_main(void *arg)
 				lt_submitd_reply(fd, 0, "agent busy: too many submissions at once");
 				close(fd);
 			} else if (fd >= 0) {
-				d->conns[d->n_conns++] = (struct lt_submitd_conn){.fd = fd};
+				int64_t now = lt_now_ms();
+				d->conns[d->n_conns++] = (struct lt_submitd_conn){
+				    .fd = fd, .since_ms = now, .last_ms = now};
 			}
 		}
 		/* What is complete is committed together, once the rest arrived or waited enough.
@@ -294,7 +389,8 @@ struct lt_submitd *lt_submitd_start(const struct lt_config *cfg, struct lt_store
 	d->cfg = cfg;
 	d->store = store;
 	d->listen_fd = d->wake[0] = d->wake[1] = -1;
-	if (lt_submitd_path(cfg, d->path, sizeof d->path, err) != 0)
+	if (lt_submitd_path(cfg, d->path, sizeof d->path, err) != 0 ||
+	    (d->trust = lt_trust_load(cfg->ca_file, err)) == NULL)
 		goto fail;
 	memcpy(addr.sun_path, d->path, sizeof d->path);
 	unlink(d->path); /* a socket left by an agent that was killed */
@@ -328,6 +424,7 @@ fail:
 		close(d->wake[0]);
 		close(d->wake[1]);
 	}
+	lt_trust_free(d->trust);
 	free(d);
 	return NULL;
 }
@@ -356,6 +453,7 @@ void lt_submitd_stop(struct lt_submitd *d)
 	unlink(d->path);
 	close(d->wake[0]);
 	close(d->wake[1]);
+	lt_trust_free(d->trust);
 	free(d);
 }
 

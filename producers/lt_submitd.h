@@ -13,7 +13,10 @@
  *
  * Frames: a 4-byte big-endian length, then a SubmitRequest (client) or a
  * SubmitReply (agent), see proto/store.proto; one request per connection.
- * Requests are bounded (LT_SUBMITD_FRAME_MAX), as are connections.
+ * Requests are bounded (LT_SUBMITD_FRAME_MAX), as are connections; the
+ * buffer of a request grows with the bytes that arrive, never reserved from
+ * the announced length. A client silent for 5 s in the middle of a request,
+ * or whose request is not complete 60 s after it connected, is dropped.
  *
  * When the agent does not run (no socket, connection refused), the client
  * commits to LMDB itself (lt_submit). If the agent goes away after taking a
@@ -21,10 +24,16 @@
  * again itself: lt_submit accepts the same bytes twice, so this is safe.
  *
  * Security: the socket is created 0600 in data_dir, so only the agency's own
- * user may submit; every envelope is decoded and checked before it is
- * committed. Threads: lt_submitd_start runs one thread, which serves until
- * stop joins it (it never ends by itself); check and stop are for the thread
- * that started it.
+ * user may submit; still nothing a client sends is trusted: every envelope
+ * is decoded within the limits and verified (signed by this agency with a
+ * certificate of ca_file valid now; parts encrypted to the recipients are
+ * taken as sealed), and the document id, digest, recipients and subject
+ * stored beside it must be the envelope's own; a request with one bad
+ * envelope is refused whole, with the reason, and nothing of it is stored.
+ * Revocation is the recipients' check (a CRL does not stop submissions).
+ * Threads: lt_submitd_start runs one thread, with its own copy of the trust
+ * store, which serves until stop joins it (it never ends by itself); check
+ * and stop are for the thread that started it.
  */
 #ifndef LT_SUBMITD_H
 #define LT_SUBMITD_H

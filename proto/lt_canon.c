@@ -39,9 +39,10 @@ static void lt_canon_str(struct lt_canon_w *w, const char *s)
 	lt_canon_bytes(w, s, s ? strlen(s) : 0);
 }
 
-static void lt_canon_envelope_w(struct lt_canon_w *w, const void *msg)
+/* declared: each part's size and SHA-256 as the message declares them. */
+static void lt_canon_envelope_fill(struct lt_canon_w *w, const Lienthong__Envelope *env,
+                                   int declared)
 {
-	const Lienthong__Envelope *env = msg;
 	const Lienthong__Header *h = env->header;
 	lt_canon_raw(w, LT_CANON_ENVELOPE_MAGIC, strlen(LT_CANON_ENVELOPE_MAGIC));
 	lt_canon_str(w, h->document_id);
@@ -60,11 +61,26 @@ static void lt_canon_envelope_w(struct lt_canon_w *w, const void *msg)
 		uint8_t digest[SHA256_DIGEST_LENGTH];
 		lt_canon_str(w, part->name);
 		lt_canon_str(w, part->media_type);
+		if (declared && part->sha256.len == sizeof digest) {
+			lt_canon_be(w, part->size, 8);
+			lt_canon_raw(w, part->sha256.data, sizeof digest);
+			continue;
+		}
 		lt_canon_be(w, part->data.len, 8);
 		if (w->p != NULL)
 			SHA256(part->data.data, part->data.len, digest);
 		lt_canon_raw(w, digest, sizeof digest);
 	}
+}
+
+static void lt_canon_envelope_w(struct lt_canon_w *w, const void *msg)
+{
+	lt_canon_envelope_fill(w, msg, 0);
+}
+
+static void lt_canon_envelope_declared_w(struct lt_canon_w *w, const void *msg)
+{
+	lt_canon_envelope_fill(w, msg, 1);
 }
 
 static void lt_canon_receipt_w(struct lt_canon_w *w, const void *msg)
@@ -102,6 +118,14 @@ int lt_canon_envelope(const Lienthong__Envelope *env, uint8_t **out, size_t *len
 	if (env->header == NULL)
 		return lt_err_set(err, LT_EINVAL, "envelope has no header");
 	return lt_canon_build(lt_canon_envelope_w, env, out, len, err);
+}
+
+int lt_canon_envelope_declared(const Lienthong__Envelope *env, uint8_t **out, size_t *len,
+                               lt_err *err)
+{
+	if (env->header == NULL)
+		return lt_err_set(err, LT_EINVAL, "envelope has no header");
+	return lt_canon_build(lt_canon_envelope_declared_w, env, out, len, err);
 }
 
 int lt_canon_receipt(const Lienthong__Receipt *r, uint8_t **out, size_t *len, lt_err *err)

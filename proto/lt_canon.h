@@ -37,6 +37,14 @@
 #include "lienthong.pb-c.h"
 
 int lt_canon_envelope(const Lienthong__Envelope *env, uint8_t **out, size_t *len, lt_err *err);
+/*
+ * The same bytes, built from each part's declared size and SHA-256 instead
+ * of its data: for the sender's own check of an envelope whose parts are
+ * already encrypted to the recipients (who check the plaintext against the
+ * declared values). Equal to lt_canon_envelope when the declarations are true.
+ */
+int lt_canon_envelope_declared(const Lienthong__Envelope *env, uint8_t **out, size_t *len,
+                               lt_err *err);
 int lt_canon_receipt(const Lienthong__Receipt *r, uint8_t **out, size_t *len, lt_err *err);
 
 #endif

@@ -277,10 +277,11 @@ int lt_envelope_decode(const uint8_t *buf, size_t len, const struct lt_config *c
 	return 0;
 }
 
-int lt_envelope_verify(const Lienthong__Envelope *env, const struct lt_trust *trust,
-                       uint8_t digest[LT_DIGEST_LEN], lt_err *err)
+/* sealed: encrypted parts are accepted, their data unchecked. */
+static int lt_envelope_verify_as(const Lienthong__Envelope *env, const struct lt_trust *trust,
+                                 int sealed, uint8_t digest[LT_DIGEST_LEN], lt_err *err)
 {
-	for (size_t i = 0; i < env->n_parts; i++) {
+	for (size_t i = 0; i < env->n_parts && !sealed; i++) {
 		if (env->parts[i]->encrypted)
 			return lt_err_set(err, LT_EVERIFY,
 			                  "part %zu is encrypted and was not decrypted", i + 1);
@@ -288,17 +289,26 @@ int lt_envelope_verify(const Lienthong__Envelope *env, const struct lt_trust *tr
 	uint8_t *canon = NULL;
 	size_t canon_len = 0;
 	const Lienthong__Signature *s = env->signature;
-	if (lt_canon_envelope(env, &canon, &canon_len, err) != 0)
+	/* Sealed: encrypted parts are signed as their declared digests say. */
+	if ((sealed ? lt_canon_envelope_declared(env, &canon, &canon_len, err)
+	            : lt_canon_envelope(env, &canon, &canon_len, err)) != 0)
 		return -1;
 	int rc =
 	    lt_sign_check_at(trust, env->header->sender, s->algorithm, s->signer_certificate.data,
 	                     s->signer_certificate.len, canon, canon_len, s->value.data,
 	                     s->value.len, env->header->created_at_ms, err);
+	lt_err stale = {0};
+	if (rc != 0 && err->code == LT_EAGAIN) {
+		stale = *err; /* only revocation is unknown: check the rest, then say wait */
+		rc = 0;
+	}
 	if (rc == 0) {
 		SHA256(canon, canon_len, digest);
 		for (size_t i = 0; i < env->n_parts; i++) {
 			uint8_t d[LT_DIGEST_LEN];
 			const Lienthong__Part *p = env->parts[i];
+			if (p->encrypted)
+				continue; /* sealed: only a recipient can read it */
 			SHA256(p->data.data, p->data.len, d);
 			if (p->size != p->data.len ||
 			    memcmp(d, p->sha256.data, LT_DIGEST_LEN) != 0) {
@@ -311,6 +321,22 @@ int lt_envelope_verify(const Lienthong__Envelope *env, const struct lt_trust *tr
 			}
 		}
 	}
+	if (rc == 0 && stale.code != LT_OK) {
+		*err = stale;
+		rc = -1;
+	}
 	free(canon);
 	return rc;
+}
+
+int lt_envelope_verify(const Lienthong__Envelope *env, const struct lt_trust *trust,
+                       uint8_t digest[LT_DIGEST_LEN], lt_err *err)
+{
+	return lt_envelope_verify_as(env, trust, 0, digest, err);
+}
+
+int lt_envelope_verify_sealed(const Lienthong__Envelope *env, const struct lt_trust *trust,
+                              uint8_t digest[LT_DIGEST_LEN], lt_err *err)
+{
+	return lt_envelope_verify_as(env, trust, 1, digest, err);
 }

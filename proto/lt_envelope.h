@@ -75,8 +75,20 @@ int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *si
 int lt_envelope_decode(const uint8_t *buf, size_t len, const struct lt_config *cfg,
                        Lienthong__Envelope **env, lt_err *err);
 
-/* Checks signature, signer certificate and part digests; fills the document digest. */
+/*
+ * Checks signature, signer certificate and part digests; fills the document
+ * digest. LT_EAGAIN: everything holds (digest filled) but the signer's
+ * revocation cannot be checked yet (a stale CRL): wait, do not refuse.
+ */
 int lt_envelope_verify(const Lienthong__Envelope *env, const struct lt_trust *trust,
                        uint8_t digest[LT_DIGEST_LEN], lt_err *err);
+
+/*
+ * The same checks for an envelope as its sender sealed it: parts encrypted to
+ * the recipients are taken as they are (the signature covers their declared
+ * SHA-256, which only a recipient can compare with the plaintext).
+ */
+int lt_envelope_verify_sealed(const Lienthong__Envelope *env, const struct lt_trust *trust,
+                              uint8_t digest[LT_DIGEST_LEN], lt_err *err);
 
 #endif

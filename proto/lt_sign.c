@@ -181,13 +181,34 @@ out:
 }
 
 /* signed_at_ms < 0: no signing-time check. */
+/* A certificate the trust store checked already (but for revocation): parse, name. */
+static X509 *lt_sign_parse_cert(const uint8_t *der, size_t len, char *code, size_t size,
+                                lt_err *err)
+{
+	const unsigned char *p = der;
+	X509 *cert = d2i_X509(NULL, &p, (long)len);
+	if (cert == NULL || lt_pki_cert_code(cert, code, size, err) != 0) {
+		if (cert == NULL)
+			lt_err_ssl(err, LT_EVERIFY, "signer certificate is not valid DER X.509");
+		X509_free(cert);
+		return NULL;
+	}
+	return cert;
+}
+
 static int lt_sign_check_cert(const struct lt_trust *trust, const char *expected_code,
                               const char *algorithm, const uint8_t *cert_der, size_t cert_len,
                               const uint8_t *msg, size_t len, const uint8_t *sig, size_t sig_len,
                               int64_t signed_at_ms, lt_err *err)
 {
 	char code[LT_CODE_MAX + 1];
+	lt_err stale = {0};
 	X509 *cert = lt_trust_verify_der(trust, cert_der, cert_len, code, sizeof code, err);
+	if (cert == NULL && err->code == LT_EAGAIN) {
+		/* Only revocation is unknown (a stale CRL): check the rest, then say wait. */
+		stale = *err;
+		cert = lt_sign_parse_cert(cert_der, cert_len, code, sizeof code, err);
+	}
 	if (cert == NULL)
 		return -1;
 	int rc = -1;
@@ -206,6 +227,10 @@ static int lt_sign_check_cert(const struct lt_trust *trust, const char *expected
 		goto out;
 	}
 	rc = lt_sign_verify(pub, algorithm, msg, len, sig, sig_len, err);
+	if (rc == 0 && stale.code != LT_OK) {
+		*err = stale;
+		rc = -1;
+	}
 out:
 	X509_free(cert);
 	return rc;

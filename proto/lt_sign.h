@@ -62,6 +62,8 @@ struct lt_trust;
  * chains to a trusted CA, is meant for signing (lt_pki_check_signer_purpose)
  * and names `expected_code` as its CN, and `sig` over msg verifies with its
  * key under `algorithm`. The error says which step failed.
+ * LT_EAGAIN: all of it holds, but revocation cannot be checked yet (a CRL in
+ * crl_file is stale): neither accepted nor refused, to be tried again.
  */
 int lt_sign_check(const struct lt_trust *trust, const char *expected_code, const char *algorithm,
                   const uint8_t *cert_der, size_t cert_len, const uint8_t *msg, size_t len,

@@ -140,6 +140,13 @@ static int lt_status_row(void *ctx, const void *key, size_t klen, const void *va
 	return 0;
 }
 
+static void lt_status_quarantine_line(const struct lt_quarantine_stats *q)
+{
+	printf("quarantine %llu records, %llu bytes; %llu dropped at the ceiling (%llu bytes)\n",
+	       (unsigned long long)q->records, (unsigned long long)q->bytes,
+	       (unsigned long long)q->dropped, (unsigned long long)q->dropped_bytes);
+}
+
 /* The agent's own account (lt_health) and whether it runs (its data_dir lock). */
 static json_t *lt_status_agent(struct lt_store *store, const char *data_dir)
 {
@@ -219,8 +226,8 @@ static void lt_status_agent_text(json_t *o)
 		printf("%-10s ok\n", "submission");
 }
 
-static void lt_status_summary(const struct lt_status_scan *sc, int json, struct lt_store *store,
-                              const char *data_dir)
+static void lt_status_summary(const struct lt_status_scan *sc, const struct lt_quarantine_stats *q,
+                              int json, struct lt_store *store, const char *data_dir)
 {
 	json_t *agent = lt_status_agent(store, data_dir);
 	static const Lienthong__Store__DocStatus order[] = {
@@ -238,6 +245,9 @@ static void lt_status_summary(const struct lt_status_scan *sc, int json, struct 
 		json_object_set_new(o, "oldest_queued_age_s",
 		                    sc->oldest_queued_ms ? json_real(age) : json_null());
 		json_object_set_new(o, "agent", agent);
+		json_object_set_new(o, "quarantine_records", json_integer((json_int_t)q->records));
+		json_object_set_new(o, "quarantine_bytes", json_integer((json_int_t)q->bytes));
+		json_object_set_new(o, "quarantine_dropped", json_integer((json_int_t)q->dropped));
 		char *text = json_dumps(o, JSON_COMPACT);
 		if (text != NULL)
 			puts(text);
@@ -251,6 +261,7 @@ static void lt_status_summary(const struct lt_status_scan *sc, int json, struct 
 	printf("%-10s %zu\n", "total", sc->rows);
 	if (sc->oldest_queued_ms)
 		printf("oldest queued document waits for %.1f s\n", age);
+	lt_status_quarantine_line(q);
 	lt_status_agent_text(agent);
 	json_decref(agent);
 }
@@ -302,16 +313,21 @@ int main(int argc, char **argv)
 	struct lt_status_scan sc = {.o = &o};
 	lt_err err;
 	int rc = 1;
+	struct lt_quarantine_stats qs;
 	if (o.quarantine) {
 		uint64_t count = 0;
 		if (lt_config_load(&cfg, config, &err) != 0 ||
 		    lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err) != 0 ||
-		    lt_quarantine_list(store, o.json, stdout, &count, &err) != 0) {
+		    lt_quarantine_list(store, o.json, stdout, &count, &err) != 0 ||
+		    lt_txn_begin(store, 0, &t, &err) != 0 ||
+		    lt_quarantine_stats(t, &qs, &err) != 0) {
 			lt_log_error("%s", err.msg);
 			goto out;
 		}
 		if (!o.json && count == 0)
 			printf("quarantine is empty\n");
+		if (!o.json && qs.dropped > 0)
+			lt_status_quarantine_line(&qs);
 		rc = 0;
 		goto out;
 	}
@@ -328,8 +344,12 @@ int main(int argc, char **argv)
 		lt_log_error("no document %s in %s", o.doc_id, cfg.data_dir);
 		goto out;
 	}
+	if (o.summary && lt_quarantine_stats(t, &qs, &err) != 0) {
+		lt_log_error("%s", err.msg);
+		goto out;
+	}
 	if (o.summary)
-		lt_status_summary(&sc, o.json, store, cfg.data_dir);
+		lt_status_summary(&sc, &qs, o.json, store, cfg.data_dir);
 	rc = 0;
 out:
 	lt_txn_abort(t);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +12,15 @@
 /* Below this much free space, an I/O error while writing is taken for a full disk. */
 #define LT_STORE_LOW_SPACE (8u << 20)
 
+#include "../log/lt_log.h"
+
 struct lt_store {
 	MDB_env *env;
 	MDB_dbi dbi[LT_DB_COUNT];
 	char dir[4096];
 	int64_t map_size;
+	int64_t quarantine_max_bytes;  /* 0: no bound */
+	int64_t quarantine_keep_bytes; /* 0: no bound */
 };
 
 struct lt_txn {
@@ -384,12 +389,132 @@ int lt_outq_add_release(struct lt_txn *t, const char *topic, const char *destina
 	return lt_outq_put(t, &item, err);
 }
 
+void lt_store_set_quarantine_limits(struct lt_store *s, int64_t max_bytes, int64_t record_bytes)
+{
+	s->quarantine_max_bytes = max_bytes;
+	s->quarantine_keep_bytes = record_bytes;
+}
+
+/* A counter in meta; absent reads as 0 with *found = 0. */
+static int lt_meta_get_u64(struct lt_txn *t, const char *name, uint64_t *v, int *found, lt_err *err)
+{
+	const void *val;
+	size_t vlen;
+	if (lt_txn_get(t, LT_DB_META, name, strlen(name), &val, &vlen, err) != 0)
+		return -1;
+	*found = val != NULL && vlen == 8;
+	*v = *found ? lt_seq_from_key(val) : 0;
+	return 0;
+}
+
+static int lt_meta_put_u64(struct lt_txn *t, const char *name, uint64_t v, lt_err *err)
+{
+	uint8_t b[8];
+	lt_seq_key(v, b);
+	return lt_txn_put(t, LT_DB_META, name, strlen(name), b, sizeof b, err);
+}
+
+static int lt_quarantine_sum(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
+                             lt_err *err)
+{
+	(void)key, (void)klen, (void)val, (void)err;
+	*(uint64_t *)ctx += vlen;
+	return 0;
+}
+
+/* Bytes of the quarantine's records: kept in meta, counted once for an older store. */
+static int lt_quarantine_bytes(struct lt_txn *t, uint64_t *bytes, lt_err *err)
+{
+	int found;
+	if (lt_meta_get_u64(t, "q.bytes", bytes, &found, err) != 0)
+		return -1;
+	if (!found)
+		return lt_txn_scan(t, LT_DB_QUARANTINE, NULL, 0, lt_quarantine_sum, bytes, err);
+	return 0;
+}
+
+/* Drops the oldest records until `need` more bytes fit under the ceiling. */
+static int lt_quarantine_make_room(struct lt_txn *t, uint64_t *total, size_t need, lt_err *err)
+{
+	uint64_t max = (uint64_t)t->s->quarantine_max_bytes, dropped, dropped_bytes, n = 0;
+	int found, rc = 0;
+	if (max == 0 || *total + need <= max)
+		return 0;
+	if (lt_meta_get_u64(t, "q.dropped", &dropped, &found, err) != 0 ||
+	    lt_meta_get_u64(t, "q.dropped_bytes", &dropped_bytes, &found, err) != 0)
+		return -1;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	if ((rc = mdb_cursor_open(t->txn, t->s->dbi[LT_DB_QUARANTINE], &cur)) != 0)
+		return lt_store_fail(t->s, err, rc, "opening a cursor");
+	while (*total + need > max && (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
+		*total -= v.mv_size < *total ? v.mv_size : *total;
+		dropped_bytes += v.mv_size;
+		n++;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return lt_store_fail(t->s, err, rc, "dropping old quarantined records");
+	if (n > 0 && (dropped == 0 || dropped / 1000 != (dropped + n) / 1000))
+		lt_log_warn(
+		    "quarantine at its ceiling (quarantine_max_bytes = %lld): oldest records "
+		    "dropped, %llu so far (lienthong-status --summary)",
+		    (long long)max, (unsigned long long)(dropped + n));
+	if (lt_meta_put_u64(t, "q.dropped", dropped + n, err) != 0 ||
+	    lt_meta_put_u64(t, "q.dropped_bytes", dropped_bytes, err) != 0)
+		return -1;
+	return 0;
+}
+
 int lt_quarantine_add(struct lt_txn *t, const Lienthong__Store__QuarantineRecord *rec, lt_err *err)
 {
-	uint64_t seq;
-	uint8_t key[8];
-	if (lt_txn_next_seq(t, &seq, err) != 0)
+	Lienthong__Store__QuarantineRecord q = *rec;
+	uint8_t sha[32], key[8];
+	uint64_t seq, total;
+	if (EVP_Digest(rec->raw.data, rec->raw.len, sha, NULL, EVP_sha256(), NULL) != 1)
+		return lt_err_set(err, LT_EIO, "cannot compute SHA-256 of a quarantined record");
+	q.raw_length = rec->raw.len;
+	q.raw_sha256.data = sha;
+	q.raw_sha256.len = sizeof sha;
+	if (t->s->quarantine_keep_bytes > 0 && q.raw.len > (size_t)t->s->quarantine_keep_bytes)
+		q.raw.len = (size_t)t->s->quarantine_keep_bytes;
+	size_t n = lienthong__store__quarantine_record__get_packed_size(&q);
+	if (lt_quarantine_bytes(t, &total, err) != 0 ||
+	    lt_quarantine_make_room(t, &total, n, err) != 0 || lt_txn_next_seq(t, &seq, err) != 0)
 		return -1;
 	lt_seq_key(seq, key);
-	return lt_txn_put_pb(t, LT_DB_QUARANTINE, key, sizeof key, &rec->base, err);
+	if (lt_txn_put_pb(t, LT_DB_QUARANTINE, key, sizeof key, &q.base, err) != 0)
+		return -1;
+	return lt_meta_put_u64(t, "q.bytes", total + n, err);
+}
+
+int lt_quarantine_del(struct lt_txn *t, uint64_t seq, lt_err *err)
+{
+	uint8_t key[8];
+	const void *val;
+	size_t vlen;
+	uint64_t total;
+	lt_seq_key(seq, key);
+	if (lt_quarantine_bytes(t, &total, err) != 0 ||
+	    lt_txn_get(t, LT_DB_QUARANTINE, key, sizeof key, &val, &vlen, err) != 0)
+		return -1;
+	if (val == NULL)
+		return 0;
+	if (lt_txn_del(t, LT_DB_QUARANTINE, key, sizeof key, err) != 0)
+		return -1;
+	return lt_meta_put_u64(t, "q.bytes", total - (vlen < total ? vlen : total), err);
+}
+
+int lt_quarantine_stats(struct lt_txn *t, struct lt_quarantine_stats *st, lt_err *err)
+{
+	int found;
+	*st = (struct lt_quarantine_stats){0};
+	if (lt_txn_count(t, LT_DB_QUARANTINE, &st->records, err) != 0 ||
+	    lt_quarantine_bytes(t, &st->bytes, err) != 0 ||
+	    lt_meta_get_u64(t, "q.dropped", &st->dropped, &found, err) != 0 ||
+	    lt_meta_get_u64(t, "q.dropped_bytes", &st->dropped_bytes, &found, err) != 0)
+		return -1;
+	return 0;
 }

@@ -12,6 +12,10 @@
  *               exactly-once delivery
  *   quarantine  sequence (8 bytes BE) -> QuarantineRecord (raw bytes + reason)
  *
+ * meta also keeps the quarantine's accounting: "q.bytes" (bytes of its
+ * records), "q.dropped" and "q.dropped_bytes" (records dropped at the
+ * ceiling, oldest first), each 8 bytes big-endian.
+ *
  * Durability: lt_txn_commit returns after LMDB has fsync'd the commit
  * (no NOSYNC flags, which could corrupt the map on power loss), so what a
  * caller acknowledges after it is durable. Batch many changes into one
@@ -109,7 +113,28 @@ int lt_outq_add(struct lt_txn *t, Lienthong__Store__OutKind kind, const char *do
 int lt_outq_add_release(struct lt_txn *t, const char *topic, const char *destination,
                         const uint8_t *payload, size_t len, int64_t now_ms, lt_err *err);
 
-/* Keeps a record that failed a check, with its raw bytes and the reason. */
+/*
+ * Bounds of the quarantine, so that nothing an outsider sends grows the store
+ * without end: max_bytes for all its records together (the oldest are
+ * dropped first to make room, and counted), record_bytes for one record
+ * (a larger one keeps only its first record_bytes bytes, with its full length
+ * and SHA-256). 0 means no bound. Set once from configuration by the agent
+ * (lt_retention_tick) before records are quarantined; main thread only.
+ */
+void lt_store_set_quarantine_limits(struct lt_store *s, int64_t max_bytes, int64_t record_bytes);
+
+/*
+ * Keeps a record that failed a check, with its raw bytes (rec->raw: the whole
+ * record as received) and the reason, within the bounds above.
+ */
 int lt_quarantine_add(struct lt_txn *t, const Lienthong__Store__QuarantineRecord *rec, lt_err *err);
+/* Removes quarantined record seq (released), keeping the accounting right. */
+int lt_quarantine_del(struct lt_txn *t, uint64_t seq, lt_err *err);
+
+struct lt_quarantine_stats {
+	uint64_t records, bytes;         /* kept now */
+	uint64_t dropped, dropped_bytes; /* dropped at the ceiling since the store was made */
+};
+int lt_quarantine_stats(struct lt_txn *t, struct lt_quarantine_stats *st, lt_err *err);
 
 #endif

@@ -120,9 +120,9 @@ lt_check "$C: none delivered while its target is down" \
 	[ "$(count_status $A "$IDS_C" delivered)" -eq 1 ]
 waiting_id=$(awk -F'\t' 'NR == 2 { print $1 }' "$IDS_C")
 lt_check "$A's status says why the document waits at $C (deferred receipt)" \
-	eval 'status_json $A "$waiting_id" | grep -q "\"status\":\"sent\".*at the recipient, target failing since .*HTTP target"'
+	eval 'status_json $A "$waiting_id" | grep -q "\"status\":\"sent\".*at the recipient, waiting since .*HTTP target"'
 lt_check "$A's status says why a document waits at $B (folder unusable)" \
-	eval 'status_json $A "$(awk -F"\t" "NR == 2 { print \$1 }" "$IDS_B")" | grep -q "at the recipient, target failing since"'
+	eval 'status_json $A "$(awk -F"\t" "NR == 2 { print \$1 }" "$IDS_B")" | grep -q "at the recipient, waiting since"'
 
 lt_check "$C: no 200 answered while the target is down (only the warm-up's)" \
 	[ "$(grep -c ' 200$' "$LT_WORK/http-$C/requests.log" || true)" -eq 1 ]

@@ -20,6 +20,12 @@
  *   --parts N           N parts (copies of FILE named part-1...), not one
  *   --truncate N        publish only the first N bytes of the envelope
  *   --random N          publish N random bytes instead of an envelope
+ *   --count M           with --random: publish M such records (a flood), each its own
+ *   --submit-to CONF    instead of publishing, hand the document to the submission
+ *                       service of the agent of CONF (its submit.sock), as
+ *                       lienthong-upload would; prints the agent's refusal and exits 1
+ *   --wrong-recipients  (with --submit-to) the stored recipients differ from the envelope's
+ *   --wrong-digest      (with --submit-to) the stored digest differs from the envelope's
  *   --huge-length       publish a record whose parts field claims 1 GiB
  *   --unsigned          remove the signature
  *   --part-name NAME    rename the first part to NAME after signing (any bytes)
@@ -59,13 +65,14 @@
 #include "../../clock/lt_clock.h"
 #include "../../lifecycle/lt_lifecycle.h"
 #include "../../log/lt_log.h"
+#include "../../producers/lt_submitd.h"
 #include "../../proto/lt_canon.h"
 #include "../../proto/lt_envelope.h"
 #include "../../proto/lt_receipt.h"
 #include "../../store/lt_store.h"
 
 struct lt_forge_dr {
-	int done;
+	long done, failed;
 	rd_kafka_resp_err_t err;
 	int32_t partition;
 	int64_t offset;
@@ -73,9 +80,10 @@ struct lt_forge_dr {
 
 struct lt_forge_opts {
 	const char *config, *to, *claim_sender, *reuse_id, *publish_to, *receipt, *claim_recipient;
-	const char *part_name, *subject, *receipt_reason, *receipt_status, *key, *cert;
+	const char *part_name, *subject, *receipt_reason, *receipt_status, *key, *cert, *submit_to;
 	int tamper, forge_signature, expired, record, huge_length, unsigned_, no_digest;
-	long parts, truncate, random;
+	int wrong_recipients, wrong_digest;
+	long parts, truncate, random, count;
 };
 
 static void lt_forge_on_dr(void *ctx, void *opaque, rd_kafka_resp_err_t err, int32_t partition,
@@ -83,8 +91,9 @@ static void lt_forge_on_dr(void *ctx, void *opaque, rd_kafka_resp_err_t err, int
 {
 	struct lt_forge_dr *d = ctx;
 	(void)opaque;
-	d->done = 1;
-	d->err = err;
+	d->done++;
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		d->failed++, d->err = err;
 	d->partition = partition;
 	d->offset = offset;
 }
@@ -325,6 +334,31 @@ out:
 	return rc;
 }
 
+/* Hands the document to the submission service of another configuration's agent. */
+static int lt_forge_submit(const struct lt_forge_opts *o, const char *id, const uint8_t *env,
+                           size_t len, uint8_t digest[LT_DIGEST_LEN], const char *const *recipients,
+                           size_t n_recipients, lt_err *err)
+{
+	static struct lt_config victim;
+	static const char *const other[] = {"WRONG.X01"};
+	if (lt_config_load(&victim, o->submit_to, err) != 0)
+		return -1;
+	if (o->wrong_digest)
+		digest[0] ^= 0x01;
+	struct lt_submit_doc doc = {
+	    .document_id = id,
+	    .envelope = env,
+	    .len = len,
+	    .digest = digest,
+	    .recipients = o->wrong_recipients ? other : recipients,
+	    .n_recipients = o->wrong_recipients ? 1 : n_recipients,
+	    .subject = "forged",
+	};
+	int rc = lt_submitd_send(&victim, &doc, 1, err);
+	lt_config_free(&victim);
+	return rc;
+}
+
 static int lt_forge_parse(int argc, char **argv, struct lt_forge_opts *o)
 {
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
@@ -339,6 +373,10 @@ static int lt_forge_parse(int argc, char **argv, struct lt_forge_opts *o)
 	                                     {"truncate", required_argument, NULL, 'T'},
 	                                     {"random", required_argument, NULL, 'R'},
 	                                     {"huge-length", no_argument, NULL, 'H'},
+	                                     {"count", required_argument, NULL, 'M'},
+	                                     {"submit-to", required_argument, NULL, 'O'},
+	                                     {"wrong-recipients", no_argument, NULL, 'X'},
+	                                     {"wrong-digest", no_argument, NULL, 'G'},
 	                                     {"record", no_argument, NULL, 'r'},
 	                                     {"unsigned", no_argument, NULL, 'u'},
 	                                     {"receipt", required_argument, NULL, 'P'},
@@ -390,6 +428,18 @@ static int lt_forge_parse(int argc, char **argv, struct lt_forge_opts *o)
 		case 'H':
 			o->huge_length = 1;
 			break;
+		case 'M':
+			o->count = strtol(optarg, NULL, 10);
+			break;
+		case 'O':
+			o->submit_to = optarg;
+			break;
+		case 'X':
+			o->wrong_recipients = 1;
+			break;
+		case 'G':
+			o->wrong_digest = 1;
+			break;
 		case 'r':
 			o->record = 1;
 			break;
@@ -432,6 +482,8 @@ static int lt_forge_parse(int argc, char **argv, struct lt_forge_opts *o)
 		return -1;
 	if (o->parts <= 0)
 		o->parts = 1;
+	if (o->count <= 0 || o->random <= 0)
+		o->count = 1;
 	return 0;
 }
 
@@ -600,15 +652,35 @@ int main(int argc, char **argv)
 		lt_config_inbox_topic(&cfg, o.publish_to ? o.publish_to : recipients[0], topic,
 		                      sizeof topic);
 	}
+	if (o.submit_to != NULL) {
+		if (lt_forge_submit(&o, id, buf, len, digest, recipients, n_recipients, &err) != 0)
+			goto fail;
+		printf("%s\n", id);
+		rc = 0;
+		goto out;
+	}
 	rk = lt_kafka_producer_new(&cfg, lt_forge_on_dr, &dr, &err);
-	if (rk == NULL || lt_kafka_produce(rk, topic, cfg.agency_code, strlen(cfg.agency_code), buf,
-	                                   len, NULL, &err) != 0)
+	if (rk == NULL)
 		goto fail;
-	rd_kafka_flush(rk, 30000);
+	for (long i = 0; i < o.count; i++) {
+		if (i > 0 && RAND_bytes(buf, (int)len) != 1) {
+			lt_err_set(&err, LT_EIO, "no random bytes");
+			goto fail;
+		}
+		/* A bounded producer queue: wait for acknowledgements when it is full. */
+		while (lt_kafka_produce(rk, topic, cfg.agency_code, strlen(cfg.agency_code), buf,
+		                        len, NULL, &err) != 0) {
+			if (err.code != LT_EFULL)
+				goto fail;
+			rd_kafka_poll(rk, 100);
+		}
+		rd_kafka_poll(rk, 0);
+	}
+	rd_kafka_flush(rk, 60000);
 	rd_kafka_poll(rk, 0);
-	if (!dr.done || dr.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		lt_err_set(&err, LT_EIO, "publishing failed: %s",
-		           dr.done ? rd_kafka_err2str(dr.err) : "no delivery report");
+	if (dr.done != o.count || dr.failed != 0) {
+		lt_err_set(&err, LT_EIO, "publishing failed: %ld of %ld acknowledged: %s", dr.done,
+		           o.count, dr.failed ? rd_kafka_err2str(dr.err) : "no delivery report");
 		goto fail;
 	}
 	if (o.record && o.receipt == NULL &&

@@ -1,0 +1,216 @@
+#include "lt_retention.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../log/lt_log.h"
+
+enum { LT_RETENTION_STATUS, LT_RETENTION_DOCS, LT_RETENTION_INBOX, LT_RETENTION_PHASES };
+
+static const enum lt_db lt_retention_dbs[LT_RETENTION_PHASES] = {
+    [LT_RETENTION_STATUS] = LT_DB_STATUS,
+    [LT_RETENTION_DOCS] = LT_DB_DOCS,
+    [LT_RETENTION_INBOX] = LT_DB_INBOX,
+};
+
+struct lt_retention_key {
+	uint8_t b[sizeof(((struct lt_retention *)0)->from)];
+	size_t len;
+};
+
+struct lt_retention_scan {
+	struct lt_retention *r;
+	const struct lt_retention_limits *lim;
+	struct lt_txn *t;
+	int64_t now_ms;
+	size_t visits;
+	int more; /* stopped before the end of the database */
+	struct lt_retention_key *del;
+	size_t n_del;
+	/* docs phase: what the statuses of one document say */
+	size_t rows, final_rows;
+	int64_t last_change_ms;
+};
+
+static int lt_retention_final(Lienthong__Store__DocStatus st)
+{
+	return st == LIENTHONG__STORE__DOC_STATUS__DELIVERED ||
+	       st == LIENTHONG__STORE__DOC_STATUS__REJECTED ||
+	       st == LIENTHONG__STORE__DOC_STATUS__FAILED;
+}
+
+static int lt_retention_expired(int64_t at_ms, int64_t keep_ms, int64_t now_ms)
+{
+	return at_ms <= now_ms - keep_ms;
+}
+
+static void lt_retention_mark(struct lt_retention_scan *sc, const void *key, size_t klen)
+{
+	struct lt_retention_key *k = &sc->del[sc->n_del++];
+	k->len = klen < sizeof k->b ? klen : sizeof k->b;
+	memcpy(k->b, key, k->len);
+}
+
+/* The statuses of one document, key "<document id>\0<recipient>". */
+static int lt_retention_doc_row(void *ctx, const void *key, size_t klen, const void *val,
+                                size_t vlen, lt_err *err)
+{
+	struct lt_retention_scan *sc = ctx;
+	const struct lt_retention_key *doc = &sc->del[sc->n_del]; /* the document looked at */
+	if (klen <= doc->len || memcmp(key, doc->b, doc->len) != 0 ||
+	    ((const uint8_t *)key)[doc->len] != '\0')
+		return 1; /* past its rows */
+	sc->visits++;
+	Lienthong__Store__StatusRecord *st =
+	    lienthong__store__status_record__unpack(NULL, vlen, val);
+	if (st == NULL)
+		return lt_err_set(err, LT_EIO, "status record of %.*s is corrupt", (int)doc->len,
+		                  (const char *)doc->b);
+	sc->rows++;
+	if (lt_retention_final(st->status)) {
+		sc->final_rows++;
+		if (st->updated_at_ms > sc->last_change_ms)
+			sc->last_change_ms = st->updated_at_ms;
+	}
+	lienthong__store__status_record__free_unpacked(st, NULL);
+	return 0;
+}
+
+/* docs: delete the body once every status is final and old enough (or none is left). */
+static int lt_retention_docs(struct lt_retention_scan *sc, const void *key, size_t klen,
+                             lt_err *err)
+{
+	struct lt_retention_key *doc = &sc->del[sc->n_del];
+	uint8_t from[sizeof doc->b + 1];
+	if (klen >= sizeof doc->b)
+		return 0; /* not a document id */
+	memcpy(doc->b, key, klen);
+	doc->len = klen;
+	memcpy(from, key, klen);
+	from[klen] = '\0';
+	sc->rows = sc->final_rows = 0;
+	sc->last_change_ms = 0;
+	if (lt_txn_scan(sc->t, LT_DB_STATUS, from, klen + 1, lt_retention_doc_row, sc, err) != 0)
+		return -1;
+	if (sc->rows == sc->final_rows &&
+	    lt_retention_expired(sc->last_change_ms, sc->lim->sent_body_ms, sc->now_ms))
+		sc->n_del++; /* doc already holds the key */
+	return 0;
+}
+
+static int lt_retention_row(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
+                            lt_err *err)
+{
+	struct lt_retention_scan *sc = ctx;
+	struct lt_retention *r = sc->r;
+	if (sc->visits >= LT_RETENTION_VISITS || sc->n_del >= LT_RETENTION_DELETES) {
+		/* Resume here next time. */
+		r->flen = klen < sizeof r->from ? klen : sizeof r->from;
+		memcpy(r->from, key, r->flen);
+		sc->more = 1;
+		return 1;
+	}
+	sc->visits++;
+	if (r->phase == LT_RETENTION_DOCS)
+		return lt_retention_docs(sc, key, klen, err);
+	if (r->phase == LT_RETENTION_STATUS) {
+		Lienthong__Store__StatusRecord *st =
+		    lienthong__store__status_record__unpack(NULL, vlen, val);
+		if (st == NULL)
+			return 0; /* lienthong-status reports it; not ours to judge */
+		if (lt_retention_final(st->status) &&
+		    lt_retention_expired(st->updated_at_ms, sc->lim->final_status_ms, sc->now_ms))
+			lt_retention_mark(sc, key, klen);
+		lienthong__store__status_record__free_unpacked(st, NULL);
+		return 0;
+	}
+	Lienthong__Store__InboxRecord *in = lienthong__store__inbox_record__unpack(NULL, vlen, val);
+	if (in == NULL)
+		return 0;
+	if (in->status != LIENTHONG__STORE__INBOX_STATUS__INBOX_PENDING &&
+	    lt_retention_expired(in->at_ms, sc->lim->inbox_ms, sc->now_ms))
+		lt_retention_mark(sc, key, klen);
+	lienthong__store__inbox_record__free_unpacked(in, NULL);
+	return 0;
+}
+
+int lt_retention_step(struct lt_retention *r, struct lt_store *s,
+                      const struct lt_retention_limits *lim, int64_t now_ms, int *pass_done,
+                      struct lt_retention_counts *counts, lt_err *err)
+{
+	struct lt_retention_scan sc = {.r = r, .lim = lim, .now_ms = now_ms};
+	int ret = -1;
+	*pass_done = 0;
+	/* One spare entry: the docs phase builds its candidate there. */
+	sc.del = malloc((LT_RETENTION_DELETES + 1) * sizeof *sc.del);
+	if (sc.del == NULL)
+		return lt_err_set(err, LT_EIO, "out of memory");
+	if (lt_txn_begin(s, 1, &sc.t, err) != 0)
+		goto out;
+	enum lt_db db = lt_retention_dbs[r->phase];
+	if (lt_txn_scan(sc.t, db, r->flen ? r->from : NULL, r->flen, lt_retention_row, &sc, err) !=
+	    0)
+		goto abort;
+	for (size_t i = 0; i < sc.n_del; i++) {
+		if (lt_txn_del(sc.t, db, sc.del[i].b, sc.del[i].len, err) != 0)
+			goto abort;
+	}
+	if (sc.n_del > 0) {
+		ret = lt_txn_commit(sc.t, err);
+		sc.t = NULL;
+		if (ret != 0)
+			goto out;
+	} else {
+		lt_txn_abort(sc.t);
+		sc.t = NULL;
+		ret = 0;
+	}
+	uint64_t *count = r->phase == LT_RETENTION_STATUS ? &counts->statuses
+	                  : r->phase == LT_RETENTION_DOCS ? &counts->bodies
+	                                                  : &counts->inbox;
+	*count += sc.n_del;
+	if (!sc.more) {
+		r->flen = 0;
+		if (++r->phase == LT_RETENTION_PHASES) {
+			r->phase = 0;
+			*pass_done = 1;
+		}
+	}
+	goto out;
+abort:
+	lt_txn_abort(sc.t);
+out:
+	free(sc.del);
+	return ret;
+}
+
+void lt_retention_tick(struct lt_store *s, const struct lt_config *cfg, int64_t now_ms)
+{
+	static struct lt_retention r;
+	static struct lt_retention_counts done;
+	const struct lt_retention_limits lim = {
+	    .sent_body_ms = cfg->retention_sent_body_s * 1000,
+	    .final_status_ms = cfg->retention_status_s * 1000,
+	    .inbox_ms = cfg->retention_inbox_s * 1000,
+	};
+	int pass_done;
+	lt_err err;
+	lt_store_set_quarantine_limits(s, cfg->quarantine_max_bytes, cfg->quarantine_keep_bytes);
+	if (now_ms < r.next_pass_ms)
+		return;
+	if (lt_retention_step(&r, s, &lim, now_ms, &pass_done, &done, &err) != 0) {
+		lt_log_warn("retention sweep: %s; tried again in %d s", err.msg,
+		            LT_RETENTION_PAUSE_MS / 1000);
+		r = (struct lt_retention){.next_pass_ms = now_ms + LT_RETENTION_PAUSE_MS};
+		return;
+	}
+	if (!pass_done)
+		return;
+	r.next_pass_ms = now_ms + LT_RETENTION_PAUSE_MS;
+	if (done.bodies + done.statuses + done.inbox > 0)
+		lt_log_info("retention: deleted %llu sent document bodies, %llu final statuses, "
+		            "%llu inbox records past their retention",
+		            (unsigned long long)done.bodies, (unsigned long long)done.statuses,
+		            (unsigned long long)done.inbox);
+	done = (struct lt_retention_counts){0};
+}
