@@ -119,8 +119,13 @@ $(BUILD)/bench/submit_bench: bench/submit_bench.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-bench: all $(BUILD)/bench/submit_bench
+$(BUILD)/bench/status_bench: bench/status_bench.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+bench: all $(BUILD)/bench/submit_bench $(BUILD)/bench/status_bench
 	d=$$(mktemp -d /tmp/lienthong-submit.XXXXXX) && $(BUILD)/bench/submit_bench $$d 4 300; rm -rf $$d
+	d=$$(mktemp -d /tmp/lienthong-status.XXXXXX) && $(BUILD)/bench/status_bench $$d 1000000; rm -rf $$d
 	bench/throughput.sh
 
 install: $(BINS)

@@ -101,8 +101,8 @@ struct lt_life_change {
 	const char *subject;       /* submitted only */
 	int32_t partition;         /* kafka-ack only */
 	int64_t offset;            /* kafka-ack only */
-	const char *who;           /* the reporting person or unit, for the history; NULL: none */
-	const char *business_code; /* the edXML status code ("01".."16") reported; NULL: none */
+	const char *who;           /* who reported it (a person or unit); NULL: none */
+	const char *business_code; /* the edXML code of a business event; NULL: none */
 };
 
 /*

@@ -152,7 +152,8 @@ static int lt_index_entries(struct lt_txn *t, const char *doc_id, const char *re
 	lt_key_time(&tm, r->updated_at_ms);
 	lt_key_str(&tm, doc_id, 1);
 	lt_key_str(&tm, recipient, 0);
-	if (lt_index_put_or_del(t, &s, put, err) != 0 || lt_index_put_or_del(t, &rc, put, err) != 0 ||
+	if (lt_index_put_or_del(t, &s, put, err) != 0 ||
+	    lt_index_put_or_del(t, &rc, put, err) != 0 ||
 	    lt_index_put_or_del(t, &tm, put, err) != 0)
 		return -1;
 	return 0;
@@ -214,8 +215,8 @@ static int lt_index_counts_move(struct lt_txn *t, const char *recipient,
 
 static int lt_history_add(struct lt_txn *t, const char *doc_id, const char *recipient,
                           const Lienthong__Store__StatusRecord *old,
-                          const Lienthong__Store__StatusRecord *rec,
-                          const struct lt_history_in *ev, lt_err *err)
+                          const Lienthong__Store__StatusRecord *rec, const struct lt_history_in *ev,
+                          lt_err *err)
 {
 	/* The history's own sequence (meta "history-seq"), apart from the outbox's. */
 	const void *val;
@@ -248,8 +249,8 @@ static int lt_history_add(struct lt_txn *t, const char *doc_id, const char *reci
 
 int lt_index_status_write(struct lt_txn *t, const char *doc_id, const char *recipient,
                           const Lienthong__Store__StatusRecord *old,
-                          const Lienthong__Store__StatusRecord *rec,
-                          const struct lt_history_in *ev, lt_err *err)
+                          const Lienthong__Store__StatusRecord *rec, const struct lt_history_in *ev,
+                          lt_err *err)
 {
 	int moved = old == NULL || old->status != rec->status;
 	int retimed = moved || old->updated_at_ms != rec->updated_at_ms;
@@ -335,8 +336,8 @@ struct lt_prefix_scan {
 	struct lt_keyset *ks;
 };
 
-static int lt_prefix_collect(void *ctx, const void *key, size_t klen, const void *val,
-                             size_t vlen, lt_err *err)
+static int lt_prefix_collect(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
+                             lt_err *err)
 {
 	struct lt_prefix_scan *ps = ctx;
 	(void)val;
@@ -642,8 +643,8 @@ struct lt_history_run {
 	void *ctx;
 };
 
-static int lt_history_entry(void *ctx, const void *key, size_t klen, const void *val,
-                            size_t vlen, lt_err *err)
+static int lt_history_entry(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
+                            lt_err *err)
 {
 	struct lt_history_run *hr = ctx;
 	const uint8_t *k = key;
@@ -652,7 +653,8 @@ static int lt_history_entry(void *ctx, const void *key, size_t klen, const void 
 	char doc_id[LT_INDEX_NAME_MAX + 1], recipient[LT_INDEX_NAME_MAX + 1];
 	if (klen < 9 || k[klen - 9] != 0 || lt_index_split(k, klen - 9, doc_id, recipient) != 0)
 		return lt_index_corrupt(err, klen);
-	Lienthong__Store__HistoryEvent *ev = lienthong__store__history_event__unpack(NULL, vlen, val);
+	Lienthong__Store__HistoryEvent *ev =
+	    lienthong__store__history_event__unpack(NULL, vlen, val);
 	if (ev == NULL)
 		return lt_err_set(err, LT_EIO, "history event of %s for %s is corrupt", doc_id,
 		                  recipient);
@@ -661,8 +663,8 @@ static int lt_history_entry(void *ctx, const void *key, size_t klen, const void 
 	return ret;
 }
 
-int lt_history_list(struct lt_txn *t, const char *doc_id, const char *recipient,
-                    lt_history_cb cb, void *ctx, lt_err *err)
+int lt_history_list(struct lt_txn *t, const char *doc_id, const char *recipient, lt_history_cb cb,
+                    void *ctx, lt_err *err)
 {
 	struct lt_key p = {.n = 0};
 	lt_key_str(&p, doc_id, 1);

@@ -56,8 +56,8 @@ struct lt_history_in {
  */
 int lt_index_status_write(struct lt_txn *t, const char *doc_id, const char *recipient,
                           const Lienthong__Store__StatusRecord *old,
-                          const Lienthong__Store__StatusRecord *rec,
-                          const struct lt_history_in *ev, lt_err *err);
+                          const Lienthong__Store__StatusRecord *rec, const struct lt_history_in *ev,
+                          lt_err *err);
 
 /*
  * Removes the status record of (doc_id, recipient) with its index entries,
@@ -99,8 +99,8 @@ int lt_index_counts(struct lt_txn *t, lt_count_cb cb, void *ctx, lt_err *err);
 typedef int (*lt_history_cb)(void *ctx, const char *recipient,
                              const Lienthong__Store__HistoryEvent *ev, lt_err *err);
 /* Calls cb for each event of doc_id (recipient NULL: every recipient's, by recipient). */
-int lt_history_list(struct lt_txn *t, const char *doc_id, const char *recipient,
-                    lt_history_cb cb, void *ctx, lt_err *err);
+int lt_history_list(struct lt_txn *t, const char *doc_id, const char *recipient, lt_history_cb cb,
+                    void *ctx, lt_err *err);
 
 /*
  * The words of s as indexed, one at a time: *pos starts at 0; writes the next
