@@ -44,9 +44,9 @@ static uint64_t bench_rand(uint64_t *s)
 	return *s;
 }
 
-static const char *const bench_stems[20] = {
-    "quyết", "định", "công", "văn", "báo",  "cáo",  "kế",    "hoạch", "thông", "tư",
-    "nghị",  "tờ",   "trình", "dự", "toán", "ngân", "sách",  "đầu",   "giao",  "chỉ"};
+static const char *const bench_stems[20] = {"quyết", "định",  "công", "văn",  "báo",  "cáo",   "kế",
+                                            "hoạch", "thông", "tư",   "nghị", "tờ",   "trình", "dự",
+                                            "toán",  "ngân",  "sách", "đầu",  "giao", "chỉ"};
 
 static void bench_word(unsigned w, char *out, size_t size)
 {
@@ -132,12 +132,12 @@ static int bench_document(struct lt_txn *t, uint64_t *rnd, int64_t at, char *id,
 		return 0;
 	static const enum lt_life_event verdicts[] = {LT_LIFE_REJECTED, LT_LIFE_FAILED,
 	                                              LT_LIFE_DEFERRED};
-	ch = (struct lt_life_change){
-	    .event = fate < 35 ? verdicts[(fate - 20) / 5] : LT_LIFE_DELIVERED,
-	    .at_ms = at + 2000,
-	    .digest = digest,
-	    .reason = fate < 35 ? "the recipient's reason" : NULL,
-	    .who = fate >= 35 ? "văn thư" : NULL};
+	ch = (struct lt_life_change){.event =
+	                                 fate < 35 ? verdicts[(fate - 20) / 5] : LT_LIFE_DELIVERED,
+	                             .at_ms = at + 2000,
+	                             .digest = digest,
+	                             .reason = fate < 35 ? "the recipient's reason" : NULL,
+	                             .who = fate >= 35 ? "văn thư" : NULL};
 	return bench_apply(t, id, rcpt, &ch, err);
 }
 
@@ -210,11 +210,11 @@ int main(int argc, char **argv)
 		struct lt_index_query q;
 	} qs[] = {
 	    {"one document (its status records)", {.doc_id = some_id}},
-	    {"list --status failed",
-	     {.statuses = 1u << LIENTHONG__STORE__DOC_STATUS__FAILED}},
+	    {"list --status failed", {.statuses = 1u << LIENTHONG__STORE__DOC_STATUS__FAILED}},
 	    {"list --status queued", {.statuses = 1u << LIENTHONG__STORE__DOC_STATUS__QUEUED}},
 	    {"list --recipient BENCH.R3", {.recipient = "BENCH.R3"}},
-	    {"list --recipient BENCH.R3 --since 1 day", {.recipient = "BENCH.R3", .since_ms = now - BENCH_DAY_MS}},
+	    {"list --recipient BENCH.R3 --since 1 day",
+	     {.recipient = "BENCH.R3", .since_ms = now - BENCH_DAY_MS}},
 	    {"list --since 2 days --until 1 day",
 	     {.since_ms = now - 2 * BENCH_DAY_MS, .until_ms = now - BENCH_DAY_MS}},
 	    {"list --subject WORD", {.word = word}},
@@ -241,7 +241,8 @@ int main(int argc, char **argv)
 			goto fail;
 	c.rows = 0;
 	a = bench_now();
-	if (lt_txn_begin(store, 0, &t, &err) != 0 || lt_index_counts(t, bench_counter, &c, &err) != 0)
+	if (lt_txn_begin(store, 0, &t, &err) != 0 ||
+	    lt_index_counts(t, bench_counter, &c, &err) != 0)
 		goto fail;
 	lt_txn_abort(t);
 	t = NULL;
