@@ -27,8 +27,8 @@ static void test_words(void)
 {
 	const char *s = "Quyết định số 12/QĐ-UBND: Về việc ĐẦU TƯ\x01x\xff"
 	                "y Ơn ƯU";
-	const char *want[] = {"quyết", "định", "số", "12",  "qđ", "ubnd", "về",
-	                      "việc",  "đầu",  "tư", "x",   "y",  "ơn",   "ưu"};
+	const char *want[] = {"quyết", "định", "số", "12", "qđ", "ubnd", "về",
+	                      "việc",  "đầu",  "tư", "x",  "y",  "ơn",   "ưu"};
 	char w[LT_INDEX_WORD_MAX + 1];
 	size_t pos = 0, n = 0;
 	while (lt_index_next_word(s, &pos, w)) {
@@ -121,7 +121,8 @@ static int record_cb(void *ctx, const void *key, size_t klen, const void *val, s
 	doc[ld] = '\0';
 	memcpy(rcpt, nul + 1, klen - ld - 1);
 	rcpt[klen - ld - 1] = '\0';
-	Lienthong__Store__StatusRecord *r = lienthong__store__status_record__unpack(NULL, vlen, val);
+	Lienthong__Store__StatusRecord *r =
+	    lienthong__store__status_record__unpack(NULL, vlen, val);
 	if (r == NULL)
 		return lt_err_set(err, LT_EIO, "bad record");
 	e->records++;
@@ -284,7 +285,8 @@ static void test_history(void)
 	struct events e = history(d, "HIST.B");
 	if (CHECK(e.n == 4)) {
 		CHECK(strcmp(e.line[0], "HIST.B 0 submitted queued 1 -1/-1   []") == 0);
-		CHECK(strcmp(e.line[1], "HIST.B 1 kafka-wait queued 0 -1/-1   [waiting: down]") == 0);
+		CHECK(strcmp(e.line[1], "HIST.B 1 kafka-wait queued 0 -1/-1   [waiting: down]") ==
+		      0);
 		CHECK(strcmp(e.line[2], "HIST.B 3 kafka-ack sent 1 2/43   []") == 0);
 		CHECK(strcmp(e.line[3], "HIST.B 10 delivered delivered 1 -1/-1 Văn thư 01 [ok]") ==
 		      0);
