@@ -422,6 +422,93 @@ int lt_status_forget(struct lt_txn *t, const char *doc_id, const char *recipient
 	return ret;
 }
 
+#define LT_INDEX_UPGRADE_BATCH 5000
+
+struct lt_upgrade_run {
+	struct lt_txn *t;
+	uint8_t last[2 * (LT_INDEX_NAME_MAX + 1)]; /* the next scan starts after this key */
+	size_t last_len;
+	size_t done;
+};
+
+static int lt_upgrade_record(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
+                             lt_err *err)
+{
+	struct lt_upgrade_run *u = ctx;
+	if (u->last_len > 0 && klen == u->last_len && memcmp(key, u->last, klen) == 0)
+		return 0; /* where the previous batch stopped */
+	if (u->done == LT_INDEX_UPGRADE_BATCH)
+		return 1;
+	char doc_id[LT_INDEX_NAME_MAX + 1], recipient[LT_INDEX_NAME_MAX + 1];
+	if (klen > sizeof u->last || lt_index_split(key, klen, doc_id, recipient) != 0)
+		return lt_err_set(err, LT_EIO, "status key of %zu bytes is corrupt", klen);
+	memcpy(u->last, key, klen);
+	u->last_len = klen;
+	u->done++;
+	Lienthong__Store__StatusRecord *r =
+	    lienthong__store__status_record__unpack(NULL, vlen, val);
+	if (r == NULL)
+		return lt_err_set(err, LT_EIO, "status record of %s for %s is corrupt", doc_id,
+		                  recipient);
+	/* Indexed already (written by this version): its time entry is there. */
+	struct lt_key tm = {.n = 0};
+	lt_key_byte(&tm, 't');
+	lt_key_time(&tm, r->updated_at_ms);
+	lt_key_str(&tm, doc_id, 1);
+	lt_key_str(&tm, recipient, 0);
+	const void *v;
+	size_t vl;
+	int ret = lt_key_check(&tm, err) == 0 &&
+	                  lt_txn_get(u->t, LT_DB_INDEX, tm.b, tm.n, &v, &vl, err) == 0
+	              ? 0
+	              : -1;
+	if (ret == 0 && v == NULL &&
+	    (lt_index_entries(u->t, doc_id, recipient, r, 1, err) != 0 ||
+	     lt_index_words(u->t, doc_id, recipient, r->subject, 1, err) != 0 ||
+	     lt_index_counts_move(u->t, recipient, r->status, 1, err) != 0))
+		ret = -1;
+	lienthong__store__status_record__free_unpacked(r, NULL);
+	return ret;
+}
+
+int lt_index_upgrade(struct lt_store *s, lt_err *err)
+{
+	static const char version_key[] = "index-version";
+	struct lt_upgrade_run *u = calloc(1, sizeof *u);
+	if (u == NULL)
+		return lt_err_set(err, LT_EIO, "out of memory");
+	int ret = -1;
+	for (;;) {
+		const void *v;
+		size_t vl;
+		if (lt_txn_begin(s, 1, &u->t, err) != 0)
+			goto out;
+		if (lt_txn_get(u->t, LT_DB_META, version_key, sizeof version_key - 1, &v, &vl,
+		               err) != 0)
+			goto abort;
+		if (v != NULL) { /* done */
+			lt_txn_abort(u->t);
+			ret = 0;
+			goto out;
+		}
+		u->done = 0;
+		if (lt_txn_scan(u->t, LT_DB_STATUS, u->last_len ? u->last : NULL, u->last_len,
+		                lt_upgrade_record, u, err) != 0)
+			goto abort;
+		if (u->done < LT_INDEX_UPGRADE_BATCH &&
+		    lt_txn_put(u->t, LT_DB_META, version_key, sizeof version_key - 1, "1", 1,
+		               err) != 0)
+			goto abort;
+		if (lt_txn_commit(u->t, err) != 0)
+			goto out;
+	}
+abort:
+	lt_txn_abort(u->t);
+out:
+	free(u);
+	return ret;
+}
+
 struct lt_query_run {
 	struct lt_txn *t;
 	const struct lt_index_query *q;

@@ -67,6 +67,15 @@ int lt_index_status_write(struct lt_txn *t, const char *doc_id, const char *reci
  */
 int lt_status_forget(struct lt_txn *t, const char *doc_id, const char *recipient, lt_err *err);
 
+/*
+ * Indexes the status records of a store written before the indexes existed
+ * (an earlier version), once per store (meta "index-version" marks it done);
+ * their history starts empty. Records already indexed are left as they are.
+ * Works in its own write transactions, of a bounded size: called by the
+ * agent at start, before anything else writes.
+ */
+int lt_index_upgrade(struct lt_store *s, lt_err *err);
+
 /* A query: records matching every condition given. */
 struct lt_index_query {
 	const char *doc_id;    /* NULL: any */

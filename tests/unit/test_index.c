@@ -419,6 +419,42 @@ static void test_forget(void)
 	lt_txn_abort(t);
 }
 
+/* A store of an earlier version: records without indexes, then the upgrade. */
+static void test_upgrade(void)
+{
+	char dir[PATH_MAX], id[64];
+	lt_err err;
+	snprintf(dir, sizeof dir, "%s/old", tmp);
+	if (!CHECK_OK(lt_store_open(&store, dir, 64 << 20, &err), err))
+		return;
+	struct lt_txn *t = NULL;
+	if (!CHECK_OK(lt_txn_begin(store, 1, &t, &err), err))
+		return;
+	for (int i = 0; i < 5003; i++) { /* more than one batch */
+		Lienthong__Store__StatusRecord r = LIENTHONG__STORE__STATUS_RECORD__INIT;
+		r.status = i % 3 ? LIENTHONG__STORE__DOC_STATUS__DELIVERED
+		                 : LIENTHONG__STORE__DOC_STATUS__SENT;
+		r.updated_at_ms = r.queued_at_ms = NOW + i;
+		r.reason = "";
+		r.subject = i % 2 ? "Báo cáo" : "Tờ trình";
+		snprintf(id, sizeof id, "0190f3a2-0001-7000-8000-%012d", i);
+		if (!CHECK_OK(lt_status_put(t, id, i % 5 ? "OLD.X" : "OLD.Y", &r, &err), err))
+			break;
+	}
+	CHECK_OK(lt_txn_commit(t, &err), err);
+	/* One written by this version before the agent's first start: indexed once. */
+	CHECK(submit("0190f3a2-0001-7000-8000-999999999999", "OLD.Y", "Báo cáo", NOW) ==
+	      LT_LIFE_MOVED);
+	CHECK_OK(lt_index_upgrade(store, &err), err);
+	CHECK(consistent("after the upgrade") == 5004);
+	CHECK(strcmp(Q(.recipient = "OLD.Y", .word = "tờ", .since_ms = NOW + 4991), "0OLD.Y") ==
+	      0); /* i = 5000 */
+	CHECK_OK(lt_index_upgrade(store, &err), err);
+	CHECK(consistent("after a second upgrade") == 5004);
+	lt_store_close(store);
+	store = NULL;
+}
+
 int main(void)
 {
 	lt_err err;
@@ -433,6 +469,7 @@ int main(void)
 		LT_RUN(test_forget);
 		lt_store_close(store);
 	}
+	LT_RUN(test_upgrade);
 	lt_tmpdir_remove(tmp);
 	return lt_check_summary();
 }
