@@ -310,6 +310,8 @@ static int lt_status_row(void *ctx, const char *doc_id, const char *recipient,
 	json_object_set_new(o, "edxml_code", lt_json_code(lt_status_code(name)));
 	json_object_set_new(o, "updated_at", json_string(updated));
 	json_object_set_new(o, "queued_at", json_string(queued));
+	lt_time_format(lt_index_time(r), queued, sizeof queued);
+	json_object_set_new(o, "status_since", json_string(queued));
 	json_object_set_new(o, "subject", lt_text_json(r->subject));
 	json_object_set_new(o, "partition",
 	                    r->offset >= 0 ? json_integer(r->partition) : json_null());
@@ -499,12 +501,12 @@ static void lt_status_usage(FILE *out)
 	        "                     who reported it, reason\n"
 	        "  --recipient CODE   documents sent to CODE\n"
 	        "  --status S[,S...]  documents in one of these statuses\n"
-	        "  --since T          last change at or after T: ISO 8601 (2026-11-28,\n"
+	        "  --since T          last change of status at or after T: ISO 8601 (2026-11-28,\n"
 	        "                     2026-11-28T09:30:00Z, ...+07:00; no zone is UTC) or an\n"
 	        "                     age before now (90s, 30m, 2h, 7d, 1w)\n"
-	        "  --until T          last change before T\n"
+	        "  --until T          last change of status before T\n"
 	        "  --subject WORD     the subject contains WORD (whole words, any case)\n"
-	        "  --stuck AGE        not in a final status, last change longer than AGE ago\n"
+	        "  --stuck AGE        not in a final status, in it for longer than AGE\n"
 	        "  -s, --summary      counts per status and per recipient, the age of the oldest\n"
 	        "                     queued document, and the agent: running or not, receiving\n"
 	        "                     ok or stalled (since when, why, what it does about it),\n"
@@ -514,7 +516,7 @@ static void lt_status_usage(FILE *out)
 	        "                     the reason (inspect and release: lienthong-quarantine)\n"
 	        "  -j, --json         one JSON object per line; a status: document_id,\n"
 	        "                     recipient, status, edxml_code, updated_at, queued_at,\n"
-	        "                     subject, partition, offset, attempts, reason\n"
+	        "                     status_since, subject, partition, offset, attempts, reason\n"
 	        "  --csv              comma-separated values with a header line\n"
 	        "  --watch [SECONDS]  show again every SECONDS (default 2), clearing the\n"
 	        "                     screen, until interrupted\n"

@@ -134,6 +134,11 @@ static int lt_index_put_or_del(struct lt_txn *t, const struct lt_key *k, int put
 	           : lt_txn_del(t, LT_DB_INDEX, k->b, k->n, err);
 }
 
+int64_t lt_index_time(const Lienthong__Store__StatusRecord *r)
+{
+	return r->status_since_ms != 0 ? r->status_since_ms : r->updated_at_ms;
+}
+
 /* The by-status, by-recipient and by-time entries of a record: put or delete. */
 static int lt_index_entries(struct lt_txn *t, const char *doc_id, const char *recipient,
                             const Lienthong__Store__StatusRecord *r, int put, lt_err *err)
@@ -141,15 +146,15 @@ static int lt_index_entries(struct lt_txn *t, const char *doc_id, const char *re
 	struct lt_key s = {.n = 0}, rc = {.n = 0}, tm = {.n = 0};
 	lt_key_byte(&s, 's');
 	lt_key_byte(&s, (uint8_t)r->status);
-	lt_key_time(&s, r->updated_at_ms);
+	lt_key_time(&s, lt_index_time(r));
 	lt_key_str(&s, doc_id, 1);
 	lt_key_str(&s, recipient, 0);
 	lt_key_byte(&rc, 'r');
 	lt_key_str(&rc, recipient, 1);
-	lt_key_time(&rc, r->updated_at_ms);
+	lt_key_time(&rc, lt_index_time(r));
 	lt_key_str(&rc, doc_id, 0);
 	lt_key_byte(&tm, 't');
-	lt_key_time(&tm, r->updated_at_ms);
+	lt_key_time(&tm, lt_index_time(r));
 	lt_key_str(&tm, doc_id, 1);
 	lt_key_str(&tm, recipient, 0);
 	if (lt_index_put_or_del(t, &s, put, err) != 0 ||
@@ -253,11 +258,12 @@ int lt_index_status_write(struct lt_txn *t, const char *doc_id, const char *reci
                           lt_err *err)
 {
 	int moved = old == NULL || old->status != rec->status;
-	int retimed = moved || old->updated_at_ms != rec->updated_at_ms;
+	Lienthong__Store__StatusRecord w = *rec; /* shallow: only status_since_ms is set */
+	w.status_since_ms = moved ? rec->updated_at_ms : lt_index_time(old);
 	int resubject = old == NULL || strcmp(old->subject, rec->subject) != 0;
-	if (retimed && old != NULL && lt_index_entries(t, doc_id, recipient, old, 0, err) != 0)
+	if (moved && old != NULL && lt_index_entries(t, doc_id, recipient, old, 0, err) != 0)
 		return -1;
-	if (retimed && lt_index_entries(t, doc_id, recipient, rec, 1, err) != 0)
+	if (moved && lt_index_entries(t, doc_id, recipient, &w, 1, err) != 0)
 		return -1;
 	if (resubject && old != NULL &&
 	    lt_index_words(t, doc_id, recipient, old->subject, 0, err) != 0)
@@ -268,7 +274,7 @@ int lt_index_status_write(struct lt_txn *t, const char *doc_id, const char *reci
 		return -1;
 	if (moved && lt_index_counts_move(t, recipient, rec->status, 1, err) != 0)
 		return -1;
-	if (lt_status_put(t, doc_id, recipient, rec, err) != 0)
+	if (lt_status_put(t, doc_id, recipient, &w, err) != 0)
 		return -1;
 	if (ev != NULL && lt_history_add(t, doc_id, recipient, old, rec, ev, err) != 0)
 		return -1;
@@ -453,7 +459,7 @@ static int lt_upgrade_record(void *ctx, const void *key, size_t klen, const void
 	/* Indexed already (written by this version): its time entry is there. */
 	struct lt_key tm = {.n = 0};
 	lt_key_byte(&tm, 't');
-	lt_key_time(&tm, r->updated_at_ms);
+	lt_key_time(&tm, lt_index_time(r));
 	lt_key_str(&tm, doc_id, 1);
 	lt_key_str(&tm, recipient, 0);
 	const void *v;
@@ -554,8 +560,8 @@ static int lt_query_visit(struct lt_query_run *qr, const char *doc_id, const cha
 		                  doc_id, recipient);
 	int ret = 0;
 	if ((q->statuses == 0 || ((unsigned)r->status < 64 && (q->statuses >> r->status) & 1)) &&
-	    (q->since_ms == 0 || r->updated_at_ms >= q->since_ms) &&
-	    (q->until_ms == 0 || r->updated_at_ms < q->until_ms) &&
+	    (q->since_ms == 0 || lt_index_time(r) >= q->since_ms) &&
+	    (q->until_ms == 0 || lt_index_time(r) < q->until_ms) &&
 	    lt_query_has_words(qr, r->subject))
 		ret = qr->cb(qr->ctx, doc_id, recipient, r, err);
 	lienthong__store__status_record__free_unpacked(r, NULL);

@@ -16,7 +16,13 @@
  *            'w' "<word>\0<doc>\0<recipient>"               by subject word
  *            'c' 's' status(1)             -> count(8 BE)   records per status
  *            'c' 'r' "<recipient>\0" status(1) -> count(8 BE)
- *   (index values other than counts are empty; time is updated_at_ms)
+ *   (index values other than counts are empty)
+ *
+ * The time indexed is the time of the last change of status: when the
+ * record entered its status (status_since_ms, kept here). A change that
+ * keeps the status (a Kafka retry, a deferral's reason) leaves it, so a
+ * document queued through a long outage shows as queued since it was
+ * submitted, and its index entries are not rewritten at every retry.
  *
  * Subject words: the subject's maximal runs of letters and digits (ASCII
  * letters and digits and every non-ASCII character but punctuation and
@@ -49,10 +55,14 @@ struct lt_history_in {
 	const char *business_code; /* edXML status code as given; NULL: none */
 };
 
+/* The time a record is indexed under: when it entered its status. */
+int64_t lt_index_time(const Lienthong__Store__StatusRecord *r);
+
 /*
  * Writes rec as the status of (doc_id, recipient), moving its index entries
  * and counters from old (the record before, NULL if none), and appends ev
- * to its history (ev NULL: no event). The one writer of status records.
+ * to its history (ev NULL: no event). Sets the record's status_since_ms
+ * (rec's own is ignored). The one writer of status records.
  */
 int lt_index_status_write(struct lt_txn *t, const char *doc_id, const char *recipient,
                           const Lienthong__Store__StatusRecord *old,
@@ -81,8 +91,8 @@ struct lt_index_query {
 	const char *doc_id;    /* NULL: any */
 	const char *recipient; /* NULL: any */
 	uint64_t statuses;     /* bit s set: status s wanted; 0: any */
-	int64_t since_ms;      /* last change at or after; 0: any */
-	int64_t until_ms;      /* last change before; 0: any */
+	int64_t since_ms;      /* last change of status at or after; 0: any */
+	int64_t until_ms;      /* last change of status before; 0: any */
 	const char *word;      /* the subject has every word of this text; NULL: any */
 };
 
