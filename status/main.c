@@ -43,12 +43,13 @@ struct lt_status_opts {
 	enum lt_status_format fmt;
 	int summary;
 	int quarantine;
-	int history;             /* --history: the events only */
-	int received;            /* --received: the inbox */
-	int64_t stuck_s;         /* --stuck AGE in seconds; -1: not asked */
-	int watch_s;             /* --watch: seconds between refreshes; 0: once */
-	const char *doc_id;      /* only this document, or NULL */
-	struct lt_index_query q; /* the filters (q.doc_id: doc_id) */
+	int history;               /* --history: the events only */
+	int received;              /* --received: the inbox */
+	int64_t stuck_s;           /* --stuck AGE in seconds; -1: not asked */
+	const char *since, *until; /* as given: an age counts back from each refresh */
+	int watch_s;               /* --watch: seconds between refreshes; 0: once */
+	const char *doc_id;        /* only this document, or NULL */
+	struct lt_index_query q;   /* the filters (q.doc_id: doc_id) */
 };
 
 /*
@@ -896,6 +897,7 @@ int main(int argc, char **argv)
 				break;
 			}
 			*(c == OPT_SINCE ? &o.q.since_ms : &o.q.until_ms) = ms;
+			*(c == OPT_SINCE ? &o.since : &o.until) = optarg;
 			filters++;
 			break;
 		}
@@ -976,6 +978,10 @@ int main(int argc, char **argv)
 			}
 			fflush(stdout);
 		} else {
+			if (o.since != NULL)
+				o.q.since_ms = lt_status_parse_time(o.since, lt_now_ms());
+			if (o.until != NULL)
+				o.q.until_ms = lt_status_parse_time(o.until, lt_now_ms());
 			rc = lt_status_once(&o, store, cfg.data_dir);
 		}
 		if (o.watch_s == 0)

@@ -304,8 +304,8 @@ static int lt_index_split(const uint8_t *p, size_t len, char a[LT_INDEX_NAME_MAX
 static int lt_index_corrupt(lt_err *err, size_t klen)
 {
 	return lt_err_set(err, LT_EIO,
-	                  "index entry of %zu bytes is corrupt: remove the data_dir's index "
-	                  "by restoring a backup of the store",
+	                  "index entry of %zu bytes is corrupt: the store is damaged; restore "
+	                  "data_dir from a backup",
 	                  klen);
 }
 
