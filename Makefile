@@ -38,7 +38,7 @@ GEN_H = $(GEN_C:.c=.h)
 
 LIB_SRCS = errors/lt_err.c log/lt_log.c text/lt_text.c clock/lt_clock.c clock/lt_backoff.c config/lt_config.c pki/lt_pki.c \
 	proto/lt_sign.c proto/lt_canon.c proto/lt_envelope.c proto/lt_receipt.c proto/lt_crypt.c \
-	store/lt_store.c store/lt_lock.c store/lt_health.c store/lt_retention.c lifecycle/lt_lifecycle.c broker-adapter/lt_kafka.c \
+	store/lt_store.c store/lt_index.c store/lt_lock.c store/lt_health.c store/lt_retention.c lifecycle/lt_lifecycle.c broker-adapter/lt_kafka.c \
 	producers/lt_submit.c producers/lt_submitd.c producers/lt_forward.c \
 	consumers/lt_recv.c consumers/lt_quarantine.c consumers/lt_http.c consumers/lt_deliver.c consumers/lt_inbox.c consumers/lt_receipts.c consumers/lt_watch.c consumers/lt_receive.c
 
@@ -50,7 +50,7 @@ PROG_SRC_lienthong-quarantine = consumers/quarantine_main.c
 PROG_SRC_lienthong-provision = broker-adapter/provision_main.c
 
 UNIT_TESTS = test_config test_canon test_sign test_envelope test_store test_deliver test_text \
-	test_watch test_forward test_lifecycle test_retention test_crl
+	test_watch test_forward test_lifecycle test_retention test_crl test_index
 TEST_TOOLS = lt-forge lt-proxy
 
 LIB_OBJS = $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
@@ -119,8 +119,13 @@ $(BUILD)/bench/submit_bench: bench/submit_bench.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-bench: all $(BUILD)/bench/submit_bench
+$(BUILD)/bench/status_bench: bench/status_bench.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+bench: all $(BUILD)/bench/submit_bench $(BUILD)/bench/status_bench
 	d=$$(mktemp -d /tmp/lienthong-submit.XXXXXX) && $(BUILD)/bench/submit_bench $$d 4 300; rm -rf $$d
+	d=$$(mktemp -d /tmp/lienthong-status.XXXXXX) && $(BUILD)/bench/status_bench $$d 1000000; rm -rf $$d
 	bench/throughput.sh
 
 install: $(BINS)

@@ -34,6 +34,7 @@
 #include "../producers/lt_forward.h"
 #include "../producers/lt_submitd.h"
 #include "../store/lt_health.h"
+#include "../store/lt_index.h"
 #include "../store/lt_lock.h"
 #include "../store/lt_retention.h"
 
@@ -151,6 +152,8 @@ static int lt_agent_setup(struct lt_agent *a, const char *path, int check, lt_er
 	if (!check && lt_lock_take(&a->lock, a->cfg.data_dir, err) != 0)
 		return -1;
 	if (lt_store_open(&a->store, a->cfg.data_dir, a->cfg.lmdb_map_size, err) != 0)
+		return -1;
+	if (!check && lt_index_upgrade(a->store, err) != 0) /* a store of an earlier version */
 		return -1;
 	lt_config_inbox_topic(&a->cfg, a->cfg.agency_code, a->inbox_topic, sizeof a->inbox_topic);
 	lt_config_receipt_topic(&a->cfg, a->cfg.agency_code, a->receipt_topic,

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../proto/lt_envelope.h"
+#include "../store/lt_index.h"
 
 #define LT_LIFE_STATUS_COUNT (LIENTHONG__STORE__DOC_STATUS__FAILED + 1)
 
@@ -142,6 +143,29 @@ static int lt_life_is_receipt(enum lt_life_event ev)
 	       ev == LT_LIFE_FAILED;
 }
 
+/* The change as its history event says it. */
+static struct lt_history_in lt_life_history(const struct lt_life_change *ch)
+{
+	int ack = ch->event == LT_LIFE_KAFKA_ACK;
+	return (struct lt_history_in){.event = lt_life_event_name(ch->event),
+	                              .at_ms = ch->at_ms,
+	                              .reason = ch->reason,
+	                              .partition = ack ? ch->partition : -1,
+	                              .offset = ack ? ch->offset : -1,
+	                              .who = ch->who,
+	                              .business_code = ch->business_code};
+}
+
+/* Whether a kept change shows nothing new (only an attempt counted): no history event. */
+static int lt_life_unseen(const Lienthong__Store__StatusRecord *before,
+                          const Lienthong__Store__StatusRecord *after,
+                          const struct lt_life_change *ch)
+{
+	return before->status == after->status && strcmp(before->reason, after->reason) == 0 &&
+	       before->partition == after->partition && before->offset == after->offset &&
+	       ch->who == NULL && ch->business_code == NULL;
+}
+
 static int lt_life_create(struct lt_txn *t, const char *doc_id, const char *recipient,
                           const struct lt_life_change *ch, lt_err *err)
 {
@@ -155,7 +179,10 @@ static int lt_life_create(struct lt_txn *t, const char *doc_id, const char *reci
 	rec.subject = (char *)(ch->subject ? ch->subject : "");
 	rec.digest.data = (uint8_t *)ch->digest;
 	rec.digest.len = ch->digest != NULL ? LT_DIGEST_LEN : 0;
-	return lt_status_put(t, doc_id, recipient, &rec, err) == 0 ? LT_LIFE_MOVED : -1;
+	struct lt_history_in ev = lt_life_history(ch);
+	return lt_index_status_write(t, doc_id, recipient, NULL, &rec, &ev, err) == 0
+	           ? LT_LIFE_MOVED
+	           : -1;
 }
 
 int lt_life_apply(struct lt_txn *t, const char *doc_id, const char *recipient,
@@ -179,8 +206,9 @@ int lt_life_apply(struct lt_txn *t, const char *doc_id, const char *recipient,
 	int kafka = ch->event == LT_LIFE_KAFKA_ACK || ch->event == LT_LIFE_KAFKA_WAIT;
 	ret = e->verdict;
 	if (ret == LT_LIFE_REFUSED || (ret == LT_LIFE_KEPT && !e->reason && !kafka))
-		goto out;               /* refused, or a repeat: nothing to write */
-	char *own_reason = rec->reason; /* restored before free_unpacked */
+		goto out;                             /* refused, or a repeat: nothing to write */
+	char *own_reason = rec->reason;               /* restored before free_unpacked */
+	Lienthong__Store__StatusRecord before = *rec; /* shallow: its strings stay rec's own */
 	if (ret == LT_LIFE_MOVED)
 		rec->status = e->next;
 	if (e->reason) {
@@ -193,7 +221,9 @@ int lt_life_apply(struct lt_txn *t, const char *doc_id, const char *recipient,
 		rec->partition = ch->partition;
 		rec->offset = ch->offset;
 	}
-	int rc = lt_status_put(t, doc_id, recipient, rec, err);
+	struct lt_history_in ev = lt_life_history(ch);
+	int rc = lt_index_status_write(t, doc_id, recipient, &before, rec,
+	                               lt_life_unseen(&before, rec, ch) ? NULL : &ev, err);
 	rec->reason = own_reason;
 	if (rc != 0)
 		ret = -1;

@@ -94,13 +94,15 @@ const char *lt_life_verdict_name(enum lt_life_verdict v);
 
 struct lt_life_change {
 	enum lt_life_event event;
-	int64_t at_ms;         /* when it happened (a receipt: its signed time) */
-	const char *reason;    /* why, when the table records a reason; NULL: none */
-	const uint8_t *digest; /* 32 bytes. submitted: the document's; receipts:
-	                          must equal the recorded digest; else unused */
-	const char *subject;   /* submitted only */
-	int32_t partition;     /* kafka-ack only */
-	int64_t offset;        /* kafka-ack only */
+	int64_t at_ms;             /* when it happened (a receipt: its signed time) */
+	const char *reason;        /* why, when the table records a reason; NULL: none */
+	const uint8_t *digest;     /* 32 bytes. submitted: the document's; receipts:
+	                              must equal the recorded digest; else unused */
+	const char *subject;       /* submitted only */
+	int32_t partition;         /* kafka-ack only */
+	int64_t offset;            /* kafka-ack only */
+	const char *who;           /* who reported it (a person or unit); NULL: none */
+	const char *business_code; /* the edXML code of a business event; NULL: none */
 };
 
 /*
@@ -109,6 +111,13 @@ struct lt_life_change {
  * partition and offset, whatever the status. Returns the verdict (>= 0;
  * nothing is written unless KEPT or MOVED), or -1 with err set on a store
  * error.
+ *
+ * What is written goes through lt_index_status_write (store/lt_index.h):
+ * the record's indexes and counters follow it, and the change is appended
+ * to its history (time, event, status after, reason, Kafka position, who,
+ * edXML code). A repeat that changes nothing shown (a Kafka retry waiting
+ * for the same reason: only the attempts grow) adds no history event, so
+ * the history stays bounded.
  */
 int lt_life_apply(struct lt_txn *t, const char *doc_id, const char *recipient,
                   const struct lt_life_change *ch, lt_err *err);

@@ -3,7 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../config/lt_config.h"
 #include "../log/lt_log.h"
+#include "../proto/lt_envelope.h"
+#include "lt_index.h"
 
 enum { LT_RETENTION_STATUS, LT_RETENTION_DOCS, LT_RETENTION_INBOX, LT_RETENTION_PHASES };
 
@@ -134,6 +137,27 @@ static int lt_retention_row(void *ctx, const void *key, size_t klen, const void 
 	return 0;
 }
 
+/*
+ * Deletes one record; a status goes with its index entries and history
+ * (lt_status_forget), key "<document id>\0<recipient>".
+ */
+static int lt_retention_del(struct lt_txn *t, enum lt_db db, const struct lt_retention_key *k,
+                            lt_err *err)
+{
+	if (db != LT_DB_STATUS)
+		return lt_txn_del(t, db, k->b, k->len, err);
+	char doc_id[LT_DOCID_LEN + 1], recipient[LT_CODE_MAX + 1];
+	const uint8_t *nul = memchr(k->b, '\0', k->len);
+	size_t dlen = nul ? (size_t)(nul - k->b) : 0, rlen = nul ? k->len - dlen - 1 : 0;
+	if (nul == NULL || dlen > LT_DOCID_LEN || rlen == 0 || rlen > LT_CODE_MAX)
+		return lt_txn_del(t, db, k->b, k->len, err); /* not a key lienthong writes */
+	memcpy(doc_id, k->b, dlen);
+	doc_id[dlen] = '\0';
+	memcpy(recipient, nul + 1, rlen);
+	recipient[rlen] = '\0';
+	return lt_status_forget(t, doc_id, recipient, err);
+}
+
 int lt_retention_step(struct lt_retention *r, struct lt_store *s,
                       const struct lt_retention_limits *lim, int64_t now_ms, int *pass_done,
                       struct lt_retention_counts *counts, lt_err *err)
@@ -152,7 +176,7 @@ int lt_retention_step(struct lt_retention *r, struct lt_store *s,
 	    0)
 		goto abort;
 	for (size_t i = 0; i < sc.n_del; i++) {
-		if (lt_txn_del(sc.t, db, sc.del[i].b, sc.del[i].len, err) != 0)
+		if (lt_retention_del(sc.t, db, &sc.del[i], err) != 0)
 			goto abort;
 	}
 	if (sc.n_del > 0) {

@@ -11,6 +11,9 @@
  *   inbox       document id -> InboxRecord: what this agency received, for
  *               exactly-once delivery
  *   quarantine  sequence (8 bytes BE) -> QuarantineRecord (raw bytes + reason)
+ *   history     every change of a status record, in order; index: the
+ *               status records by status, recipient, time and subject word,
+ *               and counters (both kept by store/lt_index.h)
  *
  * meta also keeps the quarantine's accounting: "q.bytes" (bytes of its
  * records), "q.dropped" and "q.dropped_bytes" (records dropped at the
@@ -46,6 +49,8 @@ enum lt_db {
 	LT_DB_OUTQ,
 	LT_DB_INBOX,
 	LT_DB_QUARANTINE,
+	LT_DB_HISTORY, /* store/lt_index.h */
+	LT_DB_INDEX,   /* store/lt_index.h */
 	LT_DB_COUNT
 };
 
@@ -97,7 +102,12 @@ int lt_txn_count(struct lt_txn *t, enum lt_db db, uint64_t *count, lt_err *err);
 void lt_seq_key(uint64_t seq, uint8_t key[8]);
 uint64_t lt_seq_from_key(const void *key);
 
-/* Status records, keyed by document id and recipient. *out NULL if absent. */
+/*
+ * Status records, keyed by document id and recipient. *out NULL if absent.
+ * lt_status_put writes the record alone: writers go through lt_life_apply
+ * (lifecycle/lt_lifecycle.h), which keeps the history and the indexes with it
+ * (lt_index_status_write); lt_status_forget (store/lt_index.h) removes all.
+ */
 int lt_status_get(struct lt_txn *t, const char *doc_id, const char *recipient,
                   Lienthong__Store__StatusRecord **out, lt_err *err);
 int lt_status_put(struct lt_txn *t, const char *doc_id, const char *recipient,
