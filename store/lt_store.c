@@ -342,6 +342,24 @@ const char *lt_status_name(Lienthong__Store__DocStatus s)
 		return "rejected";
 	case LIENTHONG__STORE__DOC_STATUS__FAILED:
 		return "failed";
+	case LIENTHONG__STORE__DOC_STATUS__ARRIVED:
+		return "arrived";
+	case LIENTHONG__STORE__DOC_STATUS__REFUSED:
+		return "refused";
+	case LIENTHONG__STORE__DOC_STATUS__ACCEPTED:
+		return "accepted";
+	case LIENTHONG__STORE__DOC_STATUS__AWAITING_ASSIGNMENT:
+		return "awaiting-assignment";
+	case LIENTHONG__STORE__DOC_STATUS__IN_PROCESSING:
+		return "in-processing";
+	case LIENTHONG__STORE__DOC_STATUS__PROCESSED:
+		return "processed";
+	case LIENTHONG__STORE__DOC_STATUS__RECALL_REQUESTED:
+		return "recall-requested";
+	case LIENTHONG__STORE__DOC_STATUS__RECALL_AGREED:
+		return "recall-agreed";
+	case LIENTHONG__STORE__DOC_STATUS__RECALL_REFUSED:
+		return "recall-refused";
 	default:
 		return "unknown";
 	}
