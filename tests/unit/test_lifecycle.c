@@ -252,7 +252,7 @@ static void test_business(void)
 	enum lt_life_event ev;
 	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
 		CHECK(lt_life_business_event(codes[i], &ev) == 0 &&
-		      ev == LT_LIFE_ARRIVED + (int)i &&
+		      (size_t)ev == LT_LIFE_ARRIVED + i &&
 		      strcmp(lt_life_event_code(ev), codes[i]) == 0);
 	}
 	CHECK(lt_life_business_event("07", &ev) == -1);
