@@ -459,9 +459,34 @@ static void test_seal_checks(void)
 {
 	struct lt_envelope_in in = input();
 	in.n_parts = 5;
-	seal_refused(&in, &cfg, LT_EINVAL, "a document needs 1 to 4 parts, not 5");
+	seal_refused(&in, &cfg, LT_EINVAL, "a document has at most 4 parts, not 5");
 	in.n_parts = 0;
-	seal_refused(&in, &cfg, LT_EINVAL, "a document needs 1 to 4 parts, not 0");
+	seal_refused(&in, &cfg, LT_EINVAL, "envelope has 0 parts (allowed 1..4)");
+
+	/* Business types: a recall or update names a document and has no parts. */
+	static const char *const other_doc = "0190f3a2-0000-7000-8000-000000000009";
+	in = input();
+	in.business_type = LIENTHONG__BUSINESS_TYPE__BUSINESS_REVOKE;
+	seal_refused(&in, &cfg, LT_EINVAL, "must name another document in replaces_id");
+	in.replaces_id = docid;
+	seal_refused(&in, &cfg, LT_EINVAL, "must name another document in replaces_id");
+	in.replaces_id = other_doc;
+	seal_refused(&in, &cfg, LT_EINVAL, "a recall or update carries no parts, not 3");
+	in.business_type = LIENTHONG__BUSINESS_TYPE__BUSINESS_REPLACE;
+	in.n_parts = 0;
+	seal_refused(&in, &cfg, LT_EINVAL, "envelope has 0 parts (allowed 1..4)");
+	in.business_type = (Lienthong__BusinessType)7;
+	seal_refused(&in, &cfg, LT_EINVAL, "unknown business type 7");
+	in.business_type = LIENTHONG__BUSINESS_TYPE__BUSINESS_UPDATE;
+	{
+		uint8_t *buf = NULL;
+		size_t len = 0;
+		int stage = 0;
+		lt_err err;
+		CHECK_OK(lt_envelope_seal(&in, &signers[S_EC], &cfg, &buf, &len, NULL, &err), err);
+		CHECK_OK(decode_verify(buf, len, &cfg, &stage, &err), err);
+		free(buf);
+	}
 	in = input();
 	in.n_recipients = 0;
 	seal_refused(&in, &cfg, LT_EINVAL, "a document needs 1 to 1000 recipients, not 0");
