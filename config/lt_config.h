@@ -54,6 +54,7 @@ struct lt_config {
 	char target_ca_file[PATH_MAX];
 	char target_cert_file[PATH_MAX];
 	char target_key_file[PATH_MAX];
+	char report_dir[PATH_MAX];
 	int64_t delivery_deadline_s;
 	char topic_prefix[128];
 	int64_t topic_partitions;

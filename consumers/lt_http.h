@@ -30,5 +30,12 @@ struct lt_http;
 struct lt_http *lt_http_new(const struct lt_config *cfg, lt_err *err);
 void lt_http_free(struct lt_http *h);
 int lt_http_deliver(struct lt_http *h, const Lienthong__Envelope *env, lt_err *err);
+/*
+ * POSTs a control record (JSON text, application/json) about a delivered
+ * document to target_url, with "Idempotency-Key: <sender>/<document id>/<name>"
+ * (consumers/lt_business.h). Outcome as lt_http_deliver.
+ */
+int lt_http_control(struct lt_http *h, const char *sender, const char *doc_id, const char *name,
+                    const char *text, lt_err *err);
 
 #endif

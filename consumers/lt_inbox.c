@@ -9,6 +9,7 @@
 #include "../proto/lt_crypt.h"
 #include "../proto/lt_envelope.h"
 #include "../proto/lt_receipt.h"
+#include "lt_business.h"
 #include "lt_deliver.h"
 
 #define LT_INBOX_KEY_MAX (LT_CODE_MAX + 1 + LT_DOCID_LEN)
@@ -220,7 +221,16 @@ int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_
 		                      why.msg, digest, 1, now_ms, err);
 		goto out;
 	}
-	if (lt_target_deliver(rc->target, env, path, sizeof path, err) != 0) {
+	/* Recall, update, replacement; a document recalled before it came (lt_business.h). */
+	int b = lt_business_inbound(rc, t, env, digest, now_ms, path, sizeof path, why.msg,
+	                            sizeof why.msg, err);
+	if (b == LT_BUSINESS_HELD)
+		ret = lt_inbox_refuse(rc, t, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
+		                      why.msg, digest, 1, now_ms, err);
+	if (b < 0 || b == LT_BUSINESS_HELD)
+		goto out;
+	if (b == LT_BUSINESS_DELIVER &&
+	    lt_target_deliver(rc->target, env, path, sizeof path, err) != 0) {
 		int64_t deadline = rc->cfg->delivery_deadline_s * 1000;
 		if (pending_since != 0)
 			failing_since_ms = pending_since; /* failing since before a restart */

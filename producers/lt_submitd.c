@@ -92,6 +92,8 @@ static int lt_submitd_check(const struct lt_submitd *d, const Lienthong__Store__
 		int rc = lt_envelope_decode(sd->envelope.data, sd->envelope.len, d->cfg, &env, err);
 		if (rc == 0 && (strcmp(env->header->document_id, sd->document_id) != 0 ||
 		                strcmp(env->header->sender, d->cfg->agency_code) != 0 ||
+		                strcmp(env->header->replaces_id, sd->replaces_id) != 0 ||
+		                (uint32_t)env->header->business_type != sd->business_type ||
 		                sd->digest.len != LT_DIGEST_LEN))
 			rc = lt_err_set(err, LT_EINVAL,
 			                "submission %s does not match its envelope or this agency",
@@ -114,7 +116,9 @@ static void lt_submitd_fill(const Lienthong__Store__SubmitRequest *req, struct l
 		                                .digest = sd->digest.data,
 		                                .recipients = (const char *const *)sd->recipients,
 		                                .n_recipients = sd->n_recipients,
-		                                .subject = sd->subject};
+		                                .subject = sd->subject,
+		                                .replaces_id = sd->replaces_id,
+		                                .business_type = sd->business_type};
 	}
 }
 
@@ -406,6 +410,8 @@ int lt_submitd_send(const struct lt_config *cfg, const struct lt_submit_doc *doc
 		sd[i].recipients = (char **)docs[i].recipients;
 		sd[i].n_recipients = docs[i].n_recipients;
 		sd[i].subject = (char *)(docs[i].subject ? docs[i].subject : "");
+		sd[i].replaces_id = (char *)(docs[i].replaces_id ? docs[i].replaces_id : "");
+		sd[i].business_type = docs[i].business_type;
 		sdp[i] = &sd[i];
 	}
 	req.docs = sdp;

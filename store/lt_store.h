@@ -11,6 +11,9 @@
  *   inbox       document id -> InboxRecord: what this agency received, for
  *               exactly-once delivery
  *   quarantine  sequence (8 bytes BE) -> QuarantineRecord (raw bytes + reason)
+ *   business    "<sender>\0<document id>" -> BusinessRecord: the business status
+ *               of a received document, and recalls that came before it
+ *               (consumers/lt_business.h)
  *
  * Durability: lt_txn_commit returns after LMDB has fsync'd the commit
  * (no NOSYNC flags, which could corrupt the map on power loss), so what a
@@ -42,6 +45,7 @@ enum lt_db {
 	LT_DB_OUTQ,
 	LT_DB_INBOX,
 	LT_DB_QUARANTINE,
+	LT_DB_BUSINESS,
 	LT_DB_COUNT
 };
 
