@@ -19,8 +19,8 @@
 #include "lt_deliver.h"
 
 #define LT_BUSINESS_KEY_MAX (LT_CODE_MAX + 1 + LT_DOCID_LEN)
-#define LT_BUSINESS_FILE_MAX 65536   /* bytes of one status file */
-#define LT_BUSINESS_SCAN_FILES 64    /* status files applied per scan */
+#define LT_BUSINESS_FILE_MAX 65536 /* bytes of one status file */
+#define LT_BUSINESS_SCAN_FILES 64  /* status files applied per scan */
 #define LT_BUSINESS_SCAN_EVERY_MS 1000
 
 #define ST(x) LIENTHONG__STORE__DOC_STATUS__##x
@@ -145,10 +145,11 @@ static int lt_business_order_error(const struct lt_business_report *rep,
 {
 	const char *what = lt_life_event_text(ev);
 	if (cur == ST(REFUSED) || cur == ST(RECALL_AGREED))
-		return lt_err_set(err, LT_ECONFLICT,
-		                  "document %s from %s: %s after %s is not allowed: nothing follows "
-		                  "it",
-		                  rep->document_id, rep->sender, what, lt_life_status_text(cur));
+		return lt_err_set(
+		    err, LT_ECONFLICT,
+		    "document %s from %s: %s after %s is not allowed: nothing follows "
+		    "it",
+		    rep->document_id, rep->sender, what, lt_life_status_text(cur));
 	if ((ev == LT_LIFE_AWAITING || ev == LT_LIFE_PROCESSING || ev == LT_LIFE_PROCESSED) &&
 	    (cur == ST(DELIVERED) || cur == ST(ARRIVED)))
 		return lt_err_set(err, LT_ECONFLICT,
@@ -172,13 +173,15 @@ static int lt_business_check(const struct lt_config *cfg, const struct lt_busine
 		                                : -1;
 	if (rep->code == NULL || lt_life_business_event(rep->code, ev) != 0 ||
 	    *ev == LT_LIFE_RECALL || *ev == LT_LIFE_AGREED || *ev == LT_LIFE_DISAGREED)
-		return lt_err_set(err, LT_EINVAL,
-		                  "status code '%.8s' is not one a recipient reports: use 01 arrived, "
-		                  "02 refused, 03 accepted, 04 awaiting assignment, 05 in "
-		                  "processing or 06 processed (15 and 16 answer a recall: the "
-		                  "agent gives them)",
-		                  rep->code ? rep->code : "");
-	const char *c = rep->comment ? rep->comment : "", *by = rep->reported_by ? rep->reported_by : "";
+		return lt_err_set(
+		    err, LT_EINVAL,
+		    "status code '%.8s' is not one a recipient reports: use 01 arrived, "
+		    "02 refused, 03 accepted, 04 awaiting assignment, 05 in "
+		    "processing or 06 processed (15 and 16 answer a recall: the "
+		    "agent gives them)",
+		    rep->code ? rep->code : "");
+	const char *c = rep->comment ? rep->comment : "",
+	           *by = rep->reported_by ? rep->reported_by : "";
 	if (!lt_utf8_valid(c) || strlen(c) > LT_REASON_MAX)
 		return lt_err_set(err, LT_EINVAL, "the comment must be UTF-8 of at most %d bytes",
 		                  LT_REASON_MAX);
@@ -303,18 +306,21 @@ static void lt_business_decide(const Lienthong__Header *h, const Lienthong__Stor
 		         (b->status == ST(RECALL_AGREED) && !update);
 		if (*agree)
 			snprintf(reason, size, "%s agreed: not in processing yet (%s)",
-			         lt_business_type_word(h->business_type), lt_life_status_text(b->status));
+			         lt_business_type_word(h->business_type),
+			         lt_life_status_text(b->status));
 		else
 			snprintf(reason, size, "%s refused: the document is %s here",
-			         lt_business_type_word(h->business_type), lt_life_status_text(b->status));
+			         lt_business_type_word(h->business_type),
+			         lt_life_status_text(b->status));
 		return;
 	case LIENTHONG__STORE__INBOX_STATUS__INBOX_PENDING:
 		*agree = !update;
 		*hold = !update;
-		snprintf(reason, size, "%s",
-		         update ? "update refused: the document is not at the target system yet; "
-		                  "send the update again later"
-		                : "recall agreed: the document was not delivered yet and never will be");
+		snprintf(
+		    reason, size, "%s",
+		    update ? "update refused: the document is not at the target system yet; "
+		             "send the update again later"
+		           : "recall agreed: the document was not delivered yet and never will be");
 		return;
 	default:
 		*agree = !update;
@@ -398,8 +404,8 @@ static int lt_business_arrived(const struct lt_recv *rc, struct lt_txn *t,
 	Lienthong__Store__BusinessRecord *b = NULL;
 	int ret = -1;
 	if (lt_business_get(t, LT_DB_BUSINESS, h->sender, h->document_id,
-	                    &lienthong__store__business_record__descriptor,
-	                    (ProtobufCMessage **)&b, err) != 0)
+	                    &lienthong__store__business_record__descriptor, (ProtobufCMessage **)&b,
+	                    err) != 0)
 		return -1;
 	if (b == NULL || (!b->held && b->answered) || b->request_id[0] == '\0') {
 		ret = LT_BUSINESS_DELIVER;
@@ -533,9 +539,10 @@ static void lt_business_file_done(int dir_fd, const char *dir, const char *name,
 		lt_log_error("cannot open %s/%s: %s", dir, sub, strerror(errno));
 		return;
 	}
-	if (why != NULL && snprintf(errname, sizeof errname, "%s.error", name) < (int)sizeof errname) {
-		int fd = openat(sub_fd, errname, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		                0640);
+	if (why != NULL &&
+	    snprintf(errname, sizeof errname, "%s.error", name) < (int)sizeof errname) {
+		int fd = openat(sub_fd, errname,
+		                O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
 		if (fd >= 0) {
 			dprintf(fd, "%s\n", why);
 			close(fd);
@@ -572,11 +579,12 @@ size_t lt_business_scan(const struct lt_recv *rc, int64_t now_ms)
 			lt_business_file_done(dirfd(d), dir, de->d_name, "done", NULL);
 		} else if (err.code == LT_EINVAL || err.code == LT_ENOTFOUND ||
 		           err.code == LT_ECONFLICT) {
-			lt_log_warn("status file %s/%s refused, moved to failed/: %s", dir, de->d_name,
-			            err.msg);
+			lt_log_warn("status file %s/%s refused, moved to failed/: %s", dir,
+			            de->d_name, err.msg);
 			lt_business_file_done(dirfd(d), dir, de->d_name, "failed", err.msg);
 		} else {
-			lt_log_warn("status file %s/%s: %s (tried again)", dir, de->d_name, err.msg);
+			lt_log_warn("status file %s/%s: %s (tried again)", dir, de->d_name,
+			            err.msg);
 		}
 	}
 	closedir(d);
