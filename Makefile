@@ -52,7 +52,7 @@ PROG_SRC_lienthong-provision = broker-adapter/provision_main.c
 PROG_SRC_lienthong-report = consumers/report_main.c
 
 UNIT_TESTS = test_config test_canon test_sign test_envelope test_store test_deliver test_text \
-	test_watch test_forward test_lifecycle
+	test_watch test_forward test_lifecycle test_business
 TEST_TOOLS = lt-forge lt-proxy
 
 LIB_OBJS = $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
