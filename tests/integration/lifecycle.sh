@@ -14,6 +14,8 @@
 # 4. A recall that overtakes its document (the document is sealed and held
 #    back with lt-forge, the recall published first, then the document)
 #    holds it back: never delivered, kept in B's quarantine, and A learns 15.
+# 5. A replacement is delivered and the replaced document agreed (15); an
+#    update of a processed document refused (16); both as control records.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 A=TEST.A01
@@ -50,14 +52,16 @@ drop() { # NAME DOC CODE [COMMENT]: a status file in B's report_dir, written the
 }
 quarantine_empty() { [ -z "$("$LT_BIN/lienthong-status" -c "$(lt_conf "$1")" --quarantine --json)" ]; }
 
-for i in 1 2 3 4; do echo "document $i $RANDOM" >"$LT_WORK/doc$i.pdf"; done
+for i in 1 2 3 4 5 6; do echo "document $i $RANDOM" >"$LT_WORK/doc$i.pdf"; done
 lt_upload $A $B "$LT_WORK/ids.txt" --subject "walk" "$LT_WORK/doc1.pdf"
 lt_upload $A $B "$LT_WORK/ids.txt" --subject "recall early" "$LT_WORK/doc2.pdf"
 lt_upload $A $B "$LT_WORK/ids.txt" --subject "recall late" "$LT_WORK/doc3.pdf"
+lt_upload $A $B "$LT_WORK/ids.txt" --subject "to be replaced" "$LT_WORK/doc5.pdf"
 D1=$(sed -n 1p "$LT_WORK/ids.txt" | cut -f1)
 D2=$(sed -n 2p "$LT_WORK/ids.txt" | cut -f1)
 D3=$(sed -n 3p "$LT_WORK/ids.txt" | cut -f1)
-lt_check "three documents delivered" lt_wait_until 120 lt_all_delivered $A "$LT_WORK/ids.txt"
+D5=$(sed -n 4p "$LT_WORK/ids.txt" | cut -f1)
+lt_check "four documents delivered" lt_wait_until 120 lt_all_delivered $A "$LT_WORK/ids.txt"
 
 # ---- 1. 01, 03, 04, 05, 06 ----
 lt_check "01 reported by lienthong-report" report "$D1" 01 --by "Văn thư"
@@ -133,6 +137,20 @@ lt_check "A shows recall-agreed (15) for the overtaken document" lt_wait_until 6
 held_in_quarantine() { "$LT_BIN/lienthong-status" -c "$(lt_conf $B)" --quarantine --json | grep "$X" | grep -q "recalled"; }
 lt_check "B keeps it in its quarantine, reason recalled" lt_wait_until 30 held_in_quarantine
 lt_check "it was never delivered to B's target" [ ! -e "$LT_WORK/$B/target/$A/$X" ]
+
+# ---- 5. replacement and update ----
+"$LT_BIN/lienthong-upload" -c "$(lt_conf $A)" --to $B --replaces "$D5" --subject "thay thế" \
+	"$LT_WORK/doc6.pdf" >"$LT_WORK/r5.txt"
+N5=$(cut -f1 "$LT_WORK/r5.txt")
+lt_check "A shows the replaced document recall-agreed (15)" lt_wait_until 60 is_status "$D5" recall-agreed
+lt_check "the replacement is delivered" lt_wait_until 60 is_status "$N5" delivered
+lt_check "its file is in B's target" cmp -s "$LT_WORK/doc6.pdf" "$LT_WORK/$B/target/$A/$N5/doc6.pdf"
+lt_check "B's control record names the replacement" \
+	grep -q "\"replacement_id\":\"$N5\"" "$LT_WORK/$B/target/$A/$D5/.replace.json"
+"$LT_BIN/lienthong-upload" -c "$(lt_conf $A)" --to $B --update "$D3" --number "88/CV-UBND" >/dev/null
+lt_check "an update of a processed document is refused (16)" lt_wait_until 60 is_status "$D3" recall-refused
+lt_check "B's .update.json carries the corrected number" \
+	grep -q '"document_number":"88/CV-UBND"' "$LT_WORK/$B/target/$A/$D3/.update.json"
 
 lt_check "A quarantined no receipt: every one verified and applied" quarantine_empty $A
 lt_teardown

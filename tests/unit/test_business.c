@@ -54,7 +54,8 @@ static void delivered(int n)
 	struct lt_txn *t = NULL;
 	lt_err err;
 	if (CHECK_OK(lt_txn_begin(store, 1, &t, &err), err)) {
-		CHECK_OK(lt_txn_put_pb(t, LT_DB_INBOX, key, a + 1 + LT_DOCID_LEN, &r.base, &err), err);
+		CHECK_OK(lt_txn_put_pb(t, LT_DB_INBOX, key, a + 1 + LT_DOCID_LEN, &r.base, &err),
+		         err);
 		CHECK_OK(lt_txn_commit(t, &err), err);
 	}
 	snprintf(dir, sizeof dir, "%s/%s", cfg.target_dir, SENDER);
@@ -216,8 +217,8 @@ static int inbound(Lienthong__Header *h, char *why, size_t why_size)
 	env.header = h;
 	if (!CHECK_OK(lt_txn_begin(store, 1, &t, &err), err))
 		return -1;
-	int v = lt_business_inbound(&rc, t, &env, digest, NOW, path, sizeof path, why, why_size,
-	                            &err);
+	int v =
+	    lt_business_inbound(&rc, t, &env, digest, NOW, path, sizeof path, why, why_size, &err);
 	if (v < 0) {
 		lt_check(0, __FILE__, __LINE__, "lt_business_inbound", err.msg);
 		lt_txn_abort(t);
@@ -263,7 +264,8 @@ static void test_recall(void)
 	CHECK(control_has(6, ".recall.json", "\"code\":\"16\""));
 	CHECK(report(6, "06", NULL, NULL, &err) == 0);
 
-	/* An update before processing: agreed, the document goes on; the record has the metadata. */
+	/* An update before processing: agreed, the document goes on; the record has the metadata.
+	 */
 	delivered(8);
 	h = request(9, 8, LIENTHONG__BUSINESS_TYPE__BUSINESS_UPDATE);
 	CHECK(inbound(&h, why, sizeof why) == LT_BUSINESS_CONTROL);
@@ -367,8 +369,11 @@ int main(void)
 	    CHECK((trust = lt_trust_load(cfg.ca_file, &err)) != NULL) &&
 	    CHECK_OK(lt_store_open(&store, cfg.data_dir, 16 << 20, &err), err) &&
 	    CHECK((target = lt_target_new(&cfg, &err)) != NULL)) {
-		rc = (struct lt_recv){
-		    .cfg = &cfg, .store = store, .signer = &signer, .trust = trust, .target = target};
+		rc = (struct lt_recv){.cfg = &cfg,
+		                      .store = store,
+		                      .signer = &signer,
+		                      .trust = trust,
+		                      .target = target};
 		LT_RUN(test_reports);
 		LT_RUN(test_recall);
 		LT_RUN(test_overtake);
