@@ -803,6 +803,27 @@ static void rc_short_digest(Lienthong__Receipt *r)
 	r->document_digest.len = 16;
 }
 
+static void rc_comment(Lienthong__Receipt *r)
+{
+	r->comment = "another comment";
+}
+static void rc_reporter(Lienthong__Receipt *r)
+{
+	r->reported_by = "someone else";
+}
+static void rc_code(Lienthong__Receipt *r)
+{
+	r->business_code = "06";
+}
+static void rc_code_13(Lienthong__Receipt *r)
+{
+	r->business_code = "13";
+}
+static void rc_code_on_delivered(Lienthong__Receipt *r)
+{
+	r->status = LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED;
+}
+
 static void receipt_tampered(const uint8_t *buf, size_t len, receipt_change change, int want_stage,
                              const char *want)
 {
@@ -886,6 +907,33 @@ static void test_receipt_tampering(void)
 	receipt_tampered(buf, len, rc_unsigned, 1, "receipt is not signed");
 	receipt_tampered(buf, len, rc_bad_docid, 1, "document id '1'");
 	receipt_tampered(buf, len, rc_short_digest, 1, "digest is not 32 bytes");
+
+	/* A business receipt: code, comment and reporter are signed; codes are checked. */
+	struct lt_receipt_in bin = receipt_input();
+	bin.status = LIENTHONG__RECEIPT_STATUS__RECEIPT_BUSINESS;
+	bin.business_code = "03";
+	bin.comment = "số đến 125";
+	bin.reported_by = "Văn thư";
+	uint8_t *bbuf = NULL;
+	size_t blen = 0;
+	if (CHECK_OK(lt_receipt_seal(&bin, &signers[RECV_A], &bbuf, &blen, &err), err)) {
+		Lienthong__Receipt *r = lt_receipt_decode(bbuf, blen, &cfg, &err);
+		if (CHECK(r != NULL)) {
+			CHECK(strcmp(r->business_code, "03") == 0);
+			CHECK(strcmp(r->comment, "số đến 125") == 0);
+			CHECK(strcmp(r->reported_by, "Văn thư") == 0);
+			CHECK_OK(lt_receipt_verify(r, trust, &err), err);
+			lienthong__receipt__free_unpacked(r, NULL);
+		}
+		receipt_tampered(bbuf, blen, rc_comment, 2, "");
+		receipt_tampered(bbuf, blen, rc_reporter, 2, "");
+		receipt_tampered(bbuf, blen, rc_code, 2, "");
+		receipt_tampered(bbuf, blen, rc_code_13, 1,
+		                 "not an edXML status a recipient reports");
+		receipt_tampered(bbuf, blen, rc_code_on_delivered, 1,
+		                 "delivered receipt carries a business code");
+	}
+	free(bbuf);
 	/* Truncated and garbage receipts. */
 	CHECK(receipt_decode_verify(buf, len - 1, &stage, &err) == -1);
 	CHECK_STR_CONTAINS(err.msg, "malformed receipt");
