@@ -337,7 +337,7 @@ static int lt_business_request(const struct lt_recv *rc, struct lt_txn *t,
 {
 	Lienthong__Store__InboxRecord *in = NULL;
 	Lienthong__Store__BusinessRecord *b = NULL;
-	char reason[300], name[32];
+	char reason[600], name[32];
 	char *text = NULL;
 	int agree, hold, ret = -1;
 	path[0] = '\0';
@@ -371,7 +371,13 @@ static int lt_business_request(const struct lt_recv *rc, struct lt_txn *t,
 		                      path_size, err) != 0) {
 			lt_err_wrap(err, "telling the target of %s %s",
 			            lt_business_type_word(h->business_type), h->document_id);
-			goto out;
+			if (err->code != LT_EINVAL)
+				goto out; /* tried again with the record */
+			/* Refused for good: answered all the same, the sender told why. */
+			lt_log_warn("%s; answered without it", err->msg);
+			size_t used = strlen(reason);
+			snprintf(reason + used, sizeof reason - used,
+			         "; the target system was not told: %.200s", err->msg);
 		}
 		if (agree && h->business_type != TYPE(UPDATE))
 			b->status = ST(RECALL_AGREED); /* recalled or replaced: final here */

@@ -259,10 +259,18 @@ int lt_deliver_folder_control(const char *target_dir, const char *sender, const 
 	target_fd = open(target_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (target_fd < 0)
 		return lt_err_errno(err, errno, "cannot open folder %s", target_dir);
+	struct stat st;
 	if ((sender_fd = lt_deliver_open_dir(target_fd, sender, sender_dir, 0, &created, err)) <
 	        0 ||
-	    (doc_fd = lt_deliver_open_dir(sender_fd, doc_id, doc_dir, 0, &created, err)) < 0)
+	    (doc_fd = lt_deliver_open_dir(sender_fd, doc_id, doc_dir, 0, &created, err)) < 0) {
+		/* Moved away by the target system: no retry brings it back. */
+		int at = sender_fd >= 0 ? sender_fd : target_fd;
+		if (fstatat(at, sender_fd >= 0 ? doc_id : sender, &st, AT_SYMLINK_NOFOLLOW) != 0 &&
+		    errno == ENOENT)
+			lt_err_set(err, LT_EINVAL, "%s is gone (moved away by the target system?)",
+			           sender_fd >= 0 ? doc_dir : sender_dir);
 		goto out;
+	}
 	if (lt_deliver_remove_at(doc_fd, tmp_name, tmp, 0, err) != 0 ||
 	    lt_deliver_write_file(doc_fd, tmp_name, tmp, (const uint8_t *)text, strlen(text),
 	                          err) != 0)

@@ -40,8 +40,10 @@ int lt_deliver_folder(const char *target_dir, const Lienthong__Envelope *env, ch
  * replacement and the answer given: consumers/lt_business.h) as the file
  * <target_dir>/<sender>/<document id>/<name> (name starts with '.'),
  * written whole (a temporary file, fsync, rename, fsync of the folder) and
- * replaced when written again. The document's folder must exist; nothing
- * below target_dir is followed. path receives the file.
+ * replaced when written again. The document's folder must exist (when it
+ * is gone, moved away by the target system, err->code is LT_EINVAL: no
+ * retry helps); nothing below target_dir is followed. path receives the
+ * file.
  */
 int lt_deliver_folder_control(const char *target_dir, const char *sender, const char *doc_id,
                               const char *name, const char *text, char *path, size_t path_size,

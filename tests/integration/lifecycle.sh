@@ -16,18 +16,24 @@
 #    holds it back: never delivered, kept in B's quarantine, and A learns 15.
 # 5. A replacement is delivered and the replaced document agreed (15); an
 #    update of a processed document refused (16); both as control records.
+# 6. With an HTTP target, the control record is POSTed as JSON.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 A=TEST.A01
 B=TEST.B02
+C=TEST.C03 # delivers to an HTTP target
 
 lt_setup
 lt_agency $A ec
 lt_agency $B ed25519
 lt_set $B report_dir "$LT_WORK/$B/reports"
 mkdir -p "$LT_WORK/$B/reports"
+lt_agency $C ec
+lt_http_target $C
+lt_http_agency $C
 lt_start $A
 lt_start $B
+lt_start $C
 
 # status_of DOC [FIELD]: FIELD (default status) of DOC's record at A, for B.
 status_of() {
@@ -151,6 +157,15 @@ lt_check "B's control record names the replacement" \
 lt_check "an update of a processed document is refused (16)" lt_wait_until 60 is_status "$D3" recall-refused
 lt_check "B's .update.json carries the corrected number" \
 	grep -q '"document_number":"88/CV-UBND"' "$LT_WORK/$B/target/$A/$D3/.update.json"
+
+# ---- 6. the HTTP target is told with a JSON POST ----
+lt_upload $A $C "$LT_WORK/idsc.txt" "$LT_WORK/doc1.pdf"
+DC=$(cut -f1 "$LT_WORK/idsc.txt")
+lt_check "C's HTTP target has the document" lt_wait_until 60 is_status "$DC" delivered
+"$LT_BIN/lienthong-upload" -c "$(lt_conf $A)" --to $C --recall "$DC" >/dev/null
+lt_check "A shows C's answer, recall-agreed (15)" lt_wait_until 60 is_status "$DC" recall-agreed
+lt_check "C's HTTP target got the control record" \
+	grep -q '"code":"15".*"decision":"agreed"' "$LT_WORK/http-$C/$DC/.recall.json"
 
 lt_check "A quarantined no receipt: every one verified and applied" quarantine_empty $A
 lt_teardown

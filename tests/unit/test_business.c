@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../../clock/lt_clock.h"
 #include "../../consumers/lt_business.h"
@@ -34,7 +35,7 @@ static uint8_t digest[32] = {7, 7, 7};
 
 static const char *doc(int n)
 {
-	static char ids[10][LT_DOCID_LEN + 1];
+	static char ids[20][LT_DOCID_LEN + 1];
 	snprintf(ids[n], sizeof ids[n], "0190f3a2-0000-7000-8000-%012d", n);
 	return ids[n];
 }
@@ -272,6 +273,15 @@ static void test_recall(void)
 	CHECK(last_is(doc(8), "15", "update agreed"));
 	CHECK(control_has(8, ".update.json", "sửa trích yếu"));
 	CHECK(report(8, "03", NULL, NULL, &err) == 0);
+
+	/* The target system moved the document away: answered all the same, saying so. */
+	char dir[PATH_MAX];
+	delivered(10);
+	snprintf(dir, sizeof dir, "%s/%s/%s", cfg.target_dir, SENDER, doc(10));
+	CHECK(rmdir(dir) == 0);
+	h = request(11, 10, LIENTHONG__BUSINESS_TYPE__BUSINESS_REVOKE);
+	CHECK(inbound(&h, why, sizeof why) == LT_BUSINESS_CONTROL);
+	CHECK(last_is(doc(10), "15", "the target system was not told"));
 }
 
 static void test_overtake(void)
