@@ -362,7 +362,7 @@ int main(int argc, char **argv)
 		lt_agent_topics(&a, now);
 		if (lt_forward_tick(a.fw, now, &err) != 0)
 			lt_log_warn("outbox: %s", err.msg);
-		if (lt_receive_tick(a.rx, now) > 0 || lt_business_scan(&a.recv, now) > 0)
+		if ((lt_receive_tick(a.rx, now) | lt_business_scan(&a.recv, now)) > 0)
 			lt_forward_wake(a.fw); /* receipts are waiting in the outbox */
 		lt_agent_watch(&a, now);
 	}
