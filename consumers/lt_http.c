@@ -152,6 +152,10 @@ static char *lt_http_metadata(const Lienthong__Envelope *env)
 	json_object_set_new(o, "expires_at",
 	                    hd->expires_at_ms ? json_string(expires) : json_null());
 	json_object_set_new(o, "replaces_id", json_string(hd->replaces_id));
+	json_object_set_new(
+	    o, "business_type",
+	    json_string(hd->business_type == LIENTHONG__BUSINESS_TYPE__BUSINESS_REPLACE ? "replace"
+	                                                                                : "new"));
 	json_object_set_new(o, "parts", parts);
 	char *text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);

@@ -3,7 +3,8 @@
  *
  * POSTs a verified document to target_url as multipart/form-data:
  *   metadata  application/json: document_id, sender, recipients, subject,
- *             document_number, created_at, expires_at, replaces_id and, per
+ *             document_number, created_at, expires_at, replaces_id,
+ *             business_type ("new", or "replace": it supersedes replaces_id) and, per
  *             part, name, media_type, size and sha256 (hex)
  *   part      one file field per part, with its name and media type
  * with the header "Idempotency-Key: <sender>/<document id>" (a document is
