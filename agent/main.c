@@ -28,6 +28,7 @@
 
 #include "../broker-adapter/lt_kafka.h"
 #include "../clock/lt_clock.h"
+#include "../consumers/lt_business.h"
 #include "../consumers/lt_deliver.h"
 #include "../consumers/lt_receive.h"
 #include "../log/lt_log.h"
@@ -373,7 +374,7 @@ int main(int argc, char **argv)
 			lt_log_warn("outbox: %s", err.msg);
 		lt_retention_tick(a.store, &a.cfg, now);
 		lt_trust_crl_tick(a.trust, now);
-		if (lt_receive_tick(a.rx, now) > 0)
+		if ((lt_receive_tick(a.rx, now) | lt_business_scan(&a.recv, now)) > 0)
 			lt_forward_wake(a.fw); /* receipts are waiting in the outbox */
 		lt_agent_watch(&a, now);
 	}

@@ -247,3 +247,59 @@ int lt_target_deliver(struct lt_target *t, const Lienthong__Envelope *env, char 
 	snprintf(where, where_size, "%s", t->cfg->target_url);
 	return lt_http_deliver(t->http, env, err);
 }
+
+int lt_deliver_folder_control(const char *target_dir, const char *sender, const char *doc_id,
+                              const char *name, const char *text, char *path, size_t path_size,
+                              lt_err *err)
+{
+	char sender_dir[PATH_MAX], doc_dir[PATH_MAX], tmp[PATH_MAX], tmp_name[64];
+	int target_fd = -1, sender_fd = -1, doc_fd = -1, created, rc = -1;
+	if (snprintf(sender_dir, sizeof sender_dir, "%s/%s", target_dir, sender) >=
+	        (int)sizeof sender_dir ||
+	    snprintf(doc_dir, sizeof doc_dir, "%s/%s", sender_dir, doc_id) >= (int)sizeof doc_dir ||
+	    snprintf(tmp_name, sizeof tmp_name, ".tmp%s", name) >= (int)sizeof tmp_name ||
+	    snprintf(tmp, sizeof tmp, "%s/%s", doc_dir, tmp_name) >= (int)sizeof tmp ||
+	    snprintf(path, path_size, "%s/%s", doc_dir, name) >= (int)path_size)
+		return lt_err_set(err, LT_EINVAL, "target path under %s is too long", target_dir);
+	target_fd = open(target_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (target_fd < 0)
+		return lt_err_errno(err, errno, "cannot open folder %s", target_dir);
+	struct stat st;
+	if ((sender_fd = lt_deliver_open_dir(target_fd, sender, sender_dir, 0, &created, err)) <
+	        0 ||
+	    (doc_fd = lt_deliver_open_dir(sender_fd, doc_id, doc_dir, 0, &created, err)) < 0) {
+		/* Moved away by the target system: no retry brings it back. */
+		int at = sender_fd >= 0 ? sender_fd : target_fd;
+		if (fstatat(at, sender_fd >= 0 ? doc_id : sender, &st, AT_SYMLINK_NOFOLLOW) != 0 &&
+		    errno == ENOENT)
+			lt_err_set(err, LT_EINVAL, "%s is gone (moved away by the target system?)",
+			           sender_fd >= 0 ? doc_dir : sender_dir);
+		goto out;
+	}
+	if (lt_deliver_remove_at(doc_fd, tmp_name, tmp, 0, err) != 0 ||
+	    lt_deliver_write_file(doc_fd, tmp_name, tmp, (const uint8_t *)text, strlen(text),
+	                          err) != 0)
+		goto out;
+	if (renameat(doc_fd, tmp_name, doc_fd, name) != 0) {
+		lt_err_errno(err, errno, "cannot rename %s to %s", tmp, path);
+		goto out;
+	}
+	rc = lt_deliver_fsync_dir(doc_fd, doc_dir, err);
+out:
+	if (doc_fd >= 0)
+		close(doc_fd);
+	if (sender_fd >= 0)
+		close(sender_fd);
+	close(target_fd);
+	return rc;
+}
+
+int lt_target_control(struct lt_target *t, const char *sender, const char *doc_id, const char *name,
+                      const char *text, char *where, size_t where_size, lt_err *err)
+{
+	if (t->http == NULL)
+		return lt_deliver_folder_control(t->cfg->target_dir, sender, doc_id, name, text,
+		                                 where, where_size, err);
+	snprintf(where, where_size, "%s", t->cfg->target_url);
+	return lt_http_control(t->http, sender, doc_id, name, text, err);
+}

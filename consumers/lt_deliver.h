@@ -36,6 +36,20 @@ int lt_deliver_folder(const char *target_dir, const Lienthong__Envelope *env, ch
                       size_t path_size, lt_err *err);
 
 /*
+ * A control record about a delivered document (a recall, update or
+ * replacement and the answer given: consumers/lt_business.h) as the file
+ * <target_dir>/<sender>/<document id>/<name> (name starts with '.'),
+ * written whole (a temporary file, fsync, rename, fsync of the folder) and
+ * replaced when written again. The document's folder must exist (when it
+ * is gone, moved away by the target system, err->code is LT_EINVAL: no
+ * retry helps); nothing below target_dir is followed. path receives the
+ * file.
+ */
+int lt_deliver_folder_control(const char *target_dir, const char *sender, const char *doc_id,
+                              const char *name, const char *text, char *path, size_t path_size,
+                              lt_err *err);
+
+/*
  * The configured target: the HTTP target when target_url is set (see
  * lt_http.h), else the folder target. lt_target_deliver writes where the
  * document went (folder or URL) into `where`; on failure err->code is
@@ -55,5 +69,9 @@ int lt_target_deliver(struct lt_target *t, const Lienthong__Envelope *env, char 
  * recorded one by one, so a crash repeats at most the one in flight.
  */
 int lt_target_remembers(const struct lt_target *t);
+
+/* Tells the target a control record (JSON text): lt_deliver_folder_control or lt_http_control. */
+int lt_target_control(struct lt_target *t, const char *sender, const char *doc_id, const char *name,
+                      const char *text, char *where, size_t where_size, lt_err *err);
 
 #endif

@@ -152,47 +152,29 @@ static char *lt_http_metadata(const Lienthong__Envelope *env)
 	json_object_set_new(o, "expires_at",
 	                    hd->expires_at_ms ? json_string(expires) : json_null());
 	json_object_set_new(o, "replaces_id", json_string(hd->replaces_id));
+	json_object_set_new(
+	    o, "business_type",
+	    json_string(hd->business_type == LIENTHONG__BUSINESS_TYPE__BUSINESS_REPLACE ? "replace"
+	                                                                                : "new"));
 	json_object_set_new(o, "parts", parts);
 	char *text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return text;
 }
 
-int lt_http_deliver(struct lt_http *h, const Lienthong__Envelope *env, lt_err *err)
+/*
+ * Sends the request set up on h->curl (body and its headers) to target_url
+ * with the common options, and reads the outcome as lt_http.h says.
+ */
+static int lt_http_perform(struct lt_http *h, struct curl_slist *headers, lt_err *err)
 {
 	const struct lt_config *cfg = h->cfg;
 	CURL *c = h->curl;
-	curl_mime *mime = NULL;
-	struct curl_slist *headers = NULL;
-	char *meta = lt_http_metadata(env);
-	char idem[160], curl_err[CURL_ERROR_SIZE] = "";
+	char curl_err[CURL_ERROR_SIZE] = "";
 	int rc = -1;
-
-	if (meta == NULL)
-		return lt_err_set(err, LT_EIO, "out of memory for the metadata of %s",
-		                  env->header->document_id);
-	curl_easy_reset(c);
-	mime = curl_mime_init(c);
-	curl_mimepart *mp = curl_mime_addpart(mime);
-	curl_mime_name(mp, "metadata");
-	curl_mime_type(mp, "application/json");
-	curl_mime_data(mp, meta, CURL_ZERO_TERMINATED);
-	for (size_t i = 0; i < env->n_parts; i++) {
-		const Lienthong__Part *p = env->parts[i];
-		mp = curl_mime_addpart(mime);
-		curl_mime_name(mp, "part");
-		curl_mime_filename(mp, p->name);
-		curl_mime_type(mp, p->media_type);
-		curl_mime_data(mp, (const char *)p->data.data, p->data.len);
-	}
-	snprintf(idem, sizeof idem, "Idempotency-Key: %s/%s", env->header->sender,
-	         env->header->document_id);
-	headers = curl_slist_append(headers, idem);
-	headers = curl_slist_append(headers, "Expect:");
 	h->answer_len = 0;
 	h->answer[0] = '\0';
 	curl_easy_setopt(c, CURLOPT_URL, cfg->target_url);
-	curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)cfg->target_timeout_ms);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->target_timeout_ms);
@@ -228,8 +210,59 @@ int lt_http_deliver(struct lt_http *h, const Lienthong__Envelope *env, lt_err *e
 	           cfg->target_url, status, shown[0] ? ": " : "", shown);
 out:
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL); /* curl_err lives on this stack only */
+	return rc;
+}
+
+int lt_http_deliver(struct lt_http *h, const Lienthong__Envelope *env, lt_err *err)
+{
+	CURL *c = h->curl;
+	curl_mime *mime = NULL;
+	struct curl_slist *headers = NULL;
+	char *meta = lt_http_metadata(env);
+	char idem[160];
+
+	if (meta == NULL)
+		return lt_err_set(err, LT_EIO, "out of memory for the metadata of %s",
+		                  env->header->document_id);
+	curl_easy_reset(c);
+	mime = curl_mime_init(c);
+	curl_mimepart *mp = curl_mime_addpart(mime);
+	curl_mime_name(mp, "metadata");
+	curl_mime_type(mp, "application/json");
+	curl_mime_data(mp, meta, CURL_ZERO_TERMINATED);
+	for (size_t i = 0; i < env->n_parts; i++) {
+		const Lienthong__Part *p = env->parts[i];
+		mp = curl_mime_addpart(mime);
+		curl_mime_name(mp, "part");
+		curl_mime_filename(mp, p->name);
+		curl_mime_type(mp, p->media_type);
+		curl_mime_data(mp, (const char *)p->data.data, p->data.len);
+	}
+	snprintf(idem, sizeof idem, "Idempotency-Key: %s/%s", env->header->sender,
+	         env->header->document_id);
+	headers = curl_slist_append(headers, idem);
+	headers = curl_slist_append(headers, "Expect:");
+	curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
+	int rc = lt_http_perform(h, headers, err);
 	curl_slist_free_all(headers);
 	curl_mime_free(mime);
 	free(meta);
+	return rc;
+}
+
+int lt_http_control(struct lt_http *h, const char *sender, const char *doc_id, const char *name,
+                    const char *text, lt_err *err)
+{
+	CURL *c = h->curl;
+	struct curl_slist *headers = NULL;
+	char idem[200];
+	curl_easy_reset(c);
+	snprintf(idem, sizeof idem, "Idempotency-Key: %s/%s/%s", sender, doc_id, name);
+	headers = curl_slist_append(headers, idem);
+	headers = curl_slist_append(headers, "Content-Type: application/json");
+	headers = curl_slist_append(headers, "Expect:");
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
+	int rc = lt_http_perform(h, headers, err);
+	curl_slist_free_all(headers);
 	return rc;
 }

@@ -3,7 +3,8 @@
  *
  * POSTs a verified document to target_url as multipart/form-data:
  *   metadata  application/json: document_id, sender, recipients, subject,
- *             document_number, created_at, expires_at, replaces_id and, per
+ *             document_number, created_at, expires_at, replaces_id,
+ *             business_type ("new", or "replace": it supersedes replaces_id) and, per
  *             part, name, media_type, size and sha256 (hex)
  *   part      one file field per part, with its name and media type
  * with the header "Idempotency-Key: <sender>/<document id>" (a document is
@@ -30,5 +31,12 @@ struct lt_http;
 struct lt_http *lt_http_new(const struct lt_config *cfg, lt_err *err);
 void lt_http_free(struct lt_http *h);
 int lt_http_deliver(struct lt_http *h, const Lienthong__Envelope *env, lt_err *err);
+/*
+ * POSTs a control record (JSON text, application/json) about a delivered
+ * document to target_url, with "Idempotency-Key: <sender>/<document id>/<name>"
+ * (consumers/lt_business.h). Outcome as lt_http_deliver.
+ */
+int lt_http_control(struct lt_http *h, const char *sender, const char *doc_id, const char *name,
+                    const char *text, lt_err *err);
 
 #endif

@@ -9,6 +9,7 @@
 #include "../proto/lt_crypt.h"
 #include "../proto/lt_envelope.h"
 #include "../proto/lt_receipt.h"
+#include "lt_business.h"
 #include "lt_deliver.h"
 
 #define LT_INBOX_KEY_MAX (LT_CODE_MAX + 1 + LT_DOCID_LEN)
@@ -266,6 +267,16 @@ int lt_inbox_check(const struct lt_recv *rc, const struct lt_record *rec, int64_
 	lt_err ignore;
 	if (!pending && (!fresh || lt_inbox_acceptable(rc, it->env, now_ms, &ignore) != 0))
 		return 0;
+	/* Recalls and updates are no documents to deliver; a recall may hold this one back. */
+	int holds = 0;
+	if (lt_txn_begin(rc->store, 0, &t, err) != 0)
+		return -1;
+	rc_lookup = lt_business_holds(t, it->env->header, &holds, err);
+	lt_txn_abort(t);
+	if (rc_lookup != 0)
+		return -1;
+	if (holds)
+		return 0;
 	/* The slow part, in no transaction: readers and submissions go on meanwhile. */
 	it->attempted = 1;
 	it->delivered = lt_target_deliver(rc->target, it->env, it->path, sizeof it->path,
@@ -305,11 +316,21 @@ int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_
 	if (pending_since == 0 && lt_inbox_acceptable(rc, env, now_ms, &why) != 0)
 		return lt_inbox_refuse(rc, t, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
 		                       why.msg, digest, 1, now_ms, err);
-	if (!it->attempted)
+	/* Recall, update, replacement; a document recalled before it came (lt_business.h). */
+	char control[PATH_MAX] = "";
+	int b = lt_business_inbound(rc, t, env, digest, now_ms, control, sizeof control, why.msg,
+	                            sizeof why.msg, err);
+	if (b < 0)
+		return -1;
+	if (b == LT_BUSINESS_HELD)
+		return lt_inbox_refuse(rc, t, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
+		                       why.msg, digest, 1, now_ms, err);
+	const char *path = control;
+	if (b == LT_BUSINESS_DELIVER && !it->attempted)
 		return lt_err_set(err, LT_EAGAIN,
 		                  "document %s from %s: its delivery was not attempted yet",
 		                  h->document_id, h->sender);
-	if (!it->delivered) {
+	if (b == LT_BUSINESS_DELIVER && !it->delivered) {
 		*err = it->deliver_err;
 		int64_t deadline = rc->cfg->delivery_deadline_s * 1000;
 		if (pending_since != 0)
@@ -339,13 +360,15 @@ int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_
 		return lt_inbox_refuse(rc, t, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED,
 		                       why.msg, digest, 1, now_ms, err);
 	}
+	if (b == LT_BUSINESS_DELIVER)
+		path = it->path;
 	if (lt_inbox_put(t, h->document_id, LIENTHONG__STORE__INBOX_STATUS__INBOX_DELIVERED,
-	                 h->sender, digest, "", it->path, now_ms, err) != 0 ||
+	                 h->sender, digest, "", path, now_ms, err) != 0 ||
 	    lt_inbox_queue_receipt(rc, t, h->document_id, h->sender,
 	                           LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED, "", digest, now_ms,
 	                           err) != 0)
 		return -1;
 	lt_log_info("delivered document %s from %s (%zu part(s)) to %s", h->document_id, h->sender,
-	            env->n_parts, it->path);
+	            env->n_parts, path);
 	return 0;
 }

@@ -8,6 +8,17 @@
 #include "../proto/lt_envelope.h"
 #include "../proto/lt_receipt.h"
 
+/*
+ * The reason a business receipt leaves in the status record: the reporter,
+ * the comment and, for a recall's answer, the recipient's reason.
+ */
+static void lt_receipts_business_reason(const Lienthong__Receipt *r, char *out, size_t size)
+{
+	snprintf(out, size, "%s%s%s%s%s%s", r->reported_by[0] ? "by " : "", r->reported_by,
+	         r->reported_by[0] && (r->comment[0] || r->reason[0]) ? ": " : "", r->comment,
+	         r->comment[0] && r->reason[0] ? "; " : "", r->reason);
+}
+
 /* Why a verified receipt is refused: its document's status says it (refused by the table). */
 static int lt_receipts_refused(struct lt_txn *t, const Lienthong__Receipt *r, lt_err *why,
                                lt_err *err)
@@ -15,12 +26,14 @@ static int lt_receipts_refused(struct lt_txn *t, const Lienthong__Receipt *r, lt
 	Lienthong__Store__StatusRecord *rec = NULL;
 	if (lt_status_get(t, r->document_id, r->recipient, &rec, err) != 0)
 		return -1;
+	const char *what = r->status == LIENTHONG__RECEIPT_STATUS__RECEIPT_BUSINESS
+	                       ? r->business_code
+	                       : lt_receipt_status_name(r->status);
 	lt_err_set(why, LT_ECONFLICT,
 	           "%s receipt from %s for document %s refused: its status is %s, which a %s "
 	           "receipt may not change",
-	           lt_receipt_status_name(r->status), r->recipient, r->document_id,
-	           rec != NULL ? lt_status_name(rec->status) : "gone",
-	           lt_receipt_status_name(r->status));
+	           what, r->recipient, r->document_id,
+	           rec != NULL ? lt_life_status_text(rec->status) : "gone", what);
 	if (rec != NULL)
 		lienthong__store__status_record__free_unpacked(rec, NULL);
 	return 1;
@@ -42,11 +55,15 @@ static int lt_receipts_apply(struct lt_txn *t, const Lienthong__Receipt *r, lt_e
 		           r->document_id);
 		return 1;
 	}
-	if (lt_life_receipt_event(r->status, &ev) != 0) {
+	int business = r->status == LIENTHONG__RECEIPT_STATUS__RECEIPT_BUSINESS;
+	if (business ? lt_life_business_event(r->business_code, &ev) != 0
+	             : lt_life_receipt_event(r->status, &ev) != 0) {
 		lt_err_set(why, LT_EINVAL, "receipt has unknown status %d", (int)r->status);
 		return 1;
 	}
-	if (ev == LT_LIFE_DEFERRED) {
+	if (business) {
+		lt_receipts_business_reason(r, reason, sizeof reason);
+	} else if (ev == LT_LIFE_DEFERRED) {
 		/* It arrived and verified; it waits at the recipient (its target fails, or a CRL is
 		 * stale). */
 		lt_time_format(r->time_ms, since, sizeof since);
@@ -55,8 +72,12 @@ static int lt_receipts_apply(struct lt_txn *t, const Lienthong__Receipt *r, lt_e
 	} else {
 		snprintf(reason, sizeof reason, "%s", r->reason);
 	}
-	struct lt_life_change ch = {
-	    .event = ev, .at_ms = r->time_ms, .reason = reason, .digest = r->document_digest.data};
+	struct lt_life_change ch = {.event = ev,
+	                            .at_ms = r->time_ms,
+	                            .reason = reason,
+	                            .digest = r->document_digest.data,
+	                            .who = business && r->reported_by[0] ? r->reported_by : NULL,
+	                            .business_code = business ? r->business_code : NULL};
 	int v = lt_life_apply(t, r->document_id, r->recipient, &ch, err);
 	switch (v) {
 	case LT_LIFE_MOVED:
@@ -68,8 +89,8 @@ static int lt_receipts_apply(struct lt_txn *t, const Lienthong__Receipt *r, lt_e
 			return 0;
 		}
 		lt_log_info("document %s: %s by %s%s%s", r->document_id,
-		            lt_receipt_status_name(r->status), r->recipient,
-		            r->reason[0] ? ": " : "", r->reason);
+		            business ? lt_life_event_text(ev) : lt_receipt_status_name(r->status),
+		            r->recipient, reason[0] ? ": " : "", reason);
 		return 0;
 	case LT_LIFE_NO_RECORD:
 		lt_err_set(why, LT_ENOTFOUND,

@@ -39,13 +39,46 @@
  * A receipt's event applies only when the change carries the digest
  * recorded for that (document, recipient): only the recipient's statement
  * about the very bytes sent can move a status (the caller has checked that
- * the recipient signed it).
+ * the recipient signed it). Business events from the recipient (every one but
+ * recall) are receipts too.
  *
- * Extending: edXML business statuses (01 arrived, 02 refused, 03 accepted,
- * 04 awaiting assignment, 05 in processing, 06 processed, 13 recall
- * requested, 15 recall or update agreed, 16 refused) are to become further
- * events, and further statuses after delivered, by adding rows and columns
- * to the table: an entry left out is a refusal.
+ * Business statuses follow delivery. Their events carry the edXML codes of
+ * the national exchange format (QCVN 102:2016); each is a receipt signed by
+ * the recipient (statuses of the same name, edXML code in brackets):
+ *
+ *   arrived (01), refused (02), accepted (03), awaiting-assignment (04),
+ *   in-processing (05), processed (06): reported by the recipient
+ *   recall-agreed (15), recall-refused (16): its answer to a recall, update
+ *   or replacement
+ *
+ * and one event is the sender's own: recall (13, status recall-requested),
+ * recorded when it submits a recall, update or replacement of the document.
+ * The order rules, in the table:
+ *
+ *   delivered   arrived, refused, accepted, recall move it; 04..06 refused
+ *               (nothing is processed before it is accepted)
+ *   arrived     refused, accepted, recall
+ *   refused     final: nothing after 02 (only repeats)
+ *   accepted    awaiting-assignment, in-processing, processed, recall
+ *   awaiting    in-processing, processed, recall
+ *   in-proc.    processed, recall
+ *   processed   recall
+ *   (a status never goes back: an earlier code after a later one is refused)
+ *   queued,     recall moves them: a recall may overtake its document
+ *   sent
+ *   recall-     recall-agreed, recall-refused move it; business reports,
+ *   requested   a deferral or a rejection (a document held back) meanwhile
+ *               keep it, recording their reason and time
+ *   recall-     final (a repeated 15, the rejection of a held document kept)
+ *   agreed
+ *   recall-     accepted..processed move it (the recipient goes on: its own
+ *   refused     order rules hold there), recall asks again
+ *
+ * In every business status, Kafka events and a repeated `delivered` receipt
+ * keep the status; transport verdicts are refused. The recipient enforces
+ * the same table on its own record of a received document
+ * (consumers/lt_business.h), so it refuses a report out of order before
+ * signing anything. An entry left out of the table is a refusal.
  *
  * Threads: lt_life_next is pure; lt_life_apply writes into the caller's
  * transaction.
@@ -67,6 +100,15 @@ enum lt_life_event {
 	LT_LIFE_DELIVERED,
 	LT_LIFE_REJECTED,
 	LT_LIFE_FAILED,
+	LT_LIFE_ARRIVED,    /* 01 */
+	LT_LIFE_REFUSE,     /* 02 */
+	LT_LIFE_ACCEPTED,   /* 03 */
+	LT_LIFE_AWAITING,   /* 04 */
+	LT_LIFE_PROCESSING, /* 05 */
+	LT_LIFE_PROCESSED,  /* 06 */
+	LT_LIFE_RECALL,     /* 13: the sender's own event, no receipt */
+	LT_LIFE_AGREED,     /* 15 */
+	LT_LIFE_DISAGREED,  /* 16 */
 	LT_LIFE_EVENT_COUNT
 };
 
@@ -88,6 +130,15 @@ enum lt_life_verdict lt_life_next(Lienthong__Store__DocStatus cur, enum lt_life_
 
 /* The event a receipt status stands for; -1 for a status that is none. */
 int lt_life_receipt_event(Lienthong__ReceiptStatus s, enum lt_life_event *ev);
+
+/* The business event of an edXML code ("01".."06", "13", "15", "16"); -1 for another. */
+int lt_life_business_event(const char *code, enum lt_life_event *ev);
+/* The edXML code of a business event or status ("01", ...); NULL for a transport one. */
+const char *lt_life_event_code(enum lt_life_event ev);
+const char *lt_life_status_code(Lienthong__Store__DocStatus s);
+/* The event or status in words for messages: "06 processed", "delivered". */
+const char *lt_life_event_text(enum lt_life_event ev);
+const char *lt_life_status_text(Lienthong__Store__DocStatus s);
 
 const char *lt_life_event_name(enum lt_life_event ev);
 const char *lt_life_verdict_name(enum lt_life_verdict v);

@@ -1,8 +1,38 @@
 #include "lt_submit.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "../lifecycle/lt_lifecycle.h"
+
+/* The sender's own event on the document d replaces: it waits for the recipient's answer. */
+static int lt_submit_request(struct lt_txn *t, const struct lt_submit_doc *d, const char *recipient,
+                             int64_t now_ms, lt_err *err)
+{
+	static const char *const words[] = {"", "recall", "update", "replacement"};
+	char reason[120];
+	const char *w = d->business_type < 4 ? words[d->business_type] : "request";
+	snprintf(reason, sizeof reason, "%s requested by document %s", w, d->document_id);
+	struct lt_life_change ch = {
+	    .event = LT_LIFE_RECALL, .at_ms = now_ms, .reason = reason, .business_code = "13"};
+	int v = lt_life_apply(t, d->replaces_id, recipient, &ch, err);
+	if (v == LT_LIFE_NO_RECORD)
+		return lt_err_set(err, LT_ENOTFOUND,
+		                  "document %s was not sent to %s: there is nothing to %s",
+		                  d->replaces_id, recipient, w);
+	if (v == LT_LIFE_REFUSED) {
+		Lienthong__Store__StatusRecord *rec = NULL;
+		if (lt_status_get(t, d->replaces_id, recipient, &rec, err) != 0)
+			return -1;
+		lt_err_set(err, LT_ECONFLICT, "document %s to %s is %s: a %s is not possible now",
+		           d->replaces_id, recipient,
+		           rec ? lt_life_status_text(rec->status) : "gone", w);
+		if (rec != NULL)
+			lienthong__store__status_record__free_unpacked(rec, NULL);
+		return -1;
+	}
+	return v < 0 ? -1 : 0;
+}
 
 int lt_submit(struct lt_store *store, const struct lt_submit_doc *docs, size_t n, int64_t now_ms,
               lt_err *err)
@@ -43,6 +73,9 @@ int lt_submit(struct lt_store *store, const struct lt_submit_doc *docs, size_t n
 				           d->document_id, d->recipients[r]);
 				goto fail;
 			}
+			if (d->business_type != 0 &&
+			    lt_submit_request(t, d, d->recipients[r], now_ms, err) != 0)
+				goto fail;
 			if (lt_outq_add(t, LIENTHONG__STORE__OUT_KIND__OUT_DOCUMENT, d->document_id,
 			                d->recipients[r], NULL, 0, now_ms, err) != 0)
 				goto fail;

@@ -27,12 +27,20 @@ struct lt_submit_doc {
 	const char *const *recipients;
 	size_t n_recipients;
 	const char *subject;
+	/* A recall, update or replacement (business_type != 0, a lienthong.BusinessType): */
+	const char *replaces_id; /* the document it concerns (sent to the same recipients) */
+	uint32_t business_type;
 };
 
 /*
  * All or nothing: a document id already in the outbox with other bytes fails
  * the batch (LT_ECONFLICT); with the same bytes it is already accepted and
  * skipped, so a submission retried after an unclear outcome is safe.
+ * A recall, update or replacement moves the status of the document it
+ * concerns to recall-requested (13) for each recipient, through the
+ * lifecycle table: when that document was not sent to a recipient
+ * (LT_ENOTFOUND) or its status allows no recall (LT_ECONFLICT: refused,
+ * recalled already, not delivered), the batch fails.
  */
 int lt_submit(struct lt_store *store, const struct lt_submit_doc *docs, size_t n, int64_t now_ms,
               lt_err *err);

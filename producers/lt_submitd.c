@@ -126,6 +126,8 @@ static int lt_submitd_check(const struct lt_submitd *d, const Lienthong__Store__
 		if (rc == 0 && (strcmp(env->header->document_id, sd->document_id) != 0 ||
 		                sd->digest.len != LT_DIGEST_LEN ||
 		                memcmp(sd->digest.data, digest, LT_DIGEST_LEN) != 0 ||
+		                strcmp(env->header->replaces_id, sd->replaces_id) != 0 ||
+		                (uint32_t)env->header->business_type != sd->business_type ||
 		                !lt_submitd_same_fields(sd, env->header)))
 			rc = lt_err_set(err, LT_EINVAL,
 			                "submission %s: its document id, digest, recipients or "
@@ -149,7 +151,9 @@ static void lt_submitd_fill(const Lienthong__Store__SubmitRequest *req, struct l
 		                                .digest = sd->digest.data,
 		                                .recipients = (const char *const *)sd->recipients,
 		                                .n_recipients = sd->n_recipients,
-		                                .subject = sd->subject};
+		                                .subject = sd->subject,
+		                                .replaces_id = sd->replaces_id,
+		                                .business_type = sd->business_type};
 	}
 }
 
@@ -504,6 +508,8 @@ int lt_submitd_send(const struct lt_config *cfg, const struct lt_submit_doc *doc
 		sd[i].recipients = (char **)docs[i].recipients;
 		sd[i].n_recipients = docs[i].n_recipients;
 		sd[i].subject = (char *)(docs[i].subject ? docs[i].subject : "");
+		sd[i].replaces_id = (char *)(docs[i].replaces_id ? docs[i].replaces_id : "");
+		sd[i].business_type = docs[i].business_type;
 		sdp[i] = &sd[i];
 	}
 	req.docs = sdp;

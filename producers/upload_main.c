@@ -61,7 +61,18 @@ static void lt_upload_usage(FILE *out)
 	        "  -m, --type MIME       media type of the files (default: from the file\n"
 	        "                        extension, else application/octet-stream)\n"
 	        "  -e, --expires-in SEC  recipients reject the document after SEC seconds\n"
+	        "      --recall ID       recall document ID (sent before to the --to agencies):\n"
+	        "                        no FILE; each recipient answers 15 (agreed) or 16\n"
+	        "      --update ID       send corrected metadata of document ID (--subject,\n"
+	        "                        --number): no FILE; answered 15 or 16\n"
+	        "      --replaces ID     the one FILE is a new document that supersedes ID\n"
+	        "                        (delivered; ID is answered 15 or 16)\n"
 	        "  -h, --help            this text\n"
+	        "\n"
+	        "A recall, update or replacement moves ID's status to recall-requested (13)\n"
+	        "until the recipient answers; it is refused when ID was not sent to a --to\n"
+	        "agency or its status allows none (refused, rejected, recalled). It prints\n"
+	        "the id of the request (a document of its own, with its own status).\n"
 	        "\n"
 	        "Limits: a signed document must fit in max_message_bytes (configuration).\n");
 }
@@ -162,6 +173,8 @@ struct lt_upload_opts {
 	const char *subject, *number, *type;
 	long long expires_in;
 	STACK_OF(X509) * encrypt_to; /* NULL: parts travel in the clear (TLS aside) */
+	const char *replaces_id;     /* --recall, --update, --replaces: the document concerned */
+	Lienthong__BusinessType business_type;
 };
 
 /* Reads and signs one file into d and its submission record. */
@@ -189,6 +202,8 @@ static int lt_upload_seal(const struct lt_config *cfg, const struct lt_signer *s
 	    .parts = &part,
 	    .n_parts = 1,
 	    .encrypt_to = o->encrypt_to,
+	    .replaces_id = o->replaces_id,
+	    .business_type = o->business_type,
 	};
 	if (lt_envelope_seal(&in, signer, cfg, &d->envelope, &d->envelope_len, d->digest, err) != 0)
 		return lt_err_wrap(err, "%s", path);
@@ -198,19 +213,74 @@ static int lt_upload_seal(const struct lt_config *cfg, const struct lt_signer *s
 	                              .digest = d->digest,
 	                              .recipients = o->recipients,
 	                              .n_recipients = o->n_recipients,
-	                              .subject = in.subject};
+	                              .subject = in.subject,
+	                              .replaces_id = o->replaces_id,
+	                              .business_type = (uint32_t)o->business_type};
 	return 0;
+}
+
+/* Seals and submits a recall or update of o->replaces_id: a document without parts. */
+static int lt_upload_request(const struct lt_config *cfg, const struct lt_signer *signer,
+                             struct lt_store *store, const struct lt_upload_opts *o, int64_t now,
+                             lt_err *err)
+{
+	char id[LT_DOCID_LEN + 1], subject[LT_DOCID_LEN + 20];
+	uint8_t *envelope = NULL, digest[LT_DIGEST_LEN];
+	size_t len = 0;
+	int recall = o->business_type == LIENTHONG__BUSINESS_TYPE__BUSINESS_REVOKE;
+	snprintf(subject, sizeof subject, "%s of %s", recall ? "recall" : "update", o->replaces_id);
+	if (lt_docid_new(id, err) != 0)
+		return -1;
+	/* The subject stored beside the envelope is the envelope's (the agent checks it). */
+	const char *signed_subject = o->subject ? o->subject : recall ? subject : "";
+	struct lt_envelope_in in = {
+	    .document_id = id,
+	    .recipients = o->recipients,
+	    .n_recipients = o->n_recipients,
+	    .subject = signed_subject,
+	    .document_number = o->number,
+	    .created_at_ms = now,
+	    .expires_at_ms = o->expires_in ? now + o->expires_in * 1000 : 0,
+	    .replaces_id = o->replaces_id,
+	    .business_type = o->business_type,
+	};
+	if (lt_envelope_seal(&in, signer, cfg, &envelope, &len, digest, err) != 0)
+		return -1;
+	struct lt_submit_doc sub = {.document_id = id,
+	                            .envelope = envelope,
+	                            .len = len,
+	                            .digest = digest,
+	                            .recipients = o->recipients,
+	                            .n_recipients = o->n_recipients,
+	                            .subject = signed_subject,
+	                            .replaces_id = o->replaces_id,
+	                            .business_type = (uint32_t)o->business_type};
+	int rc = lt_upload_commit(cfg, store, &sub, 1, now, err);
+	free(envelope);
+	if (rc == 0)
+		printf("%s\t%s\n", id, subject);
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},  {"to", required_argument, NULL, 't'},
-	    {"subject", required_argument, NULL, 's'}, {"number", required_argument, NULL, 'n'},
-	    {"type", required_argument, NULL, 'm'},    {"expires-in", required_argument, NULL, 'e'},
-	    {"encrypt", no_argument, NULL, 'E'},       {"no-encrypt", no_argument, NULL, 'P'},
-	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"to", required_argument, NULL, 't'},
+	    {"subject", required_argument, NULL, 's'},
+	    {"number", required_argument, NULL, 'n'},
+	    {"type", required_argument, NULL, 'm'},
+	    {"expires-in", required_argument, NULL, 'e'},
+	    {"encrypt", no_argument, NULL, 'E'},
+	    {"no-encrypt", no_argument, NULL, 'P'},
+	    {"recall", required_argument, NULL, 'R'},
+	    {"update", required_argument, NULL, 'U'},
+	    {"replaces", required_argument, NULL, 'X'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
+	const char *replaces_id = NULL;
+	Lienthong__BusinessType business_type = LIENTHONG__BUSINESS_TYPE__BUSINESS_NEW;
 	const char *config = NULL, *subject = NULL, *number = "", *type = NULL;
 	char *to = NULL;
 	long long expires_in = 0;
@@ -252,6 +322,23 @@ int main(int argc, char **argv)
 		case 'P':
 			encrypt = 0;
 			break;
+		case 'R':
+		case 'U':
+		case 'X': {
+			lt_err e;
+			if (replaces_id != NULL || lt_docid_check(optarg, &e) != 0) {
+				fprintf(stderr, "lienthong-upload: %s\n",
+				        replaces_id != NULL
+				            ? "give one of --recall, --update, --replaces"
+				            : e.msg);
+				return 2;
+			}
+			replaces_id = optarg;
+			business_type = c == 'R'   ? LIENTHONG__BUSINESS_TYPE__BUSINESS_REVOKE
+			                : c == 'U' ? LIENTHONG__BUSINESS_TYPE__BUSINESS_UPDATE
+			                           : LIENTHONG__BUSINESS_TYPE__BUSINESS_REPLACE;
+			break;
+		}
 		case 'h':
 			lt_upload_usage(stdout);
 			return 0;
@@ -260,11 +347,22 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (config == NULL || to == NULL || optind == argc) {
-		fprintf(stderr, "lienthong-upload: %s\nTry 'lienthong-upload --help'.\n",
-		        config == NULL ? "-c FILE is required"
-		        : to == NULL   ? "--to CODE[,CODE...] is required"
-		                       : "no FILE to submit");
+	int control = business_type == LIENTHONG__BUSINESS_TYPE__BUSINESS_REVOKE ||
+	              business_type == LIENTHONG__BUSINESS_TYPE__BUSINESS_UPDATE;
+	int files = argc - optind;
+	const char *usage =
+	    config == NULL         ? "-c FILE is required"
+	    : to == NULL           ? "--to CODE[,CODE...] is required"
+	    : control && files > 0 ? "--recall and --update take no FILE"
+	    : business_type == LIENTHONG__BUSINESS_TYPE__BUSINESS_UPDATE && subject == NULL &&
+	            number[0] == '\0'
+	        ? "--update needs the corrected --subject or --number"
+	    : business_type == LIENTHONG__BUSINESS_TYPE__BUSINESS_REPLACE && files != 1
+	        ? "--replaces takes exactly one FILE"
+	    : !control && files == 0 ? "no FILE to submit"
+	                             : NULL;
+	if (usage != NULL) {
+		fprintf(stderr, "lienthong-upload: %s\nTry 'lienthong-upload --help'.\n", usage);
 		return 2;
 	}
 
@@ -275,8 +373,8 @@ int main(int argc, char **argv)
 	STACK_OF(X509) *encrypt_to = NULL;
 	const char *recipients[LT_RECIPIENTS_MAX];
 	size_t n_recipients = 0, n_docs = (size_t)(argc - optind);
-	struct lt_upload_doc *docs = calloc(n_docs, sizeof *docs);
-	struct lt_submit_doc *subs = calloc(n_docs, sizeof *subs);
+	struct lt_upload_doc *docs = calloc(n_docs ? n_docs : 1, sizeof *docs);
+	struct lt_submit_doc *subs = calloc(n_docs ? n_docs : 1, sizeof *subs);
 	lt_err err;
 	int rc = 1, failed = 0;
 
@@ -302,7 +400,9 @@ int main(int argc, char **argv)
 	                            .subject = subject,
 	                            .number = number,
 	                            .type = type,
-	                            .expires_in = expires_in};
+	                            .expires_in = expires_in,
+	                            .replaces_id = replaces_id,
+	                            .business_type = business_type};
 	if (encrypt == 1 || (encrypt == -1 && cfg.encrypt_parts)) {
 		if (cfg.agency_certs_dir[0] == '\0') {
 			lt_log_error("%s: set agency_certs_dir (the recipients' certificates) to "
@@ -323,6 +423,15 @@ int main(int argc, char **argv)
 	size_t overhead = 4096 + signer.cert_der_len;
 	size_t max_file =
 	    (size_t)cfg.max_message_bytes > overhead ? (size_t)cfg.max_message_bytes - overhead : 0;
+	if (control) {
+		if (lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err) != 0 ||
+		    lt_upload_request(&cfg, &signer, store, &uo, now, &err) != 0) {
+			lt_log_error("%s", err.msg);
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
 	/* First pass: every file exists, is regular and fits, before anything is submitted. */
 	for (int i = optind; i < argc; i++) {
 		struct stat st;

@@ -55,6 +55,7 @@ static void lt_canon_envelope_fill(struct lt_canon_w *w, const Lienthong__Envelo
 	lt_canon_be(w, (uint64_t)h->created_at_ms, 8);
 	lt_canon_be(w, (uint64_t)h->expires_at_ms, 8);
 	lt_canon_str(w, h->replaces_id);
+	lt_canon_be(w, (uint32_t)h->business_type, 4);
 	lt_canon_be(w, env->n_parts, 4);
 	for (size_t i = 0; i < env->n_parts; i++) {
 		const Lienthong__Part *part = env->parts[i];
@@ -95,6 +96,8 @@ static void lt_canon_receipt_w(struct lt_canon_w *w, const void *msg)
 	lt_canon_str(w, r->reason);
 	lt_canon_bytes(w, r->document_digest.data, r->document_digest.len);
 	lt_canon_str(w, r->business_code);
+	lt_canon_str(w, r->comment);
+	lt_canon_str(w, r->reported_by);
 }
 
 /* Runs fill twice: once counting, once writing into a buffer of the counted size. */

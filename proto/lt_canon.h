@@ -13,12 +13,14 @@
  *              u32(number of recipients) str(recipient)...   (in envelope order)
  *              str(subject) str(document_number)
  *              i64(created_at_ms) i64(expires_at_ms) str(replaces_id)
+ *              u32(business_type)
  *              u32(number of parts) then per part, in order:
  *                str(name) str(media_type) u64(size of data) SHA-256(data) (32 bytes)
  *
  *   receipt  = "lienthong-receipt-v1\n"
  *              str(document_id) str(sender) str(recipient) u32(status)
  *              i64(time_ms) str(reason) str(document_digest) str(business_code)
+ *              str(comment) str(reported_by)
  *
  * The part digests are computed from the part bytes, never taken from the
  * message, so changing one byte of a part makes the signature fail. The

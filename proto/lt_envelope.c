@@ -92,6 +92,34 @@ static int lt_media_type_check(const char *s, lt_err *err)
 }
 
 /* The rules every envelope follows, applied when sealing and when decoding. */
+/*
+ * The business type: a recall or update names the document it concerns and
+ * carries no parts; a new document or a replacement has 1..max_parts parts.
+ */
+static int lt_envelope_check_type(const Lienthong__Envelope *env, const struct lt_config *cfg,
+                                  lt_err *err)
+{
+	const Lienthong__Header *h = env->header;
+	int control = h->business_type == LIENTHONG__BUSINESS_TYPE__BUSINESS_REVOKE ||
+	              h->business_type == LIENTHONG__BUSINESS_TYPE__BUSINESS_UPDATE;
+	if (h->business_type != LIENTHONG__BUSINESS_TYPE__BUSINESS_NEW && !control &&
+	    h->business_type != LIENTHONG__BUSINESS_TYPE__BUSINESS_REPLACE)
+		return lt_err_set(err, LT_EINVAL, "unknown business type %d",
+		                  (int)h->business_type);
+	if (h->business_type != LIENTHONG__BUSINESS_TYPE__BUSINESS_NEW &&
+	    (h->replaces_id[0] == '\0' || strcmp(h->replaces_id, h->document_id) == 0))
+		return lt_err_set(err, LT_EINVAL,
+		                  "a recall, update or replacement must name another document in "
+		                  "replaces_id");
+	if (control && env->n_parts != 0)
+		return lt_err_set(err, LT_EINVAL, "a recall or update carries no parts, not %zu",
+		                  env->n_parts);
+	if (!control && (env->n_parts == 0 || env->n_parts > (size_t)cfg->max_parts))
+		return lt_err_set(err, LT_EINVAL, "envelope has %zu parts (allowed 1..%lld)",
+		                  env->n_parts, (long long)cfg->max_parts);
+	return 0;
+}
+
 static int lt_envelope_check(const Lienthong__Envelope *env, const struct lt_config *cfg,
                              lt_err *err)
 {
@@ -122,9 +150,8 @@ static int lt_envelope_check(const Lienthong__Envelope *env, const struct lt_con
 		return lt_err_set(err, LT_EINVAL, "subject or document number is not valid UTF-8");
 	if (h->replaces_id[0] != '\0' && lt_docid_check(h->replaces_id, err) != 0)
 		return lt_err_wrap(err, "replaces_id");
-	if (env->n_parts == 0 || env->n_parts > (size_t)cfg->max_parts)
-		return lt_err_set(err, LT_EINVAL, "envelope has %zu parts (allowed 1..%lld)",
-		                  env->n_parts, (long long)cfg->max_parts);
+	if (lt_envelope_check_type(env, cfg, err) != 0)
+		return -1;
 	for (size_t i = 0; i < env->n_parts; i++) {
 		const Lienthong__Part *p = env->parts[i];
 		if (lt_part_name_check(p->name, err) != 0 ||
@@ -160,8 +187,8 @@ int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *si
 	size_t canon_len = 0, sig_len = 0;
 	int rc = -1;
 
-	if (in->n_parts == 0 || in->n_parts > (size_t)cfg->max_parts) {
-		lt_err_set(err, LT_EINVAL, "a document needs 1 to %lld parts, not %zu",
+	if (in->n_parts > (size_t)cfg->max_parts) {
+		lt_err_set(err, LT_EINVAL, "a document has at most %lld parts, not %zu",
 		           (long long)cfg->max_parts, in->n_parts);
 		goto out;
 	}
@@ -170,10 +197,11 @@ int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *si
 		           LT_RECIPIENTS_MAX, in->n_recipients);
 		goto out;
 	}
-	parts = calloc(in->n_parts, sizeof *parts);
-	part_ptrs = calloc(in->n_parts, sizeof *part_ptrs);
-	digests = calloc(in->n_parts, sizeof *digests);
-	ciphers = calloc(in->n_parts, sizeof *ciphers);
+	size_t n_alloc = in->n_parts ? in->n_parts : 1; /* a recall has none */
+	parts = calloc(n_alloc, sizeof *parts);
+	part_ptrs = calloc(n_alloc, sizeof *part_ptrs);
+	digests = calloc(n_alloc, sizeof *digests);
+	ciphers = calloc(n_alloc, sizeof *ciphers);
 	if (parts == NULL || part_ptrs == NULL || digests == NULL || ciphers == NULL) {
 		lt_err_set(err, LT_EIO, "out of memory");
 		goto out;
@@ -200,6 +228,7 @@ int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *si
 	hdr.created_at_ms = in->created_at_ms;
 	hdr.expires_at_ms = in->expires_at_ms;
 	hdr.replaces_id = (char *)(in->replaces_id ? in->replaces_id : "");
+	hdr.business_type = in->business_type;
 	env.version = 1;
 	env.header = &hdr;
 	env.parts = part_ptrs;

@@ -45,6 +45,7 @@ struct lt_envelope_in {
 	int64_t created_at_ms;
 	int64_t expires_at_ms;
 	const char *replaces_id;
+	Lienthong__BusinessType business_type; /* NEW (0) unless replaces_id is set */
 	const struct lt_part_in *parts;
 	size_t n_parts;
 	struct stack_st_X509 *encrypt_to; /* recipients' certificates, or NULL: see lt_crypt.h */

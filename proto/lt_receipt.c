@@ -15,7 +15,7 @@ int lt_receipt_seal(const struct lt_receipt_in *in, const struct lt_signer *sign
 	Lienthong__Signature sig = LIENTHONG__SIGNATURE__INIT;
 	uint8_t *canon = NULL, *sigval = NULL, *buf = NULL;
 	size_t canon_len = 0, sig_len = 0;
-	char reason[LT_REASON_MAX + 1];
+	char reason[LT_REASON_MAX + 1], comment[LT_REASON_MAX + 1], by[LT_REPORTED_BY_MAX + 1];
 	int rc = -1;
 
 	/*
@@ -24,6 +24,8 @@ int lt_receipt_seal(const struct lt_receipt_in *in, const struct lt_signer *sign
 	 * carry control bytes to the sender nor make the receipt invalid UTF-8.
 	 */
 	lt_text_escape(in->reason ? in->reason : "", reason, sizeof reason);
+	lt_text_escape(in->comment ? in->comment : "", comment, sizeof comment);
+	lt_text_escape(in->reported_by ? in->reported_by : "", by, sizeof by);
 	r.version = 1;
 	r.document_id = (char *)in->document_id;
 	r.sender = (char *)in->sender;
@@ -34,6 +36,9 @@ int lt_receipt_seal(const struct lt_receipt_in *in, const struct lt_signer *sign
 	assert(in->document_digest != NULL);
 	r.document_digest.data = (uint8_t *)in->document_digest;
 	r.document_digest.len = LT_DIGEST_LEN;
+	r.business_code = (char *)(in->business_code ? in->business_code : "");
+	r.comment = comment;
+	r.reported_by = by;
 	if (lt_canon_receipt(&r, &canon, &canon_len, err) != 0 ||
 	    lt_sign(signer, canon, canon_len, &sigval, &sig_len, err) != 0)
 		goto out;
@@ -61,6 +66,39 @@ out:
 	return rc;
 }
 
+int lt_receipt_business_code(const char *code)
+{
+	static const char *const codes[] = {"01", "02", "03", "04", "05", "06", "15", "16"};
+	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+		if (strcmp(code, codes[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The business fields: a code exactly with RECEIPT_BUSINESS; bounded UTF-8 text. */
+static int lt_receipt_check_business(const Lienthong__Receipt *r, lt_err *err)
+{
+	int business = r->status == LIENTHONG__RECEIPT_STATUS__RECEIPT_BUSINESS;
+	if (business && !lt_receipt_business_code(r->business_code))
+		return lt_err_set(err, LT_EINVAL,
+		                  "business receipt has code '%.8s': not an edXML status a "
+		                  "recipient reports (01..06, 15, 16)",
+		                  r->business_code);
+	if (!business && r->business_code[0] != '\0')
+		return lt_err_set(err, LT_EINVAL, "%s receipt carries a business code",
+		                  lt_receipt_status_name(r->status));
+	if (!lt_utf8_valid(r->comment) || strlen(r->comment) > LT_REASON_MAX)
+		return lt_err_set(err, LT_EINVAL,
+		                  "receipt comment is not valid UTF-8 or longer than %d bytes",
+		                  LT_REASON_MAX);
+	if (!lt_utf8_valid(r->reported_by) || strlen(r->reported_by) > LT_REPORTED_BY_MAX)
+		return lt_err_set(err, LT_EINVAL,
+		                  "receipt reporter is not valid UTF-8 or longer than %d bytes",
+		                  LT_REPORTED_BY_MAX);
+	return 0;
+}
+
 static int lt_receipt_check(const Lienthong__Receipt *r, const struct lt_config *cfg, lt_err *err)
 {
 	if (r->version != 1)
@@ -73,8 +111,11 @@ static int lt_receipt_check(const Lienthong__Receipt *r, const struct lt_config 
 	if (r->status != LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED &&
 	    r->status != LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED &&
 	    r->status != LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED &&
-	    r->status != LIENTHONG__RECEIPT_STATUS__RECEIPT_DEFERRED)
+	    r->status != LIENTHONG__RECEIPT_STATUS__RECEIPT_DEFERRED &&
+	    r->status != LIENTHONG__RECEIPT_STATUS__RECEIPT_BUSINESS)
 		return lt_err_set(err, LT_EINVAL, "receipt has unknown status %d", (int)r->status);
+	if (lt_receipt_check_business(r, err) != 0)
+		return -1;
 	if (!lt_utf8_valid(r->reason))
 		return lt_err_set(err, LT_EINVAL, "receipt reason is not valid UTF-8");
 	if (strlen(r->reason) > LT_REASON_MAX)
@@ -131,6 +172,8 @@ const char *lt_receipt_status_name(Lienthong__ReceiptStatus s)
 		return "failed";
 	case LIENTHONG__RECEIPT_STATUS__RECEIPT_DEFERRED:
 		return "deferred";
+	case LIENTHONG__RECEIPT_STATUS__RECEIPT_BUSINESS:
+		return "business";
 	default:
 		return "unspecified";
 	}

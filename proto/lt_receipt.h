@@ -18,6 +18,7 @@
 #include "lt_sign.h"
 
 #define LT_REASON_MAX 1000
+#define LT_REPORTED_BY_MAX 200
 
 struct lt_receipt_in {
 	const char *document_id;
@@ -26,15 +27,26 @@ struct lt_receipt_in {
 	int64_t time_ms;
 	const char *reason;
 	const uint8_t *document_digest; /* 32 bytes: the canonical digest of the document */
+	/* RECEIPT_BUSINESS only: the edXML code, and the comment and reporter (may be NULL). */
+	const char *business_code;
+	const char *comment;
+	const char *reported_by;
 };
 
 /*
  * Signs and encodes; the recipient is the signer's agency code. A receipt
  * always names the digest of the document it is about (senders ignore
- * receipts without it): document_digest must be set.
+ * receipts without it): document_digest must be set. Comment and reporter
+ * are bounded and escaped like the reason.
  */
 int lt_receipt_seal(const struct lt_receipt_in *in, const struct lt_signer *signer, uint8_t **out,
                     size_t *len, lt_err *err);
+
+/*
+ * 1 if code is an edXML status a recipient reports in a business receipt:
+ * 01..06, 15, 16 (13 is the sender's own).
+ */
+int lt_receipt_business_code(const char *code);
 
 Lienthong__Receipt *lt_receipt_decode(const uint8_t *buf, size_t len, const struct lt_config *cfg,
                                       lt_err *err);

@@ -35,11 +35,17 @@ struct lt_retention_scan {
 	int64_t last_change_ms;
 };
 
+/*
+ * Transport over: the recipient gave its verdict (delivered, rejected,
+ * failed) or reported on the document since; only a document still queued,
+ * sent, or with a recall waiting for its answer is kept whatever its age.
+ */
 static int lt_retention_final(Lienthong__Store__DocStatus st)
 {
-	return st == LIENTHONG__STORE__DOC_STATUS__DELIVERED ||
-	       st == LIENTHONG__STORE__DOC_STATUS__REJECTED ||
-	       st == LIENTHONG__STORE__DOC_STATUS__FAILED;
+	return st != LIENTHONG__STORE__DOC_STATUS__DOC_STATUS_UNSPECIFIED &&
+	       st != LIENTHONG__STORE__DOC_STATUS__QUEUED &&
+	       st != LIENTHONG__STORE__DOC_STATUS__SENT &&
+	       st != LIENTHONG__STORE__DOC_STATUS__RECALL_REQUESTED;
 }
 
 static int lt_retention_expired(int64_t at_ms, int64_t keep_ms, int64_t now_ms)

@@ -31,7 +31,7 @@ struct lt_txn {
 static const char *const lt_db_names[LT_DB_COUNT] = {
     [LT_DB_META] = "meta",       [LT_DB_DOCS] = "docs",   [LT_DB_STATUS] = "status",
     [LT_DB_OUTQ] = "outq",       [LT_DB_INBOX] = "inbox", [LT_DB_QUARANTINE] = "quarantine",
-    [LT_DB_HISTORY] = "history", [LT_DB_INDEX] = "index",
+    [LT_DB_HISTORY] = "history", [LT_DB_INDEX] = "index", [LT_DB_BUSINESS] = "business",
 };
 
 /* The one place LMDB errors become lt_err. */
@@ -348,6 +348,24 @@ const char *lt_status_name(Lienthong__Store__DocStatus s)
 		return "rejected";
 	case LIENTHONG__STORE__DOC_STATUS__FAILED:
 		return "failed";
+	case LIENTHONG__STORE__DOC_STATUS__ARRIVED:
+		return "arrived";
+	case LIENTHONG__STORE__DOC_STATUS__REFUSED:
+		return "refused";
+	case LIENTHONG__STORE__DOC_STATUS__ACCEPTED:
+		return "accepted";
+	case LIENTHONG__STORE__DOC_STATUS__AWAITING_ASSIGNMENT:
+		return "awaiting-assignment";
+	case LIENTHONG__STORE__DOC_STATUS__IN_PROCESSING:
+		return "in-processing";
+	case LIENTHONG__STORE__DOC_STATUS__PROCESSED:
+		return "processed";
+	case LIENTHONG__STORE__DOC_STATUS__RECALL_REQUESTED:
+		return "recall-requested";
+	case LIENTHONG__STORE__DOC_STATUS__RECALL_AGREED:
+		return "recall-agreed";
+	case LIENTHONG__STORE__DOC_STATUS__RECALL_REFUSED:
+		return "recall-refused";
 	default:
 		return "unknown";
 	}

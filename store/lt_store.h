@@ -11,6 +11,9 @@
  *   inbox       document id -> InboxRecord: what this agency received, for
  *               exactly-once delivery
  *   quarantine  sequence (8 bytes BE) -> QuarantineRecord (raw bytes + reason)
+ *   business    "<sender>\0<document id>" -> BusinessRecord: the business status
+ *               of a received document, and recalls that came before it
+ *               (consumers/lt_business.h)
  *   history     every change of a status record, in order; index: the
  *               status records by status, recipient, time and subject word,
  *               and counters (both kept by store/lt_index.h)
@@ -51,6 +54,7 @@ enum lt_db {
 	LT_DB_QUARANTINE,
 	LT_DB_HISTORY, /* store/lt_index.h */
 	LT_DB_INDEX,   /* store/lt_index.h */
+	LT_DB_BUSINESS,
 	LT_DB_COUNT
 };
 

@@ -21,6 +21,11 @@ word in FILE, read again for each request (a missing or empty file means ok):
     hang   sleep 60 s, then answer 503 (the agent's target_timeout_ms must
            cut the attempt short).
 
+A POST with Content-Type application/json is a control record (a recall,
+update or replacement and the agent's answer): its Idempotency-Key is
+"<sender>/<document id>/<name>"; in mode ok its JSON must name that sender
+and document id, and it is saved as DIR/<document id>/<name>.
+
 The body is always read in full first (Content-Length required, at most
 64 MiB; otherwise 411 or 413), so a kept-alive connection stays in sync.
 
@@ -177,6 +182,32 @@ class Target:
             os.replace(tmp, os.path.join(folder, filename))
 
 
+    def control(self, idem, body):
+        """Checks and saves one control record; raises Refusal when malformed."""
+        sender, _, rest = idem.partition("/")
+        key, _, name = rest.partition("/")
+        if not KEY_RE.match(sender) or not KEY_RE.match(key):
+            raise Refusal(f"unusable Idempotency-Key {idem!r}")
+        if not re.match(r"^\.[a-z]+\.json$", name):
+            raise Refusal(f"unusable control record name {name!r}")
+        try:
+            record = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise Refusal(f"control record is not JSON: {e}") from None
+        if not isinstance(record, dict) or record.get("sender") != sender or record.get(
+            "document_id"
+        ) != key:
+            raise Refusal("control record does not name the Idempotency-Key's document")
+        folder = os.path.join(self.dir, key)
+        os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(folder, f".tmp-{os.getpid()}-{self.unique()}")
+        with open(tmp, "wb") as f:
+            f.write(body)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, os.path.join(folder, name))
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "lienthong-test-target"
@@ -202,8 +233,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         t = self.target
-        sender, _, key = self.headers.get("Idempotency-Key", "").strip().rpartition("/")
+        idem = self.headers.get("Idempotency-Key", "").strip()
+        sender, _, key = idem.rpartition("/")
         key = key or "-"
+        if self.headers.get("Content-Type", "").lower().startswith("application/json"):
+            key = idem.partition("/")[2] or "-"  # "<document id>/<name>"
         status, text = self.handle_post(t, sender, key)
         if status is not None:
             t.log(key, status)
@@ -240,6 +274,14 @@ class Handler(BaseHTTPRequestHandler):
             return None, None
         if mode != "ok":
             return 500, f"unknown test mode {mode!r}"
+        if self.headers.get("Content-Type", "").lower().startswith("application/json"):
+            try:
+                t.control(self.headers.get("Idempotency-Key", "").strip(), body)
+            except Refusal as e:
+                return 400, str(e)
+            except OSError as e:
+                return 500, f"cannot save: {e}"
+            return 200, "control record saved"
         if not KEY_RE.match(key) or not KEY_RE.match(sender):
             return 400, f"missing or unusable Idempotency-Key {sender!r}/{key!r}"
         try:

@@ -30,6 +30,10 @@
  *   --unsigned          remove the signature
  *   --part-name NAME    rename the first part to NAME after signing (any bytes)
  *   --subject TEXT      the document's subject (signed)
+ *   --hold FILE         write the sealed envelope to FILE instead of publishing
+ *                       it (with --record, recorded as sent all the same)
+ *   --raw               FILE is an envelope as published (e.g. by --hold):
+ *                       publish its bytes unchanged
  *   --key FILE --cert FILE  sign with this key and certificate instead of the
  *                       configured ones, without the checks lienthong's own
  *                       signer gets (purpose, CA, key file mode); the sender
@@ -81,6 +85,8 @@ struct lt_forge_dr {
 struct lt_forge_opts {
 	const char *config, *to, *claim_sender, *reuse_id, *publish_to, *receipt, *claim_recipient;
 	const char *part_name, *subject, *receipt_reason, *receipt_status, *key, *cert, *submit_to;
+	const char *hold;
+	int raw;
 	int tamper, forge_signature, expired, record, huge_length, unsigned_, no_digest;
 	int wrong_recipients, wrong_digest;
 	long parts, truncate, random, count;
@@ -388,6 +394,8 @@ static int lt_forge_parse(int argc, char **argv, struct lt_forge_opts *o)
 	                                     {"receipt-status", required_argument, NULL, 'Y'},
 	                                     {"key", required_argument, NULL, 'K'},
 	                                     {"cert", required_argument, NULL, 'E'},
+	                                     {"hold", required_argument, NULL, 'L'},
+	                                     {"raw", no_argument, NULL, 'A'},
 	                                     {NULL, 0, NULL, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "c:t:", opts, NULL)) != -1) {
@@ -472,6 +480,12 @@ static int lt_forge_parse(int argc, char **argv, struct lt_forge_opts *o)
 			break;
 		case 'E':
 			o->cert = optarg;
+			break;
+		case 'L':
+			o->hold = optarg;
+			break;
+		case 'A':
+			o->raw = 1;
 			break;
 		default:
 			return -1;
@@ -643,6 +657,13 @@ int main(int argc, char **argv)
 		if (lt_forge_receipt(&o, &cfg, &signer, &buf, &len, &err) != 0)
 			goto fail;
 		lt_config_receipt_topic(&cfg, recipients[0], topic, sizeof topic);
+	} else if (o.raw) {
+		if ((buf = lt_forge_read(argv[optind], &len)) == NULL) {
+			lt_err_set(&err, LT_EIO, "cannot read %s", argv[optind]);
+			goto fail;
+		}
+		lt_config_inbox_topic(&cfg, o.publish_to ? o.publish_to : recipients[0], topic,
+		                      sizeof topic);
 	} else {
 		if (o.claim_sender != NULL)
 			snprintf(signer.code, sizeof signer.code, "%s", o.claim_sender);
@@ -659,31 +680,42 @@ int main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	rk = lt_kafka_producer_new(&cfg, lt_forge_on_dr, &dr, &err);
-	if (rk == NULL)
-		goto fail;
-	for (long i = 0; i < o.count; i++) {
-		if (i > 0 && RAND_bytes(buf, (int)len) != 1) {
-			lt_err_set(&err, LT_EIO, "no random bytes");
+	if (o.hold != NULL) {
+		FILE *f = fopen(o.hold, "wb");
+		int bad = f == NULL || fwrite(buf, 1, len, f) != len;
+		if ((f != NULL && fclose(f) != 0) || bad) {
+			lt_err_set(&err, LT_EIO, "cannot write %s", o.hold);
 			goto fail;
 		}
-		/* A bounded producer queue: wait for acknowledgements when it is full. */
-		while (lt_kafka_produce(rk, topic, cfg.agency_code, strlen(cfg.agency_code), buf,
-		                        len, NULL, &err) != 0) {
-			if (err.code != LT_EFULL)
+		dr.offset = -1;
+		dr.done = o.count;
+	} else {
+		rk = lt_kafka_producer_new(&cfg, lt_forge_on_dr, &dr, &err);
+		if (rk == NULL)
+			goto fail;
+		for (long i = 0; i < o.count; i++) {
+			if (i > 0 && RAND_bytes(buf, (int)len) != 1) {
+				lt_err_set(&err, LT_EIO, "no random bytes");
 				goto fail;
-			rd_kafka_poll(rk, 100);
+			}
+			/* A bounded producer queue: wait for acknowledgements when it is full. */
+			while (lt_kafka_produce(rk, topic, cfg.agency_code, strlen(cfg.agency_code),
+			                        buf, len, NULL, &err) != 0) {
+				if (err.code != LT_EFULL)
+					goto fail;
+				rd_kafka_poll(rk, 100);
+			}
+			rd_kafka_poll(rk, 0);
 		}
+		rd_kafka_flush(rk, 60000);
 		rd_kafka_poll(rk, 0);
 	}
-	rd_kafka_flush(rk, 60000);
-	rd_kafka_poll(rk, 0);
 	if (dr.done != o.count || dr.failed != 0) {
 		lt_err_set(&err, LT_EIO, "publishing failed: %ld of %ld acknowledged: %s", dr.done,
 		           o.count, dr.failed ? rd_kafka_err2str(dr.err) : "no delivery report");
 		goto fail;
 	}
-	if (o.record && o.receipt == NULL &&
+	if (o.record && o.receipt == NULL && !o.raw &&
 	    lt_forge_record(&cfg, id, recipients, n_recipients, digest, &dr, now, &err) != 0)
 		goto fail;
 	printf("%s\n", id);

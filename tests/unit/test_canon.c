@@ -80,9 +80,9 @@ static void test_envelope_literal(void)
 {
 	/*
 	 * magic; document_id "d"; sender "A"; 1 recipient "B"; subject ""; document_number
-	 * "N1"; created_at_ms 0x0102030405060708; expires_at_ms -2; replaces_id ""; 1 part:
-	 * name "p", media_type "t/x", 3 bytes of data, SHA-256("abc").
-	 * One item of the specification a line; lengths and numbers are big-endian.
+	 * "N1"; created_at_ms 0x0102030405060708; expires_at_ms -2; replaces_id ""; business_type
+	 * 2; 1 part: name "p", media_type "t/x", 3 bytes of data, SHA-256("abc"). One item of the
+	 * specification a line; lengths and numbers are big-endian.
 	 */
 	static const char expected[] =
 	    "lienthong-envelope-v1\n"
@@ -94,6 +94,7 @@ static void test_envelope_literal(void)
 	    "\1\2\3\4\5\6\7\10"
 	    "\xff\xff\xff\xff\xff\xff\xff\xfe"
 	    "\0\0\0\0"
+	    "\0\0\0\2"
 	    "\0\0\0\1"
 	    "\0\0\0\1p"
 	    "\0\0\0\3t/x"
@@ -109,6 +110,7 @@ static void test_envelope_literal(void)
 	h.document_number = "N1";
 	h.created_at_ms = 0x0102030405060708LL;
 	h.expires_at_ms = -2;
+	h.business_type = LIENTHONG__BUSINESS_TYPE__BUSINESS_UPDATE;
 	Lienthong__Part part = LIENTHONG__PART__INIT;
 	Lienthong__Part *parts[] = {&part};
 	part.name = "p";
@@ -190,6 +192,7 @@ static void spec_envelope(const Lienthong__Envelope *env, struct buf *w)
 	put_be(w, (uint64_t)h->created_at_ms, 8);
 	put_be(w, (uint64_t)h->expires_at_ms, 8);
 	put_str(w, h->replaces_id);
+	put_be(w, (uint32_t)h->business_type, 4);
 	put_be(w, env->n_parts, 4);
 	for (size_t i = 0; i < env->n_parts; i++) {
 		const Lienthong__Part *p = env->parts[i];
@@ -204,8 +207,8 @@ static void test_envelope_spec(void)
 {
 	spec_envelope(&env3, &want);
 	CHECK(want.n == 22 + (4 + 36) + (4 + 13) + 4 + 3 * (4 + 13) + (4 + 300) + (4 + 11) + 16 +
-	                    (4 + 36) + 4 + (4 + 14 + 4 + 15 + 8 + 32) + (4 + 9 + 4 + 10 + 8 + 32) +
-	                    (4 + 5 + 4 + 24 + 8 + 32));
+	                    (4 + 36) + 4 + 4 + (4 + 14 + 4 + 15 + 8 + 32) +
+	                    (4 + 9 + 4 + 10 + 8 + 32) + (4 + 5 + 4 + 24 + 8 + 32));
 	/* 300 = 0x12c as a 4-byte length; 70000 = 0x11170 as an 8-byte size. */
 	static const uint8_t subject_len[] = {0, 0, 1, 0x2c, 'S'};
 	static const uint8_t size0[] = {'p', 'd', 'f', 0, 0, 0, 0, 0, 1, 0x11, 0x70};
@@ -293,6 +296,8 @@ static void test_envelope_changes(void)
 	MUST_CHANGE("expires_at_ms", hdr.expires_at_ms = 1, hdr.expires_at_ms = 0);
 	MUST_CHANGE("replaces_id", (saved = hdr.replaces_id, hdr.replaces_id = ""),
 	            hdr.replaces_id = saved);
+	MUST_CHANGE("business_type", hdr.business_type = LIENTHONG__BUSINESS_TYPE__BUSINESS_REVOKE,
+	            hdr.business_type = LIENTHONG__BUSINESS_TYPE__BUSINESS_NEW);
 	MUST_CHANGE("a part name", (saved = p2.name, p2.name = "c.bin"), p2.name = saved);
 	MUST_CHANGE("a media type", (saved = p2.media_type, p2.media_type = "application/x-b"),
 	            p2.media_type = saved);
@@ -333,7 +338,8 @@ static void test_receipt_literal(void)
 {
 	/*
 	 * magic; document_id "d"; sender "A"; recipient "B"; status 2 (rejected); time_ms
-	 * 0x0a0b0c0d0e0f1011; reason "no"; document_digest de ad; business_code "03".
+	 * 0x0a0b0c0d0e0f1011; reason "no"; document_digest de ad; business_code "03";
+	 * comment "ok"; reported_by "Ann".
 	 */
 	static const char expected[] = "lienthong-receipt-v1\n"
 	                               "\0\0\0\1d"
@@ -344,7 +350,9 @@ static void test_receipt_literal(void)
 	                               "\0\0\0\2no"
 	                               "\0\0\0\2\xde\xad"
 	                               "\0\0\0\2"
-	                               "03";
+	                               "03"
+	                               "\0\0\0\2ok"
+	                               "\0\0\0\3Ann";
 	Lienthong__Receipt r = LIENTHONG__RECEIPT__INIT;
 	r.document_id = "d";
 	r.sender = "A";
@@ -355,6 +363,8 @@ static void test_receipt_literal(void)
 	r.document_digest.data = (uint8_t[]){0xde, 0xad};
 	r.document_digest.len = 2;
 	r.business_code = "03";
+	r.comment = "ok";
+	r.reported_by = "Ann";
 	CHECK(canon_receipt_equals(&r, (const uint8_t *)expected, sizeof expected - 1));
 }
 
@@ -374,6 +384,8 @@ static void spec_receipt(const Lienthong__Receipt *r, struct buf *w)
 	put_be(w, r->document_digest.len, 4);
 	put_raw(w, r->document_digest.data, r->document_digest.len);
 	put_str(w, r->business_code);
+	put_str(w, r->comment);
+	put_str(w, r->reported_by);
 }
 
 #define RECEIPT_MUST_CHANGE(what, apply, restore)                                                  \
@@ -398,8 +410,10 @@ static void test_receipt_spec_and_changes(void)
 	rc3.document_digest.data = rdigest;
 	rc3.document_digest.len = sizeof rdigest;
 	rc3.business_code = "";
+	rc3.comment = "";
+	rc3.reported_by = "";
 	spec_receipt(&rc3, &base);
-	CHECK(base.n == 21 + 40 + 17 + 17 + 4 + 8 + 4 + 36 + 4);
+	CHECK(base.n == 21 + 40 + 17 + 17 + 4 + 8 + 4 + 36 + 4 + 4 + 4);
 	CHECK(canon_receipt_equals(&rc3, base.b, base.n));
 
 	char *saved;
@@ -420,6 +434,11 @@ static void test_receipt_spec_and_changes(void)
 	RECEIPT_MUST_CHANGE("an absent digest", rc3.document_digest.len = 0,
 	                    rc3.document_digest.len = sizeof rdigest);
 	RECEIPT_MUST_CHANGE("business_code", rc3.business_code = "01", rc3.business_code = "");
+	RECEIPT_MUST_CHANGE("comment", rc3.comment = "x", rc3.comment = "");
+	RECEIPT_MUST_CHANGE("reported_by", rc3.reported_by = "x", rc3.reported_by = "");
+	RECEIPT_MUST_CHANGE("comment and reported_by swapped",
+	                    (rc3.comment = "", rc3.reported_by = "x"),
+	                    (rc3.comment = "", rc3.reported_by = ""));
 
 	Lienthong__Signature sig = LIENTHONG__SIGNATURE__INIT;
 	sig.algorithm = "ed25519";

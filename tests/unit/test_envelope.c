@@ -459,9 +459,34 @@ static void test_seal_checks(void)
 {
 	struct lt_envelope_in in = input();
 	in.n_parts = 5;
-	seal_refused(&in, &cfg, LT_EINVAL, "a document needs 1 to 4 parts, not 5");
+	seal_refused(&in, &cfg, LT_EINVAL, "a document has at most 4 parts, not 5");
 	in.n_parts = 0;
-	seal_refused(&in, &cfg, LT_EINVAL, "a document needs 1 to 4 parts, not 0");
+	seal_refused(&in, &cfg, LT_EINVAL, "envelope has 0 parts (allowed 1..4)");
+
+	/* Business types: a recall or update names a document and has no parts. */
+	static const char *const other_doc = "0190f3a2-0000-7000-8000-000000000009";
+	in = input();
+	in.business_type = LIENTHONG__BUSINESS_TYPE__BUSINESS_REVOKE;
+	seal_refused(&in, &cfg, LT_EINVAL, "must name another document in replaces_id");
+	in.replaces_id = docid;
+	seal_refused(&in, &cfg, LT_EINVAL, "must name another document in replaces_id");
+	in.replaces_id = other_doc;
+	seal_refused(&in, &cfg, LT_EINVAL, "a recall or update carries no parts, not 3");
+	in.business_type = LIENTHONG__BUSINESS_TYPE__BUSINESS_REPLACE;
+	in.n_parts = 0;
+	seal_refused(&in, &cfg, LT_EINVAL, "envelope has 0 parts (allowed 1..4)");
+	in.business_type = (Lienthong__BusinessType)7;
+	seal_refused(&in, &cfg, LT_EINVAL, "unknown business type 7");
+	in.business_type = LIENTHONG__BUSINESS_TYPE__BUSINESS_UPDATE;
+	{
+		uint8_t *buf = NULL;
+		size_t len = 0;
+		int stage = 0;
+		lt_err err;
+		CHECK_OK(lt_envelope_seal(&in, &signers[S_EC], &cfg, &buf, &len, NULL, &err), err);
+		CHECK_OK(decode_verify(buf, len, &cfg, &stage, &err), err);
+		free(buf);
+	}
 	in = input();
 	in.n_recipients = 0;
 	seal_refused(&in, &cfg, LT_EINVAL, "a document needs 1 to 1000 recipients, not 0");
@@ -778,6 +803,27 @@ static void rc_short_digest(Lienthong__Receipt *r)
 	r->document_digest.len = 16;
 }
 
+static void rc_comment(Lienthong__Receipt *r)
+{
+	r->comment = "another comment";
+}
+static void rc_reporter(Lienthong__Receipt *r)
+{
+	r->reported_by = "someone else";
+}
+static void rc_code(Lienthong__Receipt *r)
+{
+	r->business_code = "06";
+}
+static void rc_code_13(Lienthong__Receipt *r)
+{
+	r->business_code = "13";
+}
+static void rc_code_on_delivered(Lienthong__Receipt *r)
+{
+	r->status = LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED;
+}
+
 static void receipt_tampered(const uint8_t *buf, size_t len, receipt_change change, int want_stage,
                              const char *want)
 {
@@ -861,6 +907,33 @@ static void test_receipt_tampering(void)
 	receipt_tampered(buf, len, rc_unsigned, 1, "receipt is not signed");
 	receipt_tampered(buf, len, rc_bad_docid, 1, "document id '1'");
 	receipt_tampered(buf, len, rc_short_digest, 1, "digest is not 32 bytes");
+
+	/* A business receipt: code, comment and reporter are signed; codes are checked. */
+	struct lt_receipt_in bin = receipt_input();
+	bin.status = LIENTHONG__RECEIPT_STATUS__RECEIPT_BUSINESS;
+	bin.business_code = "03";
+	bin.comment = "số đến 125";
+	bin.reported_by = "Văn thư";
+	uint8_t *bbuf = NULL;
+	size_t blen = 0;
+	if (CHECK_OK(lt_receipt_seal(&bin, &signers[RECV_A], &bbuf, &blen, &err), err)) {
+		Lienthong__Receipt *r = lt_receipt_decode(bbuf, blen, &cfg, &err);
+		if (CHECK(r != NULL)) {
+			CHECK(strcmp(r->business_code, "03") == 0);
+			CHECK(strcmp(r->comment, "số đến 125") == 0);
+			CHECK(strcmp(r->reported_by, "Văn thư") == 0);
+			CHECK_OK(lt_receipt_verify(r, trust, &err), err);
+			lienthong__receipt__free_unpacked(r, NULL);
+		}
+		receipt_tampered(bbuf, blen, rc_comment, 2, "");
+		receipt_tampered(bbuf, blen, rc_reporter, 2, "");
+		receipt_tampered(bbuf, blen, rc_code, 2, "");
+		receipt_tampered(bbuf, blen, rc_code_13, 1,
+		                 "not an edXML status a recipient reports");
+		receipt_tampered(bbuf, blen, rc_code_on_delivered, 1,
+		                 "delivered receipt carries a business code");
+	}
+	free(bbuf);
 	/* Truncated and garbage receipts. */
 	CHECK(receipt_decode_verify(buf, len - 1, &stage, &err) == -1);
 	CHECK_STR_CONTAINS(err.msg, "malformed receipt");

@@ -11,24 +11,37 @@
 #include "lt_testpki.h"
 
 #define NOW 1767225600000LL
-#define NSTATUS 6
+#define NSTATUS 15
 
 static char tmp[64];
 static struct lt_store *store;
 
 /*
- * Rows: no record, queued, sent, delivered, rejected, failed. Columns: the
- * events in enum order (submitted, kafka-ack, kafka-wait, deferred,
- * delivered, rejected, failed). '-' refused, '=' kept, else the status moved
- * to: Q queued, S sent, D delivered, R rejected, F failed.
+ * Rows: no record, then the statuses in enum order. Columns: the events in
+ * enum order (submitted, kafka-ack, kafka-wait, deferred, delivered,
+ * rejected, failed, then the edXML ones 01 02 03 04 05 06 13 15 16). '-'
+ * refused, '=' kept, else the status moved to: Q queued, S sent, D
+ * delivered, R rejected, F failed, a arrived, x refused, c accepted, w
+ * awaiting assignment, p in processing, P processed, r recall requested,
+ * g recall agreed, n recall refused.
  */
 static const char *const expected[NSTATUS] = {
-    /* none      */ "Q------",
-    /* queued    */ "-S=SDRF",
-    /* sent      */ "-===DRF",
-    /* delivered */ "-==-=--",
-    /* rejected  */ "-==-D=-",
-    /* failed    */ "-==-D-=",
+    /*                        transport  01..06 13 15 16 */
+    /* none                */ "Q---------------",
+    /* queued              */ "-S=SDRF------r--",
+    /* sent                */ "-===DRF------r--",
+    /* delivered           */ "-==-=--axc---r--",
+    /* rejected            */ "-==-D=----------",
+    /* failed              */ "-==-D-=---------",
+    /* arrived (01)        */ "-==-=--=xc---r--",
+    /* refused (02)        */ "-==-=---=-------",
+    /* accepted (03)       */ "-==-=----=wpPr--",
+    /* awaiting (04)       */ "-==-=-----=pPr--",
+    /* in processing (05)  */ "-==-=------=Pr--",
+    /* processed (06)      */ "-==-=-------=r--",
+    /* recall requested    */ "-=====-=======gn",
+    /* recall agreed (15)  */ "-==-==--------=-",
+    /* recall refused (16) */ "-==-=----cwpPr-=",
 };
 
 static char cell(Lienthong__Store__DocStatus cur, enum lt_life_event ev)
@@ -41,12 +54,12 @@ static char cell(Lienthong__Store__DocStatus cur, enum lt_life_event ev)
 		return next == cur ? '=' : '?';
 	if (v != LT_LIFE_MOVED || next == cur)
 		return '?';
-	return "?QSDRF"[next];
+	return "?QSDRFaxcwpPrgn"[next];
 }
 
 static void test_table(void)
 {
-	_Static_assert(LT_LIFE_EVENT_COUNT == 7, "the expected table has one column per event");
+	_Static_assert(LT_LIFE_EVENT_COUNT == 16, "the expected table has one column per event");
 	for (int s = 0; s < NSTATUS; s++) {
 		for (int e = 0; e < LT_LIFE_EVENT_COUNT; e++) {
 			char got = cell((Lienthong__Store__DocStatus)s, (enum lt_life_event)e);
@@ -74,8 +87,12 @@ static void test_guarantees(void)
 	for (int s = 0; s < NSTATUS; s++) {
 		for (int e = 0; e < LT_LIFE_EVENT_COUNT; e++) {
 			lt_life_next((Lienthong__Store__DocStatus)s, (enum lt_life_event)e, &next);
-			if (s == LIENTHONG__STORE__DOC_STATUS__DELIVERED)
-				CHECK(next == LIENTHONG__STORE__DOC_STATUS__DELIVERED);
+			/* Delivered (and what follows it) never becomes a transport failure. */
+			if (s == LIENTHONG__STORE__DOC_STATUS__DELIVERED ||
+			    s >= LIENTHONG__STORE__DOC_STATUS__ARRIVED)
+				CHECK(next != LIENTHONG__STORE__DOC_STATUS__REJECTED &&
+				      next != LIENTHONG__STORE__DOC_STATUS__FAILED &&
+				      next != LIENTHONG__STORE__DOC_STATUS__SENT);
 			if (s != 0)
 				CHECK(next != LIENTHONG__STORE__DOC_STATUS__QUEUED ||
 				      s == LIENTHONG__STORE__DOC_STATUS__QUEUED);
@@ -228,6 +245,72 @@ static void test_apply(void)
 	CHECK(record_is("RECV.A", LIENTHONG__STORE__DOC_STATUS__DELIVERED, "", NOW + 2));
 }
 
+/* A document's business life at the sender: codes, digests, order, recall. */
+static void test_business(void)
+{
+	static const char *const codes[] = {"01", "02", "03", "04", "05", "06", "13", "15", "16"};
+	enum lt_life_event ev;
+	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+		CHECK(lt_life_business_event(codes[i], &ev) == 0 &&
+		      (size_t)ev == LT_LIFE_ARRIVED + i &&
+		      strcmp(lt_life_event_code(ev), codes[i]) == 0);
+	}
+	CHECK(lt_life_business_event("07", &ev) == -1);
+	CHECK(lt_life_business_event("", &ev) == -1);
+	CHECK(lt_life_business_event(NULL, &ev) == -1);
+	CHECK(lt_life_event_code(LT_LIFE_DELIVERED) == NULL);
+	CHECK(strcmp(lt_life_status_code(LIENTHONG__STORE__DOC_STATUS__PROCESSED), "06") == 0);
+	CHECK(lt_life_status_code(LIENTHONG__STORE__DOC_STATUS__SENT) == NULL);
+	CHECK(strcmp(lt_life_event_text(LT_LIFE_PROCESSED), "06 processed") == 0);
+	CHECK(strcmp(lt_life_status_text(LIENTHONG__STORE__DOC_STATUS__ACCEPTED), "03 accepted") ==
+	      0);
+	CHECK(strcmp(lt_life_status_text(LIENTHONG__STORE__DOC_STATUS__DELIVERED), "delivered") ==
+	      0);
+
+	const char *r = "RECV.BIZ";
+	struct lt_life_change ch = {.event = LT_LIFE_SUBMITTED, .at_ms = NOW, .digest = digest};
+	CHECK(apply(&ch, r) == LT_LIFE_MOVED);
+	ch =
+	    (struct lt_life_change){.event = LT_LIFE_DELIVERED, .at_ms = NOW + 1, .digest = digest};
+	CHECK(apply(&ch, r) == LT_LIFE_MOVED);
+	/* A business receipt without the document's digest changes nothing. */
+	ch = (struct lt_life_change){
+	    .event = LT_LIFE_ACCEPTED, .at_ms = NOW + 2, .reason = "registered", .who = "clerk"};
+	CHECK(apply(&ch, r) == LT_LIFE_OTHER_CONTENT);
+	ch.digest = other;
+	CHECK(apply(&ch, r) == LT_LIFE_OTHER_CONTENT);
+	/* 06 before 03 is refused; 03 then 06 moves. */
+	ch =
+	    (struct lt_life_change){.event = LT_LIFE_PROCESSED, .at_ms = NOW + 2, .digest = digest};
+	CHECK(apply(&ch, r) == LT_LIFE_REFUSED);
+	CHECK(record_is(r, LIENTHONG__STORE__DOC_STATUS__DELIVERED, "", NOW + 1));
+	ch = (struct lt_life_change){.event = LT_LIFE_ACCEPTED,
+	                             .at_ms = NOW + 3,
+	                             .reason = "registered",
+	                             .digest = digest,
+	                             .who = "clerk",
+	                             .business_code = "03"};
+	CHECK(apply(&ch, r) == LT_LIFE_MOVED);
+	CHECK(record_is(r, LIENTHONG__STORE__DOC_STATUS__ACCEPTED, "registered", NOW + 3));
+	ch.event = LT_LIFE_PROCESSED;
+	ch.at_ms = NOW + 4;
+	ch.reason = "done";
+	CHECK(apply(&ch, r) == LT_LIFE_MOVED);
+	ch.event = LT_LIFE_PROCESSING; /* back to 05: refused */
+	CHECK(apply(&ch, r) == LT_LIFE_REFUSED);
+	CHECK(record_is(r, LIENTHONG__STORE__DOC_STATUS__PROCESSED, "done", NOW + 4));
+	/* The sender's recall needs no digest; the recipient's 16 then ends it. */
+	ch = (struct lt_life_change){.event = LT_LIFE_RECALL, .at_ms = NOW + 5, .reason = "recall"};
+	CHECK(apply(&ch, r) == LT_LIFE_MOVED);
+	CHECK(record_is(r, LIENTHONG__STORE__DOC_STATUS__RECALL_REQUESTED, "recall", NOW + 5));
+	ch = (struct lt_life_change){
+	    .event = LT_LIFE_DISAGREED, .at_ms = NOW + 6, .reason = "processed", .digest = digest};
+	CHECK(apply(&ch, r) == LT_LIFE_MOVED);
+	CHECK(record_is(r, LIENTHONG__STORE__DOC_STATUS__RECALL_REFUSED, "processed", NOW + 6));
+	ch.event = LT_LIFE_AGREED; /* no request pending */
+	CHECK(apply(&ch, r) == LT_LIFE_REFUSED);
+}
+
 static void test_names(void)
 {
 	CHECK(strcmp(lt_life_event_name(LT_LIFE_KAFKA_WAIT), "kafka-wait") == 0);
@@ -247,6 +330,7 @@ int main(void)
 	LT_RUN(test_names);
 	if (CHECK_OK(lt_store_open(&store, dir, 16 << 20, &err), err)) {
 		LT_RUN(test_apply);
+		LT_RUN(test_business);
 		lt_store_close(store);
 	}
 	lt_tmpdir_remove(tmp);
