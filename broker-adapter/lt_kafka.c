@@ -445,9 +445,22 @@ static void lt_kafka_close(rd_kafka_t *rk, int close_ms)
 		lt_log_warn("kafka: cannot close the consumer: %s", rd_kafka_error_string(e));
 		rd_kafka_error_destroy(e);
 	} else {
+		/*
+		 * Served as events, as librdkafka's own close does: a rebalance goes to
+		 * the handler, anything else (a fetched message) is dropped. (Serving
+		 * callbacks here aborts on such a message.)
+		 */
 		int64_t until = lt_now_ms() + close_ms;
-		while (!rd_kafka_consumer_closed(rk) && lt_now_ms() < until)
-			rd_kafka_queue_poll_callback(q, 100);
+		while (!rd_kafka_consumer_closed(rk) && lt_now_ms() < until) {
+			rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+			if (ev == NULL)
+				continue;
+			if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+				lt_kafka_rebalance_cb(rk, rd_kafka_event_error(ev),
+				                      rd_kafka_event_topic_partition_list(ev),
+				                      rd_kafka_opaque(rk));
+			rd_kafka_event_destroy(ev);
+		}
 		if (!rd_kafka_consumer_closed(rk))
 			lt_log_warn("kafka: the consumer did not close within %d ms (broker "
 			            "unreachable?); its stored offsets may not be committed: those "

@@ -26,18 +26,6 @@
 #define ST(x) LIENTHONG__STORE__DOC_STATUS__##x
 #define TYPE(x) LIENTHONG__BUSINESS_TYPE__BUSINESS_##x
 
-/* The key of a received document, as in the inbox: "<sender>\0<document id>". */
-static size_t lt_business_key(const char *sender, const char *doc_id, char *key, size_t size)
-{
-	size_t a = strlen(sender), b = strlen(doc_id);
-	if (a + 1 + b > size)
-		return 0;
-	memcpy(key, sender, a);
-	key[a] = '\0';
-	memcpy(key + a + 1, doc_id, b);
-	return a + 1 + b;
-}
-
 /* Reads the record of (sender, doc_id) in db; *out NULL when absent. */
 static int lt_business_get(struct lt_txn *t, enum lt_db db, const char *sender, const char *doc_id,
                            const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out,
@@ -45,7 +33,7 @@ static int lt_business_get(struct lt_txn *t, enum lt_db db, const char *sender, 
 {
 	char key[LT_BUSINESS_KEY_MAX];
 	const void *val;
-	size_t vlen, klen = lt_business_key(sender, doc_id, key, sizeof key);
+	size_t vlen, klen = lt_pair_key(sender, doc_id, key, sizeof key);
 	*out = NULL;
 	if (klen == 0)
 		return lt_err_set(err, LT_EINVAL, "sender or document id too long");
@@ -90,7 +78,7 @@ static int lt_business_put(struct lt_txn *t, const char *sender, const char *doc
                            const Lienthong__Store__BusinessRecord *b, lt_err *err)
 {
 	char key[LT_BUSINESS_KEY_MAX];
-	size_t klen = lt_business_key(sender, doc_id, key, sizeof key);
+	size_t klen = lt_pair_key(sender, doc_id, key, sizeof key);
 	if (klen == 0)
 		return lt_err_set(err, LT_EINVAL, "sender or document id too long");
 	return lt_txn_put_pb(t, LT_DB_BUSINESS, key, klen, &b->base, err);
@@ -117,7 +105,7 @@ static int lt_business_receipt(struct lt_txn *t, const struct lt_signer *signer,
                                const char *reason, const char *comment, const char *by,
                                int64_t now_ms, lt_err *err)
 {
-	struct lt_receipt_in in = {
+	const struct lt_receipt_in in = {
 	    .document_id = doc_id,
 	    .sender = sender,
 	    .status = LIENTHONG__RECEIPT_STATUS__RECEIPT_BUSINESS,
@@ -128,14 +116,7 @@ static int lt_business_receipt(struct lt_txn *t, const struct lt_signer *signer,
 	    .comment = comment,
 	    .reported_by = by,
 	};
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	if (lt_receipt_seal(&in, signer, &buf, &len, err) != 0)
-		return -1;
-	int r = lt_outq_add(t, LIENTHONG__STORE__OUT_KIND__OUT_RECEIPT, doc_id, sender, buf, len,
-	                    now_ms, err);
-	free(buf);
-	return r;
+	return lt_recv_queue_receipt(t, signer, &in, err);
 }
 
 /* Why the table refuses ev in cur, in the words of the order rules. */

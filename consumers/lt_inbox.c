@@ -20,7 +20,7 @@ static int lt_inbox_queue_receipt(const struct lt_recv *rc, struct lt_txn *t, co
                                   const char *reason, const uint8_t *digest, int64_t now_ms,
                                   lt_err *err)
 {
-	struct lt_receipt_in in = {
+	const struct lt_receipt_in in = {
 	    .document_id = doc_id,
 	    .sender = sender,
 	    .status = status,
@@ -28,26 +28,7 @@ static int lt_inbox_queue_receipt(const struct lt_recv *rc, struct lt_txn *t, co
 	    .reason = reason,
 	    .document_digest = digest,
 	};
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	if (lt_receipt_seal(&in, rc->signer, &buf, &len, err) != 0)
-		return -1;
-	int r = lt_outq_add(t, LIENTHONG__STORE__OUT_KIND__OUT_RECEIPT, doc_id, sender, buf, len,
-	                    now_ms, err);
-	free(buf);
-	return r;
-}
-
-/* The inbox key of a document: "<sender>\0<document id>". */
-static size_t lt_inbox_key(const char *sender, const char *doc_id, char *key, size_t size)
-{
-	size_t a = strlen(sender), b = strlen(doc_id);
-	if (a + 1 + b > size)
-		return 0;
-	memcpy(key, sender, a);
-	key[a] = '\0';
-	memcpy(key + a + 1, doc_id, b);
-	return a + 1 + b;
+	return lt_recv_queue_receipt(t, rc->signer, &in, err);
 }
 
 static int lt_inbox_put(struct lt_txn *t, const char *doc_id, Lienthong__Store__InboxStatus st,
@@ -55,7 +36,7 @@ static int lt_inbox_put(struct lt_txn *t, const char *doc_id, Lienthong__Store__
                         const char *path, int64_t now_ms, lt_err *err)
 {
 	char key[LT_INBOX_KEY_MAX];
-	size_t klen = lt_inbox_key(sender, doc_id, key, sizeof key);
+	size_t klen = lt_pair_key(sender, doc_id, key, sizeof key);
 	if (klen == 0)
 		return lt_err_set(err, LT_EINVAL, "sender or document id too long");
 	Lienthong__Store__InboxRecord r = LIENTHONG__STORE__INBOX_RECORD__INIT;
@@ -150,7 +131,7 @@ static int lt_inbox_lookup(struct lt_txn *t, const Lienthong__Header *h,
 	const void *val;
 	size_t vlen;
 	char key[LT_INBOX_KEY_MAX];
-	size_t klen = lt_inbox_key(h->sender, h->document_id, key, sizeof key);
+	size_t klen = lt_pair_key(h->sender, h->document_id, key, sizeof key);
 	*out = NULL;
 	if (klen == 0)
 		return lt_err_set(err, LT_EINVAL, "sender or document id too long");

@@ -16,6 +16,7 @@
 #include "../config/lt_config.h"
 #include "../errors/lt_err.h"
 #include "../pki/lt_pki.h"
+#include "../proto/lt_receipt.h"
 #include "../proto/lt_sign.h"
 #include "../store/lt_store.h"
 
@@ -41,5 +42,9 @@ struct lt_record {
 /* Adds the record to the quarantine in transaction t. doc_id and sender may be NULL. */
 int lt_recv_quarantine(struct lt_txn *t, const struct lt_record *rec, const char *reason,
                        const char *doc_id, const char *sender, int64_t now_ms, lt_err *err);
+
+/* Seals the receipt `in` with signer and queues it in t for in->sender's receipt topic. */
+int lt_recv_queue_receipt(struct lt_txn *t, const struct lt_signer *signer,
+                          const struct lt_receipt_in *in, lt_err *err);
 
 #endif

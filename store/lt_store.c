@@ -294,14 +294,14 @@ uint64_t lt_seq_from_key(const void *key)
 	return v;
 }
 
-static size_t lt_status_key(const char *doc_id, const char *recipient, char *key, size_t size)
+size_t lt_pair_key(const char *first, const char *second, char *key, size_t size)
 {
-	size_t a = strlen(doc_id), b = strlen(recipient);
+	size_t a = strlen(first), b = strlen(second);
 	if (a + 1 + b > size)
 		return 0;
-	memcpy(key, doc_id, a);
+	memcpy(key, first, a);
 	key[a] = '\0';
-	memcpy(key + a + 1, recipient, b);
+	memcpy(key + a + 1, second, b);
 	return a + 1 + b;
 }
 
@@ -310,7 +310,7 @@ int lt_status_get(struct lt_txn *t, const char *doc_id, const char *recipient,
 {
 	char key[256];
 	const void *val;
-	size_t vlen, klen = lt_status_key(doc_id, recipient, key, sizeof key);
+	size_t vlen, klen = lt_pair_key(doc_id, recipient, key, sizeof key);
 	*out = NULL;
 	if (klen == 0)
 		return lt_err_set(err, LT_EINVAL, "document id or recipient too long");
@@ -329,7 +329,7 @@ int lt_status_put(struct lt_txn *t, const char *doc_id, const char *recipient,
                   const Lienthong__Store__StatusRecord *rec, lt_err *err)
 {
 	char key[256];
-	size_t klen = lt_status_key(doc_id, recipient, key, sizeof key);
+	size_t klen = lt_pair_key(doc_id, recipient, key, sizeof key);
 	if (klen == 0)
 		return lt_err_set(err, LT_EINVAL, "document id or recipient too long");
 	return lt_txn_put_pb(t, LT_DB_STATUS, key, klen, &rec->base, err);

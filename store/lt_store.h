@@ -107,6 +107,13 @@ void lt_seq_key(uint64_t seq, uint8_t key[8]);
 uint64_t lt_seq_from_key(const void *key);
 
 /*
+ * A key of two strings, "<first>\0<second>" (status: document id and
+ * recipient; inbox and business: sender and document id), in key[size]; its
+ * length, or 0 when it does not fit.
+ */
+size_t lt_pair_key(const char *first, const char *second, char *key, size_t size);
+
+/*
  * Status records, keyed by document id and recipient. *out NULL if absent.
  * lt_status_put writes the record alone: writers go through lt_life_apply
  * (lifecycle/lt_lifecycle.h), which keeps the history and the indexes with it

@@ -168,4 +168,3 @@ lt_check "C's HTTP target got the control record" \
 	grep -q '"code":"15".*"decision":"agreed"' "$LT_WORK/http-$C/$DC/.recall.json"
 
 lt_check "A quarantined no receipt: every one verified and applied" quarantine_empty $A
-lt_teardown

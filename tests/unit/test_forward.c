@@ -1,9 +1,10 @@
 /*
- * Unit tests of the forwarder (producers/lt_forward.c) against librdkafka's
- * mock cluster: a fatal producer error, provoked with
- * rd_kafka_test_fatal_error while records are in flight, makes the forwarder
- * replace its producer, and every outbox record still reaches the topic
- * (read back from the mock cluster) and leaves the outbox.
+ * Unit tests of the forwarder (producers/lt_forward.c) and the Kafka
+ * adapter against librdkafka's mock cluster: a fatal producer error, provoked
+ * with rd_kafka_test_fatal_error while records are in flight, makes the
+ * forwarder replace its producer, and every outbox record still reaches the
+ * topic (read back from the mock cluster) and leaves the outbox; a consumer
+ * closed with fetched records still in its queue closes cleanly.
  */
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../../broker-adapter/lt_kafka.h"
 #include "../../clock/lt_clock.h"
 #include "../../log/lt_log.h"
 #include "../../producers/lt_forward.h"
@@ -149,6 +151,62 @@ out:
 	lt_config_free(&cfg);
 }
 
+static int assigned;
+static void ignore_dr(void *ctx, void *opaque, rd_kafka_resp_err_t err, int32_t partition,
+                      int64_t offset)
+{
+	(void)ctx, (void)opaque, (void)err, (void)partition, (void)offset;
+}
+
+static void on_stats(void *ctx, int member, int64_t lag)
+{
+	(void)ctx;
+	(void)lag;
+	assigned |= member;
+}
+
+/* Closing a consumer whose queue holds fetched records (the agent stopping mid-batch). */
+static void test_close_with_fetched_records(void)
+{
+	struct lt_config cfg;
+	lt_err err;
+	char text[1024];
+	snprintf(text, sizeof text,
+	         "agency_code = B.1\n"
+	         "data_dir = %s/data-b\n"
+	         "key_file = /k.pem\ncert_file = /c.pem\nca_file = /ca.pem\n"
+	         "receive_stall_s = 6\n"
+	         "kafka.bootstrap.servers = %s\n",
+	         tmp, bootstraps);
+	if (!CHECK_OK(lt_config_parse(&cfg, "cfg", text, strlen(text), &err), err))
+		return;
+	const char *topics[] = {TOPIC};
+	const struct lt_kafka_consumer_cbs cbs = {.stats = on_stats};
+	rd_kafka_t *c = lt_kafka_consumer_new(&cfg, topics, 1, &cbs, &err);
+	if (!CHECK_OK(c == NULL ? -1 : 0, err))
+		goto out;
+	/* Joined (served through poll), then records fetched but not taken. */
+	int64_t until = lt_now_ms() + 20000;
+	while (!assigned && lt_now_ms() < until) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+		if (m != NULL)
+			rd_kafka_message_destroy(m);
+	}
+	CHECK(assigned);
+	rd_kafka_t *p = lt_kafka_producer_new(&cfg, ignore_dr, NULL, &err);
+	if (CHECK_OK(p == NULL ? -1 : 0, err)) {
+		for (int i = 0; i < 20; i++)
+			lt_kafka_produce(p, TOPIC, "k", 1, "late", 4, NULL, &err);
+		rd_kafka_flush(p, 5000);
+		lt_kafka_destroy(p, 0);
+	}
+	nanosleep(&(struct timespec){.tv_sec = 2}, NULL); /* the fetcher queues them */
+	lt_kafka_destroy(c, 3000);                        /* aborted here before the fix */
+	CHECK(1);
+out:
+	lt_config_free(&cfg);
+}
+
 int main(void)
 {
 	char errstr[256];
@@ -165,6 +223,7 @@ int main(void)
 	snprintf(bootstraps, sizeof bootstraps, "%s", rd_kafka_mock_cluster_bootstraps(mc));
 	rd_kafka_mock_topic_create(mc, TOPIC, 1, 1);
 	LT_RUN(test_fatal_error_replaces_producer);
+	LT_RUN(test_close_with_fetched_records);
 	rd_kafka_mock_cluster_destroy(mc);
 	rd_kafka_destroy(host);
 	lt_tmpdir_remove(tmp);
