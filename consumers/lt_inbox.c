@@ -220,6 +220,34 @@ static int lt_inbox_acceptable(const struct lt_recv *rc, const Lienthong__Envelo
 	return 0;
 }
 
+/*
+ * Whether the verified document of it is to be delivered now, read in t:
+ * new (or waiting for its target) and acceptable, and neither a recall or
+ * update nor a document a recall holds back (lt_business_holds).
+ */
+static int lt_inbox_deliverable(const struct lt_recv *rc, struct lt_txn *t,
+                                const struct lt_inbox_item *it, int64_t now_ms, int *deliver,
+                                lt_err *err)
+{
+	Lienthong__Store__InboxRecord *old = NULL;
+	lt_err ignore;
+	int holds = 0;
+	*deliver = 0;
+	if (lt_inbox_lookup(t, it->env->header, &old, err) != 0)
+		return -1;
+	int pending = old != NULL && lt_inbox_same(old, it->digest) &&
+	              old->status == LIENTHONG__STORE__INBOX_STATUS__INBOX_PENDING;
+	int fresh = old == NULL;
+	if (old != NULL)
+		lienthong__store__inbox_record__free_unpacked(old, NULL);
+	if (!pending && (!fresh || lt_inbox_acceptable(rc, it->env, now_ms, &ignore) != 0))
+		return 0;
+	if (lt_business_holds(t, it->env->header, &holds, err) != 0)
+		return -1;
+	*deliver = !holds;
+	return 0;
+}
+
 int lt_inbox_check(const struct lt_recv *rc, const struct lt_record *rec, int64_t now_ms,
                    struct lt_inbox_item *it, lt_err *err)
 {
@@ -231,32 +259,16 @@ int lt_inbox_check(const struct lt_recv *rc, const struct lt_record *rec, int64_
 		return 0; /* refused when recorded */
 	it->verified = 1;
 
-	/* Delivered only when new (or waiting for its target) and acceptable. */
+	/* Delivered only when new (or waiting for its target), acceptable and not held back. */
 	struct lt_txn *t = NULL;
-	Lienthong__Store__InboxRecord *old = NULL;
+	int deliver = 0;
 	if (lt_txn_begin(rc->store, 0, &t, err) != 0)
 		return -1;
-	int rc_lookup = lt_inbox_lookup(t, it->env->header, &old, err);
-	lt_txn_abort(t);
-	if (rc_lookup != 0)
+	int rc_read = lt_inbox_deliverable(rc, t, it, now_ms, &deliver, err);
+	lt_txn_abort(t); /* before the target works */
+	if (rc_read != 0)
 		return -1;
-	int pending = old != NULL && lt_inbox_same(old, it->digest) &&
-	              old->status == LIENTHONG__STORE__INBOX_STATUS__INBOX_PENDING;
-	int fresh = old == NULL;
-	if (old != NULL)
-		lienthong__store__inbox_record__free_unpacked(old, NULL);
-	lt_err ignore;
-	if (!pending && (!fresh || lt_inbox_acceptable(rc, it->env, now_ms, &ignore) != 0))
-		return 0;
-	/* Recalls and updates are no documents to deliver; a recall may hold this one back. */
-	int holds = 0;
-	if (lt_txn_begin(rc->store, 0, &t, err) != 0)
-		return -1;
-	rc_lookup = lt_business_holds(t, it->env->header, &holds, err);
-	lt_txn_abort(t);
-	if (rc_lookup != 0)
-		return -1;
-	if (holds)
+	if (!deliver)
 		return 0;
 	/* The slow part, in no transaction: readers and submissions go on meanwhile. */
 	it->attempted = 1;

@@ -32,7 +32,7 @@
  * envelope is refused whole, with the reason, and nothing of it is stored.
  * Revocation is the recipients' check (a CRL does not stop submissions).
  * Threads: lt_submitd_start runs one thread, with its own copy of the trust
- * store, which serves until stop joins it (it never ends by itself); check
+ * store, which serves until stop joins it (it never ends by itself); alive
  * and stop are for the thread that started it.
  */
 #ifndef LT_SUBMITD_H
