@@ -120,6 +120,16 @@ static const struct lt_config_row lt_config_rows[] = {
      "Ceiling of one signed envelope or receipt on the wire, parts included; larger "
      "submissions are refused, larger incoming records are quarantined. Keep it at or "
      "below the broker's message.max.bytes."},
+    {"max_document_bytes", LT_CT_SIZE, LT_NUM(max_document_bytes), "4G", 1 << 20, (int64_t)1 << 40,
+     "Ceiling of one document, all parts together (suffix K, M, G, T). A document whose "
+     "signed envelope would exceed max_message_bytes travels as its envelope (the "
+     "manifest: sizes and SHA-256 of parts and chunks, signed) followed by chunk records "
+     "(chunk_bytes each); larger documents are refused at submission and quarantined at a "
+     "recipient."},
+    {"chunk_bytes", LT_CT_SIZE, LT_NUM(chunk_bytes), "768K", 4096, 64 << 20,
+     "Size of the chunk records a large part is cut into (the last one of a part is "
+     "shorter). At most max_message_bytes less 1K; each chunk's SHA-256 is in the signed "
+     "manifest, so the manifest of the largest document must fit in max_message_bytes too."},
     {"max_parts", LT_CT_INT, LT_NUM(max_parts), "64", 1, 10000,
      "Most parts (files) one document may carry; more is refused or quarantined."},
     {"group_id", LT_CT_STRING, LT_STR(group_id), "", 0, 0,
@@ -412,6 +422,12 @@ int lt_config_parse(struct lt_config *cfg, const char *name, const char *text, s
 		                  "(%lld)",
 		                  name, (long long)cfg->retry_backoff_min_ms,
 		                  (long long)cfg->retry_backoff_max_ms);
+	if (cfg->chunk_bytes > cfg->max_message_bytes - 1024)
+		return lt_err_set(
+		    err, LT_EINVAL,
+		    "%s: chunk_bytes (%lld) must leave 1K of max_message_bytes (%lld) "
+		    "for the chunk record's fields",
+		    name, (long long)cfg->chunk_bytes, (long long)cfg->max_message_bytes);
 	const char *stats = lt_config_kafka_get(cfg, "statistics.interval.ms");
 	if (stats != NULL && (atoll(stats) <= 0 || atoll(stats) * 2 > cfg->receive_stall_s * 1000))
 		return lt_err_set(err, LT_EINVAL,

@@ -65,6 +65,8 @@ struct lt_config {
 	int64_t topic_partitions;
 	int64_t topic_replication;
 	int64_t max_message_bytes;
+	int64_t max_document_bytes;
+	int64_t chunk_bytes;
 	int64_t max_parts;
 	char group_id[256];
 	int64_t receive_stall_s;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LT_CANON_ENVELOPE_MAGIC "lienthong-envelope-v1\n"
+#define LT_CANON_ENVELOPE_MAGIC "lienthong-envelope-v2\n"
 #define LT_CANON_RECEIPT_MAGIC "lienthong-receipt-v1\n"
 
 /* A writer that only counts when p is NULL, so size and bytes come from one routine. */
@@ -62,15 +62,22 @@ static void lt_canon_envelope_fill(struct lt_canon_w *w, const Lienthong__Envelo
 		uint8_t digest[SHA256_DIGEST_LENGTH];
 		lt_canon_str(w, part->name);
 		lt_canon_str(w, part->media_type);
-		if (declared && part->sha256.len == sizeof digest) {
+		/* A streamed part's bytes are not here: only its declarations can be signed. */
+		if ((declared || part->chunk_bytes > 0) && part->sha256.len == sizeof digest) {
 			lt_canon_be(w, part->size, 8);
 			lt_canon_raw(w, part->sha256.data, sizeof digest);
-			continue;
+		} else {
+			lt_canon_be(w, part->data.len, 8);
+			if (w->p != NULL)
+				SHA256(part->data.data, part->data.len, digest);
+			lt_canon_raw(w, digest, sizeof digest);
 		}
-		lt_canon_be(w, part->data.len, 8);
-		if (w->p != NULL)
-			SHA256(part->data.data, part->data.len, digest);
-		lt_canon_raw(w, digest, sizeof digest);
+		lt_canon_be(w, part->chunk_bytes, 4);
+		if (part->chunk_bytes > 0) {
+			if (w->p != NULL)
+				SHA256(part->chunk_sha256.data, part->chunk_sha256.len, digest);
+			lt_canon_raw(w, digest, sizeof digest);
+		}
 	}
 }
 

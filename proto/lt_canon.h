@@ -8,22 +8,28 @@
  *   str(x)  = 4-byte big-endian length of x, then the bytes of x
  *   u32(n)  = 4-byte big-endian;  i64(n), u64(n) = 8-byte big-endian
  *
- *   envelope = "lienthong-envelope-v1\n"
+ *   envelope = "lienthong-envelope-v2\n"
  *              str(document_id) str(sender)
  *              u32(number of recipients) str(recipient)...   (in envelope order)
  *              str(subject) str(document_number)
  *              i64(created_at_ms) i64(expires_at_ms) str(replaces_id)
  *              u32(business_type)
  *              u32(number of parts) then per part, in order:
- *                str(name) str(media_type) u64(size of data) SHA-256(data) (32 bytes)
+ *                str(name) str(media_type) u64(size) SHA-256(part) (32 bytes)
+ *                u32(chunk_bytes), and when chunk_bytes > 0:
+ *                SHA-256(chunk_sha256) (32 bytes: the digest of the list of
+ *                chunk digests, as the field holds it)
  *
  *   receipt  = "lienthong-receipt-v1\n"
  *              str(document_id) str(sender) str(recipient) u32(status)
  *              i64(time_ms) str(reason) str(document_digest) str(business_code)
  *              str(comment) str(reported_by)
  *
- * The part digests are computed from the part bytes, never taken from the
- * message, so changing one byte of a part makes the signature fail. The
+ * The digests of parts carried in the message (data) are computed from
+ * their bytes, never taken from the message, so changing one byte of a part
+ * makes the signature fail. A streamed part (chunk_bytes > 0) is not in the
+ * message: its declared size, SHA-256 and chunk digests are signed, and the
+ * recipient checks each chunk and the whole part against them. The
  * SHA-256 of the envelope canonical bytes is the document digest that
  * receipts and the recipient's de-duplication record carry.
  *

@@ -120,6 +120,44 @@ static int lt_envelope_check_type(const Lienthong__Envelope *env, const struct l
 	return 0;
 }
 
+uint64_t lt_part_chunks(uint64_t size, uint32_t chunk_bytes)
+{
+	return chunk_bytes == 0 ? 0 : size / chunk_bytes + (size % chunk_bytes != 0);
+}
+
+/* Largest chunk the configuration accepts. */
+static uint64_t lt_chunk_max(const struct lt_config *cfg)
+{
+	return (uint64_t)cfg->max_message_bytes - LT_CHUNK_OVERHEAD;
+}
+
+/* A streamed part: its bytes come as chunks, the envelope only declares them. */
+static int lt_envelope_check_streamed(const Lienthong__Part *p, const struct lt_config *cfg,
+                                      lt_err *err)
+{
+	if (p->encrypted || p->data.len != 0)
+		return lt_err_set(err, LT_EINVAL,
+		                  "a streamed part carries no data and is not "
+		                  "encrypted");
+	if (p->chunk_bytes < LT_CHUNK_MIN || p->chunk_bytes > lt_chunk_max(cfg))
+		return lt_err_set(err, LT_EINVAL,
+		                  "chunk size %u outside %d..%llu (max_message_bytes less %d)",
+		                  p->chunk_bytes, LT_CHUNK_MIN,
+		                  (unsigned long long)lt_chunk_max(cfg), LT_CHUNK_OVERHEAD);
+	if (p->size == 0 || p->sha256.len != LT_DIGEST_LEN)
+		return lt_err_set(err, LT_EINVAL, "a streamed part needs a size and a SHA-256");
+	uint64_t n = lt_part_chunks(p->size, p->chunk_bytes);
+	if (p->size > (uint64_t)cfg->max_document_bytes ||
+	    p->chunk_sha256.len / LT_DIGEST_LEN != n || p->chunk_sha256.len % LT_DIGEST_LEN != 0)
+		return lt_err_set(
+		    err, LT_EINVAL,
+		    "%llu bytes in chunks of %u need %llu chunk digests, not %zu bytes "
+		    "of them",
+		    (unsigned long long)p->size, p->chunk_bytes, (unsigned long long)n,
+		    p->chunk_sha256.len);
+	return 0;
+}
+
 static int lt_envelope_check(const Lienthong__Envelope *env, const struct lt_config *cfg,
                              lt_err *err)
 {
@@ -152,17 +190,29 @@ static int lt_envelope_check(const Lienthong__Envelope *env, const struct lt_con
 		return lt_err_wrap(err, "replaces_id");
 	if (lt_envelope_check_type(env, cfg, err) != 0)
 		return -1;
+	uint64_t total = 0;
 	for (size_t i = 0; i < env->n_parts; i++) {
 		const Lienthong__Part *p = env->parts[i];
 		if (lt_part_name_check(p->name, err) != 0 ||
 		    lt_media_type_check(p->media_type, err) != 0)
 			return lt_err_wrap(err, "part %zu", i + 1);
-		if ((!p->encrypted && p->size != p->data.len) || p->sha256.len != LT_DIGEST_LEN)
+		if (p->chunk_bytes > 0) {
+			if (lt_envelope_check_streamed(p, cfg, err) != 0)
+				return lt_err_wrap(err, "part %zu ('%s')", i + 1, p->name);
+		} else if ((!p->encrypted && p->size != p->data.len) ||
+		           p->sha256.len != LT_DIGEST_LEN || p->chunk_sha256.len != 0) {
 			return lt_err_set(
 			    err, LT_EINVAL,
 			    "part %zu ('%s'): declared size or digest does not fit its "
 			    "data",
 			    i + 1, p->name);
+		}
+		if (p->size > (uint64_t)cfg->max_document_bytes - total)
+			return lt_err_set(err, LT_EINVAL,
+			                  "document is larger than max_document_bytes (%lld) from "
+			                  "part %zu on",
+			                  (long long)cfg->max_document_bytes, i + 1);
+		total += p->size;
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(env->parts[j]->name, p->name) == 0)
 				return lt_err_set(err, LT_EINVAL, "part name '%s' appears twice",
@@ -212,12 +262,28 @@ int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *si
 		parts[i].name = (char *)p->name;
 		parts[i].media_type = (char *)p->media_type;
 		parts[i].size = p->len;
+		part_ptrs[i] = &parts[i];
+		parts[i].sha256.len = LT_DIGEST_LEN;
+		if (p->chunk_bytes > 0) {
+			if (in->encrypt_to != NULL) {
+				lt_err_set(
+				    err, LT_EINVAL,
+				    "part '%s' is streamed (larger than one record); streamed "
+				    "parts cannot be encrypted yet: send it without --encrypt",
+				    p->name);
+				goto out;
+			}
+			parts[i].sha256.data = (uint8_t *)p->sha256;
+			parts[i].chunk_bytes = p->chunk_bytes;
+			parts[i].chunk_sha256.data = (uint8_t *)p->chunk_sha256;
+			parts[i].chunk_sha256.len =
+			    (size_t)lt_part_chunks(p->len, p->chunk_bytes) * LT_DIGEST_LEN;
+			continue;
+		}
 		SHA256(p->data, p->len, digests[i]);
 		parts[i].sha256.data = digests[i];
-		parts[i].sha256.len = LT_DIGEST_LEN;
 		parts[i].data.data = (uint8_t *)p->data;
 		parts[i].data.len = p->len;
-		part_ptrs[i] = &parts[i];
 	}
 	hdr.document_id = (char *)in->document_id;
 	hdr.sender = (char *)signer->code;
@@ -336,8 +402,9 @@ static int lt_envelope_verify_as(const Lienthong__Envelope *env, const struct lt
 		for (size_t i = 0; i < env->n_parts; i++) {
 			uint8_t d[LT_DIGEST_LEN];
 			const Lienthong__Part *p = env->parts[i];
-			if (p->encrypted)
-				continue; /* sealed: only a recipient can read it */
+			if (p->encrypted || p->chunk_bytes > 0)
+				continue; /* sealed: only a recipient can read it; chunks come apart
+				           */
 			SHA256(p->data.data, p->data.len, d);
 			if (p->size != p->data.len ||
 			    memcmp(d, p->sha256.data, LT_DIGEST_LEN) != 0) {
@@ -368,4 +435,58 @@ int lt_envelope_verify_sealed(const Lienthong__Envelope *env, const struct lt_tr
                               uint8_t digest[LT_DIGEST_LEN], lt_err *err)
 {
 	return lt_envelope_verify_as(env, trust, 1, digest, err);
+}
+
+int lt_envelope_decode_any(const uint8_t *buf, size_t len, const struct lt_config *cfg,
+                           Lienthong__Envelope **env, lt_err *err)
+{
+	if (lt_envelope_decode(buf, len, cfg, env, err) == 0)
+		return 0;
+	const Lienthong__Envelope *e = *env;
+	if (e == NULL || e->chunk == NULL)
+		return -1; /* not a chunk record: the envelope's own error stands */
+	const Lienthong__Chunk *c = e->chunk;
+	if (e->version != 1 || e->header != NULL || e->n_parts != 0 || e->signature != NULL)
+		return lt_err_set(err, LT_EINVAL,
+		                  "a chunk record carries version 1 and the chunk alone");
+	if (lt_docid_check(c->document_id, err) != 0)
+		return lt_err_wrap(err, "chunk");
+	if (lt_config_check_code(cfg, c->sender, err) != 0)
+		return lt_err_wrap(err, "chunk sender");
+	if (c->part >= (uint32_t)cfg->max_parts || c->data.len == 0 ||
+	    c->data.len > lt_chunk_max(cfg))
+		return lt_err_set(err, LT_EINVAL,
+		                  "chunk %u of part %u of document %s: part number or size (%zu "
+		                  "bytes) out of bounds",
+		                  c->index, c->part, c->document_id, c->data.len);
+	return 0;
+}
+
+int lt_chunk_check(const Lienthong__Envelope *env, const Lienthong__Chunk *c, lt_err *err)
+{
+	const Lienthong__Header *h = env->header;
+	if (strcmp(h->document_id, c->document_id) != 0 || strcmp(h->sender, c->sender) != 0)
+		return lt_err_set(err, LT_EVERIFY,
+		                  "chunk of %s from %s does not belong to %s from %s",
+		                  c->document_id, c->sender, h->document_id, h->sender);
+	if (c->part >= env->n_parts || env->parts[c->part]->chunk_bytes == 0)
+		return lt_err_set(err, LT_EVERIFY, "document %s has no streamed part %u",
+		                  h->document_id, c->part);
+	const Lienthong__Part *p = env->parts[c->part];
+	uint64_t n = lt_part_chunks(p->size, p->chunk_bytes);
+	uint64_t want = c->index + 1 < n ? p->chunk_bytes : p->size - (n - 1) * p->chunk_bytes;
+	if (c->index >= n || c->data.len != want)
+		return lt_err_set(err, LT_EVERIFY,
+		                  "chunk %u of part %u of %s: %zu bytes, but the part has %llu "
+		                  "chunks and this one %llu bytes",
+		                  c->index, c->part, h->document_id, c->data.len,
+		                  (unsigned long long)n,
+		                  (unsigned long long)(c->index < n ? want : 0));
+	uint8_t d[LT_DIGEST_LEN];
+	SHA256(c->data.data, c->data.len, d);
+	if (memcmp(d, p->chunk_sha256.data + (size_t)c->index * LT_DIGEST_LEN, LT_DIGEST_LEN) != 0)
+		return lt_err_set(err, LT_EVERIFY,
+		                  "chunk %u of part %u of %s: SHA-256 differs from the signed one",
+		                  c->index, c->part, h->document_id);
+	return 0;
 }

@@ -29,11 +29,20 @@
 #define LT_PART_NAME_MAX 255
 #define LT_DIGEST_LEN 32
 
+/*
+ * A part to seal: its bytes (data, len), or a streamed part (chunk_bytes > 0):
+ * data NULL, len its size, sha256 its SHA-256 and chunk_sha256 the SHA-256 of
+ * each of its ceil(len / chunk_bytes) chunks, computed while it was read
+ * (producers/lt_spool.h); its bytes travel in Chunk records.
+ */
 struct lt_part_in {
 	const char *name;
 	const char *media_type;
 	const uint8_t *data;
 	size_t len;
+	uint32_t chunk_bytes;
+	const uint8_t *sha256;
+	const uint8_t *chunk_sha256;
 };
 
 struct lt_envelope_in {
@@ -68,6 +77,13 @@ int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *si
                      const struct lt_config *cfg, uint8_t **out, size_t *len,
                      uint8_t digest[LT_DIGEST_LEN], lt_err *err);
 
+/* Smallest chunk; the largest leaves LT_CHUNK_OVERHEAD bytes of max_message_bytes. */
+#define LT_CHUNK_MIN 4096
+#define LT_CHUNK_OVERHEAD 1024
+
+/* Number of chunks of a streamed part (0 for a part carried in the envelope). */
+uint64_t lt_part_chunks(uint64_t size, uint32_t chunk_bytes);
+
 /*
  * Decodes and checks structure and bounds. *env is set whenever the bytes
  * decode as protobuf, even if a check then fails (so the caller can name the
@@ -75,6 +91,22 @@ int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *si
  */
 int lt_envelope_decode(const uint8_t *buf, size_t len, const struct lt_config *cfg,
                        Lienthong__Envelope **env, lt_err *err);
+
+/*
+ * Decodes a record of an inbox topic: a document envelope (checked as by
+ * lt_envelope_decode) or a chunk record (env->chunk set, nothing else: its
+ * ids, part and chunk numbers and size are checked against the limits; its
+ * bytes only lt_chunk_check can judge, against the verified envelope).
+ */
+int lt_envelope_decode_any(const uint8_t *buf, size_t len, const struct lt_config *cfg,
+                           Lienthong__Envelope **env, lt_err *err);
+
+/*
+ * Whether chunk c belongs to the verified envelope env: same document and
+ * sender, an existing streamed part and chunk number, the expected length,
+ * and the SHA-256 the signed envelope lists for it. LT_EVERIFY otherwise.
+ */
+int lt_chunk_check(const Lienthong__Envelope *env, const Lienthong__Chunk *c, lt_err *err);
 
 /*
  * Checks signature, signer certificate and part digests; fills the document

@@ -85,7 +85,7 @@ static void test_envelope_literal(void)
 	 * specification a line; lengths and numbers are big-endian.
 	 */
 	static const char expected[] =
-	    "lienthong-envelope-v1\n"
+	    "lienthong-envelope-v2\n"
 	    "\0\0\0\1d"
 	    "\0\0\0\1A"
 	    "\0\0\0\1\0\0\0\1B"
@@ -100,7 +100,8 @@ static void test_envelope_literal(void)
 	    "\0\0\0\3t/x"
 	    "\0\0\0\0\0\0\0\3"
 	    "\xba\x78\x16\xbf\x8f\x01\xcf\xea\x41\x41\x40\xde\x5d\xae\x22\x23"
-	    "\xb0\x03\x61\xa3\x96\x17\x7a\x9c\xb4\x10\xff\x61\xf2\x00\x15\xad";
+	    "\xb0\x03\x61\xa3\x96\x17\x7a\x9c\xb4\x10\xff\x61\xf2\x00\x15\xad"
+	    "\0\0\0\0";
 	char *recipients[] = {"B"};
 	Lienthong__Header h = LIENTHONG__HEADER__INIT;
 	h.document_id = "d";
@@ -201,6 +202,67 @@ static void spec_envelope(const Lienthong__Envelope *env, struct buf *w)
 		put_be(w, p->data.len, 8);
 		put_sha256(w, p->data.data, p->data.len);
 	}
+}
+
+/* A streamed part: its declarations and the digest of its chunk digests are signed. */
+static void test_envelope_streamed_literal(void)
+{
+	static const char expected[] =
+	    "lienthong-envelope-v2\n"
+	    "\0\0\0\1d"
+	    "\0\0\0\1A"
+	    "\0\0\0\1\0\0\0\1B"
+	    "\0\0\0\0"
+	    "\0\0\0\0"
+	    "\0\0\0\0\0\0\0\0"
+	    "\0\0\0\0\0\0\0\0"
+	    "\0\0\0\0"
+	    "\0\0\0\0"
+	    "\0\0\0\1"
+	    "\0\0\0\1p"
+	    "\0\0\0\3t/x"
+	    "\0\0\0\0\0\0\0\3"
+	    "\xba\x78\x16\xbf\x8f\x01\xcf\xea\x41\x41\x40\xde\x5d\xae\x22\x23"
+	    "\xb0\x03\x61\xa3\x96\x17\x7a\x9c\xb4\x10\xff\x61\xf2\x00\x15\xad"
+	    "\0\0\0\2"
+	    "\x11\x53\x23\xe5\x62\xc4\xa4\xfd\xf7\xce\xac\xed\xca\x66\x0d\xc4"
+	    "\xbb\xe1\x38\x9d\xab\x93\x23\xaa\xd0\x84\x40\x90\x7c\x74\x26\xd0";
+	/* SHA-256("ab") then SHA-256("c"): the chunks of "abc" in chunks of 2 bytes. */
+	static const uint8_t chunks[] =
+	    "\xfb\x8e\x20\xfc\x2e\x4c\x3f\x24\x8c\x60\xc3\x9b\xd6\x52\xf3\xc1"
+	    "\x34\x72\x98\xbb\x97\x7b\x8b\x4d\x59\x03\xb8\x50\x55\x62\x06\x03"
+	    "\x2e\x7d\x2c\x03\xa9\x50\x7a\xe2\x65\xec\xf5\xb5\x35\x68\x85\xa5"
+	    "\x33\x93\xa2\x02\x9d\x24\x13\x94\x99\x72\x65\xa1\xa2\x5a\xef\xc6";
+	static const uint8_t abc_sha[] =
+	    "\xba\x78\x16\xbf\x8f\x01\xcf\xea\x41\x41\x40\xde\x5d\xae\x22\x23"
+	    "\xb0\x03\x61\xa3\x96\x17\x7a\x9c\xb4\x10\xff\x61\xf2\x00\x15\xad";
+	char *recipients[] = {"B"};
+	Lienthong__Header h = LIENTHONG__HEADER__INIT;
+	h.document_id = "d";
+	h.sender = "A";
+	h.recipients = recipients;
+	h.n_recipients = 1;
+	Lienthong__Part part = LIENTHONG__PART__INIT;
+	Lienthong__Part *parts[] = {&part};
+	part.name = "p";
+	part.media_type = "t/x";
+	part.size = 3;
+	part.sha256.data = (uint8_t *)abc_sha;
+	part.sha256.len = 32;
+	part.chunk_bytes = 2;
+	part.chunk_sha256.data = (uint8_t *)chunks;
+	part.chunk_sha256.len = 64;
+	Lienthong__Envelope env = LIENTHONG__ENVELOPE__INIT;
+	env.header = &h;
+	env.parts = parts;
+	env.n_parts = 1;
+	CHECK(canon_env_equals(&env, (const uint8_t *)expected, sizeof expected - 1));
+	/* Another chunk list, or another chunk size, is another signed string. */
+	part.chunk_sha256.len = 32;
+	CHECK(!canon_env_equals(&env, (const uint8_t *)expected, sizeof expected - 1));
+	part.chunk_sha256.len = 64;
+	part.chunk_bytes = 3;
+	CHECK(!canon_env_equals(&env, (const uint8_t *)expected, sizeof expected - 1));
 }
 
 static void test_envelope_spec(void)
@@ -453,6 +515,7 @@ int main(void)
 {
 	build_envelope();
 	LT_RUN(test_envelope_literal);
+	LT_RUN(test_envelope_streamed_literal);
 	LT_RUN(test_envelope_spec);
 	LT_RUN(test_envelope_changes);
 	LT_RUN(test_envelope_declared);
