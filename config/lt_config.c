@@ -128,7 +128,8 @@ static const struct lt_config_row lt_config_rows[] = {
      "recipient."},
     {"chunk_bytes", LT_CT_SIZE, LT_NUM(chunk_bytes), "768K", 4096, 64 << 20,
      "Size of the chunk records a large part is cut into (the last one of a part is "
-     "shorter). At most max_message_bytes less 1K; each chunk's SHA-256 is in the signed "
+     "shorter). At most max_message_bytes less 1K (unset, it follows a smaller "
+     "max_message_bytes); each chunk's SHA-256 is in the signed "
      "manifest, so the manifest of the largest document must fit in max_message_bytes too."},
     {"max_parts", LT_CT_INT, LT_NUM(max_parts), "64", 1, 10000,
      "Most parts (files) one document may carry; more is refused or quarantined."},
@@ -151,6 +152,16 @@ static const struct lt_config_row lt_config_rows[] = {
 };
 
 #define LT_CONFIG_NROWS (sizeof lt_config_rows / sizeof lt_config_rows[0])
+
+/* Whether the file set the setting called name. */
+static int lt_config_seen(const uint8_t *seen, const char *name)
+{
+	for (size_t i = 0; i < LT_CONFIG_NROWS; i++) {
+		if (strcmp(lt_config_rows[i].name, name) == 0)
+			return seen[i];
+	}
+	return 0;
+}
 
 static const char *lt_config_type_name(enum lt_config_type t)
 {
@@ -422,6 +433,10 @@ int lt_config_parse(struct lt_config *cfg, const char *name, const char *text, s
 		                  "(%lld)",
 		                  name, (long long)cfg->retry_backoff_min_ms,
 		                  (long long)cfg->retry_backoff_max_ms);
+	/* Unset, chunk_bytes follows a smaller max_message_bytes (in whole 4K pages). */
+	if (cfg->chunk_bytes > cfg->max_message_bytes - 1024 &&
+	    !lt_config_seen(seen, "chunk_bytes"))
+		cfg->chunk_bytes = (cfg->max_message_bytes - 1024) / 4096 * 4096;
 	if (cfg->chunk_bytes > cfg->max_message_bytes - 1024)
 		return lt_err_set(
 		    err, LT_EINVAL,

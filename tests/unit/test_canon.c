@@ -182,7 +182,7 @@ static void spec_envelope(const Lienthong__Envelope *env, struct buf *w)
 {
 	const Lienthong__Header *h = env->header;
 	w->n = 0;
-	put_raw(w, "lienthong-envelope-v1\n", 22);
+	put_raw(w, "lienthong-envelope-v2\n", 22);
 	put_str(w, h->document_id);
 	put_str(w, h->sender);
 	put_be(w, h->n_recipients, 4);
@@ -201,6 +201,7 @@ static void spec_envelope(const Lienthong__Envelope *env, struct buf *w)
 		put_str(w, p->media_type);
 		put_be(w, p->data.len, 8);
 		put_sha256(w, p->data.data, p->data.len);
+		put_be(w, 0, 4); /* chunk_bytes: carried in the envelope */
 	}
 }
 
@@ -269,8 +270,8 @@ static void test_envelope_spec(void)
 {
 	spec_envelope(&env3, &want);
 	CHECK(want.n == 22 + (4 + 36) + (4 + 13) + 4 + 3 * (4 + 13) + (4 + 300) + (4 + 11) + 16 +
-	                    (4 + 36) + 4 + 4 + (4 + 14 + 4 + 15 + 8 + 32) +
-	                    (4 + 9 + 4 + 10 + 8 + 32) + (4 + 5 + 4 + 24 + 8 + 32));
+	                    (4 + 36) + 4 + 4 + (4 + 14 + 4 + 15 + 8 + 32 + 4) +
+	                    (4 + 9 + 4 + 10 + 8 + 32 + 4) + (4 + 5 + 4 + 24 + 8 + 32 + 4));
 	/* 300 = 0x12c as a 4-byte length; 70000 = 0x11170 as an 8-byte size. */
 	static const uint8_t subject_len[] = {0, 0, 1, 0x2c, 'S'};
 	static const uint8_t size0[] = {'p', 'd', 'f', 0, 0, 0, 0, 0, 1, 0x11, 0x70};
