@@ -4,8 +4,9 @@
  *
  *   seed_gen SENDER.conf OUTDIR
  *
- * Writes OUTDIR/envelope/{one-part,three-parts,expiring} and
- * OUTDIR/receipt/{delivered,rejected}.
+ * Writes OUTDIR/envelope/{one-part,three-parts,expiring}, the streamed
+ * document of fuzz_stream.h (OUTDIR/envelope/streamed, its manifest, and
+ * OUTDIR/envelope/chunk-{0,2}) and OUTDIR/receipt/{delivered,rejected}.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "../../clock/lt_clock.h"
 #include "../../proto/lt_envelope.h"
 #include "../../proto/lt_receipt.h"
+#include "fuzz_stream.h"
 
 static int seed_write(const char *dir, const char *name, const uint8_t *buf, size_t len)
 {
@@ -27,6 +29,60 @@ static int seed_write(const char *dir, const char *name, const uint8_t *buf, siz
 		return -1;
 	}
 	return fclose(f);
+}
+
+/* The manifest of fuzz_stream.h's streamed document, and two of its chunks. */
+static int seed_stream(const char *dir, const struct lt_config *cfg, const struct lt_signer *signer)
+{
+	lt_err err;
+	uint8_t *buf, digest[LT_DIGEST_LEN];
+	size_t len;
+	const char *rcpt[] = {"FUZZ.B"};
+	lt_fuzz_stream_init();
+	struct lt_part_in part = {.name = "streamed.bin",
+	                          .media_type = "application/octet-stream",
+	                          .len = LT_FUZZ_STREAM_SIZE,
+	                          .chunk_bytes = LT_FUZZ_CHUNK,
+	                          .sha256 = lt_fuzz_stream_sha,
+	                          .chunk_sha256 = lt_fuzz_stream_chunks};
+	struct lt_envelope_in in = {.document_id = LT_FUZZ_STREAM_ID,
+	                            .recipients = rcpt,
+	                            .n_recipients = 1,
+	                            .subject = "Streamed seed",
+	                            .created_at_ms = lt_now_ms(),
+	                            .parts = &part,
+	                            .n_parts = 1};
+	if (lt_envelope_seal(&in, signer, cfg, &buf, &len, digest, &err) != 0 ||
+	    seed_write(dir, "streamed", buf, len) != 0) {
+		fprintf(stderr, "seed_gen: %s\n", err.msg);
+		return -1;
+	}
+	free(buf);
+	static const unsigned which[] = {0, 2};
+	for (size_t i = 0; i < 2; i++) {
+		char name[32];
+		size_t off = which[i] * LT_FUZZ_CHUNK, n = LT_FUZZ_STREAM_SIZE - off;
+		Lienthong__Chunk c = LIENTHONG__CHUNK__INIT;
+		Lienthong__Envelope env = LIENTHONG__ENVELOPE__INIT;
+		c.document_id = LT_FUZZ_STREAM_ID;
+		c.sender = (char *)signer->code;
+		c.index = which[i];
+		c.data.data = lt_fuzz_stream_data + off;
+		c.data.len = n < LT_FUZZ_CHUNK ? n : LT_FUZZ_CHUNK;
+		env.version = 1;
+		env.chunk = &c;
+		len = lienthong__envelope__get_packed_size(&env);
+		buf = malloc(len);
+		if (buf == NULL)
+			return -1;
+		lienthong__envelope__pack(&env, buf);
+		snprintf(name, sizeof name, "chunk-%u", which[i]);
+		int rc = seed_write(dir, name, buf, len);
+		free(buf);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -79,6 +135,8 @@ int main(int argc, char **argv)
 		}
 		free(buf);
 	}
+	if (seed_stream(dir, &cfg, &signer) != 0)
+		return 1;
 	snprintf(dir, sizeof dir, "%s/receipt", argv[2]);
 	Lienthong__ReceiptStatus st[] = {LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED,
 	                                 LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED};
