@@ -56,6 +56,11 @@ static void lt_canon_envelope_fill(struct lt_canon_w *w, const Lienthong__Envelo
 	lt_canon_be(w, (uint64_t)h->expires_at_ms, 8);
 	lt_canon_str(w, h->replaces_id);
 	lt_canon_be(w, (uint32_t)h->business_type, 4);
+	lt_canon_be(w, h->n_meta, 4);
+	for (size_t i = 0; i < h->n_meta; i++) {
+		lt_canon_str(w, h->meta[i]->key);
+		lt_canon_str(w, h->meta[i]->value);
+	}
 	lt_canon_be(w, env->n_parts, 4);
 	for (size_t i = 0; i < env->n_parts; i++) {
 		const Lienthong__Part *part = env->parts[i];

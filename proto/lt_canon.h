@@ -14,6 +14,7 @@
  *              str(subject) str(document_number)
  *              i64(created_at_ms) i64(expires_at_ms) str(replaces_id)
  *              u32(business_type)
+ *              u32(number of meta fields) str(key) str(value)...  (header order)
  *              u32(number of parts) then per part, in order:
  *                str(name) str(media_type) u64(size) SHA-256(part) (32 bytes)
  *                u32(chunk_bytes), and when chunk_bytes > 0:

@@ -131,6 +131,41 @@ static uint64_t lt_chunk_max(const struct lt_config *cfg)
 	return (uint64_t)cfg->max_message_bytes - LT_CHUNK_OVERHEAD;
 }
 
+/* The meta fields of a header: bounded, keys of a safe alphabet and unique. */
+static int lt_envelope_check_meta(const Lienthong__Header *h, lt_err *err)
+{
+	size_t total = 0;
+	if (h->n_meta > LT_META_MAX)
+		return lt_err_set(err, LT_EINVAL, "header has %zu meta fields (at most %d)",
+		                  h->n_meta, LT_META_MAX);
+	for (size_t i = 0; i < h->n_meta; i++) {
+		const char *k = h->meta[i]->key, *v = h->meta[i]->value;
+		size_t kn = strlen(k), vn = strlen(v);
+		if (kn == 0 || kn > LT_META_KEY_MAX ||
+		    strspn(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		              "abcdefghijklmnopqrstuvwxyz"
+		              "0123456789._-") != kn)
+			return lt_err_set(err, LT_EINVAL,
+			                  "meta field %zu: key '%.64s' is not 1 to %d of "
+			                  "[A-Za-z0-9._-]",
+			                  i + 1, k, LT_META_KEY_MAX);
+		if (vn > LT_META_VALUE_MAX || !lt_utf8_valid(v))
+			return lt_err_set(err, LT_EINVAL,
+			                  "meta field '%s': value is not UTF-8 of at most %d bytes",
+			                  k, LT_META_VALUE_MAX);
+		total += kn + vn;
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(h->meta[j]->key, k) == 0)
+				return lt_err_set(err, LT_EINVAL, "meta field '%s' appears twice",
+				                  k);
+		}
+	}
+	if (total > LT_META_TOTAL_MAX)
+		return lt_err_set(err, LT_EINVAL, "meta fields hold %zu bytes (at most %d)", total,
+		                  LT_META_TOTAL_MAX);
+	return 0;
+}
+
 /* A streamed part: its bytes come as chunks, the envelope only declares them. */
 static int lt_envelope_check_streamed(const Lienthong__Part *p, const struct lt_config *cfg,
                                       lt_err *err)
@@ -146,9 +181,11 @@ static int lt_envelope_check_streamed(const Lienthong__Part *p, const struct lt_
 		                  (unsigned long long)lt_chunk_max(cfg), LT_CHUNK_OVERHEAD);
 	if (p->size == 0 || p->sha256.len != LT_DIGEST_LEN)
 		return lt_err_set(err, LT_EINVAL, "a streamed part needs a size and a SHA-256");
+	if (p->size > (uint64_t)cfg->max_document_bytes)
+		return lt_err_set(err, LT_EINVAL, "%llu bytes, more than max_document_bytes (%lld)",
+		                  (unsigned long long)p->size, (long long)cfg->max_document_bytes);
 	uint64_t n = lt_part_chunks(p->size, p->chunk_bytes);
-	if (p->size > (uint64_t)cfg->max_document_bytes ||
-	    p->chunk_sha256.len / LT_DIGEST_LEN != n || p->chunk_sha256.len % LT_DIGEST_LEN != 0)
+	if (p->chunk_sha256.len / LT_DIGEST_LEN != n || p->chunk_sha256.len % LT_DIGEST_LEN != 0)
 		return lt_err_set(
 		    err, LT_EINVAL,
 		    "%llu bytes in chunks of %u need %llu chunk digests, not %zu bytes "
@@ -188,7 +225,7 @@ static int lt_envelope_check(const Lienthong__Envelope *env, const struct lt_con
 		return lt_err_set(err, LT_EINVAL, "subject or document number is not valid UTF-8");
 	if (h->replaces_id[0] != '\0' && lt_docid_check(h->replaces_id, err) != 0)
 		return lt_err_wrap(err, "replaces_id");
-	if (lt_envelope_check_type(env, cfg, err) != 0)
+	if (lt_envelope_check_type(env, cfg, err) != 0 || lt_envelope_check_meta(h, err) != 0)
 		return -1;
 	uint64_t total = 0;
 	for (size_t i = 0; i < env->n_parts; i++) {
@@ -231,6 +268,8 @@ int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *si
 	Lienthong__Signature sig = LIENTHONG__SIGNATURE__INIT;
 	Lienthong__Part *parts = NULL;
 	Lienthong__Part **part_ptrs = NULL;
+	Lienthong__Meta *metas = NULL;
+	Lienthong__Meta **meta_ptrs = NULL;
 	uint8_t(*digests)[LT_DIGEST_LEN] = NULL;
 	uint8_t **ciphers = NULL;
 	uint8_t *canon = NULL, *sigval = NULL, *buf = NULL;
@@ -295,6 +334,25 @@ int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *si
 	hdr.expires_at_ms = in->expires_at_ms;
 	hdr.replaces_id = (char *)(in->replaces_id ? in->replaces_id : "");
 	hdr.business_type = in->business_type;
+	if (in->n_meta > LT_META_MAX) {
+		lt_err_set(err, LT_EINVAL, "a document has at most %d meta fields, not %zu",
+		           LT_META_MAX, in->n_meta);
+		goto out;
+	}
+	metas = calloc(in->n_meta ? in->n_meta : 1, sizeof *metas);
+	meta_ptrs = calloc(in->n_meta ? in->n_meta : 1, sizeof *meta_ptrs);
+	if (metas == NULL || meta_ptrs == NULL) {
+		lt_err_set(err, LT_EIO, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < in->n_meta; i++) {
+		lienthong__meta__init(&metas[i]);
+		metas[i].key = (char *)in->meta[i].key;
+		metas[i].value = (char *)in->meta[i].value;
+		meta_ptrs[i] = &metas[i];
+	}
+	hdr.meta = meta_ptrs;
+	hdr.n_meta = in->n_meta;
 	env.version = 1;
 	env.header = &hdr;
 	env.parts = part_ptrs;
@@ -348,6 +406,8 @@ out:
 	free(ciphers);
 	free(part_ptrs);
 	free(parts);
+	free(meta_ptrs);
+	free(metas);
 	return rc;
 }
 

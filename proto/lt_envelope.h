@@ -45,6 +45,17 @@ struct lt_part_in {
 	const uint8_t *chunk_sha256;
 };
 
+#define LT_META_MAX 256         /* meta fields of one header */
+#define LT_META_KEY_MAX 64      /* bytes of a key: [A-Za-z0-9._-] */
+#define LT_META_VALUE_MAX 4096  /* bytes of a value: UTF-8 */
+#define LT_META_TOTAL_MAX 65536 /* bytes of all keys and values */
+
+/* A signed metadata field (Header.meta): edXML header fields and the like. */
+struct lt_meta_in {
+	const char *key;
+	const char *value;
+};
+
 struct lt_envelope_in {
 	const char *document_id;
 	const char *const *recipients;
@@ -58,6 +69,8 @@ struct lt_envelope_in {
 	const struct lt_part_in *parts;
 	size_t n_parts;
 	struct stack_st_X509 *encrypt_to; /* recipients' certificates, or NULL: see lt_crypt.h */
+	const struct lt_meta_in *meta;    /* signed in this order; keys unique */
+	size_t n_meta;
 };
 
 /* A new time-ordered (UUIDv7) document id, 36 characters plus NUL. */

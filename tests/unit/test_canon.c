@@ -81,8 +81,8 @@ static void test_envelope_literal(void)
 	/*
 	 * magic; document_id "d"; sender "A"; 1 recipient "B"; subject ""; document_number
 	 * "N1"; created_at_ms 0x0102030405060708; expires_at_ms -2; replaces_id ""; business_type
-	 * 2; 1 part: name "p", media_type "t/x", 3 bytes of data, SHA-256("abc"). One item of the
-	 * specification a line; lengths and numbers are big-endian.
+	 * 2; 1 meta field k = "v1"; 1 part: name "p", media_type "t/x", 3 bytes of data,
+	 * SHA-256("abc"). One item of the specification a line; lengths and numbers are big-endian.
 	 */
 	static const char expected[] =
 	    "lienthong-envelope-v2\n"
@@ -95,6 +95,7 @@ static void test_envelope_literal(void)
 	    "\xff\xff\xff\xff\xff\xff\xff\xfe"
 	    "\0\0\0\0"
 	    "\0\0\0\2"
+	    "\0\0\0\1\0\0\0\1k\0\0\0\2v1"
 	    "\0\0\0\1"
 	    "\0\0\0\1p"
 	    "\0\0\0\3t/x"
@@ -112,6 +113,12 @@ static void test_envelope_literal(void)
 	h.created_at_ms = 0x0102030405060708LL;
 	h.expires_at_ms = -2;
 	h.business_type = LIENTHONG__BUSINESS_TYPE__BUSINESS_UPDATE;
+	Lienthong__Meta meta = LIENTHONG__META__INIT;
+	Lienthong__Meta *metas[] = {&meta};
+	meta.key = "k";
+	meta.value = "v1";
+	h.meta = metas;
+	h.n_meta = 1;
 	Lienthong__Part part = LIENTHONG__PART__INIT;
 	Lienthong__Part *parts[] = {&part};
 	part.name = "p";
@@ -122,6 +129,12 @@ static void test_envelope_literal(void)
 	env.header = &h;
 	env.parts = parts;
 	env.n_parts = 1;
+	CHECK(canon_env_equals(&env, (const uint8_t *)expected, sizeof expected - 1));
+
+	/* Meta fields are signed: another value is another string. */
+	meta.value = "v2";
+	CHECK(!canon_env_equals(&env, (const uint8_t *)expected, sizeof expected - 1));
+	meta.value = "v1";
 	CHECK(canon_env_equals(&env, (const uint8_t *)expected, sizeof expected - 1));
 
 	/* Absent (NULL) strings are empty strings; the header is required. */
@@ -194,6 +207,11 @@ static void spec_envelope(const Lienthong__Envelope *env, struct buf *w)
 	put_be(w, (uint64_t)h->expires_at_ms, 8);
 	put_str(w, h->replaces_id);
 	put_be(w, (uint32_t)h->business_type, 4);
+	put_be(w, h->n_meta, 4);
+	for (size_t i = 0; i < h->n_meta; i++) {
+		put_str(w, h->meta[i]->key);
+		put_str(w, h->meta[i]->value);
+	}
 	put_be(w, env->n_parts, 4);
 	for (size_t i = 0; i < env->n_parts; i++) {
 		const Lienthong__Part *p = env->parts[i];
@@ -217,6 +235,7 @@ static void test_envelope_streamed_literal(void)
 	    "\0\0\0\0"
 	    "\0\0\0\0\0\0\0\0"
 	    "\0\0\0\0\0\0\0\0"
+	    "\0\0\0\0"
 	    "\0\0\0\0"
 	    "\0\0\0\0"
 	    "\0\0\0\1"
@@ -270,7 +289,7 @@ static void test_envelope_spec(void)
 {
 	spec_envelope(&env3, &want);
 	CHECK(want.n == 22 + (4 + 36) + (4 + 13) + 4 + 3 * (4 + 13) + (4 + 300) + (4 + 11) + 16 +
-	                    (4 + 36) + 4 + 4 + (4 + 14 + 4 + 15 + 8 + 32 + 4) +
+	                    (4 + 36) + 4 + 4 + 4 + (4 + 14 + 4 + 15 + 8 + 32 + 4) +
 	                    (4 + 9 + 4 + 10 + 8 + 32 + 4) + (4 + 5 + 4 + 24 + 8 + 32 + 4));
 	/* 300 = 0x12c as a 4-byte length; 70000 = 0x11170 as an 8-byte size. */
 	static const uint8_t subject_len[] = {0, 0, 1, 0x2c, 'S'};

@@ -31,11 +31,11 @@ static const char *const recipients[] = {"RECV.A", "RECV.B"};
 static uint8_t data0[3000];
 static uint8_t data1[] = "hello, world\n";
 static struct lt_part_in parts[5] = {
-    {"quyet dinh.pdf", "application/pdf", data0, sizeof data0},
-    {"b.txt", "text/plain", data1, sizeof data1 - 1},
-    {"empty.xml", "application/xml", NULL, 0},
-    {"d.bin", "application/octet-stream", data1, 3},
-    {"e.bin", "application/octet-stream", data1, 4},
+    {.name = "quyet dinh.pdf", .media_type = "application/pdf", .data = data0, .len = sizeof data0},
+    {.name = "b.txt", .media_type = "text/plain", .data = data1, .len = sizeof data1 - 1},
+    {.name = "empty.xml", .media_type = "application/xml", .data = NULL, .len = 0},
+    {.name = "d.bin", .media_type = "application/octet-stream", .data = data1, .len = 3},
+    {.name = "e.bin", .media_type = "application/octet-stream", .data = data1, .len = 4},
 };
 static char docid[LT_DOCID_LEN + 1];
 
@@ -517,7 +517,10 @@ static void test_seal_checks(void)
 	size_t big = (size_t)cfg.max_message_bytes;
 	uint8_t *data = calloc(1, big);
 	if (CHECK(data != NULL)) {
-		p = (struct lt_part_in){"big.bin", "application/octet-stream", data, big - 100};
+		p = (struct lt_part_in){.name = "big.bin",
+		                        .media_type = "application/octet-stream",
+		                        .data = data,
+		                        .len = big - 100};
 		in.parts = &p;
 		seal_refused(&in, &cfg, LT_EFULL, "above max_message_bytes (1000000)");
 		/* Just under the limit is accepted. */
@@ -530,6 +533,227 @@ static void test_seal_checks(void)
 		free(buf);
 		free(data);
 	}
+}
+
+/* ---- streamed parts and chunk records ---- */
+
+/* A streamed part of 10,000 bytes in chunks of 4,096: its declarations from the bytes. */
+static uint8_t stream_data[10000];
+static uint8_t stream_sha[LT_DIGEST_LEN], stream_chunks[3 * LT_DIGEST_LEN];
+
+static struct lt_part_in streamed_part(void)
+{
+	for (size_t i = 0; i < sizeof stream_data; i++)
+		stream_data[i] = (uint8_t)(i * 13 + i / 4096); /* no two chunks alike */
+	SHA256(stream_data, sizeof stream_data, stream_sha);
+	for (size_t c = 0; c < 3; c++) {
+		size_t off = c * 4096,
+		       n = sizeof stream_data - off < 4096 ? sizeof stream_data - off : 4096;
+		SHA256(stream_data + off, n, stream_chunks + c * LT_DIGEST_LEN);
+	}
+	return (struct lt_part_in){.name = "scan.pdf",
+	                           .media_type = "application/pdf",
+	                           .len = sizeof stream_data,
+	                           .chunk_bytes = 4096,
+	                           .sha256 = stream_sha,
+	                           .chunk_sha256 = stream_chunks};
+}
+
+/* Chunk index of the streamed part (part 1 of the manifest below), as a decoded record. */
+static Lienthong__Envelope *chunk_record(const char *doc_id, const char *sender, uint32_t part,
+                                         uint32_t index, const uint8_t *data, size_t len)
+{
+	Lienthong__Chunk c = LIENTHONG__CHUNK__INIT;
+	Lienthong__Envelope e = LIENTHONG__ENVELOPE__INIT;
+	c.document_id = (char *)doc_id;
+	c.sender = (char *)sender;
+	c.part = part;
+	c.index = index;
+	c.data.data = (uint8_t *)data;
+	c.data.len = len;
+	e.version = 1;
+	e.chunk = &c;
+	uint8_t buf[8192];
+	size_t n = lienthong__envelope__pack(&e, buf);
+	Lienthong__Envelope *out = NULL;
+	lt_err err;
+	if (lt_envelope_decode_any(buf, n, &cfg, &out, &err) != 0) {
+		fprintf(stderr, "chunk record refused: %s\n", err.msg);
+		if (out != NULL)
+			lienthong__envelope__free_unpacked(out, NULL);
+		return NULL;
+	}
+	return out;
+}
+
+static void chunk_verdict(const Lienthong__Envelope *manifest, const char *doc_id,
+                          const char *sender, uint32_t part, uint32_t index, const uint8_t *data,
+                          size_t len, const char *want)
+{
+	Lienthong__Envelope *c = chunk_record(doc_id, sender, part, index, data, len);
+	lt_err err;
+	if (!CHECK(c != NULL && c->chunk != NULL))
+		return;
+	lt_err_clear(&err);
+	int rc = lt_chunk_check(manifest, c->chunk, &err);
+	if (want == NULL) {
+		CHECK_OK(rc, err);
+	} else {
+		CHECK(rc == -1 && err.code == LT_EVERIFY);
+		CHECK_STR_CONTAINS(err.msg, want);
+	}
+	lienthong__envelope__free_unpacked(c, NULL);
+}
+
+static void test_streamed(void)
+{
+	struct lt_part_in p[2] = {parts[1], streamed_part()};
+	struct lt_envelope_in in = input();
+	in.parts = p;
+	in.n_parts = 2;
+	uint8_t *buf = NULL, digest[LT_DIGEST_LEN], d2[LT_DIGEST_LEN];
+	size_t len = 0;
+	lt_err err;
+	if (!CHECK_OK(lt_envelope_seal(&in, &signers[S_EC], &cfg, &buf, &len, digest, &err), err))
+		return;
+	/* The manifest carries no bytes of the streamed part, and verifies. */
+	CHECK(len < sizeof stream_data);
+	Lienthong__Envelope *m = NULL;
+	if (!CHECK_OK(lt_envelope_decode_any(buf, len, &cfg, &m, &err), err))
+		goto out;
+	CHECK(m->chunk == NULL && m->n_parts == 2 && m->parts[1]->chunk_bytes == 4096);
+	CHECK(m->parts[1]->data.len == 0 && m->parts[1]->chunk_sha256.len == 3 * LT_DIGEST_LEN);
+	CHECK_OK(lt_envelope_verify(m, trust, d2, &err), err);
+	CHECK(memcmp(digest, d2, LT_DIGEST_LEN) == 0);
+	CHECK(lt_part_chunks(10000, 4096) == 3 && lt_part_chunks(8192, 4096) == 2 &&
+	      lt_part_chunks(1, 4096) == 1 && lt_part_chunks(5, 0) == 0);
+
+	/* Chunks: the right ones pass; anything else is told apart. */
+	const char *id = m->header->document_id, *from = m->header->sender;
+	chunk_verdict(m, id, from, 1, 0, stream_data, 4096, NULL);
+	chunk_verdict(m, id, from, 1, 2, stream_data + 8192, 10000 - 8192, NULL);
+	chunk_verdict(m, id, from, 1, 1, stream_data + 1, 4096,
+	              "SHA-256 differs from the signed one");
+	chunk_verdict(m, id, from, 1, 2, stream_data + 8192, 100, "this one 1808 bytes");
+	chunk_verdict(m, id, from, 1, 3, stream_data, 4096, "the part has 3 chunks");
+	chunk_verdict(m, id, from, 0, 0, stream_data, 4096, "has no streamed part 0");
+	chunk_verdict(m, id, "SEND.RSA", 1, 0, stream_data, 4096, "does not belong to");
+	chunk_verdict(m, "0190f3a2-0000-7000-8000-000000000009", from, 1, 0, stream_data, 4096,
+	              "does not belong to");
+
+	/* A changed chunk list or chunk size breaks the signature. */
+	m->parts[1]->chunk_sha256.data[5] ^= 1;
+	CHECK(lt_envelope_verify(m, trust, d2, &err) == -1 && err.code == LT_EVERIFY);
+	m->parts[1]->chunk_sha256.data[5] ^= 1;
+	m->parts[1]->chunk_bytes = 8192;
+	CHECK(lt_envelope_verify(m, trust, d2, &err) == -1 && err.code == LT_EVERIFY);
+	lienthong__envelope__free_unpacked(m, NULL);
+
+	/* Bounds of a streamed part, on sealing. */
+	p[1].chunk_bytes = 100;
+	seal_refused(&in, &cfg, LT_EINVAL, "chunk size 100 outside 4096..");
+	p[1] = streamed_part();
+	struct lt_config big = cfg;
+	big.max_document_bytes = 5000;
+	seal_refused(&in, &big, LT_EINVAL, "max_document_bytes");
+	/* Streamed parts are not encrypted (yet): said so. */
+	STACK_OF(X509) *to = sk_X509_new_null();
+	in.encrypt_to = to;
+	seal_refused(&in, &cfg, LT_EINVAL, "streamed parts cannot be encrypted yet");
+	sk_X509_free(to);
+out:
+	free(buf);
+}
+
+static void test_chunk_records(void)
+{
+	lt_err err;
+	Lienthong__Envelope *e = NULL;
+	/* A chunk record with a header besides is no chunk record: it is a malformed document. */
+	Lienthong__Chunk c = LIENTHONG__CHUNK__INIT;
+	Lienthong__Header h = LIENTHONG__HEADER__INIT;
+	Lienthong__Envelope env = LIENTHONG__ENVELOPE__INIT;
+	uint8_t data[16] = {1}, buf[512];
+	c.document_id = "0190f3a2-0000-7000-8000-000000000009";
+	c.sender = "SEND.EC";
+	c.data.data = data;
+	c.data.len = sizeof data;
+	env.version = 1;
+	env.chunk = &c;
+	env.header = &h;
+	h.document_id = "";
+	h.sender = "";
+	h.subject = "";
+	h.document_number = "";
+	h.replaces_id = "";
+	size_t n = lienthong__envelope__pack(&env, buf);
+	CHECK(lt_envelope_decode_any(buf, n, &cfg, &e, &err) == -1);
+	CHECK_STR_CONTAINS(err.msg, "chunk alone");
+	if (e != NULL)
+		lienthong__envelope__free_unpacked(e, NULL);
+	env.header = NULL;
+	c.document_id = "not-an-id";
+	n = lienthong__envelope__pack(&env, buf);
+	CHECK(lt_envelope_decode_any(buf, n, &cfg, &e, &err) == -1);
+	CHECK_STR_CONTAINS(err.msg, "chunk: document id 'not-an-id'");
+	if (e != NULL)
+		lienthong__envelope__free_unpacked(e, NULL);
+	c.document_id = "0190f3a2-0000-7000-8000-000000000009";
+	c.data.len = 0;
+	n = lienthong__envelope__pack(&env, buf);
+	CHECK(lt_envelope_decode_any(buf, n, &cfg, &e, &err) == -1);
+	CHECK_STR_CONTAINS(err.msg, "out of bounds");
+	if (e != NULL)
+		lienthong__envelope__free_unpacked(e, NULL);
+	c.data.len = sizeof data;
+	c.part = 4; /* max_parts is 4: parts 0..3 */
+	n = lienthong__envelope__pack(&env, buf);
+	CHECK(lt_envelope_decode_any(buf, n, &cfg, &e, &err) == -1);
+	CHECK_STR_CONTAINS(err.msg, "part number or size");
+	if (e != NULL)
+		lienthong__envelope__free_unpacked(e, NULL);
+	/* lt_envelope_decode (documents only) never takes a chunk record. */
+	c.part = 0;
+	n = lienthong__envelope__pack(&env, buf);
+	CHECK(lt_envelope_decode(buf, n, &cfg, &e, &err) == -1);
+	CHECK_STR_CONTAINS(err.msg, "no header");
+	if (e != NULL)
+		lienthong__envelope__free_unpacked(e, NULL);
+	CHECK_OK(lt_envelope_decode_any(buf, n, &cfg, &e, &err), err);
+	if (e != NULL)
+		lienthong__envelope__free_unpacked(e, NULL);
+}
+
+static void test_meta(void)
+{
+	struct lt_meta_in meta[] = {{"edxml.Code.CodeNumber", "12"},
+	                            {"edxml.SignerInfo.FullName", "Nguyễn Văn A"}};
+	struct lt_envelope_in in = input();
+	in.meta = meta;
+	in.n_meta = 2;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int stage = 0;
+	lt_err err;
+	if (CHECK_OK(lt_envelope_seal(&in, &signers[S_EC], &cfg, &buf, &len, NULL, &err), err)) {
+		Lienthong__Envelope *e = NULL;
+		CHECK_OK(decode_verify(buf, len, &cfg, &stage, &err), err);
+		CHECK_OK(lt_envelope_decode(buf, len, &cfg, &e, &err), err);
+		CHECK(e != NULL && e->header->n_meta == 2 &&
+		      strcmp(e->header->meta[1]->value, "Nguyễn Văn A") == 0);
+		if (e != NULL)
+			lienthong__envelope__free_unpacked(e, NULL);
+	}
+	free(buf);
+	meta[1].key = "edxml.Code.CodeNumber";
+	seal_refused(&in, &cfg, LT_EINVAL, "meta field 'edxml.Code.CodeNumber' appears twice");
+	meta[1].key = "bad key";
+	seal_refused(&in, &cfg, LT_EINVAL, "key 'bad key' is not 1 to 64");
+	meta[1].key = "ok";
+	meta[1].value = "\xff";
+	seal_refused(&in, &cfg, LT_EINVAL, "value is not UTF-8");
+	in.n_meta = LT_META_MAX + 1;
+	seal_refused(&in, &cfg, LT_EINVAL, "at most 256 meta fields");
 }
 
 /* ---- malformed bytes ---- */
@@ -1079,6 +1303,9 @@ int main(void)
 		LT_RUN(test_decode_checks);
 		LT_RUN(test_seal_checks);
 		LT_RUN(test_malformed);
+		LT_RUN(test_streamed);
+		LT_RUN(test_chunk_records);
+		LT_RUN(test_meta);
 		LT_RUN(test_docid);
 		LT_RUN(test_receipt_round_trips);
 		LT_RUN(test_receipt_tampering);
