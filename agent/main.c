@@ -34,6 +34,7 @@
 #include "../log/lt_log.h"
 #include "../producers/lt_forward.h"
 #include "../producers/lt_submitd.h"
+#include "../store/lt_check.h"
 #include "../store/lt_health.h"
 #include "../store/lt_index.h"
 #include "../store/lt_lock.h"
@@ -41,6 +42,7 @@
 
 static volatile sig_atomic_t lt_agent_stop;
 
+#define LT_AGENT_CHECK_S 600            /* longest walk of the store at start */
 #define LT_AGENT_WATCH_MS 1000          /* how often handles and threads are checked */
 #define LT_AGENT_HEALTH_MS 60000        /* the health record is rewritten at least this often */
 #define LT_AGENT_SUBMITD_RETRY_MS 10000 /* a submission service that cannot start */
@@ -66,6 +68,7 @@ struct lt_agent {
 	struct lt_signer signer;
 	struct lt_trust *trust;
 	struct lt_store *store;
+	struct lt_check_result checked; /* the walk of the store at start */
 	struct lt_target *target;
 	struct lt_forward *fw;
 	struct lt_submitd *submitd;
@@ -99,8 +102,8 @@ static void lt_agent_usage(FILE *out)
 	        "\n"
 	        "Options:\n"
 	        "  -c, --config FILE  the agency's configuration file (required)\n"
-	        "      --check        check configuration, key, certificate, CA and store, then\n"
-	        "                     exit 0 (or 1 with the problem)\n"
+	        "      --check        check configuration, key, certificate, CA and store (every\n"
+	        "                     record read), then exit 0 (or 1 with the problem)\n"
 	        "  -h, --help         this text\n"
 	        "\n"
 	        "Signals: SIGTERM or SIGINT stop the agent cleanly. Nothing accepted is lost\n"
@@ -152,6 +155,12 @@ static int lt_agent_setup(struct lt_agent *a, const char *path, int check, lt_er
 	}
 	if (!check && lt_lock_take(&a->lock, a->cfg.data_dir, err) != 0)
 		return -1;
+	/* Every record read before anything is used: a damaged store is refused, never used. */
+	if (lt_store_check(a->cfg.data_dir, a->cfg.lmdb_map_size, LT_AGENT_CHECK_S, &a->checked,
+	                   err) != 0)
+		return -1;
+	lt_log_info("store %s checked: %llu records read in %lld ms", a->cfg.data_dir,
+	            (unsigned long long)a->checked.total, (long long)a->checked.elapsed_ms);
 	if (lt_store_open(&a->store, a->cfg.data_dir, a->cfg.lmdb_map_size, err) != 0)
 		return -1;
 	if (!check && lt_index_upgrade(a->store, err) != 0) /* a store of an earlier version */
@@ -348,8 +357,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (check) {
-		printf("%s: configuration, key, certificate, CA and store are usable (agency %s)\n",
-		       config, a.cfg.agency_code);
+		printf("%s: configuration, key, certificate, CA and store are usable (agency %s; "
+		       "%llu records of the store read in %lld ms)\n",
+		       config, a.cfg.agency_code, (unsigned long long)a.checked.total,
+		       (long long)a.checked.elapsed_ms);
 		rc = 0;
 		goto out;
 	}

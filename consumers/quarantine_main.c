@@ -18,6 +18,7 @@
 #include "../clock/lt_clock.h"
 #include "../config/lt_config.h"
 #include "../log/lt_log.h"
+#include "../store/lt_check.h"
 #include "lt_quarantine.h"
 
 static void lt_quarantine_usage(FILE *out)
@@ -66,6 +67,7 @@ int main(int argc, char **argv)
 	const char *config = NULL, *raw = NULL;
 	int json = 0, c;
 	lt_log_init(argv[0], LT_LOG_INFO);
+	lt_store_crash_guard("lienthong-quarantine");
 	while ((c = getopt_long(argc, argv, "c:jr:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

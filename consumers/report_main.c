@@ -19,6 +19,7 @@
 #include "../clock/lt_clock.h"
 #include "../log/lt_log.h"
 #include "../pki/lt_pki.h"
+#include "../store/lt_check.h"
 #include "lt_business.h"
 
 static void lt_report_usage(FILE *out)
@@ -62,6 +63,7 @@ int main(int argc, char **argv)
 	struct lt_business_report rep = {0};
 	int c;
 	lt_log_init(argv[0], LT_LOG_INFO);
+	lt_store_crash_guard("lienthong-report");
 	while ((c = getopt_long(argc, argv, "c:s:d:k:m:b:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

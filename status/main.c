@@ -29,6 +29,7 @@
 #include "../consumers/lt_quarantine.h"
 #include "../log/lt_log.h"
 #include "../proto/lt_envelope.h"
+#include "../store/lt_check.h"
 #include "../store/lt_health.h"
 #include "../store/lt_index.h"
 #include "../store/lt_lock.h"
@@ -866,6 +867,7 @@ int main(int argc, char **argv)
 	int64_t now = lt_now_ms();
 	int c, filters = 0;
 	lt_log_init(argv[0], LT_LOG_INFO);
+	lt_store_crash_guard("lienthong-status");
 	while ((c = getopt_long(argc, argv, "c:jsqh", opts, NULL)) != -1) {
 		const char *arg = optarg;
 		switch (c) {

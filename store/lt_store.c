@@ -1,13 +1,21 @@
 #include "lt_store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
+
+#define LT_STORE_RESTORE                                                                           \
+	"the store is damaged: stop using it, keep a copy of the folder for analysis, and "        \
+	"restore "                                                                                 \
+	"data_dir from a backup (README, 'Backups and damaged stores')"
 
 /* Below this much free space, an I/O error while writing is taken for a full disk. */
 #define LT_STORE_LOW_SPACE (8u << 20)
@@ -34,6 +42,11 @@ static const char *const lt_db_names[LT_DB_COUNT] = {
     [LT_DB_HISTORY] = "history", [LT_DB_INDEX] = "index", [LT_DB_BUSINESS] = "business",
 };
 
+const char *lt_db_name(enum lt_db db)
+{
+	return db < LT_DB_COUNT ? lt_db_names[db] : "?";
+}
+
 /* The one place LMDB errors become lt_err. */
 static int lt_store_fail(const struct lt_store *s, lt_err *err, int rc, const char *what)
 {
@@ -55,6 +68,10 @@ static int lt_store_fail(const struct lt_store *s, lt_err *err, int rc, const ch
 		    "while %s: free space there; nothing already accepted is lost, "
 		    "and what was refused can be submitted again",
 		    s->dir, (unsigned long long)fs.f_bavail * fs.f_frsize, what);
+	if (rc == MDB_INVALID || rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND ||
+	    rc == MDB_VERSION_MISMATCH || rc == MDB_BAD_TXN || rc == MDB_INCOMPATIBLE)
+		return lt_err_set(err, LT_EINVAL, "LMDB store %s: %s while %s: %s", s->dir,
+		                  mdb_strerror(rc), what, LT_STORE_RESTORE);
 	return lt_err_set(err, rc == EACCES ? LT_EINVAL : LT_EIO, "LMDB store %s: %s while %s",
 	                  s->dir, mdb_strerror(rc), what);
 }
@@ -71,6 +88,152 @@ static int lt_store_open_dbs(struct lt_store *s, int write)
 	if (txn != NULL)
 		mdb_txn_abort(txn);
 	return rc;
+}
+
+/*
+ * Every page the store's meta page counts must be in data.mdb: a page read
+ * past the end of a truncated file is a SIGBUS, not an error.
+ */
+static int lt_store_check_size(struct lt_store *s, lt_err *err)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	struct stat fst;
+	char path[sizeof s->dir + 16];
+	snprintf(path, sizeof path, "%s/data.mdb", s->dir);
+	if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0)
+		return lt_err_set(err, LT_EIO, "LMDB store %s: cannot read its size", s->dir);
+	if (stat(path, &fst) != 0)
+		return lt_err_errno(err, errno, "cannot stat %s", path);
+	uint64_t need = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	if ((uint64_t)fst.st_size < need)
+		return lt_err_set(
+		    err, LT_EINVAL,
+		    "%s has %lld bytes, but its pages reach %llu bytes (truncated): %s", path,
+		    (long long)fst.st_size, (unsigned long long)need, LT_STORE_RESTORE);
+	return 0;
+}
+
+#define LT_STORE_ID_LEN 16
+#define LT_STORE_MARKER "store-id"
+
+/* The marker outside the store: "<32 hex digits>\n", or *found = 0 when absent. */
+static int lt_store_marker_read(const struct lt_store *s, char hex[2 * LT_STORE_ID_LEN + 1],
+                                int *found, lt_err *err)
+{
+	char path[sizeof s->dir + 16], buf[2 * LT_STORE_ID_LEN + 2];
+	snprintf(path, sizeof path, "%s/" LT_STORE_MARKER, s->dir);
+	*found = 0;
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return errno == ENOENT ? 0 : lt_err_errno(err, errno, "cannot read %s", path);
+	size_t n = fread(buf, 1, sizeof buf, f);
+	fclose(f);
+	if (n != sizeof buf - 1 || buf[n - 1] != '\n' ||
+	    strspn(buf, "0123456789abcdef") != 2 * LT_STORE_ID_LEN)
+		return lt_err_set(err, LT_EINVAL,
+		                  "%s is not a store marker (32 hex digits and a newline): restore "
+		                  "it from the backup of the store, or remove it if this folder's "
+		                  "store is to start afresh",
+		                  path);
+	memcpy(hex, buf, 2 * LT_STORE_ID_LEN);
+	hex[2 * LT_STORE_ID_LEN] = '\0';
+	*found = 1;
+	return 0;
+}
+
+/* Writes the marker atomically (temporary file, fsync, rename, fsync of the folder). */
+static int lt_store_marker_write(const struct lt_store *s, const char *hex, lt_err *err)
+{
+	char path[sizeof s->dir + 16], tmp[sizeof s->dir + 32];
+	snprintf(path, sizeof path, "%s/" LT_STORE_MARKER, s->dir);
+	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+	FILE *f = fopen(tmp, "w");
+	if (f == NULL)
+		return lt_err_errno(err, errno, "cannot write %s", tmp);
+	int bad = fprintf(f, "%s\n", hex) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0;
+	bad |= fclose(f) != 0;
+	if (bad || rename(tmp, path) != 0) {
+		int e = errno;
+		unlink(tmp);
+		return lt_err_errno(err, e, "cannot write %s", path);
+	}
+	int dfd = open(s->dir, O_RDONLY | O_DIRECTORY);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+static void lt_store_hex(const uint8_t *id, char hex[2 * LT_STORE_ID_LEN + 1])
+{
+	for (int i = 0; i < LT_STORE_ID_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+}
+
+/*
+ * The store's identity: a random id in meta "store_id", and the same id in
+ * the marker file beside data.mdb. A data.mdb that lost its contents (made
+ * anew, truncated to nothing) has no id while the marker says a store was
+ * here: that is refused, never taken for a new agency's empty store. A
+ * data.mdb of another store is refused too. A store without an id (new, or
+ * of an earlier version) gets one, and its marker.
+ */
+static int lt_store_identity(struct lt_store *s, lt_err *err)
+{
+	char have[2 * LT_STORE_ID_LEN + 1] = "", mark[2 * LT_STORE_ID_LEN + 1];
+	int found = 0;
+	MDB_txn *txn = NULL;
+	MDB_val k = {.mv_size = 8, .mv_data = "store_id"}, v;
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc == 0 && (rc = mdb_get(txn, s->dbi[LT_DB_META], &k, &v)) == 0 &&
+	    v.mv_size == LT_STORE_ID_LEN)
+		lt_store_hex(v.mv_data, have);
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return lt_store_fail(s, err, rc, "reading the store's identity");
+	if (lt_store_marker_read(s, mark, &found, err) != 0)
+		return -1;
+	if (have[0] != '\0' && found && strcmp(have, mark) != 0)
+		return lt_err_set(err, LT_EINVAL,
+		                  "data.mdb in %s is store %s, but the folder held store %s "
+		                  "(file " LT_STORE_MARKER
+		                  "): it is another store, not this folder's; put "
+		                  "back this folder's data.mdb or its backup",
+		                  s->dir, have, mark);
+	if (have[0] == '\0' && found)
+		return lt_err_set(
+		    err, LT_EINVAL,
+		    "data.mdb in %s is empty or new, but the folder held store %s "
+		    "(file " LT_STORE_MARKER "): its history would be lost silently; %s, or "
+		    "remove %s/" LT_STORE_MARKER " if this agency's store is to start "
+		    "afresh",
+		    s->dir, mark, LT_STORE_RESTORE, s->dir);
+	if (have[0] == '\0') {
+		uint8_t id[LT_STORE_ID_LEN];
+		if (RAND_bytes(id, sizeof id) != 1)
+			return lt_err_ssl(err, LT_EIO, "no random bytes for the store's identity");
+		rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+		if (rc == 0 && (rc = mdb_get(txn, s->dbi[LT_DB_META], &k, &v)) == 0 &&
+		    v.mv_size == LT_STORE_ID_LEN)
+			memcpy(id, v.mv_data, sizeof id); /* another process was first */
+		else if (rc == 0 || rc == MDB_NOTFOUND)
+			rc = mdb_put(txn, s->dbi[LT_DB_META], &k,
+			             &(MDB_val){.mv_size = sizeof id, .mv_data = id}, 0);
+		rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
+		if (rc != 0)
+			return lt_store_fail(s, err, rc, "recording the store's identity");
+		lt_store_hex(id, have);
+	}
+	if (!found && lt_store_marker_write(s, have, err) != 0) {
+		/* A reader without write access to data_dir (another user) goes on. */
+		if (access(s->dir, W_OK) == 0)
+			return -1;
+		lt_err_clear(err);
+	}
+	return 0;
 }
 
 int lt_store_open(struct lt_store **out, const char *dir, int64_t map_size, lt_err *err)
@@ -96,6 +259,8 @@ int lt_store_open(struct lt_store **out, const char *dir, int64_t map_size, lt_e
 		lt_store_fail(s, err, rc, "opening the environment");
 		goto fail;
 	}
+	if (lt_store_check_size(s, err) != 0)
+		goto fail;
 	int dead = 0;
 	mdb_reader_check(s->env, &dead);
 	/*
@@ -109,6 +274,8 @@ int lt_store_open(struct lt_store **out, const char *dir, int64_t map_size, lt_e
 		lt_store_fail(s, err, rc, "opening the databases");
 		goto fail;
 	}
+	if (lt_store_identity(s, err) != 0)
+		goto fail;
 	*out = s;
 	return 0;
 fail:

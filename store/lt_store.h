@@ -61,7 +61,16 @@ enum lt_db {
 struct lt_store;
 struct lt_txn;
 
-/* Creates dir if needed and opens (or creates) the environment. */
+/* The name of a database ("docs", "status"...). */
+const char *lt_db_name(enum lt_db db);
+
+/*
+ * Creates dir if needed and opens (or creates) the environment. Refuses a
+ * damaged or replaced store (store/lt_check.h walks every record): a
+ * data.mdb shorter than its pages, and a data.mdb that is empty, new or of
+ * another store where the marker file `store-id` says this folder's store
+ * was (a store gets its random id, in meta and in the marker, when made).
+ */
 int lt_store_open(struct lt_store **out, const char *dir, int64_t map_size, lt_err *err);
 void lt_store_close(struct lt_store *s);
 
