@@ -25,14 +25,22 @@ struct lt_check_shared {
 static const ProtobufCMessageDescriptor *lt_check_type(enum lt_db db)
 {
 	switch (db) {
-	case LT_DB_DOCS: return &lienthong__envelope__descriptor;
-	case LT_DB_STATUS: return &lienthong__store__status_record__descriptor;
-	case LT_DB_OUTQ: return &lienthong__store__out_item__descriptor;
-	case LT_DB_INBOX: return &lienthong__store__inbox_record__descriptor;
-	case LT_DB_QUARANTINE: return &lienthong__store__quarantine_record__descriptor;
-	case LT_DB_HISTORY: return &lienthong__store__history_event__descriptor;
-	case LT_DB_BUSINESS: return &lienthong__store__business_record__descriptor;
-	default: return NULL;
+	case LT_DB_DOCS:
+		return &lienthong__envelope__descriptor;
+	case LT_DB_STATUS:
+		return &lienthong__store__status_record__descriptor;
+	case LT_DB_OUTQ:
+		return &lienthong__store__out_item__descriptor;
+	case LT_DB_INBOX:
+		return &lienthong__store__inbox_record__descriptor;
+	case LT_DB_QUARANTINE:
+		return &lienthong__store__quarantine_record__descriptor;
+	case LT_DB_HISTORY:
+		return &lienthong__store__history_event__descriptor;
+	case LT_DB_BUSINESS:
+		return &lienthong__store__business_record__descriptor;
+	default:
+		return NULL;
 	}
 }
 
@@ -113,21 +121,24 @@ int lt_store_check(const char *dir, int64_t map_size, int limit_s, struct lt_che
 	} else if (WIFEXITED(status) && sh->failed) {
 		int said = strstr(sh->msg, "restore") != NULL;
 		lt_err_set(err, LT_EINVAL, "store %s, database %s: %s%s", dir, where, sh->msg,
-		           said ? "" : ": the store is damaged; restore data_dir from a backup "
-		                       "(README, 'Backups and damaged stores')");
+		           said ? ""
+		                : ": the store is damaged; restore data_dir from a backup "
+		                  "(README, 'Backups and damaged stores')");
 	} else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
-		lt_err_set(err, LT_EINVAL,
-		           "store %s: reading database %s took longer than %d s (record %llu): the "
-		           "store is probably damaged (a loop in its pages); restore data_dir from a "
-		           "backup (README, 'Backups and damaged stores')",
-		           dir, where, limit_s, (unsigned long long)sh->record);
+		lt_err_set(
+		    err, LT_EINVAL,
+		    "store %s: reading database %s took longer than %d s (record %llu): the "
+		    "store is probably damaged (a loop in its pages); restore data_dir from a "
+		    "backup (README, 'Backups and damaged stores')",
+		    dir, where, limit_s, (unsigned long long)sh->record);
 	} else {
-		lt_err_set(err, LT_EINVAL,
-		           "store %s: reading database %s crashed (%s) after record %llu: the store "
-		           "is damaged; restore data_dir from a backup (README, 'Backups and damaged "
-		           "stores')",
-		           dir, where, WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exit",
-		           (unsigned long long)sh->record);
+		lt_err_set(
+		    err, LT_EINVAL,
+		    "store %s: reading database %s crashed (%s) after record %llu: the store "
+		    "is damaged; restore data_dir from a backup (README, 'Backups and damaged "
+		    "stores')",
+		    dir, where, WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exit",
+		    (unsigned long long)sh->record);
 	}
 	munmap(sh, sizeof *sh);
 	return rc;
@@ -153,7 +164,10 @@ void lt_store_crash_guard(const char *prog)
 	                 "FILE --check, and restore data_dir from a backup if it says so (README, "
 	                 "'Backups and damaged stores')\n",
 	                 prog);
-	lt_check_crash_len = n < 0 ? 0 : (size_t)n < sizeof lt_check_crash_msg ? (size_t)n : sizeof lt_check_crash_msg - 1;
+	lt_check_crash_len = n < 0 ? 0
+	                     : (size_t)n < sizeof lt_check_crash_msg
+	                         ? (size_t)n
+	                         : sizeof lt_check_crash_msg - 1;
 	struct sigaction sa = {.sa_handler = lt_check_on_crash, .sa_flags = SA_RESETHAND};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGABRT, &sa, NULL);
