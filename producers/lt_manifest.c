@@ -41,8 +41,16 @@ void lt_problems_free(struct lt_problems *p)
 	*p = (struct lt_problems){0};
 }
 
-enum lt_col { LT_COL_FILES, LT_COL_RECIPIENTS, LT_COL_SUBJECT, LT_COL_NUMBER, LT_COL_TYPE,
-	      LT_COL_EXPIRES, LT_COL_KEY, LT_COL_N };
+enum lt_col {
+	LT_COL_FILES,
+	LT_COL_RECIPIENTS,
+	LT_COL_SUBJECT,
+	LT_COL_NUMBER,
+	LT_COL_TYPE,
+	LT_COL_EXPIRES,
+	LT_COL_KEY,
+	LT_COL_N
+};
 
 static const char *const lt_col_names[LT_COL_N] = {
     "files", "recipients", "subject", "number", "type", "expires", "key",
@@ -149,7 +157,8 @@ int lt_manifest_expires(const char *text, int64_t *in_s, int64_t *at_ms, lt_err 
 		long long v = strtoll(text, &end, 10);
 		if (*end != '\0' || errno != 0 || v <= 0 || v > max_s)
 			return lt_err_set(err, LT_EINVAL,
-			                  "'%s' is not a number of seconds from 1 to 100 years", text);
+			                  "'%s' is not a number of seconds from 1 to 100 years",
+			                  text);
 		*in_s = v;
 		return 0;
 	}
@@ -159,7 +168,8 @@ int lt_manifest_expires(const char *text, int64_t *in_s, int64_t *at_ms, lt_err 
 	           &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 6 ||
 	    used != 20 || text[used] != '\0')
 		return lt_err_set(err, LT_EINVAL,
-		                  "'%s' is neither seconds nor a UTC time YYYY-MM-DDTHH:MM:SSZ", text);
+		                  "'%s' is neither seconds nor a UTC time YYYY-MM-DDTHH:MM:SSZ",
+		                  text);
 	struct tm want = tm;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
@@ -167,7 +177,8 @@ int lt_manifest_expires(const char *text, int64_t *in_s, int64_t *at_ms, lt_err 
 	struct tm back;
 	if (t == (time_t)-1 || gmtime_r(&t, &back) == NULL || back.tm_year + 1900 != want.tm_year ||
 	    back.tm_mon + 1 != want.tm_mon || back.tm_mday != want.tm_mday ||
-	    back.tm_hour != want.tm_hour || back.tm_min != want.tm_min || back.tm_sec != want.tm_sec)
+	    back.tm_hour != want.tm_hour || back.tm_min != want.tm_min ||
+	    back.tm_sec != want.tm_sec)
 		return lt_err_set(err, LT_EINVAL, "'%s' is not a valid date and time", text);
 	*at_ms = (int64_t)t * 1000;
 	return 0;
@@ -219,8 +230,7 @@ static int lt_mf_finish(struct lt_mf_ctx *c, struct lt_manifest *m, struct lt_ma
 	if (!c->bad && row->n_files == 0)
 		lt_mf_problem(c, LT_COL_FILES, "no file: a document needs at least one");
 	if (!c->bad && m->n_rows == LT_MANIFEST_ROWS_MAX)
-		lt_mf_problem(c, -1, "more than %d rows; split the manifest",
-		              LT_MANIFEST_ROWS_MAX);
+		lt_mf_problem(c, -1, "more than %d rows; split the manifest", LT_MANIFEST_ROWS_MAX);
 	row->line = c->line;
 	if (c->bad) {
 		lt_manifest_row_free(row);
@@ -324,9 +334,9 @@ static int lt_csv_record(struct lt_csv *r, struct lt_mf_ctx *c)
 			r->pos++;
 			for (;;) {
 				if (r->pos >= r->len) {
-					lt_mf_problem(c, -1,
-					              "quoted field opened on line %zu never closes",
-					              opened);
+					lt_mf_problem(
+					    c, -1, "quoted field opened on line %zu never closes",
+					    opened);
 					return 3;
 				}
 				char ch = r->d[r->pos++];
@@ -356,10 +366,11 @@ static int lt_csv_record(struct lt_csv *r, struct lt_mf_ctx *c)
 			       !(r->d[r->pos] == '\r' && r->pos + 1 < r->len &&
 			         r->d[r->pos + 1] == '\n')) {
 				if (r->d[r->pos] == '"') {
-					lt_mf_problem(c, -1,
-					              "field %zu: a quote inside an unquoted field "
-					              "(quote the whole field, double quotes inside it)",
-					              r->nf + 1);
+					lt_mf_problem(
+					    c, -1,
+					    "field %zu: a quote inside an unquoted field "
+					    "(quote the whole field, double quotes inside it)",
+					    r->nf + 1);
 					lt_csv_skip_line(r);
 					return 2;
 				}
@@ -396,8 +407,9 @@ static int lt_csv_parse(struct lt_mf_ctx *c, const char *d, size_t len, struct l
 		goto oom;
 	if (v != 1) {
 		if (v == 0)
-			lt_problem_add(c->p, "%s: empty: the first line must name the columns (%s, "
-			                     "%s, ...)",
+			lt_problem_add(c->p,
+			               "%s: empty: the first line must name the columns (%s, "
+			               "%s, ...)",
 			               c->name, lt_col_names[0], lt_col_names[1]);
 		return 0;
 	}
@@ -524,10 +536,11 @@ static int lt_jsonl_line(struct lt_mf_ctx *c, const char *s, size_t n, struct lt
 		{
 			int col = lt_col_find(k, strlen(k));
 			if (col < 0) {
-				lt_mf_problem(c, -1,
-				              "key '%.64s' is not one of files, recipients, subject, "
-				              "number, type, expires, key",
-				              k);
+				lt_mf_problem(
+				    c, -1,
+				    "key '%.64s' is not one of files, recipients, subject, "
+				    "number, type, expires, key",
+				    k);
 				continue;
 			}
 			if (col == LT_COL_RECIPIENTS)
@@ -576,9 +589,8 @@ int lt_manifest_format_of(const char *path)
 	return -1;
 }
 
-int lt_manifest_parse(const char *name, const char *data, size_t len,
-                      enum lt_manifest_format fmt, struct lt_manifest *m, struct lt_problems *p,
-                      lt_err *err)
+int lt_manifest_parse(const char *name, const char *data, size_t len, enum lt_manifest_format fmt,
+                      struct lt_manifest *m, struct lt_problems *p, lt_err *err)
 {
 	struct lt_mf_ctx c = {.name = name, .fmt = fmt, .p = p};
 	if (len > LT_MANIFEST_BYTES_MAX) {

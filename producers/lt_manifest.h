@@ -65,7 +65,7 @@ struct lt_manifest_row {
 	size_t n_recipients;
 	char *subject, *number, *type, *key;
 	int has_expires;
-	int64_t expires_in_s; /* has_expires and expires_at_ms == 0: seconds from submission */
+	int64_t expires_in_s;  /* has_expires and expires_at_ms == 0: seconds from submission */
 	int64_t expires_at_ms; /* an absolute time, or 0 */
 };
 
@@ -85,9 +85,8 @@ int lt_manifest_format_of(const char *path);
  * (prefixed with name). Returns 0, or -1 only when m could not be built at
  * all (out of memory, err); a row with problems is not added to m.
  */
-int lt_manifest_parse(const char *name, const char *data, size_t len,
-                      enum lt_manifest_format fmt, struct lt_manifest *m, struct lt_problems *p,
-                      lt_err *err);
+int lt_manifest_parse(const char *name, const char *data, size_t len, enum lt_manifest_format fmt,
+                      struct lt_manifest *m, struct lt_problems *p, lt_err *err);
 
 /* Reads path (at most LT_MANIFEST_BYTES_MAX bytes) and parses it. */
 int lt_manifest_load(const char *path, enum lt_manifest_format fmt, struct lt_manifest *m,

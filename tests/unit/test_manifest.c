@@ -25,7 +25,8 @@ static void parse(enum lt_manifest_format fmt, const char *text)
 static int problem(const char *a, const char *b, const char *c)
 {
 	for (size_t i = 0; i < p.n; i++) {
-		if (strstr(p.msg[i], a) && (!b || strstr(p.msg[i], b)) && (!c || strstr(p.msg[i], c)))
+		if (strstr(p.msg[i], a) && (!b || strstr(p.msg[i], b)) &&
+		    (!c || strstr(p.msg[i], c)))
 			return 1;
 	}
 	for (size_t i = 0; i < p.n; i++)
@@ -35,13 +36,14 @@ static int problem(const char *a, const char *b, const char *c)
 
 static void test_csv_quoting(void)
 {
-	parse(LT_MANIFEST_CSV, "\xef\xbb\xbf"
-	                       "key,files,recipients,subject,number,type,expires\r\n"
-	                       "r1,a.pdf|b.pdf,A.01|B.02,\"Quy\xe1\xba\xbft, \"\"s\"\"\",12/QD,,3600\r\n"
-	                       "\n"
-	                       "r2,\"c,d.pdf\",A.01,\"two\nlines\",,application/pdf,"
-	                       "2030-01-02T03:04:05Z\n"
-	                       "r3,e.pdf,,,,,");
+	parse(LT_MANIFEST_CSV,
+	      "\xef\xbb\xbf"
+	      "key,files,recipients,subject,number,type,expires\r\n"
+	      "r1,a.pdf|b.pdf,A.01|B.02,\"Quy\xe1\xba\xbft, \"\"s\"\"\",12/QD,,3600\r\n"
+	      "\n"
+	      "r2,\"c,d.pdf\",A.01,\"two\nlines\",,application/pdf,"
+	      "2030-01-02T03:04:05Z\n"
+	      "r3,e.pdf,,,,,");
 	CHECK(p.total == 1); /* the subject with a line break: a control character */
 	CHECK(problem("line 4, field 'subject'", "control character 0x0a", NULL));
 	if (!CHECK(m.n_rows == 2))
@@ -127,13 +129,13 @@ static void test_jsonl(void)
 	      "\r\n"
 	      "{\"files\": \"c.pdf\", \"subject\": \"Quy\\u1ebft\", \"number\": null}\r\n"
 	      "{\"files\": [\"d.pdf\"], \"subjet\": \"x\"}\n"            /* line 4: unknown key */
-	      "{\"files\": [\"d.pdf\", 3]}\n"                           /* line 5: not a string */
-	      "{\"files\": \"e.pdf\"\n"                                 /* line 6: bad JSON */
-	      "[\"f.pdf\"]\n"                                           /* line 7: not an object */
-	      "{\"files\": \"g.pdf\", \"subject\": \"caf\xe9\"}\n"      /* line 8: bad UTF-8 */
-	      "{\"files\": \"h.pdf\", \"files\": \"i.pdf\"}\n"          /* line 9: duplicate key */
-	      "{\"files\": \"j.pdf\", \"expires\": \"2031-01-01\"}\n"   /* line 10: expiry */
-	      "{\"recipients\": [\"A.01\"]}\n"                          /* line 11: no file */
+	      "{\"files\": [\"d.pdf\", 3]}\n"                            /* line 5: not a string */
+	      "{\"files\": \"e.pdf\"\n"                                  /* line 6: bad JSON */
+	      "[\"f.pdf\"]\n"                                            /* line 7: not an object */
+	      "{\"files\": \"g.pdf\", \"subject\": \"caf\xe9\"}\n"       /* line 8: bad UTF-8 */
+	      "{\"files\": \"h.pdf\", \"files\": \"i.pdf\"}\n"           /* line 9: duplicate key */
+	      "{\"files\": \"j.pdf\", \"expires\": \"2031-01-01\"}\n"    /* line 10: expiry */
+	      "{\"recipients\": [\"A.01\"]}\n"                           /* line 11: no file */
 	      "{\"files\": [\"k.pdf\"], \"subject\": \"a\\u0007b\"}\n"); /* line 12: control */
 	CHECK(problem("line 4", "'subjet' is not one of", NULL));
 	CHECK(problem("line 5, key 'files'", "item 2 is not a string", NULL));
@@ -158,8 +160,8 @@ static void test_expires(void)
 	int64_t in, at;
 	lt_err err;
 	CHECK(lt_manifest_expires("86400", &in, &at, &err) == 0 && in == 86400 && at == 0);
-	CHECK(lt_manifest_expires("1970-01-02T00:00:00Z", &in, &at, &err) == 0 &&
-	      at == 86400000 && in == 0);
+	CHECK(lt_manifest_expires("1970-01-02T00:00:00Z", &in, &at, &err) == 0 && at == 86400000 &&
+	      in == 0);
 	CHECK(lt_manifest_expires("0", &in, &at, &err) == -1);
 	CHECK(lt_manifest_expires("99999999999", &in, &at, &err) == -1);
 	CHECK(lt_manifest_expires("2030-01-01T00:00:00", &in, &at, &err) == -1);
