@@ -20,7 +20,8 @@ const char *lt_outcome_name(enum lt_outcome o)
 int lt_report_open(struct lt_report *r, const char *path, lt_err *err)
 {
 	const char *dot = strrchr(path, '.');
-	r->jsonl = dot != NULL && (strcasecmp(dot, ".jsonl") == 0 || strcasecmp(dot, ".ndjson") == 0);
+	r->jsonl =
+	    dot != NULL && (strcasecmp(dot, ".jsonl") == 0 || strcasecmp(dot, ".ndjson") == 0);
 	if ((r->f = fopen(path, "w")) == NULL)
 		return lt_err_errno(err, errno, "cannot create the report %s", path);
 	if (!r->jsonl)
@@ -41,9 +42,8 @@ static void lt_report_csv(FILE *f, const char *s, const char *sep)
 	fputs(sep, f);
 }
 
-int lt_report_row(struct lt_report *r, size_t row, size_t line, const char *source,
-                  const char *key, const char *doc_id, enum lt_outcome o, const char *reason,
-                  lt_err *err)
+int lt_report_row(struct lt_report *r, size_t row, size_t line, const char *source, const char *key,
+                  const char *doc_id, enum lt_outcome o, const char *reason, lt_err *err)
 {
 	if (r->f == NULL)
 		return 0;
@@ -126,20 +126,22 @@ void lt_progress_show(struct lt_progress *p, uint64_t docs, uint64_t bytes, int6
 	lt_progress_bytes((double)p->bytes_total, total, sizeof total);
 	lt_progress_bytes(brate, bps, sizeof bps);
 	double todo = brate > 0 && p->bytes_total > bytes ? (double)(p->bytes_total - bytes) / brate
-	              : rate > 0 ? (double)(p->docs_total - docs) / rate
-	                         : -1;
+	              : rate > 0                          ? (double)(p->docs_total - docs) / rate
+	                                                  : -1;
 	if (todo >= 0 && docs < p->docs_total) {
 		long long t = (long long)todo;
 		if (t >= 3600)
 			snprintf(left, sizeof left, ", about %lld h %02lld min left", t / 3600,
 			         t / 60 % 60);
 		else
-			snprintf(left, sizeof left, ", about %lld min %02lld s left", t / 60, t % 60);
+			snprintf(left, sizeof left, ", about %lld min %02lld s left", t / 60,
+			         t % 60);
 	}
 	fprintf(stderr, "%s%s%llu of %llu documents, %s of %s, %.1f documents/s, %s/s%s%s",
-	        p->tty ? "\r" : "", p->tty ? "" : "lienthong-upload: progress: ",
-	        (unsigned long long)docs, (unsigned long long)p->docs_total, done, total, rate,
-	        bps, left, p->tty ? "\033[K" : "\n");
+	        p->tty ? "\r" : "",
+	        p->tty ? "" : "lienthong-upload: progress: ", (unsigned long long)docs,
+	        (unsigned long long)p->docs_total, done, total, rate, bps, left,
+	        p->tty ? "\033[K" : "\n");
 	p->shown = p->tty;
 }
 

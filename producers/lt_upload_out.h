@@ -34,9 +34,8 @@ struct lt_report {
 
 /* Creates (truncates) path: JSON Lines when it ends in .jsonl or .ndjson, else CSV. */
 int lt_report_open(struct lt_report *r, const char *path, lt_err *err);
-int lt_report_row(struct lt_report *r, size_t row, size_t line, const char *source,
-                  const char *key, const char *doc_id, enum lt_outcome o, const char *reason,
-                  lt_err *err);
+int lt_report_row(struct lt_report *r, size_t row, size_t line, const char *source, const char *key,
+                  const char *doc_id, enum lt_outcome o, const char *reason, lt_err *err);
 /* Closes; an error when something could not be written. */
 int lt_report_close(struct lt_report *r, lt_err *err);
 

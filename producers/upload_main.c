@@ -889,7 +889,7 @@ static int lt_upload_run(struct lt_upload *u, struct lt_worker *w, size_t n_work
 		bytes += b;
 		lt_progress_show(&pg, end, bytes, lt_now_ms(), pg.tty);
 	}
-	lt_progress_show(&pg, u->n_jobs, bytes, lt_now_ms(), 1);
+	lt_progress_show(&pg, u->n_jobs, bytes, lt_now_ms(), pg.tty);
 	lt_progress_end(&pg);
 	return 0;
 }
