@@ -223,8 +223,9 @@ struct lt_upload_opts {
 	size_t n_recipients;
 	const char *subject, *number, *type;
 	long long expires_in;
-	STACK_OF(X509) * encrypt_to; /* NULL: parts travel in the clear (TLS aside) */
-	const char *replaces_id;     /* --recall, --update, --replaces: the document concerned */
+	STACK_OF(X509) * encrypt_to;  /* for recipients: NULL, parts travel in the clear */
+	const struct lt_trust *trust; /* encrypting: checks a manifest row's own recipients */
+	const char *replaces_id;      /* --recall, --update, --replaces: the document concerned */
 	Lienthong__BusinessType business_type;
 	int no_key; /* --no-key */
 };
@@ -356,19 +357,32 @@ static void lt_job_prepare(const struct lt_upload *u, const struct lt_signer *si
 	struct lt_part_in *parts = calloc(n, sizeof *parts);
 	struct lt_upload_part *own = calloc(n, sizeof *own);
 	lt_err err;
+	STACK_OF(X509) *row_certs = NULL;
 	int rc = parts && own ? 0 : lt_err_set(&err, LT_EIO, "out of memory");
+	if (rc == 0 && j->row.key != NULL) { /* known already: no need to read its files */
+		snprintf(j->key, sizeof j->key, "%s", j->row.key);
+		if (lt_job_known(u, j, &err) < 0)
+			rc = -1;
+		else if (j->outcome == LT_OUTCOME_ALREADY)
+			n = 0;
+	}
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		parts[i].name = lt_base(j->row.files[i]);
 		parts[i].media_type =
 		    j->row.type ? j->row.type : lt_upload_media_type(parts[i].name);
 		rc = lt_upload_read_part(j->row.files[i], u->max_file, &parts[i], &own[i], &err);
 	}
-	if (rc == 0 && j->row.key != NULL)
-		snprintf(j->key, sizeof j->key, "%s", j->row.key);
-	else if (rc == 0 && !u->o->no_key)
+	if (rc == 0 && j->row.key == NULL && !u->o->no_key) {
 		rc = lt_job_derive_key(u, j, parts, &err);
-	if (rc == 0 && j->key[0] != '\0')
-		rc = lt_job_known(u, j, &err) < 0 ? -1 : 0;
+		if (rc == 0)
+			rc = lt_job_known(u, j, &err) < 0 ? -1 : 0;
+	}
+	/* A manifest row of its own recipients is encrypted to their certificates. */
+	if (rc == 0 && j->outcome == LT_OUTCOME_PENDING && u->o->trust != NULL &&
+	    j->recipients != u->o->recipients &&
+	    (row_certs = lt_crypt_recipients(u->cfg->agency_certs_dir, j->recipients,
+	                                     j->n_recipients, u->o->trust, &err)) == NULL)
+		rc = -1;
 	if (rc == 0 && j->outcome == LT_OUTCOME_PENDING) {
 		int64_t expires = !j->row.has_expires        ? 0
 		                  : j->row.expires_at_ms > 0 ? j->row.expires_at_ms
@@ -382,7 +396,7 @@ static void lt_job_prepare(const struct lt_upload *u, const struct lt_signer *si
 		    .expires_at_ms = expires,
 		    .parts = parts,
 		    .n_parts = n,
-		    .encrypt_to = u->o->encrypt_to,
+		    .encrypt_to = row_certs ? row_certs : u->o->encrypt_to,
 		    .replaces_id = u->o->replaces_id,
 		    .business_type = u->o->business_type,
 		};
@@ -394,6 +408,8 @@ static void lt_job_prepare(const struct lt_upload *u, const struct lt_signer *si
 	}
 	if (rc != 0)
 		lt_job_fail(j, err.msg);
+	if (row_certs != NULL)
+		sk_X509_pop_free(row_certs, X509_free);
 	for (size_t i = 0; own != NULL && i < n; i++)
 		free(own[i].data);
 	free(own);
@@ -970,6 +986,39 @@ static int lt_upload_request(const struct lt_config *cfg, const struct lt_signer
 	return rc;
 }
 
+struct lt_problem_ref {
+	size_t line, i;
+	const char *msg;
+};
+
+static int lt_problem_ref_cmp(const void *a, const void *b)
+{
+	const struct lt_problem_ref *x = a, *y = b;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Prints the problems, a manifest's in the order of its lines. */
+static void lt_upload_print_problems(const struct lt_problems *p, const char *manifest)
+{
+	struct lt_problem_ref *refs = calloc(p->n ? p->n : 1, sizeof *refs);
+	size_t plen = manifest ? strlen(manifest) : 0;
+	for (size_t i = 0; refs != NULL && i < p->n; i++) {
+		refs[i] = (struct lt_problem_ref){.i = i, .msg = p->msg[i]};
+		if (manifest != NULL && strncmp(p->msg[i], manifest, plen) == 0 &&
+		    strncmp(p->msg[i] + plen, ": line ", 7) == 0)
+			refs[i].line = strtoul(p->msg[i] + plen + 7, NULL, 10);
+	}
+	if (refs != NULL)
+		qsort(refs, p->n, sizeof *refs, lt_problem_ref_cmp);
+	for (size_t i = 0; i < p->n; i++)
+		fprintf(stderr, "lienthong-upload: %s\n", refs ? refs[i].msg : p->msg[i]);
+	if (p->total > p->n)
+		fprintf(stderr, "lienthong-upload: ... and %zu more problem(s)\n", p->total - p->n);
+	free(refs);
+}
+
 /* Checks the --to codes: the pattern, and a certificate when agency_certs_dir is set. */
 static int lt_upload_check_to(const struct lt_config *cfg, const char *const *codes, size_t n)
 {
@@ -1190,12 +1239,14 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		if ((trust = lt_trust_load(cfg.ca_file, &err)) == NULL ||
-		    (encrypt_to = lt_crypt_recipients(cfg.agency_certs_dir, recipients,
-		                                      n_recipients, trust, &err)) == NULL) {
+		    (n_recipients > 0 &&
+		     (encrypt_to = lt_crypt_recipients(cfg.agency_certs_dir, recipients,
+		                                       n_recipients, trust, &err)) == NULL)) {
 			lt_log_error("%s", err.msg);
 			goto out;
 		}
 		uo.encrypt_to = encrypt_to;
+		uo.trust = trust;
 	}
 	if (control) {
 		if (lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err) != 0 ||
@@ -1228,11 +1279,7 @@ int main(int argc, char **argv)
 		               manifest);
 	else
 		lt_upload_check(&u, &problems);
-	for (size_t i = 0; i < problems.n; i++)
-		fprintf(stderr, "lienthong-upload: %s\n", problems.msg[i]);
-	if (problems.total > problems.n)
-		fprintf(stderr, "lienthong-upload: ... and %zu more problem(s)\n",
-		        problems.total - problems.n);
+	lt_upload_print_problems(&problems, manifest);
 	if (dry_run) {
 		uint64_t bytes = 0;
 		for (size_t i = 0; i < u.n_jobs; i++)

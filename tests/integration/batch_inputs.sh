@@ -64,11 +64,13 @@ id_dossier=$(awk -F'\t' '$2 ~ /dossier-7\/doc-8.pdf \+ .*dossier-7\/doc-9.pdf$/ 
 id_file=$(awk -F'\t' '$2 ~ /folder\/doc-7.pdf$/ { print $1 }' "$LT_WORK/folder.ids")
 lt_check "the sub-folder is one document of two parts" [ -n "$id_dossier" ]
 
-# --- a JSON Lines manifest: two parts in one row, paths relative to the manifest
+# --- a JSON Lines manifest: two parts in one row, paths relative to the manifest,
+# encrypted to the row's own recipients
 cat >"$LT_WORK/src/rows.jsonl" <<EOF
 {"files": ["doc-3.pdf", "doc-4.pdf"], "recipients": ["$B"], "subject": "Manifest row", "key": "jsonl-1"}
 EOF
-upload -f "$LT_WORK/src/rows.jsonl" --report "$LT_WORK/rows.report.csv" >"$LT_WORK/rows.ids"
+lt_set $A agency_certs_dir ../pki
+upload -f "$LT_WORK/src/rows.jsonl" --encrypt --report "$LT_WORK/rows.report.csv" >"$LT_WORK/rows.ids"
 id_row=$(cut -f1 "$LT_WORK/rows.ids")
 lt_check "the report names the row's document" grep -q "^1,1,.*\"jsonl-1\",\"$id_row\",\"submitted\"" "$LT_WORK/rows.report.csv"
 
@@ -82,7 +84,7 @@ lt_check "the single FILE: its own folder" same_parts "$id_single" doc-6.pdf
 lt_check "the folder's file: its own document" same_parts "$id_file" doc-7.pdf
 lt_check "the sub-folder: one document with its two files, byte-identical" \
 	same_parts "$id_dossier" doc-8.pdf doc-9.pdf
-lt_check "the manifest row: one document with its two files" same_parts "$id_row" doc-3.pdf doc-4.pdf
+lt_check "the manifest row (encrypted to its recipient): one document with its two files" same_parts "$id_row" doc-3.pdf doc-4.pdf
 
 # --- running the same folder again submits nothing
 set +e
