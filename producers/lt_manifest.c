@@ -411,7 +411,8 @@ static int lt_csv_parse(struct lt_mf_ctx *c, const char *d, size_t len, struct l
 			               "%s: empty: the first line must name the columns (%s, "
 			               "%s, ...)",
 			               c->name, lt_col_names[0], lt_col_names[1]);
-		return 0;
+		rc = 0;
+		goto out;
 	}
 	for (size_t i = 0; i < r.nf; i++) {
 		const char *h = r.buf + r.off[i];
@@ -431,8 +432,10 @@ static int lt_csv_parse(struct lt_mf_ctx *c, const char *d, size_t len, struct l
 	}
 	if (!seen[LT_COL_FILES])
 		lt_mf_problem(c, -1, "header: no 'files' column (the parts of each document)");
-	if (c->bad)
-		return 0; /* without a sound header no row can be read */
+	if (c->bad) {
+		rc = 0; /* without a sound header no row can be read */
+		goto out;
+	}
 	m->has_recipients = seen[LT_COL_RECIPIENTS] > 0;
 	for (;;) {
 		c->bad = 0;
