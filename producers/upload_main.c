@@ -556,8 +556,9 @@ static void lt_upload_check_recipient(const struct lt_upload *u, const char *whe
 	snprintf(path, sizeof path, "%s/%s.crt", u->cfg->agency_certs_dir, code);
 	if (access(path, R_OK) != 0)
 		lt_problem_add(p,
-		               "%s: recipient %s is unknown: no certificate %s (agency_certs_dir)",
-		               where, code, path);
+		               "%s: recipient %s is unknown: no certificate of recipient %s "
+		               "(agency_certs_dir) at %s",
+		               where, code, code, path);
 }
 
 /* Every problem of row j (files, sizes, recipients, fields) goes to p. */
@@ -1027,9 +1028,9 @@ static int lt_upload_check_to(const struct lt_config *cfg, const char *const *co
 		char path[PATH_MAX];
 		snprintf(path, sizeof path, "%s/%s.crt", cfg->agency_certs_dir, codes[i]);
 		if (access(path, R_OK) != 0) {
-			lt_log_error("--to: recipient %s is unknown: no certificate %s "
-			             "(agency_certs_dir)",
-			             codes[i], path);
+			lt_log_error("--to: recipient %s is unknown: no certificate of recipient "
+			             "%s (agency_certs_dir) at %s",
+			             codes[i], codes[i], path);
 			bad = 1;
 		}
 	}
