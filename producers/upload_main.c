@@ -178,7 +178,8 @@ struct lt_upload_part {
 /*
  * Reads the file at path into a part: in->data, in->len and in->sha256
  * (pointing into own, which owns the bytes: free own->data). The one place
- * where a file becomes a part. Files up to max bytes (what fits one record).
+ * where a file becomes a part (its caller, lt_job_prepare, has the document
+ * id and the part's index already). Files up to max bytes (one record).
  */
 static int lt_upload_read_part(const char *path, size_t max, struct lt_part_in *in,
                                struct lt_upload_part *own, lt_err *err)
@@ -366,6 +367,8 @@ static void lt_job_prepare(const struct lt_upload *u, const struct lt_signer *si
 		else if (j->outcome == LT_OUTCOME_ALREADY)
 			n = 0;
 	}
+	if (rc == 0 && j->outcome == LT_OUTCOME_PENDING)
+		rc = lt_docid_new(j->id, &err); /* before the parts: a spool is kept by id */
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		parts[i].name = lt_base(j->row.files[i]);
 		parts[i].media_type =
@@ -400,11 +403,9 @@ static void lt_job_prepare(const struct lt_upload *u, const struct lt_signer *si
 		    .replaces_id = u->o->replaces_id,
 		    .business_type = u->o->business_type,
 		};
-		rc = lt_docid_new(j->id, &err);
 		in.document_id = j->id;
-		if (rc == 0)
-			rc = lt_envelope_seal(&in, signer, u->cfg, &j->envelope, &j->envelope_len,
-			                      j->digest, &err);
+		rc = lt_envelope_seal(&in, signer, u->cfg, &j->envelope, &j->envelope_len,
+		                      j->digest, &err);
 	}
 	if (rc != 0)
 		lt_job_fail(j, err.msg);
