@@ -105,8 +105,7 @@ static int lt_rows_add_dir(struct lt_manifest *m, const char *dir, struct lt_pro
 	return rc;
 }
 
-int lt_rows_from_args(struct lt_manifest *m, char **args, int n, struct lt_problems *p,
-                             lt_err *err)
+int lt_rows_from_args(struct lt_manifest *m, char **args, int n, struct lt_problems *p, lt_err *err)
 {
 	int join = 0, last_file = 0, rc = 0;
 	for (int i = 0; rc == 0 && i < n; i++) {
@@ -144,4 +143,3 @@ int lt_rows_from_args(struct lt_manifest *m, char **args, int n, struct lt_probl
 	}
 	return rc;
 }
-
