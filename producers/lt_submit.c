@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../lifecycle/lt_lifecycle.h"
+#include "../proto/lt_envelope.h"
 
 /* The sender's own event on the document d replaces: it waits for the recipient's answer. */
 static int lt_submit_request(struct lt_txn *t, const struct lt_submit_doc *d, const char *recipient,
@@ -44,6 +45,17 @@ int lt_submit(struct lt_store *store, const struct lt_submit_doc *docs, size_t n
 		const struct lt_submit_doc *d = &docs[i];
 		const void *old;
 		size_t old_len;
+		int has_key = d->batch_key != NULL && d->batch_key[0] != '\0';
+		if (has_key) {
+			char prev[LT_DOCID_LEN + 1];
+			int v = lt_batch_key_get(t, d->batch_key, prev, sizeof prev, err);
+			if (v < 0)
+				goto fail;
+			if (v == 1)
+				continue; /* this row went in before, as document prev */
+			if (lt_batch_key_put(t, d->batch_key, d->document_id, now_ms, err) != 0)
+				goto fail;
+		}
 		if (lt_txn_get(t, LT_DB_DOCS, d->document_id, strlen(d->document_id), &old,
 		               &old_len, err) != 0)
 			goto fail;

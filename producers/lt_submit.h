@@ -30,6 +30,8 @@ struct lt_submit_doc {
 	/* A recall, update or replacement (business_type != 0, a lienthong.BusinessType): */
 	const char *replaces_id; /* the document it concerns (sent to the same recipients) */
 	uint32_t business_type;
+	/* lienthong-upload's stable key of the batch row (NULL or "": none), keys db */
+	const char *batch_key;
 };
 
 /*
@@ -41,6 +43,10 @@ struct lt_submit_doc {
  * lifecycle table: when that document was not sent to a recipient
  * (LT_ENOTFOUND) or its status allows no recall (LT_ECONFLICT: refused,
  * recalled already, not delivered), the batch fails.
+ * A document with a batch_key already recorded (by an earlier submission, or
+ * earlier in the same batch) is skipped, not stored: that row was submitted
+ * as the recorded document (lt_batch_key_get tells which). Otherwise the key
+ * is recorded with the document, in the same transaction.
  */
 int lt_submit(struct lt_store *store, const struct lt_submit_doc *docs, size_t n, int64_t now_ms,
               lt_err *err);

@@ -153,7 +153,8 @@ static void lt_submitd_fill(const Lienthong__Store__SubmitRequest *req, struct l
 		                                .n_recipients = sd->n_recipients,
 		                                .subject = sd->subject,
 		                                .replaces_id = sd->replaces_id,
-		                                .business_type = sd->business_type};
+		                                .business_type = sd->business_type,
+		                                .batch_key = sd->batch_key};
 	}
 }
 
@@ -510,6 +511,7 @@ int lt_submitd_send(const struct lt_config *cfg, const struct lt_submit_doc *doc
 		sd[i].subject = (char *)(docs[i].subject ? docs[i].subject : "");
 		sd[i].replaces_id = (char *)(docs[i].replaces_id ? docs[i].replaces_id : "");
 		sd[i].business_type = docs[i].business_type;
+		sd[i].batch_key = (char *)(docs[i].batch_key ? docs[i].batch_key : "");
 		sdp[i] = &sd[i];
 	}
 	req.docs = sdp;

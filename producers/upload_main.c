@@ -1,62 +1,92 @@
 /*
- * lienthong-upload: submits documents to the agency's outbox.
+ * lienthong-upload: submits documents to the agency's outbox, one or a batch
+ * of thousands.
  *
- * Each FILE becomes one document with one part, signed with the agency's key
- * and written durably to the outbox (LMDB, fsync'd) before its id is
- * printed; the agent forwards it whenever Kafka can be reached, so this works
- * while the agent or the link is down. All FILEs are checked first (exist,
- * regular, small enough); if any is not, nothing is submitted. Then they are
- * read, signed and committed in batches that share one fsync, so memory stays
- * bounded by one batch whatever the number of files. While the agent runs,
- * batches go through its submission service, which commits the batches of
- * concurrent uploads together (lt_submitd.h).
+ * Rows (one document each) come from FILE arguments (FILE + FILE joins files
+ * into one document), folders (one document per file, or per sub-folder
+ * whose files are its parts) or a manifest (producers/lt_manifest.h). Every
+ * row is checked first (files regular and readable, sizes, recipients, fields);
+ * if any is not sound, every problem is reported and nothing is submitted
+ * (--dry-run stops there in any case).
  *
- * Trusts its configuration and key; reads files with a size ceiling
- * (max_message_bytes).
+ * Then the rows go in batches: a pool of threads (one per online CPU, each
+ * with its own signer) reads, hashes and signs the rows of a batch; the main
+ * thread commits the batch in one submission (the running agent's submission
+ * service, which group-commits, or the store itself when no agent runs), so
+ * memory stays bounded by one batch. Each row has a stable key (the
+ * manifest's key column, else derived from its files' content, recipients and
+ * fields); lt_submit records it with the document in one transaction, and a
+ * row whose key is recorded is reported "already submitted as <id>" and not
+ * sent again: a re-run after any interruption submits only what is missing.
+ *
+ * Trusts its configuration and key; reads files with a size ceiling.
+ * Threads: main, plus the workers of one batch at a time (lt_upload_worker),
+ * which share only the read-only configuration and store handle and take rows
+ * under a mutex.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../clock/lt_clock.h"
 #include "../log/lt_log.h"
 #include "../pki/lt_pki.h"
 #include "../proto/lt_crypt.h"
 #include "../proto/lt_envelope.h"
+#include "../text/lt_text.h"
+#include "lt_manifest.h"
+#include "lt_rows_args.h"
 #include "lt_submit.h"
 #include "lt_submitd.h"
+#include "lt_upload_out.h"
 
-#define LT_UPLOAD_BATCH 256               /* documents per commit, at most */
+#define LT_UPLOAD_BATCH 64                /* documents per commit, at most */
 #define LT_UPLOAD_BATCH_BYTES (16u << 20) /* and about this many bytes */
-
-struct lt_upload_doc {
-	char id[LT_DOCID_LEN + 1];
-	uint8_t *file;
-	size_t file_len;
-	uint8_t *envelope;
-	size_t envelope_len;
-	uint8_t digest[LT_DIGEST_LEN];
-};
+#define LT_UPLOAD_THREADS_MAX 8
+#define LT_UPLOAD_FAILS_SHOWN 50 /* failures repeated in the summary */
 
 static void lt_upload_usage(FILE *out)
 {
 	fprintf(out,
-	        "Usage: lienthong-upload -c FILE --to CODE[,CODE...] [options] FILE...\n"
+	        "Usage: lienthong-upload -c FILE --to CODE[,CODE...] [options] FILE|FOLDER...\n"
+	        "       lienthong-upload -c FILE -f MANIFEST [--to CODES] [options]\n"
 	        "\n"
-	        "Submits one document per FILE for the given recipient agencies: signs it with\n"
-	        "the agency's key and stores it durably in the outbox, then prints one line per\n"
-	        "document:  <document id> <TAB> <FILE>\n"
+	        "Submits documents for the recipient agencies: signs each with the agency's key\n"
+	        "and stores it durably in the outbox, then prints one line per document:\n"
+	        "  <document id> <TAB> <its files, joined by ' + '>\n"
 	        "The running agent forwards it to Kafka; lienthong-status shows where it is.\n"
-	        "Works while the agent is stopped. If any FILE cannot be read or signed,\n"
-	        "nothing is submitted and the exit status is 1.\n"
+	        "Works while the agent is stopped.\n"
+	        "\n"
+	        "Each FILE is one document; FILE + FILE [+ FILE...] is one document with those\n"
+	        "parts; a FOLDER gives one document per file in it, and one per sub-folder,\n"
+	        "whose files are its parts. A manifest (CSV or JSON Lines) gives one document\n"
+	        "per row (see the README). Every row is checked first; if any has a problem,\n"
+	        "each problem is reported with its line and column, nothing is submitted and\n"
+	        "the exit status is 1. A row already submitted (same key) is not sent again.\n"
 	        "\n"
 	        "Options:\n"
 	        "  -c, --config FILE     the agency's configuration file (required)\n"
-	        "  -t, --to CODES        recipient agency codes, comma-separated (required)\n"
-	        "  -s, --subject TEXT    subject (default: the file name)\n"
+	        "  -t, --to CODES        recipient agency codes, comma-separated (required\n"
+	        "                        unless the manifest has a recipients column)\n"
+	        "  -f, --manifest FILE   the rows of a batch: .csv, or .jsonl / .ndjson\n"
+	        "      --format FMT      the manifest's format, csv or jsonl (default: from\n"
+	        "                        its name)\n"
+	        "      --dry-run         check every row, report every problem, submit nothing\n"
+	        "      --report FILE     write each row's document id and outcome to FILE:\n"
+	        "                        JSON Lines when it ends in .jsonl, else CSV\n"
+	        "      --progress SEC    off a terminal, a progress line every SEC seconds\n"
+	        "                        (default 10; 0: none)\n"
+	        "      --no-key          rows without a key column get no derived key: a\n"
+	        "                        re-run submits them again\n"
+	        "  -s, --subject TEXT    subject (default: the first file's name)\n"
 	        "  -n, --number TEXT     official document number/symbol (default: none)\n"
 	        "  -m, --type MIME       media type of the files (default: from the file\n"
 	        "                        extension, else application/octet-stream)\n"
@@ -69,11 +99,14 @@ static void lt_upload_usage(FILE *out)
 	        "                        (delivered; ID is answered 15 or 16)\n"
 	        "  -h, --help            this text\n"
 	        "\n"
+	        "Options give the value of every row that leaves the column empty.\n"
 	        "A recall, update or replacement moves ID's status to recall-requested (13)\n"
 	        "until the recipient answers; it is refused when ID was not sent to a --to\n"
 	        "agency or its status allows none (refused, rejected, recalled). It prints\n"
 	        "the id of the request (a document of its own, with its own status).\n"
 	        "\n"
+	        "Exit status: 0 when every row was submitted or had been already; 1 when a\n"
+	        "row has a problem or failed; 2 on a usage error.\n"
 	        "Limits: a signed document must fit in max_message_bytes (configuration).\n");
 }
 
@@ -97,36 +130,6 @@ static const char *lt_upload_media_type(const char *name)
 			return map[i][1];
 	}
 	return "application/octet-stream";
-}
-
-static int lt_upload_read(const char *path, size_t max, uint8_t **out, size_t *len, lt_err *err)
-{
-	FILE *f = fopen(path, "rb");
-	struct stat st;
-	if (f == NULL)
-		return lt_err_errno(err, errno, "cannot open %s", path);
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-		fclose(f);
-		return lt_err_set(err, LT_EINVAL, "%s is not a regular file", path);
-	}
-	if ((size_t)st.st_size > max) {
-		fclose(f);
-		return lt_err_set(err, LT_EFULL,
-		                  "%s has %lld bytes; a document may have at most %zu "
-		                  "(max_message_bytes less envelope overhead)",
-		                  path, (long long)st.st_size, max);
-	}
-	uint8_t *buf = malloc((size_t)st.st_size + 1);
-	size_t n = buf ? fread(buf, 1, (size_t)st.st_size + 1, f) : 0;
-	int bad = buf == NULL || ferror(f) || n != (size_t)st.st_size;
-	fclose(f);
-	if (bad) {
-		free(buf);
-		return lt_err_set(err, LT_EIO, "cannot read %s (changed while reading?)", path);
-	}
-	*out = buf;
-	*len = n;
-	return 0;
 }
 
 /* Splits "A,B,C" into codes (in place), checking each. */
@@ -166,57 +169,647 @@ static int lt_upload_commit(const struct lt_config *cfg, struct lt_store *store,
 	return lt_submit(store, docs, n, now, err);
 }
 
+/* What lt_upload_read_part owns for one part of a document being sealed. */
+struct lt_upload_part {
+	uint8_t *data; /* the part's bytes */
+	uint8_t sha256[LT_DIGEST_LEN];
+};
+
+/*
+ * Reads the file at path into a part: in->data, in->len and in->sha256
+ * (pointing into own, which owns the bytes: free own->data). The one place
+ * where a file becomes a part (its caller, lt_job_prepare, has the document
+ * id and the part's index already). Files up to max bytes (one record).
+ */
+static int lt_upload_read_part(const char *path, size_t max, struct lt_part_in *in,
+                               struct lt_upload_part *own, lt_err *err)
+{
+	FILE *f = fopen(path, "rb");
+	struct stat st;
+	if (f == NULL)
+		return lt_err_errno(err, errno, "cannot open %s", path);
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		fclose(f);
+		return lt_err_set(err, LT_EINVAL, "%s is not a regular file", path);
+	}
+	if ((size_t)st.st_size > max) {
+		fclose(f);
+		return lt_err_set(err, LT_EFULL,
+		                  "%s has %lld bytes; a document may have at most %zu "
+		                  "(max_message_bytes less envelope overhead)",
+		                  path, (long long)st.st_size, max);
+	}
+	uint8_t *buf = malloc((size_t)st.st_size + 1);
+	size_t n = buf ? fread(buf, 1, (size_t)st.st_size + 1, f) : 0;
+	int bad = buf == NULL || ferror(f) || n != (size_t)st.st_size;
+	fclose(f);
+	if (bad) {
+		free(buf);
+		return lt_err_set(err, LT_EIO, "cannot read %s (changed while reading?)", path);
+	}
+	if (EVP_Digest(buf, n, own->sha256, NULL, EVP_sha256(), NULL) != 1) {
+		free(buf);
+		return lt_err_ssl(err, LT_EIO, "SHA-256 of %s", path);
+	}
+	own->data = buf;
+	in->data = buf;
+	in->len = n;
+	in->sha256 = own->sha256;
+	return 0;
+}
+
 /* What every document of one invocation shares. */
 struct lt_upload_opts {
 	const char *const *recipients;
 	size_t n_recipients;
 	const char *subject, *number, *type;
 	long long expires_in;
-	STACK_OF(X509) * encrypt_to; /* NULL: parts travel in the clear (TLS aside) */
-	const char *replaces_id;     /* --recall, --update, --replaces: the document concerned */
+	STACK_OF(X509) * encrypt_to;  /* for recipients: NULL, parts travel in the clear */
+	const struct lt_trust *trust; /* encrypting: checks a manifest row's own recipients */
+	const char *replaces_id;      /* --recall, --update, --replaces: the document concerned */
 	Lienthong__BusinessType business_type;
+	int no_key; /* --no-key */
 };
 
-/* Reads and signs one file into d and its submission record. */
-static int lt_upload_seal(const struct lt_config *cfg, const struct lt_signer *signer,
-                          const struct lt_upload_opts *o, const char *path, int64_t now,
-                          struct lt_upload_doc *d, struct lt_submit_doc *sub, lt_err *err)
+/* One row of the batch: one document. */
+struct lt_job {
+	struct lt_manifest_row row; /* files as paths; options filled in */
+	char *label;                /* its files, joined by " + " */
+	const char *const *recipients;
+	size_t n_recipients;
+	uint64_t bytes; /* of its files, when checked */
+	/* the outcome */
+	enum lt_outcome outcome;
+	char *reason;
+	char key[LT_BATCH_KEY_MAX + 1];
+	char id[LT_DOCID_LEN + 1];
+	uint8_t *envelope;
+	size_t envelope_len;
+	uint8_t digest[LT_DIGEST_LEN];
+};
+
+/* The batch being submitted. */
+struct lt_upload {
+	const struct lt_config *cfg;
+	const struct lt_upload_opts *o;
+	struct lt_store *store;
+	const char *manifest; /* NULL: rows from the command line */
+	int jsonl;
+	struct lt_job *jobs;
+	size_t n_jobs;
+	size_t max_file; /* largest file that fits one record */
+	int64_t now;
+	/* workers: the rows [next, end) of the current batch are still to be prepared */
+	pthread_mutex_t mu;
+	size_t next, end;
+};
+
+static const char *lt_job_subject(const struct lt_job *j)
 {
-	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	size_t max = (size_t)cfg->max_message_bytes;
-	if (lt_upload_read(path, max, &d->file, &d->file_len, err) != 0 ||
-	    lt_docid_new(d->id, err) != 0)
-		return -1;
-	struct lt_part_in part = {.name = base,
-	                          .media_type = o->type ? o->type : lt_upload_media_type(base),
-	                          .data = d->file,
-	                          .len = d->file_len};
-	struct lt_envelope_in in = {
-	    .document_id = d->id,
-	    .recipients = o->recipients,
-	    .n_recipients = o->n_recipients,
-	    .subject = o->subject ? o->subject : base,
-	    .document_number = o->number,
-	    .created_at_ms = now,
-	    .expires_at_ms = o->expires_in ? now + o->expires_in * 1000 : 0,
-	    .parts = &part,
-	    .n_parts = 1,
-	    .encrypt_to = o->encrypt_to,
-	    .replaces_id = o->replaces_id,
-	    .business_type = o->business_type,
-	};
-	if (lt_envelope_seal(&in, signer, cfg, &d->envelope, &d->envelope_len, d->digest, err) != 0)
-		return lt_err_wrap(err, "%s", path);
-	*sub = (struct lt_submit_doc){.document_id = d->id,
-	                              .envelope = d->envelope,
-	                              .len = d->envelope_len,
-	                              .digest = d->digest,
-	                              .recipients = o->recipients,
-	                              .n_recipients = o->n_recipients,
-	                              .subject = in.subject,
-	                              .replaces_id = o->replaces_id,
-	                              .business_type = (uint32_t)o->business_type};
+	if (j->row.subject != NULL)
+		return j->row.subject;
+	const char *f = j->row.files[0], *slash = strrchr(f, '/');
+	return slash ? slash + 1 : f;
+}
+
+static const char *lt_base(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+static void lt_job_fail(struct lt_job *j, const char *reason)
+{
+	free(j->reason);
+	j->reason = strdup(reason);
+	j->outcome = LT_OUTCOME_FAILED;
+}
+
+/* "m.csv: line 12, field 'files'" for a manifest row, the row's files otherwise. */
+static void lt_job_where(const struct lt_upload *u, const struct lt_job *j, const char *col,
+                         char *out, size_t size)
+{
+	if (j->row.line > 0)
+		snprintf(out, size, "%s: line %zu, %s '%s'", u->manifest, j->row.line,
+		         u->jsonl ? "key" : "field", col);
+	else
+		snprintf(out, size, "%s", j->label);
+}
+
+/*
+ * The row's stable key when it has none: SHA-256 (hex) over the names and
+ * SHA-256 of its parts, its recipients and the fields that will be signed.
+ */
+static int lt_job_derive_key(const struct lt_upload *u, struct lt_job *j,
+                             const struct lt_part_in *parts, lt_err *err)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t h[LT_DIGEST_LEN];
+	char num[64];
+	int ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+#define LT_KEY_ADD(p, n) (ok = ok && EVP_DigestUpdate(md, (p), (n)) == 1)
+#define LT_KEY_STR(s) LT_KEY_ADD((s) ? (s) : "", strlen((s) ? (s) : "") + 1)
+	LT_KEY_ADD("lienthong-upload row key 1", 27);
+	for (size_t i = 0; i < j->row.n_files; i++) {
+		LT_KEY_STR(parts[i].name);
+		LT_KEY_STR(parts[i].media_type);
+		LT_KEY_ADD(parts[i].sha256, LT_DIGEST_LEN);
+	}
+	for (size_t i = 0; i < j->n_recipients; i++)
+		LT_KEY_STR(j->recipients[i]);
+	snprintf(num, sizeof num, "%d %lld %lld", j->row.has_expires,
+	         (long long)j->row.expires_in_s, (long long)j->row.expires_at_ms);
+	LT_KEY_ADD(num, strlen(num) + 1);
+	LT_KEY_STR(lt_job_subject(j));
+	LT_KEY_STR(j->row.number);
+	LT_KEY_STR(u->o->replaces_id);
+#undef LT_KEY_ADD
+#undef LT_KEY_STR
+	ok = ok && EVP_DigestFinal_ex(md, h, NULL) == 1;
+	EVP_MD_CTX_free(md);
+	if (!ok)
+		return lt_err_ssl(err, LT_EIO, "SHA-256 of a row key");
+	for (size_t i = 0; i < LT_DIGEST_LEN; i++)
+		snprintf(j->key + 2 * i, 3, "%02x", h[i]);
 	return 0;
+}
+
+/* Whether j's key is recorded already: then its outcome is decided. */
+static int lt_job_known(const struct lt_upload *u, struct lt_job *j, lt_err *err)
+{
+	struct lt_txn *t = NULL;
+	if (lt_txn_begin(u->store, 0, &t, err) != 0)
+		return -1;
+	int v = lt_batch_key_get(t, j->key, j->id, sizeof j->id, err);
+	lt_txn_abort(t);
+	if (v == 1)
+		j->outcome = LT_OUTCOME_ALREADY;
+	return v;
+}
+
+/*
+ * Prepares one row (worker thread): reads its files, finds its key, and
+ * unless that key is recorded already seals the document into j->envelope.
+ */
+static void lt_job_prepare(const struct lt_upload *u, const struct lt_signer *signer,
+                           struct lt_job *j)
+{
+	size_t n = j->row.n_files;
+	struct lt_part_in *parts = calloc(n, sizeof *parts);
+	struct lt_upload_part *own = calloc(n, sizeof *own);
+	lt_err err;
+	STACK_OF(X509) *row_certs = NULL;
+	int rc = parts && own ? 0 : lt_err_set(&err, LT_EIO, "out of memory");
+	if (rc == 0 && j->row.key != NULL) { /* known already: no need to read its files */
+		snprintf(j->key, sizeof j->key, "%s", j->row.key);
+		if (lt_job_known(u, j, &err) < 0)
+			rc = -1;
+		else if (j->outcome == LT_OUTCOME_ALREADY)
+			n = 0;
+	}
+	if (rc == 0 && j->outcome == LT_OUTCOME_PENDING)
+		rc = lt_docid_new(j->id, &err); /* before the parts: a spool is kept by id */
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		parts[i].name = lt_base(j->row.files[i]);
+		parts[i].media_type =
+		    j->row.type ? j->row.type : lt_upload_media_type(parts[i].name);
+		rc = lt_upload_read_part(j->row.files[i], u->max_file, &parts[i], &own[i], &err);
+	}
+	if (rc == 0 && j->row.key == NULL && !u->o->no_key) {
+		rc = lt_job_derive_key(u, j, parts, &err);
+		if (rc == 0)
+			rc = lt_job_known(u, j, &err) < 0 ? -1 : 0;
+	}
+	/* A manifest row of its own recipients is encrypted to their certificates. */
+	if (rc == 0 && j->outcome == LT_OUTCOME_PENDING && u->o->trust != NULL &&
+	    j->recipients != u->o->recipients &&
+	    (row_certs = lt_crypt_recipients(u->cfg->agency_certs_dir, j->recipients,
+	                                     j->n_recipients, u->o->trust, &err)) == NULL)
+		rc = -1;
+	if (rc == 0 && j->outcome == LT_OUTCOME_PENDING) {
+		int64_t expires = !j->row.has_expires        ? 0
+		                  : j->row.expires_at_ms > 0 ? j->row.expires_at_ms
+		                                             : u->now + j->row.expires_in_s * 1000;
+		struct lt_envelope_in in = {
+		    .recipients = j->recipients,
+		    .n_recipients = j->n_recipients,
+		    .subject = lt_job_subject(j),
+		    .document_number = j->row.number,
+		    .created_at_ms = u->now,
+		    .expires_at_ms = expires,
+		    .parts = parts,
+		    .n_parts = n,
+		    .encrypt_to = row_certs ? row_certs : u->o->encrypt_to,
+		    .replaces_id = u->o->replaces_id,
+		    .business_type = u->o->business_type,
+		};
+		in.document_id = j->id;
+		rc = lt_envelope_seal(&in, signer, u->cfg, &j->envelope, &j->envelope_len,
+		                      j->digest, &err);
+	}
+	if (rc != 0)
+		lt_job_fail(j, err.msg);
+	if (row_certs != NULL)
+		sk_X509_pop_free(row_certs, X509_free);
+	for (size_t i = 0; own != NULL && i < n; i++)
+		free(own[i].data);
+	free(own);
+	free(parts);
+}
+
+struct lt_worker {
+	struct lt_upload *u;
+	const struct lt_signer *signer;
+	pthread_t thread;
+};
+
+static void *lt_upload_worker(void *arg)
+{
+	struct lt_worker *w = arg;
+	struct lt_upload *u = w->u;
+	for (;;) {
+		pthread_mutex_lock(&u->mu);
+		size_t i = u->next < u->end ? u->next++ : SIZE_MAX;
+		pthread_mutex_unlock(&u->mu);
+		if (i == SIZE_MAX)
+			return NULL;
+		lt_job_prepare(u, w->signer, &u->jobs[i]);
+	}
+}
+
+/* Prepares rows [from, to) on n workers (the calling thread is one of them). */
+static void lt_upload_prepare(struct lt_upload *u, struct lt_worker *w, size_t n, size_t from,
+                              size_t to)
+{
+	size_t started = 1;
+	u->next = from;
+	u->end = to;
+	for (size_t i = 1; i < n && to - from > i; i++, started++) {
+		if (pthread_create(&w[i].thread, NULL, lt_upload_worker, &w[i]) != 0)
+			break;
+	}
+	lt_upload_worker(&w[0]);
+	for (size_t i = 1; i < started; i++)
+		pthread_join(w[i].thread, NULL);
+}
+
+/*
+ * Commits the sealed rows of [from, to) in one submission; when that fails,
+ * each alone, so that one bad row does not fail the others. Then asks the
+ * store which document each key went to: a row whose key another
+ * submission recorded first is already submitted.
+ */
+static void lt_upload_commit_rows(struct lt_upload *u, size_t from, size_t to)
+{
+	struct lt_submit_doc *subs = calloc(to - from, sizeof *subs);
+	size_t *idx = calloc(to - from, sizeof *idx), n = 0;
+	lt_err err;
+	if (subs == NULL || idx == NULL) {
+		for (size_t i = from; i < to; i++) {
+			if (u->jobs[i].envelope != NULL)
+				lt_job_fail(&u->jobs[i], "out of memory");
+		}
+		goto out;
+	}
+	for (size_t i = from; i < to; i++) {
+		struct lt_job *j = &u->jobs[i];
+		if (j->envelope == NULL || j->outcome != LT_OUTCOME_PENDING)
+			continue;
+		subs[n] = (struct lt_submit_doc){.document_id = j->id,
+		                                 .envelope = j->envelope,
+		                                 .len = j->envelope_len,
+		                                 .digest = j->digest,
+		                                 .recipients = j->recipients,
+		                                 .n_recipients = j->n_recipients,
+		                                 .subject = lt_job_subject(j),
+		                                 .replaces_id = u->o->replaces_id,
+		                                 .business_type = (uint32_t)u->o->business_type,
+		                                 .batch_key = j->key};
+		idx[n++] = i;
+	}
+	if (n == 0)
+		goto out;
+	int all = lt_upload_commit(u->cfg, u->store, subs, n, u->now, &err) == 0;
+	for (size_t k = 0; k < n; k++) {
+		struct lt_job *j = &u->jobs[idx[k]];
+		if (!all && (n == 1 ||
+		             lt_upload_commit(u->cfg, u->store, &subs[k], 1, u->now, &err) != 0)) {
+			lt_job_fail(j, err.msg);
+			continue;
+		}
+		char recorded[LT_DOCID_LEN + 1];
+		struct lt_txn *t = NULL;
+		int v = j->key[0] == '\0' ? 0 : lt_txn_begin(u->store, 0, &t, &err);
+		if (v == 0 && t != NULL) {
+			v = lt_batch_key_get(t, j->key, recorded, sizeof recorded, &err);
+			lt_txn_abort(t);
+		}
+		if (v < 0) {
+			lt_job_fail(j, err.msg);
+		} else if (v == 1 && strcmp(recorded, j->id) != 0) {
+			memcpy(j->id, recorded, sizeof j->id);
+			j->outcome = LT_OUTCOME_ALREADY;
+		} else {
+			j->outcome = LT_OUTCOME_SUBMITTED;
+		}
+	}
+out:
+	for (size_t i = from; i < to; i++) {
+		free(u->jobs[i].envelope);
+		u->jobs[i].envelope = NULL;
+	}
+	free(subs);
+	free(idx);
+}
+
+/* --- checking the rows ------------------------------------------------------ */
+
+/* The one check of a document's size (parts together). */
+static int lt_upload_size_ok(const struct lt_upload *u, uint64_t bytes, char *why, size_t size)
+{
+	if (bytes > (uint64_t)u->cfg->max_document_bytes) {
+		snprintf(why, size, "the document has %llu bytes; max_document_bytes allows %lld",
+		         (unsigned long long)bytes, (long long)u->cfg->max_document_bytes);
+		return 0;
+	}
+	if (bytes > u->max_file) {
+		snprintf(why, size,
+		         "the document has %llu bytes; a document may have at most %zu "
+		         "(max_message_bytes less envelope overhead)",
+		         (unsigned long long)bytes, u->max_file);
+		return 0;
+	}
+	return 1;
+}
+
+/* Checks one recipient of a manifest row: the code, and its certificate when known. */
+static void lt_upload_check_recipient(const struct lt_upload *u, const char *where,
+                                      const char *code, struct lt_problems *p)
+{
+	lt_err err;
+	char path[PATH_MAX];
+	if (lt_config_check_code(u->cfg, code, &err) != 0) {
+		lt_problem_add(p, "%s: %s", where, err.msg);
+		return;
+	}
+	if (u->cfg->agency_certs_dir[0] == '\0')
+		return;
+	snprintf(path, sizeof path, "%s/%s.crt", u->cfg->agency_certs_dir, code);
+	if (access(path, R_OK) != 0)
+		lt_problem_add(p,
+		               "%s: recipient %s is unknown: no certificate of recipient %s "
+		               "(agency_certs_dir) at %s",
+		               where, code, code, path);
+}
+
+/* Every problem of row j (files, sizes, recipients, fields) goes to p. */
+static void lt_upload_check_row(struct lt_upload *u, struct lt_job *j, struct lt_problems *p)
+{
+	char where[PATH_MAX + 64];
+	lt_err err;
+	lt_job_where(u, j, "files", where, sizeof where);
+	if (j->row.n_files > (size_t)u->cfg->max_parts)
+		lt_problem_add(p, "%s: %zu files; a document has at most %lld parts (max_parts)",
+		               where, j->row.n_files, (long long)u->cfg->max_parts);
+	j->bytes = 0;
+	int sizes_known = 1;
+	for (size_t i = 0; i < j->row.n_files; i++) {
+		const char *f = j->row.files[i];
+		struct stat st;
+		if (stat(f, &st) != 0) {
+			lt_problem_add(p, "%s: %s: %s", where, f, strerror(errno));
+			sizes_known = 0;
+		} else if (!S_ISREG(st.st_mode)) {
+			lt_problem_add(p, "%s: %s is not a regular file", where, f);
+			sizes_known = 0;
+		} else if (access(f, R_OK) != 0) {
+			lt_problem_add(p, "%s: %s cannot be read: %s", where, f, strerror(errno));
+		} else {
+			j->bytes += (uint64_t)st.st_size;
+		}
+		if (lt_part_name_check(lt_base(f), &err) != 0)
+			lt_problem_add(p, "%s: %s: %s", where, f, err.msg);
+		for (size_t k = 0; k < i; k++) {
+			if (strcmp(lt_base(j->row.files[k]), lt_base(f)) == 0) {
+				lt_problem_add(
+				    p, "%s: two parts are named %s: parts need distinct names",
+				    where, lt_base(f));
+				break;
+			}
+		}
+	}
+	char why[256];
+	if (sizes_known && !lt_upload_size_ok(u, j->bytes, why, sizeof why))
+		lt_problem_add(p, "%s: %s", where, why);
+	lt_job_where(u, j, "recipients", where, sizeof where);
+	if (j->n_recipients == 0)
+		lt_problem_add(p, "%s: no recipient (give the column, or --to for every row)",
+		               where);
+	for (size_t i = 0;
+	     j->row.line > 0 && j->recipients == (const char *const *)j->row.recipients &&
+	     i < j->n_recipients;
+	     i++) {
+		lt_upload_check_recipient(u, where, j->recipients[i], p);
+		for (size_t k = 0; k < i; k++) {
+			if (strcmp(j->recipients[k], j->recipients[i]) == 0)
+				lt_problem_add(p, "%s: names %s twice", where, j->recipients[i]);
+		}
+	}
+	lt_job_where(u, j, "subject", where, sizeof where);
+	const char *subject = lt_job_subject(j);
+	if (strlen(subject) > LT_SUBJECT_MAX || !lt_utf8_valid(subject))
+		lt_problem_add(p, "%s: the subject must be UTF-8 of at most %d bytes", where,
+		               LT_SUBJECT_MAX);
+	lt_job_where(u, j, "number", where, sizeof where);
+	if (j->row.number != NULL && (strlen(j->row.number) > 256 || !lt_utf8_valid(j->row.number)))
+		lt_problem_add(p, "%s: the number must be UTF-8 of at most 256 bytes", where);
+	lt_job_where(u, j, "expires", where, sizeof where);
+	if (j->row.has_expires && j->row.expires_at_ms > 0 && j->row.expires_at_ms <= u->now)
+		lt_problem_add(p, "%s: the time is past", where);
+}
+
+struct lt_key_ref {
+	const char *key;
+	size_t job;
+};
+
+static int lt_key_ref_cmp(const void *a, const void *b)
+{
+	const struct lt_key_ref *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+	return c ? c : x->job < y->job ? -1 : x->job > y->job;
+}
+
+/* Checks every row, and that no key of the manifest is given twice. */
+static void lt_upload_check(struct lt_upload *u, struct lt_problems *p)
+{
+	for (size_t i = 0; i < u->n_jobs; i++)
+		lt_upload_check_row(u, &u->jobs[i], p);
+	struct lt_key_ref *refs = malloc((u->n_jobs ? u->n_jobs : 1) * sizeof *refs);
+	size_t n = 0;
+	if (refs == NULL) {
+		lt_problem_add(p, "out of memory checking the keys");
+		return;
+	}
+	for (size_t i = 0; i < u->n_jobs; i++) {
+		if (u->jobs[i].row.key != NULL)
+			refs[n++] = (struct lt_key_ref){u->jobs[i].row.key, i};
+	}
+	qsort(refs, n, sizeof *refs, lt_key_ref_cmp);
+	for (size_t i = 1; i < n; i++) {
+		if (strcmp(refs[i].key, refs[i - 1].key) == 0) {
+			char where[PATH_MAX + 64];
+			lt_job_where(u, &u->jobs[refs[i].job], "key", where, sizeof where);
+			lt_problem_add(p, "%s: '%s' is also the key of line %zu: keys must differ",
+			               where, refs[i].key, u->jobs[refs[i - 1].job].row.line);
+		}
+	}
+	free(refs);
+}
+
+/* --- the jobs -------------------------------------------------------------- */
+
+/*
+ * Makes the jobs of m's rows (taking them): manifest paths relative to the
+ * manifest's folder, options where a row leaves a column empty, the label.
+ */
+static int lt_upload_jobs(struct lt_upload *u, struct lt_manifest *m, lt_err *err)
+{
+	const struct lt_upload_opts *o = u->o;
+	const char *slash = u->manifest ? strrchr(u->manifest, '/') : NULL;
+	int dlen = slash ? (int)(slash - u->manifest) : 0;
+	u->jobs = calloc(m->n_rows ? m->n_rows : 1, sizeof *u->jobs);
+	if (u->jobs == NULL)
+		return lt_err_set(err, LT_EIO, "out of memory for %zu rows", m->n_rows);
+	for (size_t i = 0; i < m->n_rows; i++) {
+		struct lt_job *j = &u->jobs[u->n_jobs++];
+		struct lt_manifest_row *r = &j->row;
+		*r = m->rows[i];
+		m->rows[i] = (struct lt_manifest_row){0};
+		for (size_t k = 0; slash != NULL && k < r->n_files; k++) {
+			char *abs = NULL;
+			if (r->files[k][0] == '/')
+				continue;
+			if (asprintf(&abs, "%.*s/%s", dlen, u->manifest, r->files[k]) < 0)
+				return lt_err_set(err, LT_EIO, "out of memory");
+			free(r->files[k]);
+			r->files[k] = abs;
+		}
+		if (r->subject == NULL && o->subject != NULL)
+			r->subject = strdup(o->subject);
+		if (r->number == NULL && o->number != NULL && o->number[0] != '\0')
+			r->number = strdup(o->number);
+		if (r->type == NULL && o->type != NULL)
+			r->type = strdup(o->type);
+		if (!r->has_expires && o->expires_in > 0) {
+			r->has_expires = 1;
+			r->expires_in_s = o->expires_in;
+		}
+		j->recipients =
+		    r->n_recipients ? (const char *const *)r->recipients : o->recipients;
+		j->n_recipients = r->n_recipients ? r->n_recipients : o->n_recipients;
+		size_t len = 1;
+		for (size_t k = 0; k < r->n_files; k++)
+			len += strlen(r->files[k]) + 3;
+		if ((j->label = malloc(len)) == NULL)
+			return lt_err_set(err, LT_EIO, "out of memory");
+		j->label[0] = '\0';
+		for (size_t k = 0; k < r->n_files; k++) {
+			if (k > 0)
+				strcat(j->label, " + ");
+			strcat(j->label, r->files[k]);
+		}
+	}
+	return 0;
+}
+
+/* --- submitting ------------------------------------------------------------ */
+
+/* Tells how row i ended: stdout for a document submitted, stderr otherwise, the report. */
+static int lt_upload_tell(struct lt_upload *u, struct lt_report *rep, size_t i, lt_err *err)
+{
+	struct lt_job *j = &u->jobs[i];
+	char where[PATH_MAX + 64];
+	if (j->row.line > 0)
+		snprintf(where, sizeof where, "%s: line %zu", u->manifest, j->row.line);
+	else
+		snprintf(where, sizeof where, "%s", j->label);
+	if (j->outcome == LT_OUTCOME_SUBMITTED)
+		printf("%s\t%s\n", j->id, j->label);
+	else if (j->outcome == LT_OUTCOME_ALREADY)
+		fprintf(stderr, "lienthong-upload: %s: already submitted as %s\n", where, j->id);
+	else
+		fprintf(stderr, "lienthong-upload: %s: failed: %s\n", where,
+		        j->reason ? j->reason : "not attempted");
+	return lt_report_row(rep, i + 1, j->row.line, j->label, j->key,
+	                     j->outcome == LT_OUTCOME_FAILED ? "" : j->id, j->outcome, j->reason,
+	                     err);
+}
+
+/* Submits every row in batches; the counts of each outcome go to counts. */
+static int lt_upload_run(struct lt_upload *u, struct lt_worker *w, size_t n_workers,
+                         struct lt_report *rep, int64_t progress_s, size_t counts[4], lt_err *err)
+{
+	struct lt_progress pg;
+	uint64_t total = 0, bytes = 0;
+	for (size_t i = 0; i < u->n_jobs; i++)
+		total += u->jobs[i].bytes;
+	lt_progress_start(&pg, u->n_jobs, total, progress_s, lt_now_ms());
+	for (size_t i = 0, end; i < u->n_jobs; i = end) {
+		uint64_t b = 0;
+		for (end = i;
+		     end < u->n_jobs && end - i < LT_UPLOAD_BATCH && b < LT_UPLOAD_BATCH_BYTES;
+		     end++)
+			b += u->jobs[end].bytes;
+		u->now = lt_now_ms();
+		lt_upload_prepare(u, w, n_workers, i, end);
+		lt_upload_commit_rows(u, i, end);
+		lt_progress_clear(&pg);
+		for (size_t k = i; k < end; k++) {
+			counts[u->jobs[k].outcome]++;
+			if (lt_upload_tell(u, rep, k, err) != 0)
+				return -1;
+		}
+		fflush(stdout);
+		bytes += b;
+		lt_progress_show(&pg, end, bytes, lt_now_ms(), pg.tty);
+	}
+	lt_progress_show(&pg, u->n_jobs, bytes, lt_now_ms(), pg.tty);
+	lt_progress_end(&pg);
+	return 0;
+}
+
+/* The summary on stderr: counts, then the failures again with their reasons. */
+static void lt_upload_summary(const struct lt_upload *u, const size_t counts[4], int64_t ms)
+{
+	fprintf(stderr,
+	        "lienthong-upload: %zu row(s): %zu submitted, %zu already submitted, %zu failed "
+	        "(%.1f s)\n",
+	        u->n_jobs, counts[LT_OUTCOME_SUBMITTED], counts[LT_OUTCOME_ALREADY],
+	        counts[LT_OUTCOME_FAILED] + counts[LT_OUTCOME_PENDING], (double)ms / 1000);
+	size_t shown = 0;
+	for (size_t i = 0; i < u->n_jobs; i++) {
+		const struct lt_job *j = &u->jobs[i];
+		if (j->outcome == LT_OUTCOME_SUBMITTED || j->outcome == LT_OUTCOME_ALREADY)
+			continue;
+		if (shown++ == LT_UPLOAD_FAILS_SHOWN) {
+			fprintf(stderr, "  ... and more (--report lists every row)\n");
+			break;
+		}
+		fprintf(stderr, "  failed: row %zu (%s): %s\n", i + 1, j->label,
+		        j->reason ? j->reason : "not attempted");
+	}
+}
+
+static void lt_upload_free(struct lt_upload *u)
+{
+	for (size_t i = 0; u->jobs != NULL && i < u->n_jobs; i++) {
+		lt_manifest_row_free(&u->jobs[i].row);
+		free(u->jobs[i].label);
+		free(u->jobs[i].reason);
+		free(u->jobs[i].envelope);
+	}
+	free(u->jobs);
 }
 
 /* Seals and submits a recall or update of o->replaces_id: a document without parts. */
@@ -262,8 +855,59 @@ static int lt_upload_request(const struct lt_config *cfg, const struct lt_signer
 	return rc;
 }
 
+struct lt_problem_ref {
+	size_t line, i;
+	const char *msg;
+};
+
+static int lt_problem_ref_cmp(const void *a, const void *b)
+{
+	const struct lt_problem_ref *x = a, *y = b;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Prints the problems, a manifest's in the order of its lines. */
+static void lt_upload_print_problems(const struct lt_problems *p, const char *manifest)
+{
+	struct lt_problem_ref *refs = calloc(p->n ? p->n : 1, sizeof *refs);
+	size_t plen = manifest ? strlen(manifest) : 0;
+	for (size_t i = 0; refs != NULL && i < p->n; i++) {
+		refs[i] = (struct lt_problem_ref){.i = i, .msg = p->msg[i]};
+		if (manifest != NULL && strncmp(p->msg[i], manifest, plen) == 0 &&
+		    strncmp(p->msg[i] + plen, ": line ", 7) == 0)
+			refs[i].line = strtoul(p->msg[i] + plen + 7, NULL, 10);
+	}
+	if (refs != NULL)
+		qsort(refs, p->n, sizeof *refs, lt_problem_ref_cmp);
+	for (size_t i = 0; i < p->n; i++)
+		fprintf(stderr, "lienthong-upload: %s\n", refs ? refs[i].msg : p->msg[i]);
+	if (p->total > p->n)
+		fprintf(stderr, "lienthong-upload: ... and %zu more problem(s)\n", p->total - p->n);
+	free(refs);
+}
+
+/* Checks the --to codes: the pattern, and a certificate when agency_certs_dir is set. */
+static int lt_upload_check_to(const struct lt_config *cfg, const char *const *codes, size_t n)
+{
+	int bad = 0;
+	for (size_t i = 0; cfg->agency_certs_dir[0] != '\0' && i < n; i++) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%s/%s.crt", cfg->agency_certs_dir, codes[i]);
+		if (access(path, R_OK) != 0) {
+			lt_log_error("--to: recipient %s is unknown: no certificate of recipient "
+			             "%s (agency_certs_dir) at %s",
+			             codes[i], codes[i], path);
+			bad = 1;
+		}
+	}
+	return bad ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+	enum { OPT_FORMAT = 256, OPT_DRY, OPT_REPORT, OPT_PROGRESS, OPT_NOKEY };
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"to", required_argument, NULL, 't'},
@@ -276,18 +920,26 @@ int main(int argc, char **argv)
 	    {"recall", required_argument, NULL, 'R'},
 	    {"update", required_argument, NULL, 'U'},
 	    {"replaces", required_argument, NULL, 'X'},
+	    {"manifest", required_argument, NULL, 'f'},
+	    {"format", required_argument, NULL, OPT_FORMAT},
+	    {"dry-run", no_argument, NULL, OPT_DRY},
+	    {"report", required_argument, NULL, OPT_REPORT},
+	    {"progress", required_argument, NULL, OPT_PROGRESS},
+	    {"no-key", no_argument, NULL, OPT_NOKEY},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *replaces_id = NULL;
 	Lienthong__BusinessType business_type = LIENTHONG__BUSINESS_TYPE__BUSINESS_NEW;
 	const char *config = NULL, *subject = NULL, *number = "", *type = NULL;
+	const char *manifest = NULL, *report = NULL;
 	char *to = NULL;
-	long long expires_in = 0;
+	long long expires_in = 0, progress_s = 10;
 	int encrypt = -1; /* -1: as encrypt_parts says */
+	int format = -1, dry_run = 0, no_key = 0;
 	int c;
 	lt_log_init(argv[0], LT_LOG_INFO);
-	while ((c = getopt_long(argc, argv, "c:t:s:n:m:e:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:t:s:n:m:e:f:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			config = optarg;
@@ -339,6 +991,41 @@ int main(int argc, char **argv)
 			                           : LIENTHONG__BUSINESS_TYPE__BUSINESS_REPLACE;
 			break;
 		}
+		case 'f':
+			manifest = optarg;
+			break;
+		case OPT_FORMAT:
+			format = strcmp(optarg, "csv") == 0     ? LT_MANIFEST_CSV
+			         : strcmp(optarg, "jsonl") == 0 ? LT_MANIFEST_JSONL
+			                                        : -2;
+			if (format == -2) {
+				fprintf(stderr,
+				        "lienthong-upload: --format is csv or jsonl, not '%s'\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		case OPT_DRY:
+			dry_run = 1;
+			break;
+		case OPT_REPORT:
+			report = optarg;
+			break;
+		case OPT_PROGRESS: {
+			char *end;
+			progress_s = strtoll(optarg, &end, 10);
+			if (*end != '\0' || progress_s < 0 || progress_s > 86400) {
+				fprintf(stderr,
+				        "lienthong-upload: --progress wants seconds (0 to 86400), "
+				        "not '%s'\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		}
+		case OPT_NOKEY:
+			no_key = 1;
+			break;
 		case 'h':
 			lt_upload_usage(stdout);
 			return 0;
@@ -350,41 +1037,48 @@ int main(int argc, char **argv)
 	int control = business_type == LIENTHONG__BUSINESS_TYPE__BUSINESS_REVOKE ||
 	              business_type == LIENTHONG__BUSINESS_TYPE__BUSINESS_UPDATE;
 	int files = argc - optind;
+	if (manifest != NULL && format == -1)
+		format = lt_manifest_format_of(manifest);
 	const char *usage =
-	    config == NULL         ? "-c FILE is required"
-	    : to == NULL           ? "--to CODE[,CODE...] is required"
-	    : control && files > 0 ? "--recall and --update take no FILE"
+	    config == NULL                               ? "-c FILE is required"
+	    : to == NULL && manifest == NULL             ? "--to CODE[,CODE...] is required"
+	    : control && (files > 0 || manifest != NULL) ? "--recall and --update take no FILE"
 	    : business_type == LIENTHONG__BUSINESS_TYPE__BUSINESS_UPDATE && subject == NULL &&
 	            number[0] == '\0'
 	        ? "--update needs the corrected --subject or --number"
-	    : business_type == LIENTHONG__BUSINESS_TYPE__BUSINESS_REPLACE && files != 1
+	    : business_type == LIENTHONG__BUSINESS_TYPE__BUSINESS_REPLACE &&
+	            (files != 1 || manifest != NULL)
 	        ? "--replaces takes exactly one FILE"
-	    : !control && files == 0 ? "no FILE to submit"
-	                             : NULL;
+	    : manifest != NULL && files > 0 ? "give FILEs or --manifest, not both"
+	    : manifest != NULL && format < 0
+	        ? "cannot tell the manifest's format from its name: give --format csv|jsonl"
+	    : !control && files == 0 && manifest == NULL ? "no FILE to submit"
+	                                                 : NULL;
 	if (usage != NULL) {
 		fprintf(stderr, "lienthong-upload: %s\nTry 'lienthong-upload --help'.\n", usage);
 		return 2;
 	}
 
 	static struct lt_config cfg;
-	struct lt_signer signer = {0};
+	struct lt_signer signer = {0}, *signers = NULL;
+	struct lt_worker *workers = NULL;
+	size_t n_workers = 0;
 	struct lt_store *store = NULL;
 	struct lt_trust *trust = NULL;
 	STACK_OF(X509) *encrypt_to = NULL;
 	const char *recipients[LT_RECIPIENTS_MAX];
-	size_t n_recipients = 0, n_docs = (size_t)(argc - optind);
-	struct lt_upload_doc *docs = calloc(n_docs ? n_docs : 1, sizeof *docs);
-	struct lt_submit_doc *subs = calloc(n_docs ? n_docs : 1, sizeof *subs);
+	size_t n_recipients = 0, counts[4] = {0};
+	struct lt_manifest rows = {0};
+	struct lt_problems problems = {0};
+	struct lt_report rep = {0};
+	struct lt_upload u = {.manifest = manifest, .jsonl = format == LT_MANIFEST_JSONL};
 	lt_err err;
-	int rc = 1, failed = 0;
+	int rc = 1;
+	int64_t started = lt_now_ms();
 
-	if (docs == NULL || subs == NULL) {
-		lt_log_error("out of memory for %zu documents", n_docs);
-		goto out;
-	}
 	if (lt_config_load(&cfg, config, &err) != 0 ||
-	    lt_upload_recipients(&cfg, to, recipients, LT_RECIPIENTS_MAX, &n_recipients, &err) !=
-	        0 ||
+	    (to != NULL && lt_upload_recipients(&cfg, to, recipients, LT_RECIPIENTS_MAX,
+	                                        &n_recipients, &err) != 0) ||
 	    lt_signer_load(&signer, cfg.key_file, cfg.cert_file, &err) != 0 ||
 	    lt_pki_check_valid_now(signer.cert, cfg.cert_file, lt_now_ms(), &err) != 0) {
 		lt_log_error("%s", err.msg);
@@ -395,6 +1089,8 @@ int main(int argc, char **argv)
 		             signer.code, cfg.agency_code);
 		goto out;
 	}
+	if (lt_upload_check_to(&cfg, recipients, n_recipients) != 0)
+		goto out;
 	struct lt_upload_opts uo = {.recipients = recipients,
 	                            .n_recipients = n_recipients,
 	                            .subject = subject,
@@ -402,7 +1098,8 @@ int main(int argc, char **argv)
 	                            .type = type,
 	                            .expires_in = expires_in,
 	                            .replaces_id = replaces_id,
-	                            .business_type = business_type};
+	                            .business_type = business_type,
+	                            .no_key = no_key};
 	if (encrypt == 1 || (encrypt == -1 && cfg.encrypt_parts)) {
 		if (cfg.agency_certs_dir[0] == '\0') {
 			lt_log_error("%s: set agency_certs_dir (the recipients' certificates) to "
@@ -411,89 +1108,106 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		if ((trust = lt_trust_load(cfg.ca_file, &err)) == NULL ||
-		    (encrypt_to = lt_crypt_recipients(cfg.agency_certs_dir, recipients,
-		                                      n_recipients, trust, &err)) == NULL) {
+		    (n_recipients > 0 &&
+		     (encrypt_to = lt_crypt_recipients(cfg.agency_certs_dir, recipients,
+		                                       n_recipients, trust, &err)) == NULL)) {
 			lt_log_error("%s", err.msg);
 			goto out;
 		}
 		uo.encrypt_to = encrypt_to;
+		uo.trust = trust;
 	}
-	int64_t now = lt_now_ms();
-	/* Room for the envelope around the part: header, certificate, signature. */
-	size_t overhead = 4096 + signer.cert_der_len;
-	size_t max_file =
-	    (size_t)cfg.max_message_bytes > overhead ? (size_t)cfg.max_message_bytes - overhead : 0;
 	if (control) {
 		if (lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err) != 0 ||
-		    lt_upload_request(&cfg, &signer, store, &uo, now, &err) != 0) {
+		    lt_upload_request(&cfg, &signer, store, &uo, lt_now_ms(), &err) != 0) {
 			lt_log_error("%s", err.msg);
 			goto out;
 		}
 		rc = 0;
 		goto out;
 	}
-	/* First pass: every file exists, is regular and fits, before anything is submitted. */
-	for (int i = optind; i < argc; i++) {
-		struct stat st;
-		if (stat(argv[i], &st) != 0) {
-			lt_log_error("cannot read %s: %s", argv[i], strerror(errno));
-			failed++;
-		} else if (!S_ISREG(st.st_mode)) {
-			lt_log_error("%s is not a regular file", argv[i]);
-			failed++;
-		} else if ((size_t)st.st_size > max_file) {
-			lt_log_error("%s has %lld bytes; a document may have at most %zu "
-			             "(max_message_bytes less envelope overhead)",
-			             argv[i], (long long)st.st_size, max_file);
-			failed++;
-		}
-	}
-	if (failed > 0) {
-		lt_log_error("%d of %zu file(s) cannot be submitted; nothing was submitted", failed,
-		             n_docs);
-		goto out;
-	}
-	if (lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err) != 0) {
+	u.cfg = &cfg;
+	u.o = &uo;
+	u.now = lt_now_ms();
+	/* Room for the envelope around the parts: header, certificate, signature. */
+	size_t overhead = 4096 + signer.cert_der_len;
+	u.max_file =
+	    (size_t)cfg.max_message_bytes > overhead ? (size_t)cfg.max_message_bytes - overhead : 0;
+	if ((manifest != NULL
+	         ? lt_manifest_load(manifest, (enum lt_manifest_format)format, &rows, &problems,
+	                            &err)
+	         : lt_rows_from_args(&rows, argv + optind, files, &problems, &err)) != 0 ||
+	    lt_upload_jobs(&u, &rows, &err) != 0) {
 		lt_log_error("%s", err.msg);
 		goto out;
 	}
-	/* Then batches: read, sign, commit (one fsync), print, free: bounded memory. */
-	for (size_t i = 0, n; i < n_docs; i += n) {
-		size_t bytes = 0;
-		for (n = 0; i + n < n_docs && n < LT_UPLOAD_BATCH && bytes < LT_UPLOAD_BATCH_BYTES;
-		     n++) {
-			size_t j = i + n;
-			const char *path = argv[optind + (int)j];
-			if (lt_upload_seal(&cfg, &signer, &uo, path, now, &docs[j], &subs[j],
-			                   &err) != 0) {
-				lt_log_error("%s; %zu of %zu document(s) were submitted (listed "
-				             "above)",
-				             err.msg, i, n_docs);
-				goto out;
-			}
-			bytes += docs[j].envelope_len;
-		}
-		if (lt_upload_commit(&cfg, store, subs + i, n, now, &err) != 0) {
-			lt_log_error("%s; %zu of %zu document(s) were submitted (listed above)",
-			             err.msg, i, n_docs);
+	if (manifest != NULL && !rows.has_recipients && to == NULL)
+		lt_problem_add(&problems,
+		               "%s: no recipients column: give the recipients of every row with "
+		               "--to",
+		               manifest);
+	else
+		lt_upload_check(&u, &problems);
+	lt_upload_print_problems(&problems, manifest);
+	if (dry_run) {
+		uint64_t bytes = 0;
+		for (size_t i = 0; i < u.n_jobs; i++)
+			bytes += u.jobs[i].bytes;
+		if (cfg.agency_certs_dir[0] == '\0')
+			fprintf(stderr, "lienthong-upload: note: agency_certs_dir is not set: "
+			                "recipients were checked against the code pattern only, "
+			                "not against known agencies\n");
+		fprintf(stderr,
+		        "lienthong-upload: dry run: %zu row(s), %llu bytes, %zu problem(s); "
+		        "nothing was submitted\n",
+		        u.n_jobs, (unsigned long long)bytes, problems.total);
+		rc = problems.total > 0;
+		goto out;
+	}
+	if (problems.total > 0) {
+		lt_log_error("%zu problem(s) in %zu row(s); nothing was submitted", problems.total,
+		             u.n_jobs);
+		goto out;
+	}
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	n_workers = cpus < 1                       ? 1
+	            : cpus > LT_UPLOAD_THREADS_MAX ? LT_UPLOAD_THREADS_MAX
+	                                           : (size_t)cpus;
+	signers = calloc(n_workers, sizeof *signers);
+	workers = calloc(n_workers, sizeof *workers);
+	if (signers == NULL || workers == NULL || pthread_mutex_init(&u.mu, NULL) != 0) {
+		lt_log_error("out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n_workers; i++) {
+		workers[i] = (struct lt_worker){.u = &u, .signer = &signers[i]};
+		if (lt_signer_load(&signers[i], cfg.key_file, cfg.cert_file, &err) != 0) {
+			lt_log_error("%s", err.msg);
 			goto out;
 		}
-		for (size_t j = i; j < i + n; j++) {
-			printf("%s\t%s\n", docs[j].id, argv[optind + (int)j]);
-			free(docs[j].file);
-			free(docs[j].envelope);
-			docs[j].file = docs[j].envelope = NULL;
-		}
-		fflush(stdout);
 	}
-	rc = 0;
+	if (lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err) != 0 ||
+	    (report != NULL && lt_report_open(&rep, report, &err) != 0)) {
+		lt_log_error("%s", err.msg);
+		goto out;
+	}
+	u.store = store;
+	if (lt_upload_run(&u, workers, n_workers, &rep, progress_s, counts, &err) != 0 ||
+	    lt_report_close(&rep, &err) != 0) {
+		lt_log_error("%s", err.msg);
+		goto out;
+	}
+	lt_upload_summary(&u, counts, lt_now_ms() - started);
+	rc = counts[LT_OUTCOME_SUBMITTED] + counts[LT_OUTCOME_ALREADY] == u.n_jobs ? 0 : 1;
 out:
-	for (size_t i = 0; docs != NULL && i < n_docs; i++) {
-		free(docs[i].file);
-		free(docs[i].envelope);
-	}
-	free(docs);
-	free(subs);
+	lt_report_close(&rep, &err);
+	lt_upload_free(&u);
+	lt_manifest_free(&rows);
+	lt_problems_free(&problems);
+	for (size_t i = 0; signers != NULL && i < n_workers; i++)
+		lt_signer_free(&signers[i]);
+	free(signers);
+	free(workers);
 	lt_store_close(store);
 	if (encrypt_to != NULL)
 		sk_X509_pop_free(encrypt_to, X509_free);

@@ -8,12 +8,19 @@
 #include "../proto/lt_envelope.h"
 #include "lt_index.h"
 
-enum { LT_RETENTION_STATUS, LT_RETENTION_DOCS, LT_RETENTION_INBOX, LT_RETENTION_PHASES };
+enum {
+	LT_RETENTION_STATUS,
+	LT_RETENTION_DOCS,
+	LT_RETENTION_INBOX,
+	LT_RETENTION_KEYS,
+	LT_RETENTION_PHASES
+};
 
 static const enum lt_db lt_retention_dbs[LT_RETENTION_PHASES] = {
     [LT_RETENTION_STATUS] = LT_DB_STATUS,
     [LT_RETENTION_DOCS] = LT_DB_DOCS,
     [LT_RETENTION_INBOX] = LT_DB_INBOX,
+    [LT_RETENTION_KEYS] = LT_DB_KEYS,
 };
 
 struct lt_retention_key {
@@ -33,6 +40,9 @@ struct lt_retention_scan {
 	/* docs phase: what the statuses of one document say */
 	size_t rows, final_rows;
 	int64_t last_change_ms;
+	/* keys phase: the status rows of the document a key names */
+	const uint8_t *prefix;
+	size_t plen;
 };
 
 /*
@@ -107,6 +117,42 @@ static int lt_retention_docs(struct lt_retention_scan *sc, const void *key, size
 	return 0;
 }
 
+/* Counts one status row when its key starts with sc->prefix, else ends the scan. */
+static int lt_retention_prefix_row(void *ctx, const void *key, size_t klen, const void *val,
+                                   size_t vlen, lt_err *err)
+{
+	struct lt_retention_scan *sc = ctx;
+	(void)val, (void)vlen, (void)err;
+	if (klen < sc->plen || memcmp(key, sc->prefix, sc->plen) != 0)
+		return 1;
+	sc->rows++;
+	return 1; /* one is enough */
+}
+
+/* keys: a batch key goes once its document has no status row left. */
+static int lt_retention_keys(struct lt_retention_scan *sc, const void *key, size_t klen,
+                             const void *val, size_t vlen, lt_err *err)
+{
+	Lienthong__Store__KeyRecord *kr = lienthong__store__key_record__unpack(NULL, vlen, val);
+	uint8_t from[LT_DOCID_LEN + 1];
+	size_t dlen = kr ? strlen(kr->document_id) : 0;
+	int rc = 0;
+	if (kr != NULL && dlen <= LT_DOCID_LEN) {
+		memcpy(from, kr->document_id, dlen);
+		from[dlen] = '\0';
+		sc->prefix = from;
+		sc->plen = dlen + 1;
+		sc->rows = 0;
+		rc = lt_txn_scan(sc->t, LT_DB_STATUS, from, dlen + 1, lt_retention_prefix_row, sc,
+		                 err);
+		if (rc == 0 && sc->rows == 0)
+			lt_retention_mark(sc, key, klen);
+	}
+	if (kr != NULL)
+		lienthong__store__key_record__free_unpacked(kr, NULL);
+	return rc;
+}
+
 static int lt_retention_row(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
                             lt_err *err)
 {
@@ -122,6 +168,8 @@ static int lt_retention_row(void *ctx, const void *key, size_t klen, const void 
 	sc->visits++;
 	if (r->phase == LT_RETENTION_DOCS)
 		return lt_retention_docs(sc, key, klen, err);
+	if (r->phase == LT_RETENTION_KEYS)
+		return lt_retention_keys(sc, key, klen, val, vlen, err);
 	if (r->phase == LT_RETENTION_STATUS) {
 		Lienthong__Store__StatusRecord *st =
 		    lienthong__store__status_record__unpack(NULL, vlen, val);
@@ -197,6 +245,7 @@ int lt_retention_step(struct lt_retention *r, struct lt_store *s,
 	}
 	uint64_t *count = r->phase == LT_RETENTION_STATUS ? &counts->statuses
 	                  : r->phase == LT_RETENTION_DOCS ? &counts->bodies
+	                  : r->phase == LT_RETENTION_KEYS ? &counts->keys
 	                                                  : &counts->inbox;
 	*count += sc.n_del;
 	if (!sc.more) {
@@ -237,10 +286,11 @@ void lt_retention_tick(struct lt_store *s, const struct lt_config *cfg, int64_t 
 	if (!pass_done)
 		return;
 	r.next_pass_ms = now_ms + LT_RETENTION_PAUSE_MS;
-	if (done.bodies + done.statuses + done.inbox > 0)
+	if (done.bodies + done.statuses + done.inbox + done.keys > 0)
 		lt_log_info("retention: deleted %llu sent document bodies, %llu final statuses, "
-		            "%llu inbox records past their retention",
+		            "%llu inbox records past their retention, %llu batch keys of "
+		            "forgotten documents",
 		            (unsigned long long)done.bodies, (unsigned long long)done.statuses,
-		            (unsigned long long)done.inbox);
+		            (unsigned long long)done.inbox, (unsigned long long)done.keys);
 	done = (struct lt_retention_counts){0};
 }

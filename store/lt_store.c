@@ -40,6 +40,7 @@ static const char *const lt_db_names[LT_DB_COUNT] = {
     [LT_DB_META] = "meta",       [LT_DB_DOCS] = "docs",   [LT_DB_STATUS] = "status",
     [LT_DB_OUTQ] = "outq",       [LT_DB_INBOX] = "inbox", [LT_DB_QUARANTINE] = "quarantine",
     [LT_DB_HISTORY] = "history", [LT_DB_INDEX] = "index", [LT_DB_BUSINESS] = "business",
+    [LT_DB_KEYS] = "keys",
 };
 
 const char *lt_db_name(enum lt_db db)
@@ -703,4 +704,41 @@ int lt_quarantine_stats(struct lt_txn *t, struct lt_quarantine_stats *st, lt_err
 	    lt_meta_get_u64(t, "q.dropped_bytes", &st->dropped_bytes, &found, err) != 0)
 		return -1;
 	return 0;
+}
+
+static int lt_batch_key_check(const char *key, lt_err *err)
+{
+	size_t n = strlen(key);
+	if (n == 0 || n > LT_BATCH_KEY_MAX)
+		return lt_err_set(err, LT_EINVAL, "a batch key has 1 to %d bytes, not %zu",
+		                  LT_BATCH_KEY_MAX, n);
+	return 0;
+}
+
+int lt_batch_key_get(struct lt_txn *t, const char *key, char *doc_id, size_t size, lt_err *err)
+{
+	const void *val;
+	size_t vlen;
+	if (lt_batch_key_check(key, err) != 0 ||
+	    lt_txn_get(t, LT_DB_KEYS, key, strlen(key), &val, &vlen, err) != 0)
+		return -1;
+	if (val == NULL)
+		return 0;
+	Lienthong__Store__KeyRecord *rec = lienthong__store__key_record__unpack(NULL, vlen, val);
+	if (rec == NULL)
+		return lt_err_set(err, LT_EIO, "key record of batch key '%s' is corrupt", key);
+	snprintf(doc_id, size, "%s", rec->document_id);
+	lienthong__store__key_record__free_unpacked(rec, NULL);
+	return 1;
+}
+
+int lt_batch_key_put(struct lt_txn *t, const char *key, const char *doc_id, int64_t now_ms,
+                     lt_err *err)
+{
+	Lienthong__Store__KeyRecord rec = LIENTHONG__STORE__KEY_RECORD__INIT;
+	rec.document_id = (char *)doc_id;
+	rec.at_ms = now_ms;
+	if (lt_batch_key_check(key, err) != 0)
+		return -1;
+	return lt_txn_put_pb(t, LT_DB_KEYS, key, strlen(key), &rec.base, err);
 }

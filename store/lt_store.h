@@ -14,6 +14,9 @@
  *   business    "<sender>\0<document id>" -> BusinessRecord: the business status
  *               of a received document, and recalls that came before it
  *               (consumers/lt_business.h)
+ *   keys        batch row key -> KeyRecord: the document submitted for a row
+ *               of lienthong-upload, recorded with it (producers/lt_submit.h);
+ *               removed by retention once the document has no status row left
  *   history     every change of a status record, in order; index: the
  *               status records by status, recipient, time and subject word,
  *               and counters (both kept by store/lt_index.h)
@@ -55,6 +58,7 @@ enum lt_db {
 	LT_DB_HISTORY, /* store/lt_index.h */
 	LT_DB_INDEX,   /* store/lt_index.h */
 	LT_DB_BUSINESS,
+	LT_DB_KEYS, /* batch key -> KeyRecord: lt_batch_key_get/put below */
 	LT_DB_COUNT
 };
 
@@ -166,5 +170,15 @@ struct lt_quarantine_stats {
 	uint64_t dropped, dropped_bytes; /* dropped at the ceiling since the store was made */
 };
 int lt_quarantine_stats(struct lt_txn *t, struct lt_quarantine_stats *st, lt_err *err);
+
+/*
+ * Batch keys (keys db): a key is 1 to LT_BATCH_KEY_MAX bytes without NUL.
+ * lt_batch_key_get: 1 and the document id in doc_id[size] when the key is
+ * recorded, 0 when it is not, -1 on error. lt_batch_key_put records it.
+ */
+#define LT_BATCH_KEY_MAX 200
+int lt_batch_key_get(struct lt_txn *t, const char *key, char *doc_id, size_t size, lt_err *err);
+int lt_batch_key_put(struct lt_txn *t, const char *key, const char *doc_id, int64_t now_ms,
+                     lt_err *err);
 
 #endif

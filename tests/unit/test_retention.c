@@ -9,6 +9,7 @@
 
 #include "../../consumers/lt_quarantine.h"
 #include "../../producers/lt_submit.h"
+#include "../../proto/lt_envelope.h"
 #include "../../store/lt_retention.h"
 #include "../../store/lt_store.h"
 #include "lt_check.h"
@@ -176,6 +177,75 @@ static void test_sent(void)
 	lt_store_close(store);
 }
 
+static int key_doc(const char *key, char id[LT_DOCID_LEN + 1])
+{
+	struct lt_txn *t = NULL;
+	lt_err err;
+	int v = -1;
+	if (CHECK_OK(lt_txn_begin(store, 0, &t, &err), err)) {
+		v = lt_batch_key_get(t, key, id, LT_DOCID_LEN + 1, &err);
+		lt_txn_abort(t);
+	}
+	return v;
+}
+
+/*
+ * Batch keys: a row's key is recorded with its document; a document whose key
+ * is recorded (earlier, or earlier in the same batch) is skipped; the key goes
+ * once the document's statuses are forgotten.
+ */
+static void test_batch_keys(void)
+{
+	static uint8_t env[3][50], digest[32];
+	static const char *const keys[] = {"row-1", "row-1", "row-2"};
+	struct lt_submit_doc docs[3];
+	struct lt_retention r = {0};
+	struct lt_retention_counts c = {0};
+	char id[LT_DOCID_LEN + 1];
+	lt_err err;
+	store = fresh_store();
+	if (store == NULL)
+		return;
+	for (int i = 0; i < 3; i++) {
+		memset(env[i], 'k' + i, sizeof env[i]);
+		docs[i] = (struct lt_submit_doc){.document_id = ids[i],
+		                                 .envelope = env[i],
+		                                 .len = sizeof env[i],
+		                                 .digest = digest,
+		                                 .recipients = recipients,
+		                                 .n_recipients = 2,
+		                                 .subject = "s",
+		                                 .batch_key = keys[i]};
+	}
+	CHECK_OK(lt_submit(store, docs, 3, NOW, &err), err);
+	CHECK(doc_present(ids[0]) == 1);
+	CHECK(doc_present(ids[1]) == 0); /* same key as ids[0]: skipped */
+	CHECK(doc_present(ids[2]) == 1);
+	CHECK(key_doc("row-1", id) == 1 && strcmp(id, ids[0]) == 0);
+	CHECK(key_doc("row-2", id) == 1 && strcmp(id, ids[2]) == 0);
+	CHECK(key_doc("row-3", id) == 0);
+	CHECK_OK(lt_submit(store, &docs[1], 1, NOW, &err), err); /* a re-run: still skipped */
+	CHECK(doc_present(ids[1]) == 0);
+	docs[0].batch_key = "";
+	CHECK(lt_submit(store, docs, 1, NOW, &err) == 0); /* same bytes, no key: accepted */
+	static char long_key[LT_BATCH_KEY_MAX + 2];
+	memset(long_key, 'x', LT_BATCH_KEY_MAX + 1);
+	docs[1].batch_key = long_key;
+	CHECK(lt_submit(store, &docs[1], 1, NOW, &err) == -1 && err.code == LT_EINVAL);
+	CHECK(doc_present(ids[1]) == 0);
+
+	set_status(ids[0], "RECV.A", LIENTHONG__STORE__DOC_STATUS__DELIVERED, NOW);
+	set_status(ids[0], "RECV.B", LIENTHONG__STORE__DOC_STATUS__DELIVERED, NOW);
+	set_status(ids[2], "RECV.A", LIENTHONG__STORE__DOC_STATUS__DELIVERED, NOW);
+	CHECK(full_pass(&r, NOW + 2 * DAY, &c) > 0);
+	CHECK(c.keys == 0); /* statuses still there */
+	CHECK(full_pass(&r, NOW + 11 * DAY, &c) > 0);
+	CHECK(c.keys == 1);
+	CHECK(key_doc("row-1", id) == 0);
+	CHECK(key_doc("row-2", id) == 1); /* ids[2] is still sent to RECV.B */
+	lt_store_close(store);
+}
+
 /* Inbox records: forgotten after their retention, but not while pending. */
 static void test_inbox(void)
 {
@@ -336,6 +406,7 @@ int main(void)
 		return 1;
 	LT_RUN(test_sent);
 	LT_RUN(test_inbox);
+	LT_RUN(test_batch_keys);
 	LT_RUN(test_bounded_steps);
 	LT_RUN(test_quarantine_bounds);
 	lt_tmpdir_remove(tmp);
