@@ -30,7 +30,9 @@
 #include "../clock/lt_clock.h"
 #include "../consumers/lt_business.h"
 #include "../consumers/lt_deliver.h"
+#include "../consumers/lt_inbox.h"
 #include "../consumers/lt_receive.h"
+#include "../consumers/lt_xfer.h"
 #include "../log/lt_log.h"
 #include "../producers/lt_forward.h"
 #include "../producers/lt_submitd.h"
@@ -67,6 +69,7 @@ struct lt_agent {
 	struct lt_trust *trust;
 	struct lt_store *store;
 	struct lt_target *target;
+	struct lt_xfer *xfer; /* streamed documents being received */
 	struct lt_forward *fw;
 	struct lt_submitd *submitd;
 	struct lt_recv recv;
@@ -126,7 +129,8 @@ static int lt_agent_setup(struct lt_agent *a, const char *path, int check, lt_er
 		                  path);
 	if (a->cfg.target_url[0] == '\0' && mkdir(a->cfg.target_dir, 0750) != 0 && errno != EEXIST)
 		return lt_err_errno(err, errno, "cannot create target_dir %s", a->cfg.target_dir);
-	if ((a->target = lt_target_new(&a->cfg, err)) == NULL)
+	if ((a->target = lt_target_new(&a->cfg, err)) == NULL ||
+	    (a->xfer = lt_xfer_new(&a->cfg, err)) == NULL)
 		return -1;
 	if (lt_signer_load(&a->signer, a->cfg.key_file, a->cfg.cert_file, err) != 0)
 		return -1;
@@ -163,7 +167,8 @@ static int lt_agent_setup(struct lt_agent *a, const char *path, int check, lt_er
 	                           .store = a->store,
 	                           .signer = &a->signer,
 	                           .trust = a->trust,
-	                           .target = a->target};
+	                           .target = a->target,
+	                           .xfer = a->xfer};
 	return 0;
 }
 
@@ -295,6 +300,7 @@ static void lt_agent_teardown(struct lt_agent *a)
 {
 	lt_submitd_stop(a->submitd);
 	lt_receive_free(a->rx);
+	lt_xfer_free(a->xfer);
 	if (a->fw != NULL)
 		lt_forward_free(a->fw, 5000);
 	lt_store_close(a->store);
@@ -374,7 +380,8 @@ int main(int argc, char **argv)
 			lt_log_warn("outbox: %s", err.msg);
 		lt_retention_tick(a.store, &a.cfg, now);
 		lt_trust_crl_tick(a.trust, now);
-		if ((lt_receive_tick(a.rx, now) | lt_business_scan(&a.recv, now)) > 0)
+		if ((lt_receive_tick(a.rx, now) | lt_business_scan(&a.recv, now) |
+		     lt_inbox_transfers(&a.recv, now)) > 0)
 			lt_forward_wake(a.fw); /* receipts are waiting in the outbox */
 		lt_agent_watch(&a, now);
 	}

@@ -14,6 +14,8 @@
  *   business    "<sender>\0<document id>" -> BusinessRecord: the business status
  *               of a received document, and recalls that came before it
  *               (consumers/lt_business.h)
+ *   transfers   "<sender>\0<document id>" -> TransferRecord: a streamed
+ *               document being received chunk by chunk (consumers/lt_xfer.h)
  *   history     every change of a status record, in order; index: the
  *               status records by status, recipient, time and subject word,
  *               and counters (both kept by store/lt_index.h)
@@ -55,6 +57,7 @@ enum lt_db {
 	LT_DB_HISTORY, /* store/lt_index.h */
 	LT_DB_INDEX,   /* store/lt_index.h */
 	LT_DB_BUSINESS,
+	LT_DB_TRANSFERS, /* consumers/lt_xfer.h */
 	LT_DB_COUNT
 };
 
