@@ -70,12 +70,15 @@
  * SENDER's receipt topic.
  * For tests only; never installed.
  */
+#include <fcntl.h>
 #include <getopt.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../broker-adapter/lt_kafka.h"
@@ -667,7 +670,7 @@ out:
 	return rc;
 }
 
-/* Reads a whole file (a streamed part: any size) into memory; NULL on failure. */
+/* Reads a whole file into memory; NULL on failure (or when it is empty). */
 static uint8_t *lt_forge_slurp(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
@@ -735,36 +738,56 @@ static int lt_forge_stream(const struct lt_forge_opts *o, const char *path, stru
                            rd_kafka_t *rk, const char *topic, long *published, lt_err *err)
 {
 	struct lt_part_in parts[9] = {{0}};
-	uint8_t *data[9] = {0}, sha[9][LT_DIGEST_LEN], *chunk_sha[9] = {0}, *env = NULL;
-	size_t n = (size_t)o->n_streamed + 1, env_len = 0;
+	uint8_t sha[9][LT_DIGEST_LEN], *chunk_sha[9] = {0}, *env = NULL, *inline_data = NULL;
+	uint8_t *buf = NULL;
+	int fds[9] = {-1, -1, -1, -1, -1, -1, -1, -1, -1};
+	size_t n = (size_t)o->n_streamed + 1, env_len = 0, inline_len = 0;
 	uint32_t cb = (uint32_t)(o->chunk_bytes > 0 ? o->chunk_bytes : cfg->chunk_bytes);
 	char names[9][32], alien[LT_DOCID_LEN + 1];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	int rc = -1;
+	if (ctx == NULL || (buf = malloc(cb)) == NULL) {
+		lt_err_set(err, LT_EIO, "out of memory");
+		goto out;
+	}
 	for (size_t p = 0; p < n; p++) {
-		const char *file = p + 1 < n ? o->streamed[p] : path;
-		size_t len = 0;
-		if ((data[p] = lt_forge_slurp(file, &len)) == NULL) {
-			lt_err_set(err, LT_EIO, "cannot read %s (or it is empty)", file);
+		snprintf(names[p], sizeof names[p], "part-%zu.bin", p + 1);
+		parts[p] =
+		    (struct lt_part_in){.name = names[p], .media_type = "application/octet-stream"};
+		if (p + 1 == n) { /* the inline part */
+			if ((inline_data = lt_forge_slurp(path, &inline_len)) == NULL) {
+				lt_err_set(err, LT_EIO, "cannot read %s (or it is empty)", path);
+				goto out;
+			}
+			parts[p].data = inline_data;
+			parts[p].len = inline_len;
+			break;
+		}
+		/* A streamed part is read a chunk at a time, as the sender's forwarder does. */
+		struct stat st;
+		if ((fds[p] = open(o->streamed[p], O_RDONLY)) < 0 || fstat(fds[p], &st) != 0 ||
+		    st.st_size == 0) {
+			lt_err_set(err, LT_EIO, "cannot read %s (or it is empty)", o->streamed[p]);
 			goto out;
 		}
-		snprintf(names[p], sizeof names[p], "part-%zu.bin", p + 1);
-		parts[p] = (struct lt_part_in){.name = names[p],
-		                               .media_type = "application/octet-stream",
-		                               .data = data[p],
-		                               .len = len};
-		if (p + 1 == n)
-			break; /* the inline part */
+		size_t len = (size_t)st.st_size;
 		uint64_t k = lt_part_chunks(len, cb);
 		if ((chunk_sha[p] = malloc((size_t)k * LT_DIGEST_LEN)) == NULL) {
 			lt_err_set(err, LT_EIO, "out of memory");
 			goto out;
 		}
+		EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
 		for (uint64_t i = 0; i < k; i++) {
 			size_t at = (size_t)i * cb, clen = len - at < cb ? len - at : cb;
-			SHA256(data[p] + at, clen, chunk_sha[p] + i * LT_DIGEST_LEN);
+			if (pread(fds[p], buf, clen, (off_t)at) != (ssize_t)clen) {
+				lt_err_set(err, LT_EIO, "cannot read %s", o->streamed[p]);
+				goto out;
+			}
+			SHA256(buf, clen, chunk_sha[p] + i * LT_DIGEST_LEN);
+			EVP_DigestUpdate(ctx, buf, clen);
 		}
-		SHA256(data[p], len, sha[p]);
-		parts[p].data = NULL;
+		EVP_DigestFinal_ex(ctx, sha[p], NULL);
+		parts[p].len = len;
 		parts[p].chunk_bytes = cb;
 		parts[p].sha256 = sha[p];
 		parts[p].chunk_sha256 = chunk_sha[p];
@@ -785,8 +808,8 @@ static int lt_forge_stream(const struct lt_forge_opts *o, const char *path, stru
 		goto out;
 	++*published;
 	if (o->alien_chunk &&
-	    (lt_docid_new(alien, err) != 0 || lt_forge_chunk(rk, topic, signer->code, alien, 0, 0,
-	                                                     data[0], cb, 0, published, err) != 0))
+	    (lt_docid_new(alien, err) != 0 || pread(fds[0], buf, cb, 0) != (ssize_t)cb ||
+	     lt_forge_chunk(rk, topic, signer->code, alien, 0, 0, buf, cb, 0, published, err) != 0))
 		goto out;
 	long sent = 0;
 	for (size_t p = 0; p + 1 < n; p++) {
@@ -803,12 +826,16 @@ static int lt_forge_stream(const struct lt_forge_opts *o, const char *path, stru
 				while (access(o->resume_file, F_OK) != 0)
 					usleep(100000);
 			}
+			if (pread(fds[p], buf, clen, (off_t)at) != (ssize_t)clen) {
+				lt_err_set(err, LT_EIO, "cannot read %s", o->streamed[p]);
+				goto out;
+			}
 			int corrupt = (long)p == o->corrupt_part && (long)i == o->corrupt_index;
 			for (int copy = corrupt ? -1 : 0; copy < (o->repeat_chunks ? 2 : 1);
 			     copy++) {
 				if (lt_forge_chunk(rk, topic, signer->code, id, (uint32_t)p,
-				                   (uint32_t)i, data[p] + at, clen, copy < 0,
-				                   published, err) != 0)
+				                   (uint32_t)i, buf, clen, copy < 0, published,
+				                   err) != 0)
 					goto out;
 			}
 			sent++;
@@ -817,9 +844,13 @@ static int lt_forge_stream(const struct lt_forge_opts *o, const char *path, stru
 	rc = 0;
 out:
 	for (size_t p = 0; p < n; p++) {
-		free(data[p]);
+		if (fds[p] >= 0)
+			close(fds[p]);
 		free(chunk_sha[p]);
 	}
+	EVP_MD_CTX_free(ctx);
+	free(inline_data);
+	free(buf);
 	free(env);
 	return rc;
 }
