@@ -445,7 +445,7 @@ int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_
 #define LT_INBOX_XFER_BATCH 16 /* transfers finished per call, at most */
 
 struct lt_inbox_due {
-	int64_t deadline_ms, now_ms;
+	int64_t deadline_ms, start_ms, now_ms;
 	size_t n;
 	char keys[LT_INBOX_XFER_BATCH][LT_INBOX_KEY_MAX];
 };
@@ -460,7 +460,8 @@ static int lt_inbox_due_cb(void *ctx, const void *key, size_t klen, const void *
 	    lienthong__store__transfer_record__unpack(NULL, vlen, val);
 	if (r == NULL || klen >= LT_INBOX_KEY_MAX || memchr(key, '\0', klen) == NULL) {
 		lt_log_warn("a transfer record is corrupt: left as it is");
-	} else if (lt_xfer_complete(r) || lt_xfer_expired(r, d->deadline_ms, d->now_ms)) {
+	} else if (lt_xfer_complete(r) ||
+	           lt_xfer_expired(r, d->deadline_ms, d->start_ms, d->now_ms)) {
 		memcpy(d->keys[d->n], key, klen);
 		d->keys[d->n][klen] = '\0';
 		d->n++;
@@ -579,6 +580,8 @@ size_t lt_inbox_transfers(const struct lt_recv *rc, int64_t now_ms)
 	lt_err err;
 	if (!lt_xfer_due(rc->xfer, now_ms))
 		return 0;
+	/* Counted from this agent's first scan at the earliest: chunks may wait in Kafka. */
+	d.start_ms = lt_xfer_started(rc->xfer) ? lt_xfer_started(rc->xfer) : now_ms;
 	lt_xfer_sweep(rc->xfer, rc->store);
 	if (lt_txn_begin(rc->store, 0, &t, &err) == 0) {
 		if (lt_txn_scan(t, LT_DB_TRANSFERS, NULL, 0, lt_inbox_due_cb, &d, &err) != 0)

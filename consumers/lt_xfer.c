@@ -32,6 +32,7 @@ struct lt_xfer {
 	size_t n_fds;
 	int due; /* a transfer completed: scan at once */
 	int64_t next_scan_ms;
+	int64_t started_ms; /* first scan */
 	int swept;
 };
 
@@ -115,9 +116,11 @@ int lt_xfer_complete(const Lienthong__Store__TransferRecord *r)
 	return r->chunks_in >= r->chunks_total;
 }
 
-int lt_xfer_expired(const Lienthong__Store__TransferRecord *r, int64_t deadline_ms, int64_t now_ms)
+int lt_xfer_expired(const Lienthong__Store__TransferRecord *r, int64_t deadline_ms,
+                    int64_t start_ms, int64_t now_ms)
 {
-	return !lt_xfer_complete(r) && now_ms - r->progress_ms >= deadline_ms;
+	int64_t since = r->progress_ms > start_ms ? r->progress_ms : start_ms;
+	return !lt_xfer_complete(r) && now_ms - since >= deadline_ms;
 }
 
 /* Appends the text to out (used bytes in *at) if it fits, else "..."; -1 when it did not. */
@@ -150,8 +153,9 @@ void lt_xfer_missing(const Lienthong__Envelope *env, const Lienthong__Store__Tra
 			uint64_t j = i;
 			while (j + 1 < n && !lt_xfer_has(r->have.data, r->have.len, base + j + 1))
 				j++;
-			int len = snprintf(piece, sizeof piece, "%s%s%llu", first && at > 0 ? "; " : "",
-			                   first ? "" : ", ", (unsigned long long)i);
+			int len =
+			    snprintf(piece, sizeof piece, "%s%s%llu", first && at > 0 ? "; " : "",
+			             first ? "" : ", ", (unsigned long long)i);
 			if (first)
 				len = snprintf(piece, sizeof piece, "%spart %zu chunks %llu",
 				               at > 0 ? "; " : "", p, (unsigned long long)i);
@@ -228,9 +232,8 @@ static int lt_xfer_mkdir(const char *path, lt_err *err)
 		return lt_err_errno(err, errno, "cannot create folder %s", path);
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return lt_err_errno(err, errno,
-		                    "cannot open folder %s (a symbolic link is never followed)",
-		                    path);
+		return lt_err_errno(
+		    err, errno, "cannot open folder %s (a symbolic link is never followed)", path);
 	int rc = fsync(fd) == 0 ? 0 : lt_err_errno(err, errno, "cannot fsync folder %s", path);
 	close(fd);
 	return rc;
@@ -304,8 +307,8 @@ static int lt_xfer_load(struct lt_xfer *x, const char *key, size_t klen,
 	lt_err why;
 	if (lt_envelope_decode(r->manifest.data, r->manifest.len, x->cfg, &x->env, &why) != 0) {
 		lt_xfer_forget(x);
-		return lt_err_set(err, LT_EIO, "manifest of a transfer record no longer decodes: %s",
-		                  why.msg);
+		return lt_err_set(err, LT_EIO,
+		                  "manifest of a transfer record no longer decodes: %s", why.msg);
 	}
 	x->fds = malloc(x->env->n_parts * sizeof *x->fds);
 	x->dirty = calloc(x->env->n_parts, sizeof *x->dirty);
@@ -396,9 +399,9 @@ int lt_xfer_chunk(struct lt_xfer *x, struct lt_txn *t, const Lienthong__Chunk *c
 	r->progress_ms = now_ms;
 	if (lt_xfer_put(t, c->sender, c->document_id, r, err) != 0)
 		goto out;
-	lt_log_debug("chunk %u of part %u of document %s from %s written (%llu of %llu)",
-	             c->index, c->part, c->document_id, c->sender,
-	             (unsigned long long)r->chunks_in, (unsigned long long)r->chunks_total);
+	lt_log_debug("chunk %u of part %u of document %s from %s written (%llu of %llu)", c->index,
+	             c->part, c->document_id, c->sender, (unsigned long long)r->chunks_in,
+	             (unsigned long long)r->chunks_total);
 	*out = LT_XFER_WRITTEN;
 	*complete = lt_xfer_complete(r);
 	if (*complete)
@@ -545,8 +548,15 @@ int lt_xfer_due(const struct lt_xfer *x, int64_t now_ms)
 	return x->due || now_ms >= x->next_scan_ms;
 }
 
+int64_t lt_xfer_started(const struct lt_xfer *x)
+{
+	return x->started_ms;
+}
+
 void lt_xfer_scanned(struct lt_xfer *x, int64_t now_ms, int failed)
 {
+	if (x->started_ms == 0)
+		x->started_ms = now_ms;
 	x->due = 0;
 	x->next_scan_ms = now_ms + (failed ? LT_XFER_RETRY_MS : LT_XFER_SCAN_MS);
 }

@@ -61,8 +61,13 @@ void lt_xfer_missing(const Lienthong__Envelope *env, const Lienthong__Store__Tra
                      char *out, size_t size);
 /* Whether r has every chunk. */
 int lt_xfer_complete(const Lienthong__Store__TransferRecord *r);
-/* Whether r, incomplete, has had no progress for deadline_ms at now_ms. */
-int lt_xfer_expired(const Lienthong__Store__TransferRecord *r, int64_t deadline_ms, int64_t now_ms);
+/*
+ * Whether r, incomplete, has had no progress for deadline_ms at now_ms,
+ * counted from start_ms at the earliest (when this agent began receiving:
+ * chunks may wait in Kafka while it was stopped).
+ */
+int lt_xfer_expired(const Lienthong__Store__TransferRecord *r, int64_t deadline_ms,
+                    int64_t start_ms, int64_t now_ms);
 
 /* The transfer of (sender, document id) in t; *out NULL when there is none. */
 int lt_xfer_get(struct lt_txn *t, const char *sender, const char *doc_id,
@@ -115,6 +120,8 @@ int lt_xfer_hash_check(int dirfd, const char *name, const char *path, uint64_t s
  * lt_xfer_scanned records one, with a retry wanted soon when delivery failed.
  */
 int lt_xfer_due(const struct lt_xfer *x, int64_t now_ms);
+/* When the first scan was due: this agent's start, for lt_xfer_expired. */
+int64_t lt_xfer_started(const struct lt_xfer *x);
 void lt_xfer_scanned(struct lt_xfer *x, int64_t now_ms, int failed);
 
 #endif

@@ -46,7 +46,8 @@ static int make_manifest(void)
 	SHA256(part0, sizeof part0, sha0);
 	SHA256(part2, sizeof part2, sha2);
 	for (size_t i = 0; i < 3; i++)
-		SHA256(part0 + i * CB, i < 2 ? CB : sizeof part0 - 2 * CB, chunks0 + i * LT_DIGEST_LEN);
+		SHA256(part0 + i * CB, i < 2 ? CB : sizeof part0 - 2 * CB,
+		       chunks0 + i * LT_DIGEST_LEN);
 	for (size_t i = 0; i < 2; i++)
 		SHA256(part2 + i * CB, CB, chunks2 + i * LT_DIGEST_LEN);
 	const struct lt_part_in parts[] = {
@@ -56,7 +57,10 @@ static int make_manifest(void)
 	     .chunk_bytes = CB,
 	     .sha256 = sha0,
 	     .chunk_sha256 = chunks0},
-	    {.name = "note.txt", .media_type = "text/plain", .data = (const uint8_t *)"hi", .len = 2},
+	    {.name = "note.txt",
+	     .media_type = "text/plain",
+	     .data = (const uint8_t *)"hi",
+	     .len = 2},
 	    {.name = "annex.bin",
 	     .media_type = "application/octet-stream",
 	     .len = sizeof part2,
@@ -116,11 +120,14 @@ static void test_missing_and_deadline(void)
 	lt_xfer_missing(env, &r, text, 12);
 	CHECK(strcmp(text, "...") == 0 || strlen(text) < 12);
 	CHECK(!lt_xfer_complete(&r));
-	CHECK(!lt_xfer_expired(&r, 3000, 7999));
-	CHECK(lt_xfer_expired(&r, 3000, 8000));
+	CHECK(!lt_xfer_expired(&r, 3000, 0, 7999));
+	CHECK(lt_xfer_expired(&r, 3000, 0, 8000));
+	/* An agent started at 20000 (chunks may have waited in Kafka): counted from then. */
+	CHECK(!lt_xfer_expired(&r, 3000, 20000, 22999));
+	CHECK(lt_xfer_expired(&r, 3000, 20000, 23000));
 	r.chunks_in = 5;
 	CHECK(lt_xfer_complete(&r));
-	CHECK(!lt_xfer_expired(&r, 3000, 100000)); /* complete: waits for delivery, not chunks */
+	CHECK(!lt_xfer_expired(&r, 3000, 0, 100000)); /* complete: waits for delivery, not chunks */
 }
 
 /* Handles chunk index of part in its own transaction; the outcome. */
@@ -165,8 +172,8 @@ static Lienthong__Store__TransferRecord *record(void)
 
 static void test_transfer(void)
 {
-	struct lt_record rec = {.topic = "inbox", .partition = 1, .offset = 42,
-	                        .value = manifest, .len = manifest_len};
+	struct lt_record rec = {
+	    .topic = "inbox", .partition = 1, .offset = 42, .value = manifest, .len = manifest_len};
 	struct lt_txn *t = NULL;
 	char staging[PATH_MAX], other[LT_DOCID_LEN + 1], path[PATH_MAX], file[PATH_MAX];
 	int complete = 0;
@@ -181,8 +188,8 @@ static void test_transfer(void)
 	      err.code == LT_ECONFLICT);
 	if (!CHECK_OK(lt_txn_commit(t, &err), err))
 		return;
-	snprintf(staging, sizeof staging, "%s/.lienthong-staging/%s.%s", cfg.target_dir, signer.code,
-	         docid);
+	snprintf(staging, sizeof staging, "%s/.lienthong-staging/%s.%s", cfg.target_dir,
+	         signer.code, docid);
 	CHECK(stat(staging, &st) == 0 && S_ISDIR(st.st_mode));
 
 	CHECK(chunk(docid, 0, 1, part0 + CB, CB, 0, &complete) == LT_XFER_WRITTEN && !complete);
