@@ -11,22 +11,31 @@
 #      names the missing chunk, the staging removed;
 #   4. the receiving agent killed with kill -9 in the middle of a transfer:
 #      after its restart the document is delivered once, and the chunks it had
-#      recorded are not written again.
+#      recorded are not written again;
+#   5. an HTTP target: the staged parts are streamed to it, byte-identical.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 A=LRG.A01
 B=LRG.B02
 C=LRG.C03
+D=LRG.D04
 forge() { "$LT_BUILD/tests/lt-forge" "$@"; }
 
 lt_setup
 lt_agency $A
 lt_agency $B
 lt_agency $C
+lt_agency $D
 lt_set $C transfer_deadline_s 4
+lt_http_target $D
+lt_http_agency $D
 lt_start $B
 lt_start $C
-topics_ready() { grep -q 'topics ready' "$LT_WORK/$B/agent.log" && grep -q 'topics ready' "$LT_WORK/$C/agent.log"; }
+lt_start $D
+topics_ready() {
+	local code
+	for code in $B $C $D; do grep -q 'topics ready' "$LT_WORK/$code/agent.log" || return 1; done
+}
 lt_check "agents created their topics" lt_wait_until 60 topics_ready
 
 received() { # CODE ID STATUS: the inbox of CODE shows ID with STATUS
@@ -109,3 +118,11 @@ not_again() { [ "$after" -lt 640 ] && [ $((before + after)) -le $((640 + 64)) ];
 lt_check "chunks recorded before the kill are not written again (at most one batch)" not_again
 lt_check "the staging folder is removed" staging_empty $B
 lt_check "the agents are still running" kill -0 "$(cat "$LT_WORK/$B/agent.pid")"
+
+# 5. An HTTP target.
+id5=$(forge -c "$(lt_conf $A)" --to $D --streamed "$f/mid" --chunk-bytes 65536 "$f/small")
+lt_check "a large document is delivered to an HTTP target" lt_wait_until 120 received $D "$id5" delivered
+lt_check "... byte-identical" cmp -s "$f/mid" "$LT_WORK/http-$D/$id5/part-1.bin"
+lt_check "... with its inline part" cmp -s "$f/small" "$LT_WORK/http-$D/$id5/part-2.bin"
+lt_check "... its staging under data_dir is removed" \
+	[ -z "$(ls -A "$LT_WORK/$D/data/staging" 2>/dev/null)" ]
