@@ -396,11 +396,12 @@ static size_t lt_receive_record_range(struct lt_receive *r, rd_kafka_message_t *
 }
 
 /*
- * Takes up to LT_RECEIVE_BATCH records (and LT_RECEIVE_BATCH_BYTES). Each inbox record is checked
- * and delivered outside any LMDB write transaction (lt_inbox_check); outcomes are recorded in one
- * transaction for the batch, or at once after a delivery that failed (the partition must stop
- * there) or went to a target that does not itself recognise a second delivery (a crash then repeats
- * at most the one in flight).
+ * Takes up to LT_RECEIVE_BATCH records. Each inbox record is checked and
+ * delivered outside any LMDB write transaction (lt_inbox_check); outcomes are
+ * recorded in one transaction for the batch, or at once after a delivery
+ * that failed (the partition must stop there) or went to a target that does
+ * not itself recognise a second delivery (a crash then repeats at most the
+ * one in flight). A batch stops at LT_RECEIVE_BATCH_BYTES (chunk records).
  */
 size_t lt_receive_tick(struct lt_receive *r, int64_t now_ms)
 {
@@ -445,8 +446,7 @@ size_t lt_receive_tick(struct lt_receive *r, int64_t now_ms)
 		 * not recognise a second delivery.
 		 */
 		int waits = !it->verified && it->why.code == LT_EAGAIN;
-		/* A manifest is recorded at once: its chunks later in the batch find its transfer.
-		 */
+		/* A manifest is recorded at once: its chunks in the batch find it. */
 		if (waits || it->manifest ||
 		    (it->attempted && (!it->delivered || !remembers || failing_since != 0))) {
 			handled += lt_receive_record_range(r, msgs, from, i + 1, now_ms);
