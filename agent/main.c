@@ -30,7 +30,9 @@
 #include "../clock/lt_clock.h"
 #include "../consumers/lt_business.h"
 #include "../consumers/lt_deliver.h"
+#include "../consumers/lt_inbox.h"
 #include "../consumers/lt_receive.h"
+#include "../consumers/lt_xfer.h"
 #include "../log/lt_log.h"
 #include "../producers/lt_forward.h"
 #include "../producers/lt_submitd.h"
@@ -70,6 +72,7 @@ struct lt_agent {
 	struct lt_store *store;
 	struct lt_check_result checked; /* the walk of the store at start */
 	struct lt_target *target;
+	struct lt_xfer *xfer; /* streamed documents being received */
 	struct lt_forward *fw;
 	struct lt_submitd *submitd;
 	struct lt_recv recv;
@@ -129,7 +132,8 @@ static int lt_agent_setup(struct lt_agent *a, const char *path, int check, lt_er
 		                  path);
 	if (a->cfg.target_url[0] == '\0' && mkdir(a->cfg.target_dir, 0750) != 0 && errno != EEXIST)
 		return lt_err_errno(err, errno, "cannot create target_dir %s", a->cfg.target_dir);
-	if ((a->target = lt_target_new(&a->cfg, err)) == NULL)
+	if ((a->target = lt_target_new(&a->cfg, err)) == NULL ||
+	    (a->xfer = lt_xfer_new(&a->cfg, err)) == NULL)
 		return -1;
 	if (lt_signer_load(&a->signer, a->cfg.key_file, a->cfg.cert_file, err) != 0)
 		return -1;
@@ -172,7 +176,8 @@ static int lt_agent_setup(struct lt_agent *a, const char *path, int check, lt_er
 	                           .store = a->store,
 	                           .signer = &a->signer,
 	                           .trust = a->trust,
-	                           .target = a->target};
+	                           .target = a->target,
+	                           .xfer = a->xfer};
 	return 0;
 }
 
@@ -304,6 +309,7 @@ static void lt_agent_teardown(struct lt_agent *a)
 {
 	lt_submitd_stop(a->submitd);
 	lt_receive_free(a->rx);
+	lt_xfer_free(a->xfer);
 	if (a->fw != NULL)
 		lt_forward_free(a->fw, 5000);
 	lt_store_close(a->store);
@@ -385,7 +391,8 @@ int main(int argc, char **argv)
 			lt_log_warn("outbox: %s", err.msg);
 		lt_retention_tick(a.store, &a.cfg, now);
 		lt_trust_crl_tick(a.trust, now);
-		if ((lt_receive_tick(a.rx, now) | lt_business_scan(&a.recv, now)) > 0)
+		if ((lt_receive_tick(a.rx, now) | lt_business_scan(&a.recv, now) |
+		     lt_inbox_transfers(&a.recv, now)) > 0)
 			lt_forward_wake(a.fw); /* receipts are waiting in the outbox */
 		lt_agent_watch(&a, now);
 	}

@@ -8,6 +8,8 @@
 #include "../clock/lt_clock.h"
 #include "../log/lt_log.h"
 
+#define LT_KAFKA_PREFETCH_KB "4096" /* a consumer's queue of prefetched records, KiB */
+
 struct lt_kafka_kv {
 	const char *key;
 	const char *value;
@@ -199,14 +201,31 @@ rd_kafka_t *lt_kafka_consumer_new(const struct lt_config *cfg, const char *const
                                   lt_err *err)
 {
 	/* Statistics feed the caller's watch: at least three per receive_stall_s. */
-	char stats_ms[32];
+	char stats_ms[32], fetch_max[32], part_max[32];
 	int64_t every = cfg->receive_stall_s * 1000 / 3;
 	snprintf(stats_ms, sizeof stats_ms, "%lld", (long long)(every < 5000 ? every : 5000));
+	/*
+	 * Memory (librdkafka's defaults prefetch up to 64 MiB and fetch 50 MiB at
+	 * once): at most LT_KAFKA_PREFETCH_KB queued, one fetch of at most 4 MiB,
+	 * 2 MiB of it per partition; a fetch must still hold the largest record.
+	 */
+	int64_t record_max = cfg->max_message_bytes + 65536;
+	snprintf(fetch_max, sizeof fetch_max, "%lld",
+	         (long long)(record_max > (4 << 20) ? record_max : (4 << 20)));
+	snprintf(part_max, sizeof part_max, "%lld",
+	         (long long)(record_max > (2 << 20) ? record_max : (2 << 20)));
 	const struct lt_kafka_kv defs[] = {
-	    {"group.id", cfg->group_id},           {"session.timeout.ms", "15000"},
-	    {"auto.commit.interval.ms", "1000"},   {"enable.auto.commit", "true"},
-	    {"enable.auto.offset.store", "false"}, {"auto.offset.reset", "earliest"},
-	    {"statistics.interval.ms", stats_ms},  {"client.id", "lienthong-agent"},
+	    {"queued.max.messages.kbytes", LT_KAFKA_PREFETCH_KB},
+	    {"fetch.max.bytes", fetch_max},
+	    {"max.partition.fetch.bytes", part_max},
+	    {"group.id", cfg->group_id},
+	    {"session.timeout.ms", "15000"},
+	    {"auto.commit.interval.ms", "1000"},
+	    {"enable.auto.commit", "true"},
+	    {"enable.auto.offset.store", "false"},
+	    {"auto.offset.reset", "earliest"},
+	    {"statistics.interval.ms", stats_ms},
+	    {"client.id", "lienthong-agent"},
 	};
 	struct lt_kafka_consumer_cbs *own = calloc(1, sizeof *own);
 	rd_kafka_topic_partition_list_t *list = NULL;

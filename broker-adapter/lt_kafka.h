@@ -6,6 +6,12 @@
  * of the configuration file, unchanged, so an operator can override any of
  * them (kcat -X style). librdkafka errors are translated to lt_err here.
  *
+ * Memory: a consumer prefetches at most 4 MiB (queued.max.messages.kbytes),
+ * fetches at most 4 MiB at once (fetch.max.bytes) and 2 MiB of a partition
+ * (max.partition.fetch.bytes), or one record of max_message_bytes if larger;
+ * librdkafka's defaults (64 MiB queued, 50 MiB a fetch) alone would exceed
+ * the agent's bound.
+ *
  * Threads: a handle's callbacks (delivery reports, errors, rebalances) run in
  * the thread that calls rd_kafka_poll / rd_kafka_consumer_poll on it; the
  * agent calls both from its main loop only. librdkafka's own log lines are

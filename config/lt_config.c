@@ -85,6 +85,10 @@ static const struct lt_config_row lt_config_rows[] = {
     {"delivery_deadline_s", LT_CT_INT, LT_NUM(delivery_deadline_s), "86400", 1, 31536000,
      "How long delivery to the target may keep failing before the document is marked "
      "failed (kept in quarantine, a failed receipt goes to the sender)."},
+    {"transfer_deadline_s", LT_CT_INT, LT_NUM(transfer_deadline_s), "86400", 1, 31536000,
+     "How long a large document being received (its manifest arrived, chunks still "
+     "missing) may go without a new chunk before it is marked failed: a failed receipt "
+     "naming the missing chunks goes to the sender and the staged data is removed."},
     {"retention_sent_body_s", LT_CT_INT, LT_NUM(retention_sent_body_s), "2592000", 1,
      (int64_t)100 * 31536000,
      "How long the agent keeps the signed envelope (the bytes) of a document it sent once "

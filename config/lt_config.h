@@ -56,6 +56,7 @@ struct lt_config {
 	char target_key_file[PATH_MAX];
 	char report_dir[PATH_MAX];
 	int64_t delivery_deadline_s;
+	int64_t transfer_deadline_s;
 	int64_t retention_sent_body_s;
 	int64_t retention_status_s;
 	int64_t retention_inbox_s;

@@ -14,6 +14,7 @@
 #include "../log/lt_log.h"
 #include "../proto/lt_envelope.h"
 #include "lt_http.h"
+#include "lt_xfer.h"
 
 /* The error for a name under target_dir that is not the folder it should be. */
 static int lt_deliver_not_folder(int at, const char *name, const char *path, int errnum,
@@ -142,8 +143,79 @@ out:
 	return rc;
 }
 
+/*
+ * Fills the folder tmp_name in sender_fd for a streamed document: each
+ * streamed part is moved in from <staging>/<index> and its SHA-256 checked
+ * there; inline parts are written. A leftover folder of an interrupted
+ * attempt is completed, not removed: it may hold parts already moved in.
+ */
+static int lt_deliver_staged_parts(int sender_fd, const char *tmp_name, const char *tmp,
+                                   const Lienthong__Envelope *env, const char *staging, lt_err *err)
+{
+	char file[PATH_MAX], name[16];
+	int created, rc = -1;
+	if (mkdirat(sender_fd, tmp_name, 0750) != 0 && errno != EEXIST)
+		return lt_err_errno(err, errno, "cannot create folder %s", tmp);
+	int fd = lt_deliver_open_dir(sender_fd, tmp_name, tmp, 0, &created, err);
+	if (fd < 0)
+		return -1;
+	int sfd = open(staging, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0 && errno != ENOENT) {
+		lt_err_errno(err, errno, "cannot open staging folder %s", staging);
+		goto out;
+	}
+	for (size_t i = 0; i < env->n_parts; i++) {
+		const Lienthong__Part *p = env->parts[i];
+		struct stat st;
+		if (snprintf(file, sizeof file, "%s/%s", tmp, p->name) >= (int)sizeof file) {
+			lt_err_set(err, LT_EINVAL, "path of part '%s' is too long", p->name);
+			goto out;
+		}
+		if (p->chunk_bytes == 0) {
+			if (unlinkat(fd, p->name, 0) != 0 && errno != ENOENT) {
+				lt_err_errno(err, errno, "cannot remove the leftover %s", file);
+				goto out;
+			}
+			if (lt_deliver_write_file(fd, p->name, file, p->data.data, p->data.len,
+			                          err) != 0)
+				goto out;
+			continue;
+		}
+		snprintf(name, sizeof name, "%zu", i);
+		if (sfd < 0 || renameat(sfd, name, fd, p->name) != 0) {
+			int e = sfd < 0 ? ENOENT : errno;
+			if (e == EXDEV) {
+				lt_err_errno(err, e,
+				             "cannot move %s/%s to %s (staging is on another "
+				             "filesystem)",
+				             staging, name, file);
+				goto out;
+			}
+			if (e != ENOENT || fstatat(fd, p->name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+				lt_err_errno(err, e, "cannot move staged part %s/%s to %s", staging,
+				             name, file);
+				goto out;
+			}
+		}
+		if (lt_xfer_hash_check(fd, p->name, file, p->size, p->sha256.data, err) != 0)
+			goto out;
+	}
+	rc = lt_deliver_fsync_dir(fd, tmp, err);
+out:
+	if (sfd >= 0)
+		close(sfd);
+	close(fd);
+	return rc;
+}
+
 int lt_deliver_folder(const char *target_dir, const Lienthong__Envelope *env, char *path,
                       size_t path_size, lt_err *err)
+{
+	return lt_deliver_folder_staged(target_dir, env, NULL, path, path_size, err);
+}
+
+int lt_deliver_folder_staged(const char *target_dir, const Lienthong__Envelope *env,
+                             const char *staging, char *path, size_t path_size, lt_err *err)
 {
 	const Lienthong__Header *h = env->header;
 	char sender_dir[PATH_MAX], tmp[PATH_MAX], tmp_name[LT_DOCID_LEN + 8];
@@ -176,9 +248,17 @@ int lt_deliver_folder(const char *target_dir, const Lienthong__Envelope *env, ch
 		rc = 0;
 		goto out;
 	}
-	if (lt_deliver_remove_at(sender_fd, tmp_name, tmp, 0, err) != 0 ||
-	    lt_deliver_parts(sender_fd, tmp_name, tmp, env, err) != 0)
+	if (staging != NULL) {
+		if (lt_deliver_staged_parts(sender_fd, tmp_name, tmp, env, staging, err) != 0) {
+			lt_err tmp_err;
+			if (err->code == LT_EINVAL) /* refused for good: its partial data goes */
+				lt_deliver_remove_at(sender_fd, tmp_name, tmp, 0, &tmp_err);
+			goto out;
+		}
+	} else if (lt_deliver_remove_at(sender_fd, tmp_name, tmp, 0, err) != 0 ||
+	           lt_deliver_parts(sender_fd, tmp_name, tmp, env, err) != 0) {
 		goto out;
+	}
 	if (renameat(sender_fd, tmp_name, sender_fd, h->document_id) != 0) {
 		int e = errno;
 		if ((e == EEXIST || e == ENOTEMPTY) &&
@@ -192,7 +272,8 @@ int lt_deliver_folder(const char *target_dir, const Lienthong__Envelope *env, ch
 		else
 			lt_err_errno(err, e, "cannot rename %s to %s", tmp, path);
 		lt_err tmp_err;
-		lt_deliver_remove_at(sender_fd, tmp_name, tmp, 0, &tmp_err);
+		if (staging == NULL) /* staged parts stay in it for the next attempt */
+			lt_deliver_remove_at(sender_fd, tmp_name, tmp, 0, &tmp_err);
 		goto out;
 	}
 	if (lt_deliver_fsync_dir(sender_fd, sender_dir, err) != 0)
@@ -242,10 +323,39 @@ int lt_target_remembers(const struct lt_target *t)
 int lt_target_deliver(struct lt_target *t, const Lienthong__Envelope *env, char *where,
                       size_t where_size, lt_err *err)
 {
+	return lt_target_deliver_staged(t, env, NULL, where, where_size, err);
+}
+
+/* Checks the SHA-256 of every staged part of env in the folder staging. */
+static int lt_target_check_staged(const Lienthong__Envelope *env, const char *staging, lt_err *err)
+{
+	char file[PATH_MAX], name[16];
+	int rc = 0;
+	int sfd = open(staging, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0)
+		return lt_err_errno(err, errno, "cannot open staging folder %s", staging);
+	for (size_t i = 0; rc == 0 && i < env->n_parts; i++) {
+		const Lienthong__Part *p = env->parts[i];
+		if (p->chunk_bytes == 0)
+			continue;
+		snprintf(name, sizeof name, "%zu", i);
+		snprintf(file, sizeof file, "%s/%s", staging, name);
+		rc = lt_xfer_hash_check(sfd, name, file, p->size, p->sha256.data, err);
+	}
+	close(sfd);
+	return rc;
+}
+
+int lt_target_deliver_staged(struct lt_target *t, const Lienthong__Envelope *env,
+                             const char *staging, char *where, size_t where_size, lt_err *err)
+{
 	if (t->http == NULL)
-		return lt_deliver_folder(t->cfg->target_dir, env, where, where_size, err);
+		return lt_deliver_folder_staged(t->cfg->target_dir, env, staging, where, where_size,
+		                                err);
 	snprintf(where, where_size, "%s", t->cfg->target_url);
-	return lt_http_deliver(t->http, env, err);
+	if (staging != NULL && lt_target_check_staged(env, staging, err) != 0)
+		return -1;
+	return lt_http_deliver_staged(t->http, env, staging, err);
 }
 
 int lt_deliver_folder_control(const char *target_dir, const char *sender, const char *doc_id,

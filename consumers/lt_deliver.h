@@ -34,6 +34,17 @@
 /* path receives the final folder. Errors are transient (retry later). */
 int lt_deliver_folder(const char *target_dir, const Lienthong__Envelope *env, char *path,
                       size_t path_size, lt_err *err);
+/*
+ * The same for a streamed document (consumers/lt_xfer.h): part i with
+ * chunk_bytes > 0 is the file <staging>/<i>, moved into the temporary folder
+ * by rename (staging is on target_dir's filesystem) and its SHA-256 checked
+ * there; the other parts are written as above, then the folder is renamed
+ * as above. An interrupted attempt is completed by the next (parts moved in
+ * stay). A part whose SHA-256 differs is LT_EINVAL (refused for good: the
+ * temporary folder is removed).
+ */
+int lt_deliver_folder_staged(const char *target_dir, const Lienthong__Envelope *env,
+                             const char *staging, char *path, size_t path_size, lt_err *err);
 
 /*
  * A control record about a delivered document (a recall, update or
@@ -62,6 +73,9 @@ struct lt_target *lt_target_new(const struct lt_config *cfg, lt_err *err);
 void lt_target_free(struct lt_target *t);
 int lt_target_deliver(struct lt_target *t, const Lienthong__Envelope *env, char *where,
                       size_t where_size, lt_err *err);
+/* lt_target_deliver of a streamed document whose parts are staged in staging. */
+int lt_target_deliver_staged(struct lt_target *t, const Lienthong__Envelope *env,
+                             const char *staging, char *where, size_t where_size, lt_err *err);
 /*
  * Whether the target itself recognises a document delivered before (the
  * folder target: the document's folder exists), so that recording a

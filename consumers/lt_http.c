@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,7 +138,9 @@ static char *lt_http_metadata(const Lienthong__Envelope *env)
 		json_t *po = json_object();
 		json_object_set_new(po, "name", json_string(p->name));
 		json_object_set_new(po, "media_type", json_string(p->media_type));
-		json_object_set_new(po, "size", json_integer((json_int_t)p->data.len));
+		json_object_set_new(
+		    po, "size",
+		    json_integer((json_int_t)(p->chunk_bytes > 0 ? p->size : p->data.len)));
 		json_object_set_new(po, "sha256", json_string(sha));
 		json_array_append_new(parts, po);
 	}
@@ -215,6 +218,12 @@ out:
 
 int lt_http_deliver(struct lt_http *h, const Lienthong__Envelope *env, lt_err *err)
 {
+	return lt_http_deliver_staged(h, env, NULL, err);
+}
+
+int lt_http_deliver_staged(struct lt_http *h, const Lienthong__Envelope *env, const char *staging,
+                           lt_err *err)
+{
 	CURL *c = h->curl;
 	curl_mime *mime = NULL;
 	struct curl_slist *headers = NULL;
@@ -234,9 +243,20 @@ int lt_http_deliver(struct lt_http *h, const Lienthong__Envelope *env, lt_err *e
 		const Lienthong__Part *p = env->parts[i];
 		mp = curl_mime_addpart(mime);
 		curl_mime_name(mp, "part");
-		curl_mime_filename(mp, p->name);
 		curl_mime_type(mp, p->media_type);
-		curl_mime_data(mp, (const char *)p->data.data, p->data.len);
+		if (p->chunk_bytes > 0) {
+			/* Streamed from the staged file, never held in memory. */
+			char file[PATH_MAX];
+			if (snprintf(file, sizeof file, "%s/%zu", staging, i) >= (int)sizeof file ||
+			    curl_mime_filedata(mp, file) != CURLE_OK) {
+				curl_mime_free(mime);
+				free(meta);
+				return lt_err_set(err, LT_EIO, "cannot read staged part %s", file);
+			}
+		} else {
+			curl_mime_data(mp, (const char *)p->data.data, p->data.len);
+		}
+		curl_mime_filename(mp, p->name);
 	}
 	snprintf(idem, sizeof idem, "Idempotency-Key: %s/%s", env->header->sender,
 	         env->header->document_id);

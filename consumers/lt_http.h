@@ -32,6 +32,12 @@ struct lt_http *lt_http_new(const struct lt_config *cfg, lt_err *err);
 void lt_http_free(struct lt_http *h);
 int lt_http_deliver(struct lt_http *h, const Lienthong__Envelope *env, lt_err *err);
 /*
+ * The same for a streamed document: part i with chunk_bytes > 0 is read from
+ * the file <staging>/<i> while it is sent (its SHA-256 was checked before).
+ */
+int lt_http_deliver_staged(struct lt_http *h, const Lienthong__Envelope *env, const char *staging,
+                           lt_err *err);
+/*
  * POSTs a control record (JSON text, application/json) about a delivered
  * document to target_url, with "Idempotency-Key: <sender>/<document id>/<name>"
  * (consumers/lt_business.h). Outcome as lt_http_deliver.

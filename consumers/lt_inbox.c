@@ -11,6 +11,7 @@
 #include "../proto/lt_receipt.h"
 #include "lt_business.h"
 #include "lt_deliver.h"
+#include "lt_xfer.h"
 
 #define LT_INBOX_KEY_MAX (LT_CODE_MAX + 1 + LT_DOCID_LEN)
 
@@ -240,7 +241,8 @@ static int lt_inbox_deliverable(const struct lt_recv *rc, struct lt_txn *t,
 	int fresh = old == NULL;
 	if (old != NULL)
 		lienthong__store__inbox_record__free_unpacked(old, NULL);
-	if (!pending && (!fresh || lt_inbox_acceptable(rc, it->env, now_ms, &ignore) != 0))
+	int64_t at = it->arrived_ms ? it->arrived_ms : now_ms;
+	if (!pending && (!fresh || lt_inbox_acceptable(rc, it->env, at, &ignore) != 0))
 		return 0;
 	if (lt_business_holds(t, it->env->header, &holds, err) != 0)
 		return -1;
@@ -248,16 +250,76 @@ static int lt_inbox_deliverable(const struct lt_recv *rc, struct lt_txn *t,
 	return 0;
 }
 
+/*
+ * Records chunk c (of the record rec) in t: written into its transfer, or
+ * quarantined (it fails lt_chunk_check; or neither a transfer nor an inbox
+ * record knows its document), or skipped (recorded before; its document was
+ * delivered or failed). The sender a chunk names is not proven: no receipt.
+ */
+static int lt_inbox_chunk(const struct lt_recv *rc, struct lt_txn *t, const struct lt_record *rec,
+                          const Lienthong__Chunk *c, int64_t now_ms, lt_err *err)
+{
+	enum lt_xfer_outcome out;
+	int complete = 0;
+	lt_err why = {0};
+	char reason[sizeof why.msg + 64];
+	if (lt_xfer_chunk(rc->xfer, t, c, now_ms, &out, &complete, &why, err) != 0)
+		return -1;
+	switch (out) {
+	case LT_XFER_WRITTEN:
+		if (complete)
+			lt_log_info("document %s from %s: every chunk is in", c->document_id,
+			            c->sender);
+		return 0;
+	case LT_XFER_REPEAT:
+		return 0;
+	case LT_XFER_BAD:
+		snprintf(reason, sizeof reason, "bad chunk (the real one is still awaited): %s",
+		         why.msg);
+		break;
+	case LT_XFER_UNKNOWN: {
+		const Lienthong__Header h = {.document_id = c->document_id, .sender = c->sender};
+		Lienthong__Store__InboxRecord *old = NULL;
+		if (lt_inbox_lookup(t, &h, &old, err) != 0)
+			return -1;
+		if (old != NULL) {
+			lienthong__store__inbox_record__free_unpacked(old, NULL);
+			lt_log_debug("chunk %u of part %u of document %s from %s: the document was "
+			             "delivered or failed before; ignored",
+			             c->index, c->part, c->document_id, c->sender);
+			return 0;
+		}
+		snprintf(reason, sizeof reason,
+		         "chunk %u of part %u of document %s from %s: no manifest was received for "
+		         "this document (unknown document)",
+		         c->index, c->part, c->document_id, c->sender);
+		break;
+	}
+	}
+	lt_log_warn("%s [%d] @ %lld quarantined: %s", rec->topic, (int)rec->partition,
+	            (long long)rec->offset, reason);
+	return lt_recv_quarantine(t, rec, reason, c->document_id, c->sender, now_ms, err);
+}
+
 int lt_inbox_check(const struct lt_recv *rc, const struct lt_record *rec, int64_t now_ms,
                    struct lt_inbox_item *it, lt_err *err)
 {
 	*it = (struct lt_inbox_item){0};
-	if (lt_envelope_decode(rec->value, rec->len, rc->cfg, &it->env, &it->why) != 0 ||
+	if (lt_envelope_decode_any(rec->value, rec->len, rc->cfg, &it->env, &it->why) == 0 &&
+	    it->env->chunk != NULL) {
+		it->chunk = 1; /* judged against its transfer when recorded */
+		return 0;
+	}
+	if (it->why.code != LT_OK ||
 	    lt_crypt_open_parts(it->env, rc->signer, (size_t)rc->cfg->max_message_bytes,
 	                        &it->why) != 0 ||
 	    lt_envelope_verify(it->env, rc->trust, it->digest, &it->why) != 0)
 		return 0; /* refused when recorded */
 	it->verified = 1;
+	if (lt_xfer_streamed(it->env)) {
+		it->manifest = 1; /* opens a transfer when recorded; delivered once complete */
+		return 0;
+	}
 
 	/* Delivered only when new (or waiting for its target), acceptable and not held back. */
 	struct lt_txn *t = NULL;
@@ -292,6 +354,8 @@ int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_
 	const uint8_t *digest = it->digest;
 	lt_err why;
 
+	if (it->chunk)
+		return lt_inbox_chunk(rc, t, rec, env->chunk, now_ms, err);
 	if (!it->verified && it->why.code == LT_EAGAIN && env != NULL)
 		return lt_inbox_wait_crl(rc, t, env, digest, &it->why, failing_since_ms, now_ms,
 		                         err);
@@ -306,9 +370,21 @@ int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_
 		return seen > 0 ? 0 : -1;
 	/* Addressee and expiry are checked on arrival: a document waiting for its target
 	 * arrived in time. */
-	if (pending_since == 0 && lt_inbox_acceptable(rc, env, now_ms, &why) != 0)
+	if (pending_since == 0 &&
+	    lt_inbox_acceptable(rc, env, it->arrived_ms ? it->arrived_ms : now_ms, &why) != 0)
 		return lt_inbox_refuse(rc, t, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
 		                       why.msg, digest, 1, now_ms, err);
+	if (it->manifest) {
+		/* Its parts come as chunks: delivered by lt_inbox_transfers once all are in. */
+		if (lt_xfer_open(rc->xfer, t, rec, env, digest, now_ms, &why) == 0)
+			return 0;
+		if (why.code != LT_ECONFLICT) {
+			*err = why;
+			return -1;
+		}
+		return lt_inbox_refuse(rc, t, rec, env, LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED,
+		                       why.msg, digest, 0, now_ms, err);
+	}
 	/* Recall, update, replacement; a document recalled before it came (lt_business.h). */
 	char control[PATH_MAX] = "";
 	int b = lt_business_inbound(rc, t, env, digest, now_ms, control, sizeof control, why.msg,
@@ -364,4 +440,163 @@ int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_
 	lt_log_info("delivered document %s from %s (%zu part(s)) to %s", h->document_id, h->sender,
 	            env->n_parts, path);
 	return 0;
+}
+
+#define LT_INBOX_XFER_BATCH 16 /* transfers finished per call, at most */
+
+struct lt_inbox_due {
+	int64_t deadline_ms, start_ms, now_ms;
+	size_t n;
+	char keys[LT_INBOX_XFER_BATCH][LT_INBOX_KEY_MAX];
+};
+
+/* Collects the transfers that are complete or past their deadline. */
+static int lt_inbox_due_cb(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
+                           lt_err *err)
+{
+	struct lt_inbox_due *d = ctx;
+	(void)err;
+	Lienthong__Store__TransferRecord *r =
+	    lienthong__store__transfer_record__unpack(NULL, vlen, val);
+	if (r == NULL || klen >= LT_INBOX_KEY_MAX || memchr(key, '\0', klen) == NULL) {
+		lt_log_warn("a transfer record is corrupt: left as it is");
+	} else if (lt_xfer_complete(r) ||
+	           lt_xfer_expired(r, d->deadline_ms, d->start_ms, d->now_ms)) {
+		memcpy(d->keys[d->n], key, klen);
+		d->keys[d->n][klen] = '\0';
+		d->n++;
+	}
+	if (r != NULL)
+		lienthong__store__transfer_record__free_unpacked(r, NULL);
+	return d->n == LT_INBOX_XFER_BATCH;
+}
+
+/*
+ * The transfer r of the manifest it->env (decoded; verified when it->verified)
+ * has no chunk since transfer_deadline_s: failed, with the missing chunks
+ * named. An undecodable manifest (the limits changed) is refused as any.
+ */
+static int lt_inbox_expire(const struct lt_recv *rc, struct lt_txn *t, const struct lt_record *rec,
+                           const struct lt_inbox_item *it,
+                           const Lienthong__Store__TransferRecord *r, int64_t now_ms, lt_err *err)
+{
+	char missing[400], reason[600];
+	if (!it->verified)
+		return lt_inbox_handle(rc, t, rec, it, now_ms, 0, err);
+	lt_xfer_missing(it->env, r, missing, sizeof missing);
+	snprintf(reason, sizeof reason,
+	         "transfer incomplete: no chunk came for %lld s (transfer_deadline_s); %llu of "
+	         "%llu chunk(s) missing: %s",
+	         (long long)(now_ms - r->progress_ms) / 1000,
+	         (unsigned long long)(r->chunks_total - r->chunks_in),
+	         (unsigned long long)r->chunks_total, missing);
+	return lt_inbox_refuse(rc, t, rec, it->env, LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED,
+	                       reason, it->digest, 1, now_ms, err);
+}
+
+/*
+ * Finishes the transfer of (sender, document id) if it is complete (delivered
+ * or refused as any document) or expired. 1 finished, 0 waiting (its target
+ * fails: a deferred receipt went out the first time), -1 error.
+ */
+static int lt_inbox_finish(const struct lt_recv *rc, const char *sender, const char *doc_id,
+                           int64_t now_ms, lt_err *err)
+{
+	Lienthong__Store__TransferRecord *r = NULL;
+	struct lt_inbox_item it = {0};
+	struct lt_txn *t = NULL;
+	int rc_out = -1, deliver = 0;
+	if (lt_txn_begin(rc->store, 0, &t, err) != 0)
+		return -1;
+	int got = lt_xfer_get(t, sender, doc_id, &r, err);
+	lt_txn_abort(t);
+	if (got != 0 || r == NULL)
+		return got;
+	const struct lt_record rec = {.topic = r->topic,
+	                              .partition = r->partition,
+	                              .offset = r->offset,
+	                              .value = r->manifest.data,
+	                              .len = r->manifest.len};
+	it.checked = 1;
+	it.arrived_ms = r->opened_ms;
+	it.staging = r->staging;
+	if (lt_envelope_decode(rec.value, rec.len, rc->cfg, &it.env, &it.why) == 0 &&
+	    r->digest.len == LT_DIGEST_LEN) {
+		it.verified = 1; /* on arrival */
+		memcpy(it.digest, r->digest.data, LT_DIGEST_LEN);
+	} else if (it.why.code == LT_OK) {
+		lt_err_set(&it.why, LT_EIO, "transfer record without a digest");
+	}
+	int complete = lt_xfer_complete(r);
+	if (complete && it.verified) {
+		/* Outside any write transaction, as lt_inbox_check delivers. */
+		if (lt_txn_begin(rc->store, 0, &t, err) != 0)
+			goto out;
+		int rd = lt_inbox_deliverable(rc, t, &it, now_ms, &deliver, err);
+		lt_txn_abort(t);
+		if (rd != 0)
+			goto out;
+		if (deliver) {
+			it.attempted = 1;
+			it.delivered =
+			    lt_target_deliver_staged(rc->target, it.env, r->staging, it.path,
+			                             sizeof it.path, &it.deliver_err) == 0;
+		}
+	}
+	if (lt_txn_begin(rc->store, 1, &t, err) != 0)
+		goto out;
+	int h = complete ? lt_inbox_handle(rc, t, &rec, &it, now_ms, 0, err)
+	                 : lt_inbox_expire(rc, t, &rec, &it, r, now_ms, err);
+	if (h == 0 && lt_xfer_del(t, sender, doc_id, err) != 0)
+		h = -1;
+	if (h < 0) {
+		lt_txn_abort(t);
+		goto out;
+	}
+	lt_err why = *err;
+	if (lt_txn_commit(t, err) != 0)
+		goto out;
+	if (h == 1) {
+		lt_log_warn("document %s from %s waits: %s", doc_id, sender, why.msg);
+		rc_out = 0;
+		goto out;
+	}
+	if (lt_xfer_remove(rc->xfer, r->staging, err) != 0)
+		lt_log_warn("%s (removed at the next start)", err->msg);
+	rc_out = 1;
+out:
+	lt_inbox_item_free(&it);
+	lienthong__store__transfer_record__free_unpacked(r, NULL);
+	return rc_out;
+}
+
+size_t lt_inbox_transfers(const struct lt_recv *rc, int64_t now_ms)
+{
+	struct lt_inbox_due d = {.deadline_ms = rc->cfg->transfer_deadline_s * 1000,
+	                         .now_ms = now_ms};
+	struct lt_txn *t = NULL;
+	size_t finished = 0;
+	int failed = 0;
+	lt_err err;
+	if (!lt_xfer_due(rc->xfer, now_ms))
+		return 0;
+	/* Counted from this agent's first scan at the earliest: chunks may wait in Kafka. */
+	d.start_ms = lt_xfer_started(rc->xfer) ? lt_xfer_started(rc->xfer) : now_ms;
+	lt_xfer_sweep(rc->xfer, rc->store);
+	if (lt_txn_begin(rc->store, 0, &t, &err) == 0) {
+		if (lt_txn_scan(t, LT_DB_TRANSFERS, NULL, 0, lt_inbox_due_cb, &d, &err) != 0)
+			d.n = 0;
+		lt_txn_abort(t);
+	}
+	for (size_t i = 0; i < d.n; i++) {
+		const char *sender = d.keys[i], *doc_id = sender + strlen(sender) + 1;
+		int f = lt_inbox_finish(rc, sender, doc_id, now_ms, &err);
+		if (f < 0)
+			lt_log_warn("document %s from %s: %s; tried again shortly", doc_id, sender,
+			            err.msg);
+		failed |= f <= 0;
+		finished += f > 0;
+	}
+	lt_xfer_scanned(rc->xfer, now_ms, failed);
+	return finished;
 }

@@ -72,7 +72,11 @@ struct lt_inbox_item {
 	int attempted;                 /* lt_inbox_check delivered it (or tried) */
 	int delivered;                 /* ... successfully, to path */
 	char path[PATH_MAX];
-	lt_err deliver_err; /* ... or why not (LT_EINVAL: refused for good) */
+	lt_err deliver_err;  /* ... or why not (LT_EINVAL: refused for good) */
+	int chunk;           /* a chunk record (env->chunk): recorded by lt_inbox_handle */
+	int manifest;        /* a verified envelope with streamed parts: opens a transfer */
+	int64_t arrived_ms;  /* a completed transfer: when its manifest came (0: now) */
+	const char *staging; /* ... and where its parts are staged (borrowed) */
 };
 
 int lt_inbox_check(const struct lt_recv *rc, const struct lt_record *rec, int64_t now_ms,
@@ -81,5 +85,25 @@ int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_
                     const struct lt_inbox_item *it, int64_t now_ms, int64_t failing_since_ms,
                     lt_err *err);
 void lt_inbox_item_free(struct lt_inbox_item *it);
+
+/*
+ * Streamed documents (consumers/lt_xfer.h). A record of the inbox topic may
+ * be a manifest: verified as any envelope, checked as any (duplicate,
+ * addressee, expiry), it opens a transfer instead of being delivered. A
+ * chunk record is recorded by lt_inbox_handle: written into its transfer,
+ * or quarantined (it fails lt_chunk_check: the real one is still awaited;
+ * no transfer and no inbox record: unknown document), or skipped (recorded
+ * before, or its document was delivered or failed).
+ *
+ * lt_inbox_transfers, called from the agent's loop, finishes transfers:
+ * a complete one is delivered as any document (lt_inbox_check's delivery
+ * from the staged files, then lt_inbox_handle in a transaction that also
+ * removes the transfer record: exactly once, a crash before that commit
+ * delivers again to a target that recognises it); one without progress for
+ * transfer_deadline_s becomes failed (a failed receipt naming the missing
+ * chunks). The staging folder is removed after the commit. Returns how many
+ * documents it finished (their receipts wait in the outbox).
+ */
+size_t lt_inbox_transfers(const struct lt_recv *rc, int64_t now_ms);
 
 #endif

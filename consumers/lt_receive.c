@@ -12,9 +12,11 @@
 #include "lt_inbox.h"
 #include "lt_receipts.h"
 #include "lt_watch.h"
+#include "lt_xfer.h"
 
-#define LT_RECEIVE_BATCH 64      /* records handled per LMDB commit, at most */
-#define LT_RECEIVE_CLOSE_MS 5000 /* longest wait for a consumer to close */
+#define LT_RECEIVE_BATCH 64              /* records handled per LMDB commit, at most */
+#define LT_RECEIVE_BATCH_BYTES (8 << 20) /* ... and bytes of them (chunks are large) */
+#define LT_RECEIVE_CLOSE_MS 5000         /* longest wait for a consumer to close */
 
 /*
  * A partition whose record could not be handled yet (target down, store
@@ -363,7 +365,13 @@ static size_t lt_receive_record_range(struct lt_receive *r, rd_kafka_message_t *
 		    lt_receive_handle(r, t, msgs[i], inbox ? &r->items[i] : NULL, now_ms) == 0;
 		handled_inbox += done[i] && inbox;
 	}
-	if (lt_txn_commit(t, &err) != 0) {
+	/* Chunks written for this range reach the disk before the commit that records them. */
+	int rc = lt_xfer_sync(r->recv->xfer, &err);
+	if (rc != 0)
+		lt_txn_abort(t);
+	else
+		rc = lt_txn_commit(t, &err);
+	if (rc != 0) {
 		/* Nothing of the range is durable: each partition goes back to its first record. */
 		for (size_t i = from; i < to; i++) {
 			if (done[i])
@@ -393,16 +401,16 @@ static size_t lt_receive_record_range(struct lt_receive *r, rd_kafka_message_t *
  * recorded in one transaction for the batch, or at once after a delivery
  * that failed (the partition must stop there) or went to a target that does
  * not itself recognise a second delivery (a crash then repeats at most the
- * one in flight).
+ * one in flight). A batch stops at LT_RECEIVE_BATCH_BYTES (chunk records).
  */
 size_t lt_receive_tick(struct lt_receive *r, int64_t now_ms)
 {
 	rd_kafka_message_t *msgs[LT_RECEIVE_BATCH];
-	size_t n = 0, from = 0, handled = 0;
+	size_t n = 0, from = 0, handled = 0, bytes = 0;
 	int remembers = lt_target_remembers(r->recv->target);
 	lt_err err;
 
-	while (n < LT_RECEIVE_BATCH) {
+	while (n < LT_RECEIVE_BATCH && bytes < LT_RECEIVE_BATCH_BYTES) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(r->consumer, n == 0 ? 100 : 0);
 		if (m == NULL)
 			break;
@@ -415,6 +423,7 @@ size_t lt_receive_tick(struct lt_receive *r, int64_t now_ms)
 			rd_kafka_message_destroy(m);
 			continue;
 		}
+		bytes += m->len;
 		msgs[n++] = m;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -437,7 +446,8 @@ size_t lt_receive_tick(struct lt_receive *r, int64_t now_ms)
 		 * not recognise a second delivery.
 		 */
 		int waits = !it->verified && it->why.code == LT_EAGAIN;
-		if (waits ||
+		/* A manifest is recorded at once: its chunks in the batch find it. */
+		if (waits || it->manifest ||
 		    (it->attempted && (!it->delivered || !remembers || failing_since != 0))) {
 			handled += lt_receive_record_range(r, msgs, from, i + 1, now_ms);
 			from = i + 1;

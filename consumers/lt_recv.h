@@ -21,6 +21,7 @@
 #include "../store/lt_store.h"
 
 struct lt_target;
+struct lt_xfer;
 
 struct lt_recv {
 	const struct lt_config *cfg;
@@ -28,6 +29,7 @@ struct lt_recv {
 	const struct lt_signer *signer;
 	const struct lt_trust *trust;
 	struct lt_target *target; /* where verified documents go */
+	struct lt_xfer *xfer;     /* streamed documents being received (lt_xfer.h) */
 };
 
 /* One record consumed from Kafka; value is borrowed. */

@@ -17,6 +17,8 @@
  *   keys        batch row key -> KeyRecord: the document submitted for a row
  *               of lienthong-upload, recorded with it (producers/lt_submit.h);
  *               removed by retention once the document has no status row left
+ *   transfers   "<sender>\0<document id>" -> TransferRecord: a streamed
+ *               document being received chunk by chunk (consumers/lt_xfer.h)
  *   history     every change of a status record, in order; index: the
  *               status records by status, recipient, time and subject word,
  *               and counters (both kept by store/lt_index.h)
@@ -58,7 +60,8 @@ enum lt_db {
 	LT_DB_HISTORY, /* store/lt_index.h */
 	LT_DB_INDEX,   /* store/lt_index.h */
 	LT_DB_BUSINESS,
-	LT_DB_KEYS, /* batch key -> KeyRecord: lt_batch_key_get/put below */
+	LT_DB_KEYS,      /* batch key -> KeyRecord: lt_batch_key_get/put below */
+	LT_DB_TRANSFERS, /* consumers/lt_xfer.h */
 	LT_DB_COUNT
 };
 

@@ -34,6 +34,18 @@
  *                       it (with --record, recorded as sent all the same)
  *   --raw               FILE is an envelope as published (e.g. by --hold):
  *                       publish its bytes unchanged
+ *   --streamed PART     (repeatable, up to 8) a large document: each PART file is a
+ *                       streamed part (parts 0, 1, ... in order) and FILE the last,
+ *                       inline part; publishes the signed manifest, then its chunk
+ *                       records (as the forwarder would, same key), prints the id
+ *   --chunk-bytes N     chunk size of the streamed parts (default: chunk_bytes)
+ *   --skip-chunk P:I    never publish chunk I of part P
+ *   --corrupt-chunk P:I publish a corrupted copy of chunk I of part P just before it
+ *   --repeat-chunks     publish every chunk twice
+ *   --reverse-chunks    publish the chunks of each part last to first
+ *   --alien-chunk       also publish a chunk claiming another document id
+ *   --pause-after N     publish the manifest and N chunks, then wait until the file
+ *   --resume-file PATH  PATH exists before publishing the rest
  *   --key FILE --cert FILE  sign with this key and certificate instead of the
  *                       configured ones, without the checks lienthong's own
  *                       signer gets (purpose, CA, key file mode); the sender
@@ -58,12 +70,16 @@
  * SENDER's receipt topic.
  * For tests only; never installed.
  */
+#include <fcntl.h>
 #include <getopt.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../../broker-adapter/lt_kafka.h"
 #include "../../clock/lt_clock.h"
@@ -90,6 +106,10 @@ struct lt_forge_opts {
 	int tamper, forge_signature, expired, record, huge_length, unsigned_, no_digest;
 	int wrong_recipients, wrong_digest;
 	long parts, truncate, random, count;
+	const char *streamed[8];
+	int n_streamed, repeat_chunks, reverse_chunks, alien_chunk;
+	long chunk_bytes, skip_part, skip_index, corrupt_part, corrupt_index, pause_after;
+	const char *resume_file;
 };
 
 static void lt_forge_on_dr(void *ctx, void *opaque, rd_kafka_resp_err_t err, int32_t partition,
@@ -396,6 +416,15 @@ static int lt_forge_parse(int argc, char **argv, struct lt_forge_opts *o)
 	                                     {"cert", required_argument, NULL, 'E'},
 	                                     {"hold", required_argument, NULL, 'L'},
 	                                     {"raw", no_argument, NULL, 'A'},
+	                                     {"streamed", required_argument, NULL, 1000},
+	                                     {"chunk-bytes", required_argument, NULL, 1001},
+	                                     {"skip-chunk", required_argument, NULL, 1002},
+	                                     {"corrupt-chunk", required_argument, NULL, 1003},
+	                                     {"repeat-chunks", no_argument, NULL, 1004},
+	                                     {"reverse-chunks", no_argument, NULL, 1005},
+	                                     {"alien-chunk", no_argument, NULL, 1006},
+	                                     {"pause-after", required_argument, NULL, 1007},
+	                                     {"resume-file", required_argument, NULL, 1008},
 	                                     {NULL, 0, NULL, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "c:t:", opts, NULL)) != -1) {
@@ -486,6 +515,37 @@ static int lt_forge_parse(int argc, char **argv, struct lt_forge_opts *o)
 			break;
 		case 'A':
 			o->raw = 1;
+			break;
+		case 1000:
+			if (o->n_streamed == 8)
+				return -1;
+			o->streamed[o->n_streamed++] = optarg;
+			break;
+		case 1001:
+			o->chunk_bytes = strtol(optarg, NULL, 10);
+			break;
+		case 1002:
+			if (sscanf(optarg, "%ld:%ld", &o->skip_part, &o->skip_index) != 2)
+				return -1;
+			break;
+		case 1003:
+			if (sscanf(optarg, "%ld:%ld", &o->corrupt_part, &o->corrupt_index) != 2)
+				return -1;
+			break;
+		case 1004:
+			o->repeat_chunks = 1;
+			break;
+		case 1005:
+			o->reverse_chunks = 1;
+			break;
+		case 1006:
+			o->alien_chunk = 1;
+			break;
+		case 1007:
+			o->pause_after = strtol(optarg, NULL, 10);
+			break;
+		case 1008:
+			o->resume_file = optarg;
 			break;
 		default:
 			return -1;
@@ -610,9 +670,194 @@ out:
 	return rc;
 }
 
+/* Reads a whole file into memory; NULL on failure (or when it is empty). */
+static uint8_t *lt_forge_slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf = NULL;
+	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (*len = (size_t)ftell(f)) == 0 ||
+	    fseek(f, 0, SEEK_SET) != 0 || (buf = malloc(*len)) == NULL ||
+	    fread(buf, 1, *len, f) != *len) {
+		free(buf);
+		buf = NULL;
+	}
+	if (f != NULL)
+		fclose(f);
+	return buf;
+}
+
+/* Publishes one record to topic with the sender's key, waiting when the queue is full. */
+static int lt_forge_publish(rd_kafka_t *rk, const char *topic, const char *key, const uint8_t *buf,
+                            size_t len, lt_err *err)
+{
+	while (lt_kafka_produce(rk, topic, key, strlen(key), buf, len, NULL, err) != 0) {
+		if (err->code != LT_EFULL)
+			return -1;
+		rd_kafka_poll(rk, 100);
+	}
+	rd_kafka_poll(rk, 0);
+	return 0;
+}
+
+/* Publishes chunk index of part (data, len) of document id; corrupt: one byte changed. */
+static int lt_forge_chunk(rd_kafka_t *rk, const char *topic, const char *sender, const char *id,
+                          uint32_t part, uint32_t index, const uint8_t *data, size_t len,
+                          int corrupt, long *published, lt_err *err)
+{
+	Lienthong__Envelope env = LIENTHONG__ENVELOPE__INIT;
+	Lienthong__Chunk c = LIENTHONG__CHUNK__INIT;
+	c.document_id = (char *)id;
+	c.sender = (char *)sender;
+	c.part = part;
+	c.index = index;
+	c.data.data = (uint8_t *)data;
+	c.data.len = len;
+	env.version = 1;
+	env.chunk = &c;
+	size_t n = lienthong__envelope__get_packed_size(&env);
+	uint8_t *buf = malloc(n);
+	if (buf == NULL)
+		return lt_err_set(err, LT_EIO, "out of memory");
+	lienthong__envelope__pack(&env, buf);
+	if (corrupt)
+		buf[n - 1] ^= 0x5a; /* the last byte of the data */
+	int rc = lt_forge_publish(rk, topic, sender, buf, n, err);
+	free(buf);
+	*published += rc == 0;
+	return rc;
+}
+
+/*
+ * --streamed: seals a document whose --streamed files are streamed parts and
+ * FILE the inline last part, publishes the manifest and the chunks as the
+ * modes say. *published counts the records.
+ */
+static int lt_forge_stream(const struct lt_forge_opts *o, const char *path, struct lt_config *cfg,
+                           const struct lt_signer *signer, const char *id,
+                           const char *const *recipients, size_t n_recipients, int64_t now,
+                           rd_kafka_t *rk, const char *topic, long *published, lt_err *err)
+{
+	struct lt_part_in parts[9] = {{0}};
+	uint8_t sha[9][LT_DIGEST_LEN], *chunk_sha[9] = {0}, *env = NULL, *inline_data = NULL;
+	uint8_t *buf = NULL;
+	int fds[9] = {-1, -1, -1, -1, -1, -1, -1, -1, -1};
+	size_t n = (size_t)o->n_streamed + 1, env_len = 0, inline_len = 0;
+	uint32_t cb = (uint32_t)(o->chunk_bytes > 0 ? o->chunk_bytes : cfg->chunk_bytes);
+	char names[9][32], alien[LT_DOCID_LEN + 1];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int rc = -1;
+	if (ctx == NULL || (buf = malloc(cb)) == NULL) {
+		lt_err_set(err, LT_EIO, "out of memory");
+		goto out;
+	}
+	for (size_t p = 0; p < n; p++) {
+		snprintf(names[p], sizeof names[p], "part-%zu.bin", p + 1);
+		parts[p] =
+		    (struct lt_part_in){.name = names[p], .media_type = "application/octet-stream"};
+		if (p + 1 == n) { /* the inline part */
+			if ((inline_data = lt_forge_slurp(path, &inline_len)) == NULL) {
+				lt_err_set(err, LT_EIO, "cannot read %s (or it is empty)", path);
+				goto out;
+			}
+			parts[p].data = inline_data;
+			parts[p].len = inline_len;
+			break;
+		}
+		/* A streamed part is read a chunk at a time, as the sender's forwarder does. */
+		struct stat st;
+		if ((fds[p] = open(o->streamed[p], O_RDONLY)) < 0 || fstat(fds[p], &st) != 0 ||
+		    st.st_size == 0) {
+			lt_err_set(err, LT_EIO, "cannot read %s (or it is empty)", o->streamed[p]);
+			goto out;
+		}
+		size_t len = (size_t)st.st_size;
+		uint64_t k = lt_part_chunks(len, cb);
+		if ((chunk_sha[p] = malloc((size_t)k * LT_DIGEST_LEN)) == NULL) {
+			lt_err_set(err, LT_EIO, "out of memory");
+			goto out;
+		}
+		EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+		for (uint64_t i = 0; i < k; i++) {
+			size_t at = (size_t)i * cb, clen = len - at < cb ? len - at : cb;
+			if (pread(fds[p], buf, clen, (off_t)at) != (ssize_t)clen) {
+				lt_err_set(err, LT_EIO, "cannot read %s", o->streamed[p]);
+				goto out;
+			}
+			SHA256(buf, clen, chunk_sha[p] + i * LT_DIGEST_LEN);
+			EVP_DigestUpdate(ctx, buf, clen);
+		}
+		EVP_DigestFinal_ex(ctx, sha[p], NULL);
+		parts[p].len = len;
+		parts[p].chunk_bytes = cb;
+		parts[p].sha256 = sha[p];
+		parts[p].chunk_sha256 = chunk_sha[p];
+	}
+	cfg->max_parts = 1000000;
+	cfg->max_message_bytes = 64 << 20;
+	struct lt_envelope_in in = {.document_id = id,
+	                            .recipients = recipients,
+	                            .n_recipients = n_recipients,
+	                            .subject = o->subject ? o->subject : "forged, streamed",
+	                            .created_at_ms = now,
+	                            .expires_at_ms = o->expired ? now - 1000 : 0,
+	                            .parts = parts,
+	                            .n_parts = n};
+	uint8_t digest[LT_DIGEST_LEN];
+	if (lt_envelope_seal(&in, signer, cfg, &env, &env_len, digest, err) != 0 ||
+	    lt_forge_publish(rk, topic, signer->code, env, env_len, err) != 0)
+		goto out;
+	++*published;
+	if (o->alien_chunk &&
+	    (lt_docid_new(alien, err) != 0 || pread(fds[0], buf, cb, 0) != (ssize_t)cb ||
+	     lt_forge_chunk(rk, topic, signer->code, alien, 0, 0, buf, cb, 0, published, err) != 0))
+		goto out;
+	long sent = 0;
+	for (size_t p = 0; p + 1 < n; p++) {
+		uint64_t k = lt_part_chunks(parts[p].len, cb);
+		for (uint64_t j = 0; j < k; j++) {
+			uint64_t i = o->reverse_chunks ? k - 1 - j : j;
+			size_t at = (size_t)i * cb,
+			       clen = parts[p].len - at < cb ? parts[p].len - at : cb;
+			if ((long)p == o->skip_part && (long)i == o->skip_index)
+				continue;
+			if (sent == o->pause_after && o->resume_file != NULL) {
+				rd_kafka_flush(rk, 60000);
+				fprintf(stderr, "lt-forge: paused after %ld chunk(s)\n", sent);
+				while (access(o->resume_file, F_OK) != 0)
+					usleep(100000);
+			}
+			if (pread(fds[p], buf, clen, (off_t)at) != (ssize_t)clen) {
+				lt_err_set(err, LT_EIO, "cannot read %s", o->streamed[p]);
+				goto out;
+			}
+			int corrupt = (long)p == o->corrupt_part && (long)i == o->corrupt_index;
+			for (int copy = corrupt ? -1 : 0; copy < (o->repeat_chunks ? 2 : 1);
+			     copy++) {
+				if (lt_forge_chunk(rk, topic, signer->code, id, (uint32_t)p,
+				                   (uint32_t)i, buf, clen, copy < 0, published,
+				                   err) != 0)
+					goto out;
+			}
+			sent++;
+		}
+	}
+	rc = 0;
+out:
+	for (size_t p = 0; p < n; p++) {
+		if (fds[p] >= 0)
+			close(fds[p]);
+		free(chunk_sha[p]);
+	}
+	EVP_MD_CTX_free(ctx);
+	free(inline_data);
+	free(buf);
+	free(env);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
-	struct lt_forge_opts o = {0};
+	struct lt_forge_opts o = {.skip_part = -1, .corrupt_part = -1, .pause_after = -1};
 	lt_log_init(argv[0], LT_LOG_WARN);
 	if (lt_forge_parse(argc, argv, &o) != 0) {
 		fprintf(stderr, "usage: lt-forge -c SENDER.conf --to CODE[,CODE] [mode...] "
@@ -657,6 +902,27 @@ int main(int argc, char **argv)
 		if (lt_forge_receipt(&o, &cfg, &signer, &buf, &len, &err) != 0)
 			goto fail;
 		lt_config_receipt_topic(&cfg, recipients[0], topic, sizeof topic);
+	} else if (o.n_streamed > 0) {
+		long published = 0;
+		lt_config_inbox_topic(&cfg, o.publish_to ? o.publish_to : recipients[0], topic,
+		                      sizeof topic);
+		if (o.claim_sender != NULL)
+			snprintf(signer.code, sizeof signer.code, "%s", o.claim_sender);
+		if ((rk = lt_kafka_producer_new(&cfg, lt_forge_on_dr, &dr, &err)) == NULL ||
+		    lt_forge_stream(&o, argv[optind], &cfg, &signer, id, recipients, n_recipients,
+		                    now, rk, topic, &published, &err) != 0)
+			goto fail;
+		rd_kafka_flush(rk, 120000);
+		rd_kafka_poll(rk, 0);
+		if (dr.done != published || dr.failed != 0) {
+			lt_err_set(&err, LT_EIO, "publishing failed: %ld of %ld acknowledged: %s",
+			           dr.done, published,
+			           dr.failed ? rd_kafka_err2str(dr.err) : "no delivery report");
+			goto fail;
+		}
+		printf("%s\n", id);
+		rc = 0;
+		goto out;
 	} else if (o.raw) {
 		if ((buf = lt_forge_read(argv[optind], &len)) == NULL) {
 			lt_err_set(&err, LT_EIO, "cannot read %s", argv[optind]);
