@@ -17,6 +17,7 @@ environment variables (see README, "Benchmark"); LT_BENCH_QUICK=1 is the smoke r
 """
 import datetime
 import json
+import math
 import os
 import platform
 import re
@@ -76,6 +77,7 @@ def settings():
         "partitions": env_int("LT_BENCH_PARTITIONS", 1, 1, 64),
         "poll_ms": env_int("LT_BENCH_POLL_MS", 50, 5, 10000),
         "crypto_seconds": env_int("LT_BENCH_CRYPTO_SECONDS", 1 if quick else 3, 1, 600),
+        "perf": os.environ.get("LT_BENCH_PERF", ""),
         "build": os.environ.get("LT_BUILD", "build"),
         "results": os.environ.get("LT_BENCH_RESULTS", os.path.join(ROOT, "bench", "results")),
     }
@@ -125,7 +127,7 @@ def percentiles(values):
     v = sorted(values)
 
     def pick(q):
-        return v[min(len(v) - 1, max(0, int(round(q * len(v) + 0.5)) - 1))]
+        return v[min(len(v) - 1, max(0, math.ceil(q * len(v)) - 1))]  # nearest rank
 
     return {"p50_ms": round(pick(0.50) * 1000, 1), "p99_ms": round(pick(0.99) * 1000, 1),
             "max_ms": round(v[-1] * 1000, 1), "count": len(v)}
@@ -263,9 +265,10 @@ class Bench:
         cons_t = time.time() - t
         if p.returncode != 0:
             raise BenchError(f"kcat -C failed: {p.stderr.decode(errors='replace')[-2000:]}")
-        # n + 1 records are on the topic (the start-up record first).
-        return {"records": n, "produce_rec_s": round(n / prod_t),
-                "consume_rec_s": round((n + 1) / cons_t),
+        # Rates net of the start-up timed alone (n + 1 records on the topic: the start-up
+        # record first); startup_share says how much was taken off.
+        return {"records": n, "produce_rec_s": round(n / max(1e-3, prod_t - prod_start)),
+                "consume_rec_s": round(n / max(1e-3, cons_t - cons_start)),
                 "startup_share": round(max(prod_start / prod_t, cons_start / cons_t), 4)}
 
     def reference(self):
@@ -383,7 +386,29 @@ class Bench:
             self.stop_agents(procs)
             shutil.rmtree(docs, ignore_errors=True)
 
+    def perf_start(self, size, procs):
+        """With LT_BENCH_PERF=DIR: perf record -g of each agent over the full-load phase."""
+        if not self.s["perf"]:
+            return []
+        os.makedirs(self.s["perf"], exist_ok=True)
+        recs = []
+        for code, p in procs.items():
+            out = os.path.join(self.s["perf"], f"{code}-{size}.data")
+            recs.append(subprocess.Popen(["perf", "record", "-g", "-F", "499", "-q", "-o", out,
+                                          "-p", str(p.pid)], stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL))
+        time.sleep(0.5)
+        return recs
+
+    @staticmethod
+    def perf_stop(recs):
+        for r in recs:
+            r.send_signal(signal.SIGINT)
+        for r in recs:
+            r.wait(timeout=120)
+
     def _end_to_end(self, size, n, base, confs, procs, files, poller):
+        recs = self.perf_start(size, procs)
         cpu0 = {c: proc_cpu(p.pid) for c, p in procs.items()}
         log(f"lienthong {human(size)}: {n} documents at full load")
         t0 = time.time()
@@ -401,6 +426,7 @@ class Bench:
         t_sub = time.time()
         t_rcpt = poller.wait_for(n, timeout=max(600, n / 5))
         cpu1 = {c: proc_cpu(p.pid) for c, p in procs.items()}
+        self.perf_stop(recs)
         rss = {c: proc_hwm_mib(p.pid) for c, p in procs.items()}
         full = self.latencies(confs, poller, ids, n)
         got = len(os.listdir(os.path.join(base, "BENCH.B", "target", "BENCH.A")))
@@ -591,7 +617,9 @@ def table(result):
             x = r[tool]
             cells = [f"{x[k + '_rec_s']:>9,} {x[k + '_mib_s']:>8.1f}"
                      for k in ("produce", "consume", "p_then_c")]
-            out.append(f"{human(r['size']):>8}  {tool:<5} {x['records']:>8} " + " ".join(cells))
+            out.append(f"{human(r['size']):>8}  {tool:<5} {x['records']:>8} " + " ".join(cells) +
+                       (f"  (start-up {x['startup_share']:.1%} of the run, taken off)"
+                        if tool == "kcat" else ""))
     c = result["crypto"]
     out.append("")
     out.append(f"Crypto, one core: {c['algorithm']} {c['sign_per_s']:,} signatures/s, "
