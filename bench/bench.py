@@ -78,6 +78,7 @@ def settings():
         "poll_ms": env_int("LT_BENCH_POLL_MS", 50, 5, 10000),
         "crypto_seconds": env_int("LT_BENCH_CRYPTO_SECONDS", 1 if quick else 3, 1, 600),
         "perf": os.environ.get("LT_BENCH_PERF", ""),
+        "perf_callgraph": os.environ.get("LT_BENCH_PERF_CALLGRAPH", "fp"),
         "build": os.environ.get("LT_BUILD", "build"),
         "results": os.environ.get("LT_BENCH_RESULTS", os.path.join(ROOT, "bench", "results")),
     }
@@ -394,8 +395,9 @@ class Bench:
         recs = []
         for code, p in procs.items():
             out = os.path.join(self.s["perf"], f"{code}-{size}.data")
-            recs.append(subprocess.Popen(["perf", "record", "-g", "-F", "499", "-q", "-o", out,
-                                          "-p", str(p.pid)], stdout=subprocess.DEVNULL,
+            recs.append(subprocess.Popen(["perf", "record", "-F", "499", "--call-graph",
+                                          self.s["perf_callgraph"], "-q", "-o", out, "-p",
+                                          str(p.pid)], stdout=subprocess.DEVNULL,
                                          stderr=subprocess.DEVNULL))
         time.sleep(0.5)
         return recs

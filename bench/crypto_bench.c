@@ -66,8 +66,8 @@ static double bench_verify(const struct lt_signer *s, const uint8_t *msg, double
 	double t0 = bench_now(), t;
 	do {
 		for (int i = 0; i < 16; i++, n++) {
-			if (lt_sign_verify(pub, s->algorithm, msg, BENCH_MSG_LEN, sig, sig_len, &err) !=
-			    0) {
+			if (lt_sign_verify(pub, s->algorithm, msg, BENCH_MSG_LEN, sig, sig_len,
+			                   &err) != 0) {
 				fprintf(stderr, "crypto_bench: lt_sign_verify: %s\n", err.msg);
 				free(sig);
 				return -1;
