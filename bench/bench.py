@@ -65,7 +65,7 @@ def settings():
         "mode": "quick" if quick else "full",
         "port": env_int("LT_BENCH_PORT", 46092, 1, 55535),
         "ref_sizes": env_sizes("LT_BENCH_REF_SIZES", "1K 64K 768K"),
-        "ref_records": env_int("LT_BENCH_REF_RECORDS", 20000 if quick else 200000, 1),
+        "ref_records": env_int("LT_BENCH_REF_RECORDS", 20000 if quick else 500000, 1),
         "ref_mib": env_int("LT_BENCH_REF_MIB", 128 if quick else 2048, 1),
         "doc_sizes": env_sizes("LT_BENCH_SIZES", "1K 64K"),
         "docs": env_int("LT_BENCH_DOCS", 1000 if quick else 20000, 1),
