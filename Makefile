@@ -123,7 +123,9 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 # make bench: bench/bench.py (QUICK=1 for the smoke run); make bench-store: the store's own.
-bench: $(BINS) $(BUILD)/bench/crypto_bench
+bench:
+	deploy/install-deps.sh
+	$(MAKE) $(BINS) $(BUILD)/bench/crypto_bench
 	LT_BUILD=$(BUILD) $(if $(QUICK),LT_BENCH_QUICK=$(QUICK)) python3 bench/bench.py
 
 bench-store: $(BINS) $(BUILD)/bench/submit_bench $(BUILD)/bench/status_bench
