@@ -603,6 +603,32 @@ def compare(result):
     return rows
 
 
+def targets(result):
+    """The targets of issues 10 and 11, each with this run's figure: printed, never asserted."""
+    out = []
+    ref = result["reference"]
+    for key, e in result["lienthong"].items():
+        size = e["size"]
+        if not e.get("supported"):
+            out.append({"target": f"{human(size)} documents flow", "value": None, "goal": None,
+                        "met": False})
+            continue
+        if size == KIB and str(KIB) in ref:
+            v = ratio(e["receipted_doc_s"], ref[str(KIB)]["kcat"]["p_then_c_rec_s"])
+            out.append({"target": "1 KiB delivered and receipted doc/s at least 0.1 of kcat "
+                        "produce+consume rec/s", "value": v, "goal": 0.1, "met": v >= 0.1})
+        p99 = e["paced"]["latency"]["delivery"]["p99_ms"]
+        out.append({"target": f"{human(size)} p99 submission to delivery at 1/10 load under "
+                    "50 ms", "value": p99, "goal": 50, "met": p99 < 50})
+        if str(size) not in ref:
+            rsize = str(max(int(k) for k in ref))
+            v = ratio(e["receipted_mib_s"], ref[rsize]["java"]["p_then_c_mib_s"])
+            out.append({"target": f"{human(size)} MiB/s at least 0.5 of Kafka's tools' "
+                        f"produce+consume MiB/s ({human(int(rsize))} records)", "value": v,
+                        "goal": 0.5, "met": v >= 0.5})
+    return out
+
+
 def table(result):
     out = []
     s = result["settings"]
@@ -655,6 +681,10 @@ def table(result):
         out.append(f"{human(r['size']):>8}  {r['figure']:<20} {r['value']:>10,} "
                    f"{r['kcat']:>10,} {r['ratio_kcat']:>7} {r['java']:>10,} "
                    f"{r['ratio_java']:>7}  {r['reference']}")
+    out.append("")
+    out.append("Targets (issues 10 and 11; printed, not asserted)")
+    for t in result["targets"]:
+        out.append(f"  {'met    ' if t['met'] else 'not met'}  {t['target']}: {t['value']}")
     return "\n".join(out)
 
 
@@ -715,6 +745,7 @@ def main():
                 print(f"{human(size)}: not supported by this build ({e['reason']})",
                       file=sys.stderr)
         result["ratios"] = compare(result)
+        result["targets"] = targets(result)
         path = write_result(result, s["results"])
         print(table(result))
         print(f"\nresults: {path}")

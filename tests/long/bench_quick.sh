@@ -72,6 +72,9 @@ rows = [x for x in r.get("ratios", []) if x.get("size") == 1024]
 if len(rows) != 3 or any(not isinstance(x.get(k), float) for x in rows
                          for k in ("ratio_kcat", "ratio_java")):
     missing.append("ratios (3 rows for 1 KiB with ratio_kcat and ratio_java)")
+if not r.get("targets") or any(set(t) != {"target", "value", "goal", "met"}
+                              for t in r["targets"]):
+    missing.append("targets")
 print(" ".join(missing) or "none")
 EOF
 }
