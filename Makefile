@@ -5,6 +5,8 @@
 #                         against a real local Kafka broker started for the run
 #   make demo             the quick start: install packages, build, start Kafka,
 #                         two demo agencies exchange documents
+#   make bench            throughput against Kafka's own tools on a private broker
+#                         (QUICK=1: smoke run); make bench-store: the store's own
 #   make install PREFIX=/usr/local
 #   make SAN=1            build with AddressSanitizer and UBSan into build-san/
 #   make format           clang-format the sources;  make format-check  checks only
