@@ -5,6 +5,8 @@
 #                         against a real local Kafka broker started for the run
 #   make demo             the quick start: install packages, build, start Kafka,
 #                         two demo agencies exchange documents
+#   make bench            throughput against Kafka's own tools on a private broker
+#                         (QUICK=1: smoke run); make bench-store: the store's own
 #   make install PREFIX=/usr/local
 #   make SAN=1            build with AddressSanitizer and UBSan into build-san/
 #   make format           clang-format the sources;  make format-check  checks only
@@ -61,7 +63,7 @@ LIB = $(BUILD)/liblienthong.a
 BINS = $(addprefix $(BUILD)/bin/,$(PROGS))
 TESTBINS = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS) $(TEST_TOOLS))
 
-.PHONY: all lib test test-unit test-long demo install clean format format-check bench fuzz fuzz-run
+.PHONY: all lib test test-unit test-long demo install clean format format-check bench bench-store fuzz fuzz-run
 all: $(BINS) $(TESTBINS)
 lib: $(LIB)
 
@@ -118,18 +120,19 @@ test-long:
 demo:
 	deploy/demo.sh
 
-$(BUILD)/bench/submit_bench: bench/submit_bench.c $(LIB)
+$(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-$(BUILD)/bench/status_bench: bench/status_bench.c $(LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+# make bench: bench/bench.py (QUICK=1 for the smoke run); make bench-store: the store's own.
+bench:
+	deploy/install-deps.sh
+	$(MAKE) $(BINS) $(BUILD)/bench/crypto_bench
+	LT_BUILD=$(BUILD) $(if $(QUICK),LT_BENCH_QUICK=$(QUICK)) python3 bench/bench.py
 
-bench: all $(BUILD)/bench/submit_bench $(BUILD)/bench/status_bench
+bench-store: $(BINS) $(BUILD)/bench/submit_bench $(BUILD)/bench/status_bench
 	d=$$(mktemp -d /tmp/lienthong-submit.XXXXXX) && $(BUILD)/bench/submit_bench $$d 4 300; rm -rf $$d
 	d=$$(mktemp -d /tmp/lienthong-status.XXXXXX) && $(BUILD)/bench/status_bench $$d 1000000; rm -rf $$d
-	bench/throughput.sh
 
 install: $(BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/lienthong

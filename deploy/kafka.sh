@@ -9,7 +9,7 @@ default_version=3.9.2
 
 usage() {
 	cat <<EOF
-Usage: deploy/kafka.sh start|stop|status|fetch|help
+Usage: deploy/kafka.sh start|stop|status|fetch|fetch-tools|help
 
 Runs a local single-node Apache Kafka broker (KRaft mode, combined
 broker+controller, node id 1) listening on 127.0.0.1 only. The jars come
@@ -26,6 +26,11 @@ Commands:
           or print "stopped" and exit 3.
   fetch   download the Kafka jars and all runtime dependencies into the cache
           (does nothing if a previous fetch completed).
+  fetch-tools
+          download org.apache.kafka:kafka-tools of the same version and its
+          runtime dependencies (ProducerPerformance, ConsumerPerformance: the
+          reference of make bench) into \$LT_CACHE_DIR/kafka-<version>/tools,
+          then print that folder (only prints it if fetched before).
   help    print this text (also -h, --help).
 
 Environment variables (defaults in brackets):
@@ -66,6 +71,9 @@ Environment variables (defaults in brackets):
                             before start (clean test broker) [0]
   LT_JAVA                   java binary [\$JAVA_HOME/bin/java if set, else java]
   LT_MVN                    maven binary used by fetch [mvn]
+
+Every fetch runs mvn with --strict-checksums: a jar whose checksum differs
+from the one Maven Central publishes beside it fails the fetch.
 
 Readiness is checked with "kcat -L" when kcat is installed, otherwise with a
 TCP probe plus the broker's "Kafka Server started" log line. Topic
@@ -152,6 +160,8 @@ load_settings() {
 	dist_dir=$cache_dir/kafka-$version
 	libs_dir=$dist_dir/libs
 	marker=$dist_dir/.fetch-complete
+	tools_dir=$dist_dir/tools
+	tools_marker=$dist_dir/.fetch-tools-complete
 
 	heap=${LT_KAFKA_HEAP:--Xms256m -Xmx512m}
 	jvm_extra=${LT_KAFKA_JVM_OPTS:-}
@@ -267,7 +277,7 @@ do_fetch() {
 	</build>
 </project>
 EOF
-	if ! (cd "$tmp" && "$mvn_bin" -q -B -Dstyle.color=never dependency:copy-dependencies \
+	if ! (cd "$tmp" && "$mvn_bin" -q -B --strict-checksums -Dstyle.color=never dependency:copy-dependencies \
 		-DincludeScope=runtime -DoutputDirectory="$tmp/libs" \
 		>"$tmp/mvn.log" 2>&1); then
 		tail -n 40 "$tmp/mvn.log" >&2
@@ -286,6 +296,69 @@ EOF
 	rm -rf "$tmp"
 	trap - EXIT
 	say "fetched $n jars for Kafka $version into $libs_dir"
+}
+
+# kafka-tools (the perf tools) and its runtime dependencies into $tools_dir,
+# apart from the broker's libs so that the broker's class path stays as it is.
+do_fetch_tools() {
+	if [ -f "$tools_marker" ] && [ -d "$tools_dir" ]; then
+		return 0
+	fi
+	command -v "$mvn_bin" >/dev/null 2>&1 ||
+		die "mvn not found (LT_MVN=$mvn_bin); install Maven (apt-get install maven) to fetch kafka-tools"
+	mkdir -p "$cache_dir" || die "cannot create cache dir $cache_dir"
+	take_lock "$cache_dir/.kafka-$version.lock"
+	if [ -f "$tools_marker" ] && [ -d "$tools_dir" ]; then
+		return 0
+	fi
+	say "fetching org.apache.kafka:kafka-tools:$version from Maven Central into $tools_dir ..." >&2
+	tmp=$(mktemp -d "$cache_dir/.fetch-tools-$version.XXXXXX") ||
+		die "cannot create a temporary dir in $cache_dir"
+	# shellcheck disable=SC2064 # expand $tmp now
+	trap "rm -rf '$tmp'" EXIT
+	cat >"$tmp/pom.xml" <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+	<modelVersion>4.0.0</modelVersion>
+	<groupId>lienthong.local</groupId>
+	<artifactId>kafka-tools-jars</artifactId>
+	<version>1</version>
+	<packaging>pom</packaging>
+	<dependencies>
+		<dependency>
+			<groupId>org.apache.kafka</groupId>
+			<artifactId>kafka-tools</artifactId>
+			<version>$version</version>
+		</dependency>
+		<dependency>
+			<groupId>org.slf4j</groupId>
+			<artifactId>slf4j-reload4j</artifactId>
+			<version>1.7.36</version>
+		</dependency>
+	</dependencies>
+</project>
+EOF
+	if ! (cd "$tmp" && "$mvn_bin" -q -B --strict-checksums -Dstyle.color=never \
+		org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory="$tmp/tools" >"$tmp/mvn.log" 2>&1); then
+		tail -n 40 "$tmp/mvn.log" >&2
+		die "mvn could not fetch org.apache.kafka:kafka-tools:$version and its dependencies (output above); check that Maven Central is reachable"
+	fi
+	[ -f "$tmp/tools/kafka-tools-$version.jar" ] && [ -f "$tmp/tools/kafka-clients-$version.jar" ] ||
+		die "mvn finished but $tmp/tools lacks kafka-tools-$version.jar or kafka-clients-$version.jar; retry: deploy/kafka.sh fetch-tools"
+	mkdir -p "$dist_dir"
+	rm -rf "$tools_dir" # left over from an interrupted fetch (no marker)
+	mv "$tmp/tools" "$tools_dir"
+	find "$tools_dir" -maxdepth 1 -name '*.jar' -printf '%f\n' | sort >"$tmp/marker"
+	mv "$tmp/marker" "$tools_marker"
+	rm -rf "$tmp"
+	trap - EXIT
+	say "fetched $(wc -l <"$tools_marker") jars for kafka-tools $version into $tools_dir" >&2
+}
+
+cmd_fetch_tools() {
+	do_fetch_tools
+	echo "$tools_dir"
 }
 
 # --- process helpers --------------------------------------------------------
@@ -629,7 +702,7 @@ main() {
 		usage
 		return 0
 		;;
-	start | stop | status | fetch) ;;
+	start | stop | status | fetch | fetch-tools) ;;
 	"")
 		usage >&2
 		exit 2
@@ -647,6 +720,7 @@ main() {
 	stop) cmd_stop ;;
 	status) cmd_status ;;
 	fetch) cmd_fetch ;;
+	fetch-tools) cmd_fetch_tools ;;
 	esac
 }
 
