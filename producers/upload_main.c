@@ -11,21 +11,30 @@
  * batches go through its submission service, which commits the batches of
  * concurrent uploads together (lt_submitd.h).
  *
+ * A file whose signed envelope would not fit one record (max_message_bytes)
+ * becomes a streamed part: it is copied into the spool (producers/lt_spool.h)
+ * while its SHA-256 and its chunks' are computed, and the envelope signs
+ * those digests (a manifest); memory stays one chunk (chunk_bytes), never the
+ * file. A spool whose submission fails is removed.
+ *
  * Trusts its configuration and key; reads files with a size ceiling
- * (max_message_bytes).
+ * (max_document_bytes).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../clock/lt_clock.h"
 #include "../log/lt_log.h"
 #include "../pki/lt_pki.h"
 #include "../proto/lt_crypt.h"
 #include "../proto/lt_envelope.h"
+#include "lt_spool.h"
 #include "lt_submit.h"
 #include "lt_submitd.h"
 
@@ -39,6 +48,7 @@ struct lt_upload_doc {
 	uint8_t *envelope;
 	size_t envelope_len;
 	uint8_t digest[LT_DIGEST_LEN];
+	uint64_t spooled; /* bytes in the spool of id not yet submitted (removed on failure) */
 };
 
 static void lt_upload_usage(FILE *out)
@@ -74,7 +84,10 @@ static void lt_upload_usage(FILE *out)
 	        "agency or its status allows none (refused, rejected, recalled). It prints\n"
 	        "the id of the request (a document of its own, with its own status).\n"
 	        "\n"
-	        "Limits: a signed document must fit in max_message_bytes (configuration).\n");
+	        "Limits: a file may have up to max_document_bytes (configuration); one whose\n"
+	        "signed document would not fit max_message_bytes is streamed: copied into\n"
+	        "<data_dir>/spool, sent in chunks of chunk_bytes. Streamed files cannot be\n"
+	        "encrypted yet.\n");
 }
 
 static const char *lt_upload_media_type(const char *name)
@@ -177,20 +190,96 @@ struct lt_upload_opts {
 	Lienthong__BusinessType business_type;
 };
 
+/* The largest file carried in the envelope: room for header, certificate, signature. */
+static size_t lt_upload_inline_max(const struct lt_config *cfg, const struct lt_signer *signer)
+{
+	size_t overhead = 4096 + signer->cert_der_len;
+	return (size_t)cfg->max_message_bytes > overhead ? (size_t)cfg->max_message_bytes - overhead
+	                                                 : 0;
+}
+
+/*
+ * Copies the file at path into the spool of document id as part `index`
+ * (lt_spool.h): part (name and type set by the caller) gets its size and
+ * digests, which point into sp (the caller frees it with lt_spool_part_free).
+ */
+static int lt_upload_spool(const struct lt_config *cfg, const char *path, const char *id,
+                           uint32_t index, struct lt_part_in *part, struct lt_spool_part *sp,
+                           lt_err *err)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return lt_err_errno(err, errno, "cannot open %s", path);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return lt_err_set(err, LT_EINVAL, "%s is not a regular file", path);
+	}
+	if (st.st_size > cfg->max_document_bytes) {
+		close(fd);
+		return lt_err_set(err, LT_EFULL,
+		                  "%s has %lld bytes; a document may have at most %lld "
+		                  "(max_document_bytes)",
+		                  path, (long long)st.st_size, (long long)cfg->max_document_bytes);
+	}
+	struct lt_spool_src src = {
+	    .index = index, .fd = fd, .name = path, .size = (uint64_t)st.st_size};
+	int rc = lt_spool_write(cfg->data_dir, id, (uint32_t)cfg->chunk_bytes, &src, 1, sp, err);
+	close(fd);
+	if (rc != 0)
+		return -1;
+	part->data = NULL;
+	part->len = sp->size;
+	part->chunk_bytes = sp->chunk_bytes;
+	part->sha256 = sp->sha256;
+	part->chunk_sha256 = sp->chunk_sha256;
+	return 0;
+}
+
+/*
+ * Removes the spool of a document whose submission failed, unless the store
+ * has it after all (the agent committed it, then went away before saying so).
+ */
+static void lt_upload_unspool(const struct lt_config *cfg, struct lt_store *store, const char *id)
+{
+	struct lt_txn *t = NULL;
+	const void *v = NULL;
+	size_t vlen;
+	lt_err err;
+	if (store != NULL &&
+	    (lt_txn_begin(store, 0, &t, &err) != 0 ||
+	     lt_txn_get(t, LT_DB_DOCS, id, strlen(id), &v, &vlen, &err) != 0 || v != NULL)) {
+		lt_txn_abort(t);
+		return; /* when in doubt the agent's orphan sweep decides */
+	}
+	lt_txn_abort(t);
+	if (lt_spool_remove(cfg->data_dir, id, &err) != 0)
+		lt_log_warn("%s", err.msg);
+}
+
 /* Reads and signs one file into d and its submission record. */
 static int lt_upload_seal(const struct lt_config *cfg, const struct lt_signer *signer,
                           const struct lt_upload_opts *o, const char *path, int64_t now,
                           struct lt_upload_doc *d, struct lt_submit_doc *sub, lt_err *err)
 {
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	size_t max = (size_t)cfg->max_message_bytes;
-	if (lt_upload_read(path, max, &d->file, &d->file_len, err) != 0 ||
-	    lt_docid_new(d->id, err) != 0)
-		return -1;
+	size_t max = lt_upload_inline_max(cfg, signer);
+	struct stat st;
+	struct lt_spool_part sp = {0};
 	struct lt_part_in part = {.name = base,
-	                          .media_type = o->type ? o->type : lt_upload_media_type(base),
-	                          .data = d->file,
-	                          .len = d->file_len};
+	                          .media_type = o->type ? o->type : lt_upload_media_type(base)};
+	if (lt_docid_new(d->id, err) != 0)
+		return -1;
+	if (stat(path, &st) == 0 && (uint64_t)st.st_size > max) {
+		if (lt_upload_spool(cfg, path, d->id, 0, &part, &sp, err) != 0)
+			return -1;
+		d->spooled = sp.size;
+	} else {
+		if (lt_upload_read(path, max, &d->file, &d->file_len, err) != 0)
+			return -1;
+		part.data = d->file;
+		part.len = d->file_len;
+	}
 	struct lt_envelope_in in = {
 	    .document_id = d->id,
 	    .recipients = o->recipients,
@@ -205,8 +294,14 @@ static int lt_upload_seal(const struct lt_config *cfg, const struct lt_signer *s
 	    .replaces_id = o->replaces_id,
 	    .business_type = o->business_type,
 	};
-	if (lt_envelope_seal(&in, signer, cfg, &d->envelope, &d->envelope_len, d->digest, err) != 0)
+	int rc = lt_envelope_seal(&in, signer, cfg, &d->envelope, &d->envelope_len, d->digest, err);
+	lt_spool_part_free(&sp);
+	if (rc != 0) {
+		lt_err rm;
+		if (d->spooled > 0 && lt_spool_remove(cfg->data_dir, d->id, &rm) == 0)
+			d->spooled = 0;
 		return lt_err_wrap(err, "%s", path);
+	}
 	*sub = (struct lt_submit_doc){.document_id = d->id,
 	                              .envelope = d->envelope,
 	                              .len = d->envelope_len,
@@ -419,10 +514,7 @@ int main(int argc, char **argv)
 		uo.encrypt_to = encrypt_to;
 	}
 	int64_t now = lt_now_ms();
-	/* Room for the envelope around the part: header, certificate, signature. */
-	size_t overhead = 4096 + signer.cert_der_len;
-	size_t max_file =
-	    (size_t)cfg.max_message_bytes > overhead ? (size_t)cfg.max_message_bytes - overhead : 0;
+	size_t max_file = lt_upload_inline_max(&cfg, &signer);
 	if (control) {
 		if (lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err) != 0 ||
 		    lt_upload_request(&cfg, &signer, store, &uo, now, &err) != 0) {
@@ -441,9 +533,16 @@ int main(int argc, char **argv)
 		} else if (!S_ISREG(st.st_mode)) {
 			lt_log_error("%s is not a regular file", argv[i]);
 			failed++;
-		} else if ((size_t)st.st_size > max_file) {
-			lt_log_error("%s has %lld bytes; a document may have at most %zu "
-			             "(max_message_bytes less envelope overhead)",
+		} else if (st.st_size > cfg.max_document_bytes) {
+			lt_log_error("%s has %lld bytes; a document may have at most %lld "
+			             "(max_document_bytes)",
+			             argv[i], (long long)st.st_size,
+			             (long long)cfg.max_document_bytes);
+			failed++;
+		} else if ((size_t)st.st_size > max_file && encrypt_to != NULL) {
+			lt_log_error("%s has %lld bytes: it would be streamed (more than %zu), and "
+			             "streamed parts cannot be encrypted yet: send it without "
+			             "--encrypt",
 			             argv[i], (long long)st.st_size, max_file);
 			failed++;
 		}
@@ -471,7 +570,8 @@ int main(int argc, char **argv)
 				             err.msg, i, n_docs);
 				goto out;
 			}
-			bytes += docs[j].envelope_len;
+			/* A spooled file ends its batch: its spool waits for no other. */
+			bytes += docs[j].envelope_len + docs[j].spooled;
 		}
 		if (lt_upload_commit(&cfg, store, subs + i, n, now, &err) != 0) {
 			lt_log_error("%s; %zu of %zu document(s) were submitted (listed above)",
@@ -479,6 +579,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		for (size_t j = i; j < i + n; j++) {
+			docs[j].spooled = 0; /* submitted: the spool is the agent's now */
 			printf("%s\t%s\n", docs[j].id, argv[optind + (int)j]);
 			free(docs[j].file);
 			free(docs[j].envelope);
@@ -489,6 +590,8 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	for (size_t i = 0; docs != NULL && i < n_docs; i++) {
+		if (docs[i].spooled > 0)
+			lt_upload_unspool(&cfg, store, docs[i].id);
 		free(docs[i].file);
 		free(docs[i].envelope);
 	}
