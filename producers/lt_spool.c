@@ -19,8 +19,9 @@
 int lt_spool_path(const char *data_dir, const char *doc_id, int64_t part, char *buf, size_t size,
                   lt_err *err)
 {
-	int n = part < 0 ? snprintf(buf, size, "%s/spool/%s", data_dir, doc_id)
-	                 : snprintf(buf, size, "%s/spool/%s/%lld", data_dir, doc_id, (long long)part);
+	int n = part < 0
+	            ? snprintf(buf, size, "%s/spool/%s", data_dir, doc_id)
+	            : snprintf(buf, size, "%s/spool/%s/%lld", data_dir, doc_id, (long long)part);
 	if (n < 0 || (size_t)n >= size)
 		return lt_err_set(err, LT_EINVAL, "spool path under %s too long", data_dir);
 	return 0;
@@ -225,8 +226,8 @@ static void *lt_spool_worker(void *arg)
 		if (buf == NULL)
 			j->rc[i] = lt_err_set(&j->errs[i], LT_EIO, "out of memory for a chunk");
 		else
-			j->rc[i] = lt_spool_copy(j->tmp, &j->src[i], j->chunk_bytes, buf, &j->out[i],
-			                         &j->errs[i]);
+			j->rc[i] = lt_spool_copy(j->tmp, &j->src[i], j->chunk_bytes, buf,
+			                         &j->out[i], &j->errs[i]);
 		if (j->rc[i] != 0)
 			atomic_store(&j->failed, 1);
 	}
@@ -274,14 +275,14 @@ out:
 }
 
 int lt_spool_write(const char *data_dir, const char *doc_id, uint32_t chunk_bytes,
-                   const struct lt_spool_src *src, size_t n, struct lt_spool_part *out,
-                   lt_err *err)
+                   const struct lt_spool_src *src, size_t n, struct lt_spool_part *out, lt_err *err)
 {
 	char spool[4096], tmp[4200], final[4200];
 	if (chunk_bytes == 0 || n == 0)
 		return lt_err_set(err, LT_EINVAL, "nothing to spool (chunk_bytes %u, %zu parts)",
 		                  chunk_bytes, n);
-	if (lt_docid_check(doc_id, err) != 0 || lt_spool_dir(data_dir, spool, sizeof spool, err) != 0)
+	if (lt_docid_check(doc_id, err) != 0 ||
+	    lt_spool_dir(data_dir, spool, sizeof spool, err) != 0)
 		return -1;
 	snprintf(tmp, sizeof tmp, "%s/" LT_SPOOL_TMP "%s", spool, doc_id);
 	snprintf(final, sizeof final, "%s/%s", spool, doc_id);
@@ -378,8 +379,8 @@ int lt_spool_check_envelope(const char *data_dir, const Lienthong__Envelope *env
 	return 0;
 }
 
-int lt_spool_open(const char *data_dir, const char *doc_id, uint32_t part, uint64_t size,
-                  int *fd, lt_err *err)
+int lt_spool_open(const char *data_dir, const char *doc_id, uint32_t part, uint64_t size, int *fd,
+                  lt_err *err)
 {
 	return lt_spool_find(data_dir, doc_id, part, "", size, fd, err);
 }
@@ -397,15 +398,16 @@ int lt_spool_read_chunk(int fd, uint64_t size, uint32_t chunk_bytes, uint64_t in
 		return lt_err_errno(err, errno, "cannot read chunk %llu of a spool file",
 		                    (unsigned long long)index);
 	if (got != want)
-		return lt_err_set(err, LT_EVERIFY,
-		                  "spool file shorter than declared: chunk %llu has %zu of %zu bytes",
-		                  (unsigned long long)index, got, want);
+		return lt_err_set(
+		    err, LT_EVERIFY,
+		    "spool file shorter than declared: chunk %llu has %zu of %zu bytes",
+		    (unsigned long long)index, got, want);
 	*len = got;
 	return 0;
 }
 
-int lt_spool_chunk_verify(const Lienthong__Part *p, uint64_t index, const uint8_t *data,
-                          size_t len, lt_err *err)
+int lt_spool_chunk_verify(const Lienthong__Part *p, uint64_t index, const uint8_t *data, size_t len,
+                          lt_err *err)
 {
 	uint64_t n = lt_part_chunks(p->size, p->chunk_bytes);
 	if (index >= n || p->chunk_sha256.len != n * LT_DIGEST_LEN)
@@ -451,7 +453,8 @@ static int64_t lt_spool_touched_ms(int at, const char *name)
 	int64_t t = 0;
 	if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 		return -1;
-	t = (int64_t)st.st_mtime > (int64_t)st.st_ctime ? (int64_t)st.st_mtime : (int64_t)st.st_ctime;
+	t = (int64_t)st.st_mtime > (int64_t)st.st_ctime ? (int64_t)st.st_mtime
+	                                                : (int64_t)st.st_ctime;
 	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	if (d == NULL) {

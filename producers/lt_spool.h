@@ -93,8 +93,8 @@ int lt_spool_check(const char *data_dir, const char *doc_id, uint32_t part, cons
 int lt_spool_check_envelope(const char *data_dir, const Lienthong__Envelope *env, lt_err *err);
 
 /* Opens the spool file of a part for reading, checking its size; *fd for the caller. */
-int lt_spool_open(const char *data_dir, const char *doc_id, uint32_t part, uint64_t size,
-                  int *fd, lt_err *err);
+int lt_spool_open(const char *data_dir, const char *doc_id, uint32_t part, uint64_t size, int *fd,
+                  lt_err *err);
 /*
  * Reads chunk `index` of a part of `size` bytes cut in chunk_bytes (pread at
  * index * chunk_bytes) into buf (room for chunk_bytes); *len is its length
@@ -103,8 +103,8 @@ int lt_spool_open(const char *data_dir, const char *doc_id, uint32_t part, uint6
 int lt_spool_read_chunk(int fd, uint64_t size, uint32_t chunk_bytes, uint64_t index, uint8_t *buf,
                         size_t *len, lt_err *err);
 /* 0 if data is chunk `index` of streamed part p as signed (length and SHA-256). */
-int lt_spool_chunk_verify(const Lienthong__Part *p, uint64_t index, const uint8_t *data,
-                          size_t len, lt_err *err);
+int lt_spool_chunk_verify(const Lienthong__Part *p, uint64_t index, const uint8_t *data, size_t len,
+                          lt_err *err);
 
 /* Removes the spool of doc_id (none is not an error). */
 int lt_spool_remove(const char *data_dir, const char *doc_id, lt_err *err);

@@ -144,7 +144,8 @@ static void test_write_read(void)
 		      err.code == LT_EVERIFY);
 		close(fd);
 		/* lt_spool_open refuses a size other than the declared one. */
-		CHECK(lt_spool_open(cfg.data_dir, id, src[i].index, sizes[i] + 1, &fd, &err) == -1 &&
+		CHECK(lt_spool_open(cfg.data_dir, id, src[i].index, sizes[i] + 1, &fd, &err) ==
+		          -1 &&
 		      err.code == LT_EVERIFY);
 		lt_spool_part_free(&out[i]);
 	}
@@ -219,8 +220,8 @@ static void test_atomic_sweep(void)
 	struct lt_store *s = open_store();
 	if (s == NULL)
 		return;
-	if (!CHECK_OK(lt_docid_new(orphan, &err), err) || !CHECK_OK(lt_docid_new(kept, &err), err) ||
-	    !CHECK_OK(lt_docid_new(half, &err), err))
+	if (!CHECK_OK(lt_docid_new(orphan, &err), err) ||
+	    !CHECK_OK(lt_docid_new(kept, &err), err) || !CHECK_OK(lt_docid_new(half, &err), err))
 		goto out;
 	snprintf(path, sizeof path, "%s/spool", cfg.data_dir);
 	mkdir(path, 0700);
@@ -432,7 +433,8 @@ static int setup(void)
 	snprintf(srcdir, sizeof srcdir, "%s/src", pki.dir);
 	if (mkdir(srcdir, 0700) != 0 ||
 	    lt_signer_load(&signer, a.key_file, a.cert_file, &err) != 0 ||
-	    lt_tpki_config(&pki, "send", "SEND.A", &ca, &a, "chunk_bytes = 4K\n", &cfg, &err) != 0 ||
+	    lt_tpki_config(&pki, "send", "SEND.A", &ca, &a, "chunk_bytes = 4K\n", &cfg, &err) !=
+	        0 ||
 	    (trust = lt_trust_load(ca.file, &err)) == NULL) {
 		fprintf(stderr, "setup: %s\n", err.msg);
 		return -1;
