@@ -17,6 +17,7 @@
 #include "../../producers/lt_submit.h"
 #include "../../producers/lt_submitd.h"
 #include "../../proto/lt_envelope.h"
+#include "../../store/lt_retention.h"
 #include "lt_check.h"
 #include "lt_testpki.h"
 
@@ -422,6 +423,62 @@ out:
 	lt_store_close(st);
 }
 
+static void set_status(struct lt_store *st, const char *id, const char *recipient,
+                       Lienthong__Store__DocStatus status, int64_t at_ms)
+{
+	struct lt_txn *t = NULL;
+	Lienthong__Store__StatusRecord rec = LIENTHONG__STORE__STATUS_RECORD__INIT;
+	lt_err err;
+	rec.status = status;
+	rec.updated_at_ms = at_ms;
+	if (CHECK_OK(lt_txn_begin(st, 1, &t, &err), err)) {
+		CHECK_OK(lt_status_put(t, id, recipient, &rec, &err), err);
+		CHECK_OK(lt_txn_commit(t, &err), err);
+	}
+}
+
+/* Retention: a sent document's spool goes with its envelope, not before. */
+static void test_retention(void)
+{
+	struct streamed done = {0}, busy = {0};
+	char path[PATH_MAX];
+	lt_err err;
+	struct lt_store *st = open_store();
+	if (st == NULL)
+		return;
+	if (make_streamed(&done, 2 * CB) != 0 || make_streamed(&busy, 2 * CB) != 0)
+		goto out;
+	struct lt_submit_doc subs[2] = {done.sub, busy.sub};
+	int64_t now = lt_now_ms();
+	CHECK_OK(lt_submit(st, subs, 2, now, &err), err);
+	for (int i = 0; i < 2; i++)
+		set_status(st, done.id, to[i], LIENTHONG__STORE__DOC_STATUS__DELIVERED, now);
+	set_status(st, busy.id, to[0], LIENTHONG__STORE__DOC_STATUS__DELIVERED, now);
+	set_status(st, busy.id, to[1], LIENTHONG__STORE__DOC_STATUS__SENT, now);
+	const struct lt_retention_limits lim = {
+	    .sent_body_ms = 1000, .final_status_ms = 1000000, .inbox_ms = 1000000};
+	struct lt_retention r = {0};
+	struct lt_retention_counts c = {0};
+	int pass_done = 0;
+	for (int steps = 0; !pass_done && steps < 100; steps++) {
+		if (!CHECK_OK(lt_retention_step(&r, st, &lim, now + 2000, &pass_done, &c, &err),
+		              err))
+			break;
+	}
+	CHECK(pass_done && c.bodies == 1);
+	CHECK(stored(st, done.id) == 0);
+	CHECK(lt_spool_path(cfg.data_dir, done.id, -1, path, sizeof path, &err) == 0 &&
+	      !exists(path));
+	CHECK(stored(st, busy.id) == 1);
+	CHECK(lt_spool_path(cfg.data_dir, busy.id, 1, path, sizeof path, &err) == 0 &&
+	      exists(path));
+	lt_spool_remove(cfg.data_dir, busy.id, &err);
+out:
+	free(done.envelope);
+	free(busy.envelope);
+	lt_store_close(st);
+}
+
 static int setup(void)
 {
 	lt_err err;
@@ -453,6 +510,7 @@ int main(void)
 	LT_RUN(test_atomic_sweep);
 	LT_RUN(test_manifest_verifies);
 	LT_RUN(test_submit);
+	LT_RUN(test_retention);
 	lt_trust_free(trust);
 	lt_signer_free(&signer);
 	lt_config_free(&cfg);
