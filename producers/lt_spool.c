@@ -334,8 +334,8 @@ static int lt_spool_find(const char *data_dir, const char *doc_id, uint32_t part
 	int f = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (f < 0 && errno == ENOENT)
 		return lt_err_set(err, LT_ENOTFOUND,
-		                  "document %s, part index %u ('%s'): its spool file %s is missing",
-		                  doc_id, part, name, path);
+		                  "document %s, part index %u%s%s%s: its spool file %s is missing",
+		                  doc_id, part, *name ? " ('" : "", name, *name ? "')" : "", path);
 	if (f < 0)
 		return lt_err_errno(err, errno, "cannot open spool file %s", path);
 	if (fstat(f, &st) != 0) {
@@ -346,10 +346,10 @@ static int lt_spool_find(const char *data_dir, const char *doc_id, uint32_t part
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != size) {
 		close(f);
 		return lt_err_set(err, LT_EVERIFY,
-		                  "document %s, part index %u ('%s'): its spool file %s has %lld "
+		                  "document %s, part index %u%s%s%s: its spool file %s has %lld "
 		                  "bytes, the envelope declares %llu",
-		                  doc_id, part, name, path, (long long)st.st_size,
-		                  (unsigned long long)size);
+		                  doc_id, part, *name ? " ('" : "", name, *name ? "')" : "", path,
+		                  (long long)st.st_size, (unsigned long long)size);
 	}
 	if (fd != NULL)
 		*fd = f;
@@ -382,7 +382,7 @@ int lt_spool_check_envelope(const char *data_dir, const Lienthong__Envelope *env
 int lt_spool_open(const char *data_dir, const char *doc_id, uint32_t part, uint64_t size, int *fd,
                   lt_err *err)
 {
-	return lt_spool_find(data_dir, doc_id, part, "", size, fd, err);
+	return lt_spool_find(data_dir, doc_id, part, "", size, fd, err); /* no name: none shown */
 }
 
 int lt_spool_read_chunk(int fd, uint64_t size, uint32_t chunk_bytes, uint64_t index, uint8_t *buf,

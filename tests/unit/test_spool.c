@@ -148,6 +148,7 @@ static void test_write_read(void)
 		CHECK(lt_spool_open(cfg.data_dir, id, src[i].index, sizes[i] + 1, &fd, &err) ==
 		          -1 &&
 		      err.code == LT_EVERIFY);
+		CHECK_STR_CONTAINS(err.msg, "bytes, the envelope declares");
 		lt_spool_part_free(&out[i]);
 	}
 	CHECK(lt_spool_check(cfg.data_dir, id, 0, "inline", 1, &err) == -1 &&
