@@ -4,8 +4,8 @@
 # (<data_dir>/spool/<id>/0, byte-identical, nothing half-written left), the
 # docs record holds the signed manifest (small; the file's and its chunks'
 # SHA-256), the document is queued, and the upload's memory stays far below
-# the file. A file above max_document_bytes is refused with the reason and
-# leaves nothing. Needs neither the forwarder nor a receiver.
+# the file. A file above max_document_bytes, or streamed with --encrypt, is
+# refused with the reason and leaves nothing. Needs neither the forwarder nor a receiver.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 A=BIG.A01
@@ -46,6 +46,16 @@ lt_check "the docs record is a manifest (under 64 KiB, not the 20 MB)" \
 lt_check "it holds the file's SHA-256" grep -q "$(sha <"$file")" <<<"$record"
 lt_check "and its first chunk's" grep -q "$(head -c $chunk "$file" | sha)" <<<"$record"
 lt_check "and its last chunk's" grep -q "$(tail -c +$((last * chunk + 1)) "$file" | sha)" <<<"$record"
+
+# Streamed parts cannot be encrypted yet: refused before anything is spooled.
+lt_agency $B
+lt_set $A agency_certs_dir ../pki
+if "$LT_BIN/lienthong-upload" -c "$(lt_conf $A)" --to $B --encrypt "$file" >"$LT_WORK/out1" 2>"$LT_WORK/err1"; then
+	lt_fail "a streamed file was accepted with --encrypt"
+else
+	lt_check "--encrypt of a streamed file is refused, saying so" \
+		grep -q "streamed parts cannot be encrypted yet: send it without --encrypt" "$LT_WORK/err1"
+fi
 
 # Above max_document_bytes: refused with the reason; nothing stored, nothing spooled.
 lt_set $A max_document_bytes 16M
