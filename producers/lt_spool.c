@@ -79,11 +79,17 @@ static int lt_spool_rmtree(int at, const char *name, const char *where, lt_err *
 	return rc;
 }
 
+/* lt_spool_rmtree, then an fsync of dir; nothing when name is absent. */
 static int lt_spool_rmtree_path(const char *dir, const char *name, lt_err *err)
 {
+	struct stat st;
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : lt_err_errno(err, errno, "cannot open folder %s", dir);
+	if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
+		close(fd);
+		return 0;
+	}
 	int rc = lt_spool_rmtree(fd, name, dir, err);
 	if (rc == 0 && fsync(fd) != 0)
 		rc = lt_err_errno(err, errno, "cannot fsync folder %s", dir);
@@ -250,11 +256,15 @@ static int lt_spool_copy_all(const char *tmp, uint32_t chunk_bytes, const struct
 	}
 	atomic_init(&j.next, 0);
 	atomic_init(&j.failed, 0);
-	pthread_t th;
-	int helper = n > 1 && pthread_create(&th, NULL, lt_spool_worker, &j) == 0;
+	/* Helpers when there are several parts; this thread works too. */
+	pthread_t th[LT_SPOOL_THREADS - 1];
+	size_t helpers = 0;
+	while (helpers + 1 < n && helpers < LT_SPOOL_THREADS - 1 &&
+	       pthread_create(&th[helpers], NULL, lt_spool_worker, &j) == 0)
+		helpers++;
 	lt_spool_worker(&j);
-	if (helper)
-		pthread_join(th, NULL);
+	while (helpers > 0)
+		pthread_join(th[--helpers], NULL);
 	rc = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (j.rc[i] < 0 && rc == 0) {
@@ -438,11 +448,7 @@ int lt_spool_remove(const char *data_dir, const char *doc_id, lt_err *err)
 	int n = snprintf(spool, sizeof spool, "%s/spool", data_dir);
 	if (n < 0 || (size_t)n >= sizeof spool)
 		return lt_err_set(err, LT_EINVAL, "spool path under %s too long", data_dir);
-	struct stat st;
-	char dir[4200];
-	snprintf(dir, sizeof dir, "%s/%s", spool, doc_id);
-	if (lstat(dir, &st) != 0 && errno == ENOENT)
-		return 0; /* the common case: a document without streamed parts */
+	/* A document without streamed parts (the common case) has none: nothing to do. */
 	return lt_spool_rmtree_path(spool, doc_id, err);
 }
 
