@@ -5,6 +5,7 @@
 
 #include "../lifecycle/lt_lifecycle.h"
 #include "../proto/lt_envelope.h"
+#include "lt_spool.h"
 
 /* The sender's own event on the document d replaces: it waits for the recipient's answer. */
 static int lt_submit_request(struct lt_txn *t, const struct lt_submit_doc *d, const char *recipient,
@@ -35,10 +36,27 @@ static int lt_submit_request(struct lt_txn *t, const struct lt_submit_doc *d, co
 	return v < 0 ? -1 : 0;
 }
 
+/* The spool file of each streamed part of d is in place with its declared size. */
+static int lt_submit_spooled(const char *data_dir, const struct lt_submit_doc *d, lt_err *err)
+{
+	Lienthong__Envelope *env = lienthong__envelope__unpack(NULL, d->len, d->envelope);
+	if (env == NULL)
+		return 0; /* bytes as given: judging them is the caller's (lt_submitd verifies) */
+	int rc = lt_spool_check_envelope(data_dir, env, err);
+	lienthong__envelope__free_unpacked(env, NULL);
+	if (rc != 0)
+		lt_err_wrap(err, "cannot submit (nothing was stored)");
+	return rc;
+}
+
 int lt_submit(struct lt_store *store, const struct lt_submit_doc *docs, size_t n, int64_t now_ms,
               lt_err *err)
 {
 	struct lt_txn *t = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (lt_submit_spooled(lt_store_dir(store), &docs[i], err) != 0)
+			return -1;
+	}
 	if (lt_txn_begin(store, 1, &t, err) != 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {

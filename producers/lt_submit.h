@@ -6,6 +6,9 @@
  * per recipient. lt_submit returns only after the fsync'd commit, so what it
  * acknowledges survives any crash; a batch shares one fsync (group commit).
  * Works while the agent is stopped: the agent forwards what it finds.
+ * A document with streamed parts (a manifest) is accepted only when the
+ * spool file of each (producers/lt_spool.h, in the store's data_dir) is in
+ * place with the size its envelope declares: the writer spools first.
  *
  * Threads: any thread with its own transaction; LMDB serialises writers,
  * also across processes.

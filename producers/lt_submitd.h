@@ -30,6 +30,9 @@
  * taken as sealed), and the document id, digest, recipients and subject
  * stored beside it must be the envelope's own; a request with one bad
  * envelope is refused whole, with the reason, and nothing of it is stored.
+ * Streamed parts (a manifest) are taken as declared (their bytes are in the
+ * spool, not in the envelope), and lt_submit refuses the document unless
+ * each spool file is in place with the declared size.
  * Revocation is the recipients' check (a CRL does not stop submissions).
  * Threads: lt_submitd_start runs one thread, with its own copy of the trust
  * store, which serves until stop joins it (it never ends by itself); alive

@@ -19,12 +19,19 @@
  * row whose key is recorded is reported "already submitted as <id>" and not
  * sent again: a re-run after any interruption submits only what is missing.
  *
+ * A document too large for one record (max_message_bytes) has its largest
+ * parts streamed: copied into the agent's spool while hashed, chunk by chunk
+ * (producers/lt_spool.h), their chunk digests signed in the envelope (the
+ * manifest); memory holds one chunk per copying thread, never a part. The
+ * spool of a row that is not submitted is removed.
+ *
  * Trusts its configuration and key; reads files with a size ceiling.
  * Threads: main, plus the workers of one batch at a time (lt_upload_worker),
  * which share only the read-only configuration and store handle and take rows
  * under a mutex.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <openssl/evp.h>
@@ -44,6 +51,7 @@
 #include "../text/lt_text.h"
 #include "lt_manifest.h"
 #include "lt_rows_args.h"
+#include "lt_spool.h"
 #include "lt_submit.h"
 #include "lt_submitd.h"
 #include "lt_upload_out.h"
@@ -107,7 +115,10 @@ static void lt_upload_usage(FILE *out)
 	        "\n"
 	        "Exit status: 0 when every row was submitted or had been already; 1 when a\n"
 	        "row has a problem or failed; 2 on a usage error.\n"
-	        "Limits: a signed document must fit in max_message_bytes (configuration).\n");
+	        "Limits: a document has at most max_document_bytes (default 4 GiB) and\n"
+	        "max_parts parts. One too large for one record (max_message_bytes) has its\n"
+	        "largest parts copied into <data_dir>/spool and sent in chunks of\n"
+	        "chunk_bytes; such parts cannot be encrypted yet.\n");
 }
 
 static const char *lt_upload_media_type(const char *name)
@@ -176,10 +187,10 @@ struct lt_upload_part {
 };
 
 /*
- * Reads the file at path into a part: in->data, in->len and in->sha256
- * (pointing into own, which owns the bytes: free own->data). The one place
- * where a file becomes a part (its caller, lt_job_prepare, has the document
- * id and the part's index already). Files up to max bytes (one record).
+ * Reads the file at path into a part carried in the envelope: in->data,
+ * in->len and in->sha256 (pointing into own, which owns the bytes: free
+ * own->data). Files up to max bytes (one record); larger parts are streamed
+ * (lt_upload_plan, lt_upload_spool).
  */
 static int lt_upload_read_part(const char *path, size_t max, struct lt_part_in *in,
                                struct lt_upload_part *own, lt_err *err)
@@ -218,6 +229,104 @@ static int lt_upload_read_part(const char *path, size_t max, struct lt_part_in *
 	return 0;
 }
 
+/*
+ * Which parts of a document travel as chunks: none when the whole fits one
+ * record (max_file, the room left by the envelope), else the largest ones
+ * until the others fit beside the streamed parts' chunk digests. sizes[i]
+ * of each part; stream[i] set for a streamed part. 0 when sizes are
+ * unknown (a file vanished: reading it says why).
+ */
+static void lt_upload_plan(const uint64_t *sizes, size_t n, size_t max_file, uint64_t chunk_bytes,
+                           int *stream)
+{
+	uint64_t inline_bytes = 0, room = max_file;
+	for (size_t i = 0; i < n; i++) {
+		stream[i] = 0;
+		inline_bytes += sizes[i];
+	}
+	while (inline_bytes > room) {
+		size_t big = n;
+		for (size_t i = 0; i < n; i++) {
+			if (!stream[i] && sizes[i] > 0 && (big == n || sizes[i] > sizes[big]))
+				big = i;
+		}
+		if (big == n)
+			return;
+		stream[big] = 1;
+		inline_bytes -= sizes[big];
+		/* Its chunk digests and declarations take room in the manifest. */
+		uint64_t cost =
+		    lt_part_chunks(sizes[big], (uint32_t)chunk_bytes) * LT_DIGEST_LEN + 128;
+		room = room > cost ? room - cost : 0;
+	}
+}
+
+/*
+ * Copies the streamed parts of document id into its spool (lt_spool.h) in
+ * one go and points their part inputs at the digests in sp[] (freed by the
+ * caller with lt_spool_part_free).
+ */
+static int lt_upload_spool(const struct lt_config *cfg, const char *id, char *const *files,
+                           const int *stream, size_t n, struct lt_part_in *parts,
+                           struct lt_spool_part *sp, lt_err *err)
+{
+	struct lt_spool_src *src = calloc(n, sizeof *src);
+	size_t m = 0;
+	int rc = src ? 0 : lt_err_set(err, LT_EIO, "out of memory");
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct stat st;
+		if (!stream[i])
+			continue;
+		int fd = open(files[i], O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			rc = lt_err_errno(err, errno, "cannot open %s", files[i]);
+		} else if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			rc = lt_err_set(err, LT_EINVAL, "%s is not a regular file", files[i]);
+		} else {
+			src[m++] = (struct lt_spool_src){.index = (uint32_t)i,
+			                                 .fd = fd,
+			                                 .name = files[i],
+			                                 .size = (uint64_t)st.st_size};
+		}
+	}
+	if (rc == 0)
+		rc = lt_spool_write(cfg->data_dir, id, (uint32_t)cfg->chunk_bytes, src, m, sp, err);
+	for (size_t k = 0; k < m; k++)
+		close(src[k].fd);
+	for (size_t k = 0; rc == 0 && k < m; k++) {
+		struct lt_part_in *in = &parts[src[k].index];
+		in->data = NULL;
+		in->len = sp[k].size;
+		in->chunk_bytes = sp[k].chunk_bytes;
+		in->sha256 = sp[k].sha256;
+		in->chunk_sha256 = sp[k].chunk_sha256;
+	}
+	free(src);
+	return rc;
+}
+
+/*
+ * Removes the spool of a document that was not submitted, unless the store
+ * has it after all (the agent committed it, then went away before saying so).
+ */
+static void lt_upload_unspool(const struct lt_config *cfg, struct lt_store *store, const char *id)
+{
+	struct lt_txn *t = NULL;
+	const void *v = NULL;
+	size_t vlen;
+	lt_err err;
+	if (store != NULL &&
+	    (lt_txn_begin(store, 0, &t, &err) != 0 ||
+	     lt_txn_get(t, LT_DB_DOCS, id, strlen(id), &v, &vlen, &err) != 0 || v != NULL)) {
+		lt_txn_abort(t);
+		return; /* when in doubt the agent's orphan sweep decides */
+	}
+	lt_txn_abort(t);
+	if (lt_spool_remove(cfg->data_dir, id, &err) != 0)
+		fprintf(stderr, "lienthong-upload: %s\n", err.msg);
+}
+
 /* What every document of one invocation shares. */
 struct lt_upload_opts {
 	const char *const *recipients;
@@ -246,6 +355,7 @@ struct lt_job {
 	uint8_t *envelope;
 	size_t envelope_len;
 	uint8_t digest[LT_DIGEST_LEN];
+	int spooled; /* its streamed parts are in the spool under id (removed unless submitted) */
 };
 
 /* The batch being submitted. */
@@ -369,11 +479,28 @@ static void lt_job_prepare(const struct lt_upload *u, const struct lt_signer *si
 	}
 	if (rc == 0 && j->outcome == LT_OUTCOME_PENDING)
 		rc = lt_docid_new(j->id, &err); /* before the parts: a spool is kept by id */
+	uint64_t *sizes = calloc(n ? n : 1, sizeof *sizes);
+	int *stream = calloc(n ? n : 1, sizeof *stream);
+	struct lt_spool_part *sp = calloc(n ? n : 1, sizeof *sp);
+	if (rc == 0 && (sizes == NULL || stream == NULL || sp == NULL))
+		rc = lt_err_set(&err, LT_EIO, "out of memory");
 	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct stat st;
+		sizes[i] = stat(j->row.files[i], &st) == 0 ? (uint64_t)st.st_size : 0;
 		parts[i].name = lt_base(j->row.files[i]);
 		parts[i].media_type =
 		    j->row.type ? j->row.type : lt_upload_media_type(parts[i].name);
-		rc = lt_upload_read_part(j->row.files[i], u->max_file, &parts[i], &own[i], &err);
+	}
+	lt_upload_plan(sizes, n, u->max_file, (uint64_t)u->cfg->chunk_bytes, stream);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (stream[i] && !j->spooled) {
+			rc = lt_upload_spool(u->cfg, j->id, j->row.files, stream, n, parts, sp,
+			                     &err);
+			j->spooled = rc == 0;
+		} else if (!stream[i]) {
+			rc = lt_upload_read_part(j->row.files[i], u->max_file, &parts[i], &own[i],
+			                         &err);
+		}
 	}
 	if (rc == 0 && j->row.key == NULL && !u->o->no_key) {
 		rc = lt_job_derive_key(u, j, parts, &err);
@@ -409,10 +536,22 @@ static void lt_job_prepare(const struct lt_upload *u, const struct lt_signer *si
 	}
 	if (rc != 0)
 		lt_job_fail(j, err.msg);
+	/* Not to be submitted (failed, or submitted before under its key): no spool kept. */
+	if (j->spooled && (rc != 0 || j->outcome != LT_OUTCOME_PENDING)) {
+		lt_err rm;
+		if (lt_spool_remove(u->cfg->data_dir, j->id, &rm) != 0)
+			fprintf(stderr, "lienthong-upload: %s\n", rm.msg);
+		j->spooled = 0;
+	}
 	if (row_certs != NULL)
 		sk_X509_pop_free(row_certs, X509_free);
 	for (size_t i = 0; own != NULL && i < n; i++)
 		free(own[i].data);
+	for (size_t i = 0; sp != NULL && i < n; i++)
+		lt_spool_part_free(&sp[i]);
+	free(sp);
+	free(stream);
+	free(sizes);
 	free(own);
 	free(parts);
 }
@@ -495,6 +634,9 @@ static void lt_upload_commit_rows(struct lt_upload *u, size_t from, size_t to)
 		if (!all && (n == 1 ||
 		             lt_upload_commit(u->cfg, u->store, &subs[k], 1, u->now, &err) != 0)) {
 			lt_job_fail(j, err.msg);
+			if (j->spooled)
+				lt_upload_unspool(u->cfg, u->store, j->id);
+			j->spooled = 0;
 			continue;
 		}
 		char recorded[LT_DOCID_LEN + 1];
@@ -507,6 +649,9 @@ static void lt_upload_commit_rows(struct lt_upload *u, size_t from, size_t to)
 		if (v < 0) {
 			lt_job_fail(j, err.msg);
 		} else if (v == 1 && strcmp(recorded, j->id) != 0) {
+			if (j->spooled) /* another submission of the row won: this one was not
+			                   stored */
+				lt_upload_unspool(u->cfg, u->store, j->id);
 			memcpy(j->id, recorded, sizeof j->id);
 			j->outcome = LT_OUTCOME_ALREADY;
 		} else {
@@ -517,6 +662,7 @@ out:
 	for (size_t i = from; i < to; i++) {
 		free(u->jobs[i].envelope);
 		u->jobs[i].envelope = NULL;
+		u->jobs[i].spooled = 0; /* submitted: the spool is the agent's now */
 	}
 	free(subs);
 	free(idx);
@@ -532,10 +678,11 @@ static int lt_upload_size_ok(const struct lt_upload *u, uint64_t bytes, char *wh
 		         (unsigned long long)bytes, (long long)u->cfg->max_document_bytes);
 		return 0;
 	}
-	if (bytes > u->max_file) {
+	if (bytes > u->max_file && (u->o->encrypt_to != NULL || u->o->trust != NULL)) {
 		snprintf(why, size,
-		         "the document has %llu bytes; a document may have at most %zu "
-		         "(max_message_bytes less envelope overhead)",
+		         "the document has %llu bytes, more than one record holds (%zu), so its "
+		         "large parts are streamed, and streamed parts cannot be encrypted yet: "
+		         "send it without --encrypt",
 		         (unsigned long long)bytes, u->max_file);
 		return 0;
 	}

@@ -5,6 +5,7 @@
 
 #include "../config/lt_config.h"
 #include "../log/lt_log.h"
+#include "../producers/lt_spool.h"
 #include "../proto/lt_envelope.h"
 #include "lt_index.h"
 
@@ -212,6 +213,24 @@ static int lt_retention_del(struct lt_txn *t, enum lt_db db, const struct lt_ret
 	return lt_status_forget(t, doc_id, recipient, err);
 }
 
+/*
+ * The spools of documents whose envelope was deleted (committed): a failure
+ * is logged, and the orphan sweep (lt_spool_sweep) removes it later.
+ */
+static void lt_retention_unspool(struct lt_store *s, const struct lt_retention_scan *sc)
+{
+	for (size_t i = 0; i < sc->n_del; i++) {
+		char id[LT_DOCID_LEN + 1];
+		lt_err err;
+		if (sc->del[i].len != LT_DOCID_LEN)
+			continue; /* not a document id: no spool */
+		memcpy(id, sc->del[i].b, LT_DOCID_LEN);
+		id[LT_DOCID_LEN] = '\0';
+		if (lt_spool_remove(lt_store_dir(s), id, &err) != 0)
+			lt_log_warn("retention: %s; the spool sweep tries again", err.msg);
+	}
+}
+
 int lt_retention_step(struct lt_retention *r, struct lt_store *s,
                       const struct lt_retention_limits *lim, int64_t now_ms, int *pass_done,
                       struct lt_retention_counts *counts, lt_err *err)
@@ -238,6 +257,8 @@ int lt_retention_step(struct lt_retention *r, struct lt_store *s,
 		sc.t = NULL;
 		if (ret != 0)
 			goto out;
+		if (r->phase == LT_RETENTION_DOCS)
+			lt_retention_unspool(s, &sc);
 	} else {
 		lt_txn_abort(sc.t);
 		sc.t = NULL;
@@ -286,6 +307,14 @@ void lt_retention_tick(struct lt_store *s, const struct lt_config *cfg, int64_t 
 	if (!pass_done)
 		return;
 	r.next_pass_ms = now_ms + LT_RETENTION_PAUSE_MS;
+	size_t orphans = 0;
+	if (lt_spool_sweep(cfg->data_dir, s, now_ms, &orphans, &err) != 0)
+		lt_log_warn("spool sweep: %s; tried again in %d s", err.msg,
+		            LT_RETENTION_PAUSE_MS / 1000);
+	if (orphans > 0)
+		lt_log_info("spool: removed %zu orphaned or unfinished spool folder(s) older than "
+		            "%d minutes",
+		            orphans, LT_SPOOL_ORPHAN_MS / 60000);
 	if (done.bodies + done.statuses + done.inbox + done.keys > 0)
 		lt_log_info("retention: deleted %llu sent document bodies, %llu final statuses, "
 		            "%llu inbox records past their retention, %llu batch keys of "

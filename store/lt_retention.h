@@ -5,7 +5,11 @@
  *   docs        the signed envelope of a document sent is deleted once every
  *               recipient's status is final (delivered, rejected, failed) and
  *               the last of them changed more than sent_body_ms ago; its
- *               status rows stay (or once it has no status row left)
+ *               status rows stay (or once it has no status row left); its
+ *               spool (streamed parts, producers/lt_spool.h) goes with it,
+ *               after the commit
+ *   spool       after each full pass, orphaned spool folders are swept
+ *               (lt_spool_sweep)
  *   status      a final status is deleted final_status_ms after its last change
  *   inbox       a document received is forgotten inbox_ms after its verdict;
  *               one whose target still fails (pending) is kept

@@ -237,6 +237,11 @@ static int lt_store_identity(struct lt_store *s, lt_err *err)
 	return 0;
 }
 
+const char *lt_store_dir(const struct lt_store *s)
+{
+	return s->dir;
+}
+
 int lt_store_open(struct lt_store **out, const char *dir, int64_t map_size, lt_err *err)
 {
 	struct lt_store *s = calloc(1, sizeof *s);

@@ -81,6 +81,9 @@ const char *lt_db_name(enum lt_db db);
 int lt_store_open(struct lt_store **out, const char *dir, int64_t map_size, lt_err *err);
 void lt_store_close(struct lt_store *s);
 
+/* The folder the store was opened in (data_dir); valid while s is open. */
+const char *lt_store_dir(const struct lt_store *s);
+
 int lt_txn_begin(struct lt_store *s, int write, struct lt_txn **out, lt_err *err);
 /*
  * A write transaction inside parent: its changes join parent's when it
