@@ -54,7 +54,7 @@ PROG_SRC_lienthong-report = consumers/report_main.c
 
 UNIT_TESTS = test_config test_canon test_sign test_envelope test_store test_deliver test_text \
 	test_watch test_forward test_lifecycle test_retention test_crl test_index \
-	test_business
+	test_business test_edxml
 TEST_TOOLS = lt-forge lt-proxy
 
 LIB_OBJS = $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
