@@ -938,7 +938,7 @@ static void rd_part_open(struct rd *r)
 	lt_err e;
 	size_t i = r->doc->n_parts - 1;
 	lt_err_clear(&e);
-	r->ps.fd = r->open_part(r->open_arg, i, r->ps.orig_name, &e);
+	r->ps.fd = r->open_part(r->open_arg, i, &e);
 	if (r->ps.fd < 0) {
 		rd_fail(r, e.code != LT_OK ? e.code : LT_EIO, "attachment %zu: %s", i + 1, e.msg);
 		return;

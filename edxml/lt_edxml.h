@@ -84,12 +84,12 @@ struct lt_edxml_doc {
 
 /*
  * Asked for the descriptor to write attachment index (from 0) into, when
- * its bytes begin (or at its end if it has none). name is the AttachmentName
- * as far as it was read (may be NULL). Returns a descriptor open for
- * writing (the caller keeps it and closes it), or -1 with err filled, which
- * stops the reading.
+ * its bytes begin (or at its end if it has none), in order. Name the file
+ * by the index: the part's name is known only once the attachment is read
+ * (lt_edxml_doc.parts). Returns a descriptor open for writing (the caller
+ * keeps it and closes it), or -1 with err filled, which stops the reading.
  */
-typedef int (*lt_edxml_open_part_fn)(void *arg, size_t index, const char *name, lt_err *err);
+typedef int (*lt_edxml_open_part_fn)(void *arg, size_t index, lt_err *err);
 
 /*
  * Reads a document message from fd (to its end), or from buf[0..len).

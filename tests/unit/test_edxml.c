@@ -29,10 +29,9 @@ struct parts {
 	size_t n;
 };
 
-static int open_part(void *arg, size_t index, const char *name, lt_err *err)
+static int open_part(void *arg, size_t index, lt_err *err)
 {
 	struct parts *p = arg;
-	(void)name;
 	if (index != p->n || index >= 70)
 		return lt_err_set(err, LT_EINVAL, "part %zu out of order", index);
 	snprintf(p->path[index], sizeof p->path[index], "%s/part-%zu", tmp, index);
