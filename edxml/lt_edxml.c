@@ -459,6 +459,11 @@ static void rd_place(struct rd *r, struct rd_frame *f, struct rd_frame *parent)
 			return;
 		}
 	}
+	if (r->mode != LT_EDXML_MODE_DOC) {
+		/* a status message has no lists and no attachments */
+		memcpy(f->seg, n, strlen(n) + 1);
+		return;
+	}
 	for (size_t i = 0; i < LT_EDXML_NREP; i++) {
 		if (strcmp(lt_edxml_reps[i].parent, parent->name) == 0 &&
 		    strcmp(lt_edxml_reps[i].item, n) == 0) {
@@ -1331,11 +1336,19 @@ static void rd_init_once(void)
 	xmlInitParser();
 }
 
+/* libxml2's unstructured messages (encoding errors): the structured ones are reported. */
+static void rd_quiet(void *ctx, const char *fmt, ...)
+{
+	(void)ctx;
+	(void)fmt;
+}
+
 static int rd_run(struct rd *r)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	xmlSAXHandler sax;
 	pthread_once(&once, rd_init_once);
+	xmlSetGenericErrorFunc(NULL, rd_quiet); /* this thread's: lienthong has no other use */
 	memset(&sax, 0, sizeof sax);
 	sax.initialized = XML_SAX2_MAGIC;
 	sax.startElementNs = rd_start;

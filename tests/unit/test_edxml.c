@@ -885,6 +885,22 @@ static void test_status_refusals(void)
 	CHECK(lt_edxml_status_read_mem((const uint8_t *)text, strlen(text), "s.xml", &cfg, &st,
 	                               &err) == -1);
 	CHECK_STR_CONTAINS(err.msg, "no StatusCode");
+	/* document elements inside a status message are not its own: ignored */
+	snprintf(text, sizeof text,
+	         "%s<edXML:From><edXML:OrganId>000.00.01.H26</edXML:OrganId></edXML:From>"
+	         "<edXML:ResponseFor><edXML:DocumentId>d</edXML:DocumentId></edXML:ResponseFor>"
+	         "<edXML:AttachmentEncoded><edXML:Attachment><edXML:ContentTransferEncoded>aGk="
+	         "</edXML:ContentTransferEncoded></edXML:Attachment></edXML:AttachmentEncoded>"
+	         "<edXML:To><edXML:X>1</edXML:X></edXML:To>"
+	         "<edXML:StatusCode>03</edXML:StatusCode></edXML:MessageStatus></edXML:Header>"
+	         "</edXML:Status>",
+	         head);
+	if (CHECK_OK(lt_edxml_status_read_mem((const uint8_t *)text, strlen(text), "s.xml", &cfg,
+	                                      &st, &err),
+	             err)) {
+		CHECK(strcmp(st.code, "03") == 0);
+		lt_edxml_status_free(&st);
+	}
 	/* a document is not a status */
 	int fd = open(FIX "revoke.xml", O_RDONLY);
 	CHECK(lt_edxml_status_read(fd, "revoke.xml", &cfg, &st, &err) == -1);
