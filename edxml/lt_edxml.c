@@ -126,7 +126,11 @@ static long rd_line(const struct rd *r)
 	return 0;
 }
 
-/* Records the first error (what, where, what to do) and stops the parser. */
+/*
+ * Records the first error (what, where, what to do) and stops the parser:
+ * libxml2 then drops its input, so a callback touches none of the strings
+ * it was given after this.
+ */
 static void rd_fail(struct rd *r, enum lt_code code, const char *fmt, ...) LT_PRINTF(3, 4);
 static void rd_fail(struct rd *r, enum lt_code code, const char *fmt, ...)
 {
@@ -465,8 +469,10 @@ static void rd_place(struct rd *r, struct rd_frame *f, struct rd_frame *parent)
 		return;
 	}
 	for (size_t i = 0; i < LT_EDXML_NREP; i++) {
+		/* items without a list element repeat only directly in their section */
 		if (strcmp(lt_edxml_reps[i].parent, parent->name) == 0 &&
-		    strcmp(lt_edxml_reps[i].item, n) == 0) {
+		    strcmp(lt_edxml_reps[i].item, n) == 0 &&
+		    (lt_edxml_reps[i].wrapper != NULL || parent->kind == K_SECTION)) {
 			unsigned idx = ++parent->rep[i];
 			size_t nl = strlen(n);
 			memcpy(f->seg, n, nl);
@@ -617,10 +623,12 @@ static void rd_end(void *ctx, const xmlChar *local, const xmlChar *prefix, const
 		r->depth--;
 		return;
 	}
+	int attachment = f->kind == K_FIELD && strncmp(f->seg, "Attachment.", 11) == 0 &&
+	                 r->depth >= 2 && r->st[r->depth - 2].kind == K_SECTION;
 	if (f->kind == K_DATA)
 		rd_data_end(r);
-	else if (f->kind == K_FIELD && f->children == 0)
-		rd_leaf(r);
+	else if (f->kind == K_FIELD && f->children == 0 && !attachment)
+		rd_leaf(r); /* an empty Attachment is an empty part, not a field */
 	if (r->failed)
 		return;
 	if (f->kind == K_FIELD && r->depth >= 2 && r->st[r->depth - 2].kind == K_SECTION) {
@@ -722,9 +730,8 @@ static void rd_xml_error(void *ctx, xmlErrorPtr e)
 		msg[--n] = '\0';
 	lt_err_set(r->err, LT_EINVAL, "%s line %d: not well-formed XML: %s: fix the XML", r->what,
 	           e->line, msg);
+	/* not stopped from here (libxml2 may go on using its buffer): the next read fails */
 	r->failed = 1;
-	if (r->ctxt != NULL)
-		xmlStopParser(r->ctxt);
 }
 
 /* ---- the kept signature ---- */
@@ -773,6 +780,8 @@ static void rd_sig_text(struct rd *r, const char *s, size_t n)
 {
 	size_t from = 0;
 	for (size_t i = 0; i < n; i++) {
+		if (r->failed)
+			return; /* the parser is stopped: s may be gone */
 		const char *e = rd_chars_esc(s[i]);
 		if (e == NULL)
 			continue;

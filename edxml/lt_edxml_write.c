@@ -143,6 +143,7 @@ struct wn {
 	unsigned idx;
 	const char *value; /* a field; NULL for a group */
 	size_t part;       /* ContentTransferEncoded of part - 1 */
+	int root;          /* MessageHeader, TraceHeaderList, edXMLManifest themselves */
 	struct wn *kid;
 	size_t n, cap;
 };
@@ -243,7 +244,7 @@ static int wn_insert(struct wn *root, const char *path, const char *value, const
 			                  "number",
 			                  key, name);
 		if (rep != NULL && rep->wrapper == NULL &&
-		    (strcmp(p->name, rep->parent) == 0) != (idx > 0))
+		    (p->root && strcmp(p->name, rep->parent) == 0) != (idx > 0))
 			return lt_err_set(
 			    err, LT_EINVAL,
 			    "meta field %s: %s is numbered exactly when it is directly in "
@@ -534,6 +535,19 @@ static int wr_header_fields(struct wr_doc *d, const Lienthong__Header *h, lt_err
 		return lt_err_set(err, LT_EINVAL, "business type %d is not 0 to 3",
 		                  (int)h->business_type);
 	d->type[0] = (char)('0' + (int)h->business_type);
+	return 0;
+}
+
+/*
+ * BussinessDocType, where the reader finds it: always for types 1..3; for
+ * a new document only inside a Bussiness element that was kept.
+ */
+static int wr_business_type(struct wr_doc *d, const Lienthong__Header *h, lt_err *err)
+{
+	struct wn *bus = wn_child(&d->th, "Bussiness", 9, 0, 0);
+	if (h->business_type == LIENTHONG__BUSINESS_TYPE__BUSINESS_NEW &&
+	    (bus == NULL || bus->value != NULL))
+		return 0;
 	return wn_insert(&d->th, "Bussiness.BussinessDocType", d->type, "business type", err);
 }
 
@@ -592,6 +606,7 @@ int lt_edxml_write(int out_fd, const Lienthong__Header *h, const struct lt_edxml
 	snprintf(d.mh.name, sizeof d.mh.name, "MessageHeader");
 	snprintf(d.th.name, sizeof d.th.name, "TraceHeaderList");
 	snprintf(d.manifest.name, sizeof d.manifest.name, "edXMLManifest");
+	d.mh.root = d.th.root = d.manifest.root = 1;
 	if (wr_check_header(h, err) != 0)
 		return -1;
 	d.att = calloc(n_parts ? n_parts : 1, sizeof *d.att);
@@ -608,7 +623,7 @@ int lt_edxml_write(int out_fd, const Lienthong__Header *h, const struct lt_edxml
 		if (wr_route(&d, h, k, h->meta[i]->value, n_parts, err) != 0)
 			goto out;
 	}
-	if (wr_concerns(&d, h, err) != 0)
+	if (wr_business_type(&d, h, err) != 0 || wr_concerns(&d, h, err) != 0)
 		goto out;
 	/* parts: name, type (the kept originals win), content */
 	for (size_t i = 0; i < n_parts; i++) {

@@ -18,6 +18,8 @@
 #include "lt_check.h"
 
 #define FIX "tests/fixtures/edxml/"
+#define TO1 "<edXML:To><edXML:OrganId>000.00.01.H26</edXML:OrganId></edXML:To>"
+#define TO2 "<edXML:To><edXML:OrganId>000.00.02.H29</edXML:OrganId></edXML:To>"
 
 static struct lt_config cfg;
 static char tmp[64];
@@ -326,12 +328,19 @@ static void check_same(const struct lt_edxml_doc *a, const struct lt_edxml_doc *
 	CHECK(a->business_type == b->business_type);
 	CHECK(same_str(a->concerns, b->concerns));
 	CHECK(same_str(a->document_id, b->document_id));
-	if (CHECK(a->n_meta == b->n_meta)) {
-		for (size_t i = 0; i < a->n_meta; i++) {
-			const char *v = meta(b, a->meta[i].key);
-			if (!CHECK(v != NULL && strcmp(v, a->meta[i].value) == 0))
-				fprintf(stderr, "    %s differs\n", a->meta[i].key);
-		}
+	for (size_t i = 0; i < a->n_meta; i++) {
+		const char *v = meta(b, a->meta[i].key);
+		if (!CHECK(v != NULL && strcmp(v, a->meta[i].value) == 0))
+			fprintf(stderr, "    %s differs\n", a->meta[i].key);
+	}
+	/* nothing added, but a manifest of the parts when there was none */
+	int had_manifest = 0;
+	for (size_t i = 0; i < a->n_meta; i++)
+		had_manifest |= strncmp(a->meta[i].key, "edxml.Reference.", 16) == 0;
+	for (size_t i = 0; i < b->n_meta; i++) {
+		if (meta(a, b->meta[i].key) == NULL &&
+		    !CHECK(!had_manifest && strncmp(b->meta[i].key, "edxml.Reference.", 16) == 0))
+			fprintf(stderr, "    %s added\n", b->meta[i].key);
 	}
 	if (CHECK(a->n_parts == b->n_parts)) {
 		for (size_t i = 0; i < a->n_parts; i++) {
@@ -376,6 +385,44 @@ static void round_trip(const char *fixture)
 	parts_close(&pa);
 	parts_close(&pb);
 	parts_close(&pc);
+}
+
+/* Round trip of a message given as text. */
+static void round_trip_text(const char *text)
+{
+	char path[128];
+	snprintf(path, sizeof path, "%s/text.xml", tmp);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+	round_trip(path);
+}
+
+static char *mini(const char *from, const char *to, const char *extra, const char *trace,
+                  const char *att);
+
+/* Corners: empty lists and groups, document element names nested where they mean nothing. */
+static void test_round_trip_corners(void)
+{
+	static const char *const cases[][2] = {
+	    {"<edXML:ToPlaces/><edXML:Code/><edXML:Subject/>", "<edXML:Bussiness/>"},
+	    {"<edXML:OtherInfo><edXML:AttachmentEncoded><edXML:Attachment><edXML:ContentId>x"
+	     "</edXML:ContentId></edXML:Attachment></edXML:AttachmentEncoded><edXML:MessageHeader>"
+	     "<edXML:To>t</edXML:To></edXML:MessageHeader><edXML:ToPlaces><edXML:Place>p"
+	     "</edXML:Place></edXML:ToPlaces></edXML:OtherInfo>",
+	     "<edXML:TraceHeader/><edXML:Bussiness><edXML:Paper>1</edXML:Paper></edXML:Bussiness>"},
+	    {"<edXML:ResponseFor><edXML:Code>1/A</edXML:Code></edXML:ResponseFor>"
+	     "<edXML:Code><edXML:CodeNotation>QĐ</edXML:CodeNotation></edXML:Code>",
+	     ""},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *s = mini("000.00.00.G22", TO1, cases[i][0], cases[i][1],
+		               "<edXML:AttachmentEncoded><edXML:Attachment/><edXML:Attachment>"
+		               "<edXML:AttachmentName>attachment-1</edXML:AttachmentName>"
+		               "</edXML:Attachment></edXML:AttachmentEncoded>");
+		round_trip_text(s);
+		free(s);
+	}
 }
 
 static void test_round_trips(void)
@@ -580,9 +627,6 @@ static char *mini(const char *from, const char *to, const char *extra, const cha
 	return s;
 }
 
-#define TO1 "<edXML:To><edXML:OrganId>000.00.01.H26</edXML:OrganId></edXML:To>"
-#define TO2 "<edXML:To><edXML:OrganId>000.00.02.H29</edXML:OrganId></edXML:To>"
-
 static int read_text(const char *text, struct lt_config *c, lt_err *err)
 {
 	struct lt_edxml_doc d;
@@ -709,6 +753,23 @@ static void test_refuse_structure(void)
 	refused("<edXML:edXML xmlns:edXML=\"" LT_EDXML_NS "\"><edXML:edXMLEnvelope>",
 	        "not well-formed XML");
 	refused("", "not well-formed XML");
+}
+
+/* A signature too large to keep is refused (the parser stops in the middle of its text). */
+static void test_refuse_signature(void)
+{
+	char *s = mini("000.00.00.G22", TO1, "", "", "");
+	size_t n = strlen(s) + 60000;
+	char *big = malloc(n), *at = strstr(s, "</edXML:edXMLHeader>");
+	int k =
+	    snprintf(big, n, "%.*s<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\">",
+	             (int)(at - s), s);
+	for (int i = 0; i < 600; i++) /* 600 x 39 bytes: past 16 KiB, within n */
+		k += snprintf(big + k, n - (size_t)k, "&amp;<ds:X a=\"&quot;\">v</ds:X>");
+	snprintf(big + k, n - (size_t)k, "</ds:Signature>%s", at);
+	refused(big, "the XML signature is larger than 16384 bytes");
+	free(big);
+	free(s);
 }
 
 static void test_refuse_from_to(void)
@@ -936,12 +997,14 @@ int main(void)
 	LT_RUN(test_read_update);
 	LT_RUN(test_read_revoke_replace);
 	LT_RUN(test_round_trips);
+	LT_RUN(test_round_trip_corners);
 	LT_RUN(test_write_escaping);
 	LT_RUN(test_write_refusals);
 	LT_RUN(test_large_attachment);
 	LT_RUN(test_mini_accepted);
 	LT_RUN(test_refuse_doctype);
 	LT_RUN(test_refuse_structure);
+	LT_RUN(test_refuse_signature);
 	LT_RUN(test_refuse_from_to);
 	LT_RUN(test_refuse_business);
 	LT_RUN(test_refuse_attachments);
