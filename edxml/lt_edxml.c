@@ -691,6 +691,10 @@ static void rd_doctype(void *ctx, const xmlChar *name, const xmlChar *ext, const
 	struct rd *r = ctx;
 	(void)ext;
 	(void)sys;
+	if (r->failed) { /* an earlier error: stop here all the same, before any subset */
+		xmlStopParser(r->ctxt);
+		return;
+	}
 	rd_fail(r, LT_EINVAL,
 	        "a DOCTYPE declaration (<!DOCTYPE %.40s>) is refused: edXML needs none, and the "
 	        "entities a DTD declares can expand without bound or read local files; remove "
@@ -708,6 +712,7 @@ static void rd_entity_decl(void *ctx, const xmlChar *name, int type, const xmlCh
 	(void)content;
 	rd_fail(r, LT_EINVAL, "the entity declaration %.40s is refused: remove the DTD",
 	        (const char *)name);
+	xmlStopParser(r->ctxt);
 }
 
 static void rd_reference(void *ctx, const xmlChar *name)
@@ -1391,6 +1396,8 @@ static int rd_run(struct rd *r)
 		           r->what);
 		r->failed = 1;
 	}
+	if (r->ctxt->myDoc != NULL) /* made by libxml2 for a refused DTD's declarations */
+		xmlFreeDoc(r->ctxt->myDoc);
 	xmlFreeParserCtxt(r->ctxt);
 	r->ctxt = NULL;
 	return r->failed ? -1 : 0;

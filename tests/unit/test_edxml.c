@@ -699,6 +699,10 @@ static void test_refuse_doctype(void)
 		close(fd);
 	unlink(fifo);
 	unlink(secret);
+	/* a DOCTYPE after an earlier error stops the parser too (nothing declared, nothing leaked)
+	 */
+	refused("<?xml \x01 version=\"1.0\"?><!DOCTYPE c [<!ENTITY b \"c\">]><a>&b;</a>",
+	        "msg.xml line 1: not well-formed XML");
 	/* an entity without a DTD is not defined */
 	refused_mini(mini("000.00.00.G22", TO1, "<edXML:Subject>&ext;</edXML:Subject>", "", ""),
 	             "not well-formed XML: Entity 'ext' not defined");
