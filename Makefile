@@ -140,7 +140,7 @@ install: $(BINS)
 
 # Fuzzing (libFuzzer, clang, ASan+UBSan): make fuzz builds build-fuzz/fuzz_*;
 # make fuzz-run FUZZ_SECONDS=600 runs each on a scratch copy of its seed corpus.
-FUZZ_TARGETS = fuzz_envelope fuzz_receipt fuzz_config
+FUZZ_TARGETS = fuzz_envelope fuzz_receipt fuzz_config fuzz_edxml
 FUZZ_SECONDS ?= 60
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
 fuzz:
