@@ -8,7 +8,7 @@ pkgs=(
 	build-essential pkg-config
 	librdkafka-dev libprotobuf-c-dev protobuf-c-compiler
 	libssl-dev openssl liblmdb-dev lmdb-utils
-	libcurl4-openssl-dev libjansson-dev
+	libcurl4-openssl-dev libjansson-dev libxml2-dev
 	kcat clang clang-format libclang-rt-14-dev python3
 	default-jre-headless maven curl ca-certificates
 )
