@@ -31,11 +31,11 @@ static const char *const recipients[] = {"RECV.A", "RECV.B"};
 static uint8_t data0[3000];
 static uint8_t data1[] = "hello, world\n";
 static struct lt_part_in parts[5] = {
-    {"quyet dinh.pdf", "application/pdf", data0, sizeof data0},
-    {"b.txt", "text/plain", data1, sizeof data1 - 1},
-    {"empty.xml", "application/xml", NULL, 0},
-    {"d.bin", "application/octet-stream", data1, 3},
-    {"e.bin", "application/octet-stream", data1, 4},
+    {"quyet dinh.pdf", "application/pdf", data0, sizeof data0, 0, NULL, NULL},
+    {"b.txt", "text/plain", data1, sizeof data1 - 1, 0, NULL, NULL},
+    {"empty.xml", "application/xml", NULL, 0, 0, NULL, NULL},
+    {"d.bin", "application/octet-stream", data1, 3, 0, NULL, NULL},
+    {"e.bin", "application/octet-stream", data1, 4, 0, NULL, NULL},
 };
 static char docid[LT_DOCID_LEN + 1];
 
@@ -517,7 +517,8 @@ static void test_seal_checks(void)
 	size_t big = (size_t)cfg.max_message_bytes;
 	uint8_t *data = calloc(1, big);
 	if (CHECK(data != NULL)) {
-		p = (struct lt_part_in){"big.bin", "application/octet-stream", data, big - 100};
+		p = (struct lt_part_in){
+		    "big.bin", "application/octet-stream", data, big - 100, 0, NULL, NULL};
 		in.parts = &p;
 		seal_refused(&in, &cfg, LT_EFULL, "above max_message_bytes (1000000)");
 		/* Just under the limit is accepted. */
