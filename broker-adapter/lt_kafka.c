@@ -286,19 +286,31 @@ int lt_kafka_rewind(rd_kafka_t *rk, const char *topic, int32_t partition, int64_
 	return rc;
 }
 
-int lt_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key, size_t klen,
-                     const void *val, size_t vlen, void *opaque, lt_err *err)
+static int lt_kafka_producev(rd_kafka_t *rk, const char *topic, const void *key, size_t klen,
+                             void *val, size_t vlen, int flags, void *opaque, lt_err *err)
 {
 	rd_kafka_resp_err_t e = rd_kafka_producev(
-	    rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, klen),
-	    RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-	    RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+	    rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE(val, vlen),
+	    RD_KAFKA_V_MSGFLAGS(flags), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
 	if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 		return lt_err_set(err, LT_EFULL, "Kafka producer queue full");
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
 		return lt_err_set(err, LT_EIO, "cannot produce to %s: %s", topic,
 		                  rd_kafka_err2str(e));
 	return 0;
+}
+
+int lt_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key, size_t klen,
+                     const void *val, size_t vlen, void *opaque, lt_err *err)
+{
+	return lt_kafka_producev(rk, topic, key, klen, (void *)val, vlen, RD_KAFKA_MSG_F_COPY,
+	                         opaque, err);
+}
+
+int lt_kafka_produce_owned(rd_kafka_t *rk, const char *topic, const void *key, size_t klen,
+                           void *val, size_t vlen, void *opaque, lt_err *err)
+{
+	return lt_kafka_producev(rk, topic, key, klen, val, vlen, RD_KAFKA_MSG_F_FREE, opaque, err);
 }
 
 int lt_kafka_create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partitions,
