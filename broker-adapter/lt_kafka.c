@@ -106,12 +106,25 @@ static void lt_kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op
 rd_kafka_t *lt_kafka_producer_new(const struct lt_config *cfg, lt_kafka_dr_fn dr, void *ctx,
                                   lt_err *err)
 {
-	static const struct lt_kafka_kv defs[] = {
+	/*
+	 * Memory: librdkafka keeps every message until its report, up to
+	 * queue.buffering.max.kbytes (default 1 GiB); 16 MiB holds the
+	 * forwarder's chunk window (8 MiB, producers/lt_forward.h) and as much
+	 * for small records, and a full queue only makes the forwarder wait. A batch holds
+	 * at most one record of max_message_bytes (batch.size as
+	 * message.max.bytes), so a batch buffer and its compressed copy stay
+	 * about one record each.
+	 */
+	char batch[32];
+	snprintf(batch, sizeof batch, "%lld", (long long)cfg->max_message_bytes + 65536);
+	const struct lt_kafka_kv defs[] = {
 	    {"enable.idempotence", "true"},
 	    {"acks", "all"},
 	    {"linger.ms", "5"},
 	    {"compression.type", "lz4"},
 	    {"client.id", "lienthong-agent"},
+	    {"queue.buffering.max.kbytes", "16384"},
+	    {"batch.size", batch},
 	};
 	struct lt_kafka_dr_ctx *d = calloc(1, sizeof *d);
 	if (d == NULL) {

@@ -16,12 +16,12 @@
 #include "../log/lt_log.h"
 #include "../proto/lt_envelope.h"
 
-#define LT_FORWARD_DESTS_MAX 4096 /* failing topics tracked at once */
-#define LT_FORWARD_EMPTY 0        /* free slot of the in-flight set (sequences start at 1) */
-#define LT_FORWARD_STREAMS 4      /* streamed documents being sent at once */
-#define LT_FORWARD_WINDOW 16      /* chunks of one document in flight */
-#define LT_FORWARD_CHUNK_BYTES (16 << 20) /* chunk records in flight, all documents */
-#define LT_FORWARD_REASON_MS 1000         /* "sending: N of M chunks" at most this often */
+#define LT_FORWARD_DESTS_MAX 4096        /* failing topics tracked at once */
+#define LT_FORWARD_EMPTY 0               /* free slot of the in-flight set (sequences start at 1) */
+#define LT_FORWARD_STREAMS 4             /* streamed documents being sent at once */
+#define LT_FORWARD_WINDOW 16             /* chunks of one document in flight */
+#define LT_FORWARD_CHUNK_BYTES (8 << 20) /* chunk records in flight: half the producer queue */
+#define LT_FORWARD_REASON_MS 1000        /* "sending: N of M chunks" at most this often */
 /* Records of streams in flight: each stream's manifest or window. */
 #define LT_FORWARD_STREAM_RECORDS (LT_FORWARD_STREAMS * (LT_FORWARD_WINDOW + 1))
 

@@ -19,7 +19,7 @@
  * the spool (<data_dir>/spool/<document id>/<part index>, at index *
  * chunk_bytes) and checked against the manifest's chunk SHA-256 before it is
  * produced. At most LT_FORWARD_STREAMS documents at once, LT_FORWARD_WINDOW
- * chunks of each and 16 MiB of chunk records in all are in flight (the
+ * chunks of each and 8 MiB of chunk records in all are in flight (the
  * record is handed over to librdkafka, which frees it after its report);
  * other outbox records flow meanwhile. Progress is recorded with the other
  * outcomes of a batch of reports (sendprog database, SendProgress in
