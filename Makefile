@@ -54,7 +54,7 @@ PROG_SRC_lienthong-report = consumers/report_main.c
 UNIT_TESTS = test_config test_canon test_sign test_envelope test_store test_deliver test_text \
 	test_watch test_forward test_lifecycle test_retention test_crl test_index \
 	test_business
-TEST_TOOLS = lt-forge lt-proxy
+TEST_TOOLS = lt-forge lt-proxy lt-stream
 
 LIB_OBJS = $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
 LIB = $(BUILD)/liblienthong.a
@@ -99,6 +99,10 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/lt_check.h tests/unit/lt_testpki.h $
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 $(BUILD)/tests/lt-forge: tests/tools/lt_forge.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/lt-stream: tests/tools/lt_stream.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
