@@ -22,6 +22,7 @@
 #define LT_FORWARD_WINDOW 16             /* chunks of one document in flight */
 #define LT_FORWARD_CHUNK_BYTES (8 << 20) /* chunk records in flight: half the producer queue */
 #define LT_FORWARD_REASON_MS 1000        /* "sending: N of M chunks" at most this often */
+#define LT_FORWARD_HELD 64 /* streamed documents this configuration refuses, remembered */
 /* Records of streams in flight: each stream's manifest or window. */
 #define LT_FORWARD_STREAM_RECORDS (LT_FORWARD_STREAMS * (LT_FORWARD_WINDOW + 1))
 
@@ -77,6 +78,7 @@ struct lt_forward_stream {
 	int failed;   /* a record failed: nothing more is produced; dropped once in_flight is 0 */
 	int dirty;    /* progress to record */
 	int finished; /* recorded as sent: dropped */
+	int refused;  /* this configuration refuses its manifest: recorded, then held */
 	int64_t reason_at_ms;
 	int64_t broken_until_ms; /* its spool is damaged: no chunk is read before then */
 	char broken[600];        /* why, for the status reason; "" once recorded */
@@ -107,10 +109,12 @@ struct lt_forward {
 	size_t n_results;
 	unsigned renewals; /* producers replaced after a fatal error */
 	struct lt_forward_stream streams[LT_FORWARD_STREAMS];
-	uint64_t gens;      /* generations given to streams */
-	size_t chunk_bytes; /* of chunk records in flight */
-	uint8_t *buf;       /* one chunk read from the spool (max_message_bytes) */
-	int pending;        /* a stream has something to record without a report */
+	uint64_t gens;                  /* generations given to streams */
+	size_t chunk_bytes;             /* of chunk records in flight */
+	uint8_t *buf;                   /* one chunk read from the spool (max_message_bytes) */
+	int pending;                    /* a stream has something to record without a report */
+	uint64_t held[LT_FORWARD_HELD]; /* outbox records not looked at again until a restart */
+	size_t n_held;                  /* the oldest is replaced when full (looked at again) */
 };
 
 static size_t lt_forward_slot(const struct lt_forward *fw, uint64_t seq)
@@ -313,6 +317,15 @@ static void lt_forward_stream_drop(struct lt_forward *fw, struct lt_forward_stre
 		lienthong__envelope__free_unpacked(s->env, NULL);
 	memset(s, 0, sizeof *s);
 	fw->rescan = 1; /* a slot is free: streamed documents skipped meanwhile are behind */
+}
+
+static int lt_forward_held(const struct lt_forward *fw, uint64_t seq)
+{
+	for (size_t i = 0; i < fw->n_held && i < LT_FORWARD_HELD; i++) {
+		if (fw->held[i] == seq)
+			return 1;
+	}
+	return 0;
 }
 
 static struct lt_forward_stream *lt_forward_stream_find(struct lt_forward *fw, uint64_t seq)
@@ -581,7 +594,9 @@ out:
  * Outbox record seq is a document: when its envelope has a streamed part, a
  * stream is opened for it (from its recorded progress) and its manifest
  * produced unless acknowledged before. 0: not streamed (sent as one record),
- * 1: handled, 2: no room now (stop the scan), -1: error.
+ * 1: handled, 2: no room now (stop the scan), 3: waits for a free stream,
+ * -1: error. A streamed manifest this configuration refuses (a smaller
+ * max_message_bytes since it was sealed...) is not sent: its status says why.
  */
 static int lt_forward_stream_open(struct lt_forward *fw, struct lt_txn *t, uint64_t seq,
                                   const Lienthong__Store__OutItem *item, const char *topic,
@@ -593,23 +608,35 @@ static int lt_forward_stream_open(struct lt_forward *fw, struct lt_txn *t, uint6
 	uint64_t total = 0;
 	int streamed = 0, ret = 1;
 	lt_err derr;
-	if (lt_envelope_decode(env_buf, env_len, fw->cfg, &env, &derr) != 0) {
-		if (env != NULL)
-			lienthong__envelope__free_unpacked(env, NULL);
-		return 0; /* sent as it is: the recipient says what is wrong with it */
-	}
-	for (size_t p = 0; p < env->n_parts; p++) {
+	int bad = lt_envelope_decode(env_buf, env_len, fw->cfg, &env, &derr) != 0;
+	for (size_t p = 0; env != NULL && p < env->n_parts; p++) {
 		streamed |= env->parts[p]->chunk_bytes > 0;
 		total += lt_part_chunks(env->parts[p]->size, env->parts[p]->chunk_bytes);
 	}
 	if (!streamed) {
-		lienthong__envelope__free_unpacked(env, NULL);
-		return 0;
+		if (env != NULL)
+			lienthong__envelope__free_unpacked(env, NULL);
+		return 0; /* one record; a bad one is sent as it is, the recipient says why */
 	}
 	for (size_t i = 0; i < LT_FORWARD_STREAMS && s == NULL; i++)
 		s = fw->streams[i].gen == 0 ? &fw->streams[i] : NULL;
-	if (s == NULL)
-		goto out; /* looked at again when a stream ends */
+	if (s == NULL) {
+		ret = 3; /* looked at again when a stream ends */
+		goto out;
+	}
+	if (bad) {
+		/* Its chunks could not be read safely: it waits, saying why, until a restart. */
+		*s = (struct lt_forward_stream){.gen = ++fw->gens, .seq = seq, .refused = 1};
+		snprintf(s->doc_id, sizeof s->doc_id, "%s", item->document_id);
+		snprintf(s->dest, sizeof s->dest, "%s", item->destination);
+		snprintf(s->broken, sizeof s->broken,
+		         "waiting: this agent's configuration refuses the manifest (%s); not sent "
+		         "(fix the configuration and restart the agent)",
+		         derr.msg);
+		lt_log_error("document %s to %s: %s", s->doc_id, s->dest, s->broken);
+		fw->pending = 1;
+		goto out;
+	}
 	uint8_t key[8];
 	const void *val;
 	size_t vlen;
@@ -736,7 +763,10 @@ out:
 	/* Finished streams, and failed ones once quiet (sent again from their progress). */
 	for (size_t i = 0; i < LT_FORWARD_STREAMS; i++) {
 		struct lt_forward_stream *s = &fw->streams[i];
-		if (s->gen != 0 && s->in_flight == 0 && (s->finished || s->failed || rc != 0))
+		if (s->gen != 0 && s->refused && rc == 0)
+			fw->held[fw->n_held++ % LT_FORWARD_HELD] = s->seq;
+		if (s->gen != 0 && s->in_flight == 0 &&
+		    (s->finished || s->failed || s->refused || rc != 0))
 			lt_forward_stream_drop(fw, s);
 	}
 	return rc;
@@ -758,7 +788,8 @@ static int lt_forward_one(void *ctx, const void *key, size_t klen, const void *v
 	if (klen != 8)
 		return 0;
 	uint64_t seq = lt_seq_from_key(key);
-	if (lt_forward_inflight_has(fw, seq) || lt_forward_stream_find(fw, seq) != NULL) {
+	if (lt_forward_inflight_has(fw, seq) || lt_forward_stream_find(fw, seq) != NULL ||
+	    lt_forward_held(fw, seq)) {
 		fw->cursor = seq;
 		return 0;
 	}
@@ -799,10 +830,9 @@ static int lt_forward_one(void *ctx, const void *key, size_t klen, const void *v
 		}
 		int st = lt_forward_stream_open(fw, sc->t, seq, item, topic, payload, plen, err);
 		if (st != 0) {
-			if (st == 1) {
+			if (st == 1 || st == 3)
 				fw->cursor = seq;
-				sc->produced++;
-			}
+			sc->produced += st == 1;
 			ret = st < 0 ? -1 : st == 2 ? 1 : 0;
 			goto out;
 		}

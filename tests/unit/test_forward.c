@@ -425,16 +425,22 @@ static int64_t chunks_acked(struct lt_store *s)
 	return n;
 }
 
-static int stream_config(struct lt_config *cfg, const char *stem, lt_err *err)
+static int stream_config_with(struct lt_config *cfg, const char *stem, const char *more,
+                              lt_err *err)
 {
 	char extra[1024];
 	snprintf(extra, sizeof extra,
 	         "poll_interval_ms = 10\n"
 	         "retry_backoff_min_ms = 10\nretry_backoff_max_ms = 200\n"
 	         "kafka.bootstrap.servers = %s\n"
-	         "kafka.message.timeout.ms = 3000\n",
-	         bootstraps);
+	         "kafka.message.timeout.ms = 3000\n%s",
+	         bootstraps, more);
 	return lt_tpki_config(&pki, stem, "A.1", &ca, &agency, extra, cfg, err);
+}
+
+static int stream_config(struct lt_config *cfg, const char *stem, lt_err *err)
+{
+	return stream_config_with(cfg, stem, "", err);
 }
 
 /* The manifest, then every chunk in order, bytes as in the spool; then `sent`. */
@@ -603,6 +609,14 @@ static void test_stream_damaged_spool(void)
 	CHECK(rb.manifests == 1);
 	CHECK(rb.records == 1 + 3);
 	CHECK(rb.copies[3] == 0);
+	/* Other records flow meanwhile. */
+	enqueue(store, 2 * N, 20);
+	until = lt_now_ms() + 30000;
+	while (outq_count(store) != 1 && lt_now_ms() < until) {
+		lt_forward_tick(fw, lt_now_ms(), &err);
+		nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
+	}
+	CHECK(outq_count(store) == 1);
 	/* Restored: it goes on from chunk 3. */
 	f = fopen(d.spool, "r+b");
 	if (CHECK(f != NULL)) {
@@ -623,6 +637,54 @@ static void test_stream_damaged_spool(void)
 out:
 	lt_forward_free(fw, 1000);
 	lt_store_close(store);
+	lt_config_free(&cfg);
+	stream_doc_free(&d);
+}
+
+/*
+ * A streamed manifest the forwarder's configuration refuses (chunks larger
+ * than its max_message_bytes allows): nothing is sent, the status says why.
+ */
+static void test_stream_refused(void)
+{
+	struct lt_config cfg, small;
+	struct lt_store *store = NULL;
+	struct lt_forward *fw = NULL;
+	struct stream_doc d = {0};
+	struct readback rb;
+	lt_err err;
+	int have_small = 0;
+	if (!CHECK_OK(stream_config(&cfg, "s4", &err), err))
+		goto out;
+	if (!CHECK_OK(lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err), err) ||
+	    !stream_submit(&cfg, store, "S.4", &d))
+		goto out;
+	have_small = 1;
+	if (!CHECK_OK(stream_config_with(&small, "s4", "max_message_bytes = 4096\n", &err), err))
+		goto out;
+	fw = lt_forward_new(&small, store, &err);
+	if (!CHECK_OK(fw == NULL ? -1 : 0, err))
+		goto out;
+	int64_t until = lt_now_ms() + 2000;
+	while (lt_now_ms() < until) {
+		lt_forward_tick(fw, lt_now_ms(), &err);
+		nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
+	}
+	CHECK(outq_count(store) == 1);
+	Lienthong__Store__StatusRecord *st = status_of(store, d.id, "S.4");
+	if (CHECK(st != NULL)) {
+		CHECK(st->status == LIENTHONG__STORE__DOC_STATUS__QUEUED);
+		CHECK_STR_CONTAINS(st->reason, "configuration refuses the manifest");
+		CHECK(st->attempts == 1); /* recorded once, not at every scan */
+		lienthong__store__status_record__free_unpacked(st, NULL);
+	}
+	read_topic("lienthong.inbox.S.4", &d, &rb);
+	CHECK(rb.records == 0);
+out:
+	lt_forward_free(fw, 1000);
+	lt_store_close(store);
+	if (have_small)
+		lt_config_free(&small);
 	lt_config_free(&cfg);
 	stream_doc_free(&d);
 }
@@ -654,6 +716,8 @@ int main(void)
 		LT_RUN(test_stream_in_order);
 		LT_RUN(test_stream_broker_down);
 		LT_RUN(test_stream_damaged_spool);
+		rd_kafka_mock_topic_create(mc, "lienthong.inbox.S.4", 1, 1);
+		LT_RUN(test_stream_refused);
 	}
 	lt_tca_free(&ca);
 	lt_tpki_done(&pki);
