@@ -150,8 +150,8 @@ int main(int argc, char **argv)
 	                    &chunk_sha, &err) != 0)
 		goto fail;
 	const char *recipients[] = {to};
-	const char *name = strrchr(argv[optind], '/') ? strrchr(argv[optind], '/') + 1
-	                                                : argv[optind];
+	const char *name =
+	    strrchr(argv[optind], '/') ? strrchr(argv[optind], '/') + 1 : argv[optind];
 	struct lt_part_in part = {.name = name,
 	                          .media_type = "application/octet-stream",
 	                          .len = size,
