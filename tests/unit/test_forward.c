@@ -564,6 +564,91 @@ out:
 }
 
 /*
+ * The producer dies (fatal idempotence error), or the forwarder is freed and
+ * made again (an agent restart), with chunks in flight: it goes on from the
+ * progress recorded, the manifest is not sent again, the chunks recorded
+ * before come once and at most the window twice.
+ */
+static void stream_interrupted(const char *stem, const char *to, int fatal)
+{
+	struct lt_config cfg;
+	struct lt_store *store = NULL;
+	struct lt_forward *fw = NULL;
+	struct stream_doc d = {0};
+	struct readback rb;
+	char topic[64];
+	lt_err err;
+	snprintf(topic, sizeof topic, "lienthong.inbox.%s", to);
+	if (!CHECK_OK(stream_config(&cfg, stem, &err), err))
+		goto out;
+	if (!CHECK_OK(lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err), err) ||
+	    !stream_submit(&cfg, store, to, &d))
+		goto out;
+	fw = lt_forward_new(&cfg, store, &err);
+	if (!CHECK_OK(fw == NULL ? -1 : 0, err))
+		goto out;
+	rd_kafka_mock_broker_set_rtt(mock, 1, 100);
+	int64_t until = lt_now_ms() + 30000;
+	while (chunks_acked(store) < 10 && lt_now_ms() < until) {
+		lt_forward_tick(fw, lt_now_ms(), &err);
+		nanosleep(&(struct timespec){.tv_nsec = 5000000}, NULL);
+	}
+	int64_t before = chunks_acked(store);
+	CHECK(before >= 10 && before < CHUNKS);
+	if (fatal) {
+		CHECK(rd_kafka_test_fatal_error(
+		          lt_forward_producer(fw), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+		          "provoked by test_forward") == RD_KAFKA_RESP_ERR_NO_ERROR);
+	} else {
+		lt_forward_free(fw, 0);
+		fw = lt_forward_new(&cfg, store, &err);
+		if (!CHECK_OK(fw == NULL ? -1 : 0, err))
+			goto out;
+	}
+	rd_kafka_mock_broker_set_rtt(mock, 1, 0);
+	CHECK(drain(fw, store));
+	if (fatal)
+		CHECK(lt_forward_renewals(fw) == 1);
+	CHECK(count_db(store, LT_DB_SENDPROG) == 0);
+	read_topic(topic, &d, &rb);
+	CHECK(rb.manifests == 1);
+	CHECK(rb.bytes_same);
+	int all = 1, acked_once = 1;
+	for (int i = 0; i < CHUNKS; i++) {
+		all &= rb.copies[i] >= 1;
+		if (i < before)
+			acked_once &= rb.copies[i] == 1;
+	}
+	CHECK(all);
+	CHECK(acked_once);
+	CHECK(rb.records <= CHUNKS + 1 + 16);
+	printf("  %s after %lld acknowledged chunks: %d records for %d chunks\n",
+	       fatal ? "fatal producer error" : "restart", (long long)before, rb.records - 1,
+	       CHUNKS);
+	Lienthong__Store__StatusRecord *st = status_of(store, d.id, to);
+	if (CHECK(st != NULL)) {
+		CHECK(st->status == LIENTHONG__STORE__DOC_STATUS__SENT);
+		CHECK(st->offset == rb.manifest_offset);
+		lienthong__store__status_record__free_unpacked(st, NULL);
+	}
+out:
+	lt_forward_free(fw, 1000);
+	lt_store_close(store);
+	lt_config_free(&cfg);
+	stream_doc_free(&d);
+}
+
+static void test_stream_fatal_error(void)
+{
+	stream_interrupted("s5", "S.5", 1);
+}
+
+static void test_stream_restart(void)
+{
+	stream_interrupted("s6", "S.6", 0);
+}
+
+/*
  * A spool chunk that no longer matches the signed digest is not sent: the
  * chunks before it go, the status stays queued and names the file; restored,
  * the document goes on and is sent.
@@ -718,6 +803,10 @@ int main(void)
 		LT_RUN(test_stream_damaged_spool);
 		rd_kafka_mock_topic_create(mc, "lienthong.inbox.S.4", 1, 1);
 		LT_RUN(test_stream_refused);
+		rd_kafka_mock_topic_create(mc, "lienthong.inbox.S.5", 1, 1);
+		rd_kafka_mock_topic_create(mc, "lienthong.inbox.S.6", 1, 1);
+		LT_RUN(test_stream_fatal_error);
+		LT_RUN(test_stream_restart);
 	}
 	lt_tca_free(&ca);
 	lt_tpki_done(&pki);
