@@ -9,7 +9,9 @@
  * capped exponential backoff with jitter; nothing is ever dropped. The
  * recipient de-duplicates by document id, so sending twice is safe.
  *
- * Order: records go out in queue order. After a failure no new record is
+ * Order: records go out in queue order (a streamed document's chunks follow
+ * their manifest while later records go on, so a small document may arrive
+ * before a large one queued earlier). After a failure no new record is
  * produced until everything in flight has reported and the backoff elapsed;
  * then the queue is scanned again from the start.
  *
