@@ -41,6 +41,7 @@ struct lt_forward_item {
 	uint64_t gen;
 	uint64_t chunk; /* chunk: its number in send order (part 0's chunks first) */
 	size_t bytes;   /* chunk: the record's size */
+	int counted;    /* manifest, chunk: its report is counted in its stream */
 	char doc_id[LT_DOCID_LEN + 1];
 	char dest[LT_CODE_MAX + 1];
 	char topic[LT_TOPIC_MAX + 1];
@@ -503,19 +504,30 @@ static void lt_forward_pump(struct lt_forward *fw, int64_t now_ms)
 	}
 }
 
-/* A report of a stream's record (manifest or chunk). */
-static int lt_forward_stream_report(struct lt_forward *fw, struct lt_txn *t,
-                                    const struct lt_forward_result *r, int64_t now_ms, lt_err *err)
+/* The stream of a reported record, or NULL once dropped; its report counted there once. */
+static struct lt_forward_stream *lt_forward_stream_count(struct lt_forward *fw,
+                                                         struct lt_forward_item *it)
 {
-	const struct lt_forward_item *it = r->item;
 	struct lt_forward_stream *s = &fw->streams[it->slot];
-	if (s->gen != it->gen)
-		return 0; /* its stream was dropped (producer replaced): sent again anyway */
+	if (s->gen != it->gen || it->counted)
+		return NULL; /* its stream was dropped (producer replaced): sent again anyway */
+	it->counted = 1;
 	s->in_flight--;
 	if (it->what == LT_FORWARD_CHUNK) {
 		s->bytes -= it->bytes;
 		fw->chunk_bytes -= it->bytes;
 	}
+	return s;
+}
+
+/* A report of a stream's record (manifest or chunk). */
+static int lt_forward_stream_report(struct lt_forward *fw, struct lt_txn *t,
+                                    const struct lt_forward_result *r, int64_t now_ms, lt_err *err)
+{
+	struct lt_forward_item *it = r->item;
+	struct lt_forward_stream *s = lt_forward_stream_count(fw, it);
+	if (s == NULL)
+		return 0;
 	if (r->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		/* Sent again from the first chunk not acknowledged once the topic works. */
 		struct lt_forward_dest *d = lt_forward_dest_fail(
@@ -755,9 +767,13 @@ out:
 	if (rc != 0)
 		fw->rescan = 1;
 	for (size_t i = 0; i < fw->n_results; i++) {
-		if (fw->results[i].item->what == LT_FORWARD_RECORD)
-			lt_forward_inflight_del(fw, fw->results[i].item->seq);
-		free(fw->results[i].item);
+		struct lt_forward_item *it = fw->results[i].item;
+		struct lt_forward_stream *s;
+		if (it->what == LT_FORWARD_RECORD)
+			lt_forward_inflight_del(fw, it->seq);
+		else if ((s = lt_forward_stream_count(fw, it)) != NULL)
+			s->failed = 1; /* not recorded: it goes on from its recorded progress */
+		free(it);
 	}
 	fw->n_results = 0;
 	/* Finished streams, and failed ones once quiet (sent again from their progress). */
