@@ -110,21 +110,21 @@ rd_kafka_t *lt_kafka_producer_new(const struct lt_config *cfg, lt_kafka_dr_fn dr
 	 * Memory: librdkafka keeps every message until its report, up to
 	 * queue.buffering.max.kbytes (default 1 GiB); 16 MiB holds the
 	 * forwarder's chunk window (8 MiB, producers/lt_forward.h) and as much
-	 * for small records, and a full queue only makes the forwarder wait. A batch holds
-	 * at most one record of max_message_bytes (batch.size as
-	 * message.max.bytes), so a batch buffer and its compressed copy stay
-	 * about one record each.
+	 * for small records, and a full queue only makes the forwarder wait.
+	 * batch.size stays librdkafka's 1,000,000 bytes: below the broker's own
+	 * default limit on a batch (message.max.bytes 1,048,588), and a record
+	 * larger than it (up to max_message_bytes) goes alone in its batch, so a
+	 * batch buffer and its compressed copy cost about one record each. Not
+	 * raised with max_message_bytes: batches of several records would then
+	 * pass the broker's limit ("Message size too large").
 	 */
-	char batch[32];
-	snprintf(batch, sizeof batch, "%lld", (long long)cfg->max_message_bytes + 65536);
-	const struct lt_kafka_kv defs[] = {
+	static const struct lt_kafka_kv defs[] = {
 	    {"enable.idempotence", "true"},
 	    {"acks", "all"},
 	    {"linger.ms", "5"},
 	    {"compression.type", "lz4"},
 	    {"client.id", "lienthong-agent"},
 	    {"queue.buffering.max.kbytes", "16384"},
-	    {"batch.size", batch},
 	};
 	struct lt_kafka_dr_ctx *d = calloc(1, sizeof *d);
 	if (d == NULL) {
