@@ -108,12 +108,25 @@ static void lt_kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op
 rd_kafka_t *lt_kafka_producer_new(const struct lt_config *cfg, lt_kafka_dr_fn dr, void *ctx,
                                   lt_err *err)
 {
+	/*
+	 * Memory: librdkafka keeps every message until its report, up to
+	 * queue.buffering.max.kbytes (default 1 GiB); 16 MiB holds the
+	 * forwarder's chunk window (8 MiB, producers/lt_forward.h) and as much
+	 * for small records, and a full queue only makes the forwarder wait.
+	 * batch.size stays librdkafka's 1,000,000 bytes: below the broker's own
+	 * default limit on a batch (message.max.bytes 1,048,588), and a record
+	 * larger than it (up to max_message_bytes) goes alone in its batch, so a
+	 * batch buffer and its compressed copy cost about one record each. Not
+	 * raised with max_message_bytes: batches of several records would then
+	 * pass the broker's limit ("Message size too large").
+	 */
 	static const struct lt_kafka_kv defs[] = {
 	    {"enable.idempotence", "true"},
 	    {"acks", "all"},
 	    {"linger.ms", "5"},
 	    {"compression.type", "lz4"},
 	    {"client.id", "lienthong-agent"},
+	    {"queue.buffering.max.kbytes", "16384"},
 	};
 	struct lt_kafka_dr_ctx *d = calloc(1, sizeof *d);
 	if (d == NULL) {
@@ -305,19 +318,31 @@ int lt_kafka_rewind(rd_kafka_t *rk, const char *topic, int32_t partition, int64_
 	return rc;
 }
 
-int lt_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key, size_t klen,
-                     const void *val, size_t vlen, void *opaque, lt_err *err)
+static int lt_kafka_producev(rd_kafka_t *rk, const char *topic, const void *key, size_t klen,
+                             void *val, size_t vlen, int flags, void *opaque, lt_err *err)
 {
 	rd_kafka_resp_err_t e = rd_kafka_producev(
-	    rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, klen),
-	    RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-	    RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+	    rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE(val, vlen),
+	    RD_KAFKA_V_MSGFLAGS(flags), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
 	if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 		return lt_err_set(err, LT_EFULL, "Kafka producer queue full");
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
 		return lt_err_set(err, LT_EIO, "cannot produce to %s: %s", topic,
 		                  rd_kafka_err2str(e));
 	return 0;
+}
+
+int lt_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key, size_t klen,
+                     const void *val, size_t vlen, void *opaque, lt_err *err)
+{
+	return lt_kafka_producev(rk, topic, key, klen, (void *)val, vlen, RD_KAFKA_MSG_F_COPY,
+	                         opaque, err);
+}
+
+int lt_kafka_produce_owned(rd_kafka_t *rk, const char *topic, const void *key, size_t klen,
+                           void *val, size_t vlen, void *opaque, lt_err *err)
+{
+	return lt_kafka_producev(rk, topic, key, klen, val, vlen, RD_KAFKA_MSG_F_FREE, opaque, err);
 }
 
 int lt_kafka_create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partitions,

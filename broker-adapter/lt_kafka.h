@@ -90,6 +90,14 @@ int lt_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key, size_t 
                      const void *val, size_t vlen, void *opaque, lt_err *err);
 
 /*
+ * The same for a malloc'd value librdkafka takes over on success (it frees
+ * it once the message is reported: no copy of a large record); on failure
+ * val still belongs to the caller.
+ */
+int lt_kafka_produce_owned(rd_kafka_t *rk, const char *topic, const void *key, size_t klen,
+                           void *val, size_t vlen, void *opaque, lt_err *err);
+
+/*
  * Creates topics if they do not exist (already existing is success). Waits
  * up to timeout_ms. replication -1 uses the broker's default.
  */

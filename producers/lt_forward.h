@@ -9,9 +9,33 @@
  * capped exponential backoff with jitter; nothing is ever dropped. The
  * recipient de-duplicates by document id, so sending twice is safe.
  *
- * Order: records go out in queue order. After a failure no new record is
+ * Order: records go out in queue order (a streamed document's chunks follow
+ * their manifest while later records go on, so a small document may arrive
+ * before a large one queued earlier). After a failure no new record is
  * produced until everything in flight has reported and the backoff elapsed;
  * then the queue is scanned again from the start.
+ *
+ * Streamed documents (an envelope with a part of chunk_bytes > 0, the
+ * manifest): the manifest goes first; once Kafka acknowledged it, the chunk
+ * records follow in order (part 0's chunks, then part 1's...), each read from
+ * the spool (<data_dir>/spool/<document id>/<part index>, at index *
+ * chunk_bytes) and checked against the manifest's chunk SHA-256 before it is
+ * produced. At most LT_FORWARD_STREAMS documents at once, LT_FORWARD_WINDOW
+ * chunks of each and 8 MiB of chunk records in all are in flight (the
+ * record is handed over to librdkafka, which frees it after its report);
+ * other outbox records flow meanwhile. Progress is recorded with the other
+ * outcomes of a batch of reports (sendprog database, SendProgress in
+ * proto/store.proto: the manifest acknowledged and its position, the number
+ * of leading chunks acknowledged), so after a failure, a broker outage or a
+ * restart the document goes on from the first chunk not acknowledged and an
+ * acknowledged manifest is not sent again. The status stays `queued` with
+ * the reason "sending: N of M chunks" (at most once a second) and becomes
+ * `sent` (the manifest's partition and offset) when the last chunk is
+ * acknowledged: then the outbox record and its progress record go, in one
+ * transaction. A chunk the spool cannot give (file missing or short, bytes
+ * not matching the signed digest) is never sent: the status reason names
+ * the file and the bytes, the document stays queued and the chunk is read
+ * again every retry_backoff_max_ms.
  *
  * Threads: one thread (the agent's main loop) calls every function.
  * Ownership: the forwarder owns its producer; store and cfg are borrowed

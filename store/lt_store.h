@@ -22,6 +22,9 @@
  *   history     every change of a status record, in order; index: the
  *               status records by status, recipient, time and subject word,
  *               and counters (both kept by store/lt_index.h)
+ *   sendprog    outbox sequence (8 bytes BE, the outq key) -> SendProgress: how
+ *               far a streamed document's manifest and chunks are acknowledged
+ *               by Kafka; removed with its outbox record (producers/lt_forward.h)
  *
  * meta also keeps the quarantine's accounting: "q.bytes" (bytes of its
  * records), "q.dropped" and "q.dropped_bytes" (records dropped at the
@@ -62,6 +65,7 @@ enum lt_db {
 	LT_DB_BUSINESS,
 	LT_DB_KEYS,      /* batch key -> KeyRecord: lt_batch_key_get/put below */
 	LT_DB_TRANSFERS, /* consumers/lt_xfer.h */
+	LT_DB_SENDPROG,  /* producers/lt_forward.h */
 	LT_DB_COUNT
 };
 

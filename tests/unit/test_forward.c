@@ -5,17 +5,27 @@
  * forwarder replace its producer, and every outbox record still reaches the
  * topic (read back from the mock cluster) and leaves the outbox; a consumer
  * closed with fetched records still in its queue closes cleanly.
+ *
+ * Streamed documents: the manifest, then every chunk read from the spool, in
+ * order and byte for byte (read back from the mock cluster); a broker down in
+ * the middle costs at most the window again (chunks recorded as acknowledged
+ * come once); a damaged spool chunk is never sent, the status names the file,
+ * and once it is restored the document goes on to `sent`.
  */
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "../../broker-adapter/lt_kafka.h"
 #include "../../clock/lt_clock.h"
+#include "../../lifecycle/lt_lifecycle.h"
 #include "../../log/lt_log.h"
 #include "../../producers/lt_forward.h"
+#include "../../producers/lt_submit.h"
+#include "../../proto/lt_envelope.h"
 #include "lt_check.h"
 #include "lt_testpki.h"
 
@@ -207,6 +217,563 @@ out:
 	lt_config_free(&cfg);
 }
 
+/* Streamed documents: chunks of 4 KiB; CHUNKS of them, the last one shorter. */
+#define CHUNK 4096
+#define CHUNKS 40
+#define STREAM_BYTES ((CHUNKS - 1) * CHUNK + 1000)
+
+static struct lt_tpki pki;
+static struct lt_tca ca;
+static struct lt_tagency agency;
+static rd_kafka_mock_cluster_t *mock;
+
+struct stream_doc {
+	char id[LT_DOCID_LEN + 1];
+	char spool[PATH_MAX];
+	uint8_t *data; /* the part's bytes, as written to the spool */
+	uint8_t *env;  /* the signed manifest */
+	size_t env_len;
+};
+
+static void stream_doc_free(struct stream_doc *d)
+{
+	free(d->data);
+	free(d->env);
+}
+
+/*
+ * Writes a part of STREAM_BYTES random bytes to the spool of a new document
+ * for `to`, seals its manifest and submits it to the outbox.
+ */
+static int stream_submit(const struct lt_config *cfg, struct lt_store *store, const char *to,
+                         struct stream_doc *d)
+{
+	lt_err err;
+	struct lt_signer signer;
+	uint8_t sha[LT_DIGEST_LEN], chunk_sha[CHUNKS * LT_DIGEST_LEN], digest[LT_DIGEST_LEN];
+	char dir[PATH_MAX];
+	int ok = 0;
+	memset(d, 0, sizeof *d);
+	if (!CHECK_OK(lt_docid_new(d->id, &err), err) ||
+	    !CHECK((d->data = malloc(STREAM_BYTES)) != NULL))
+		return 0;
+	for (size_t i = 0; i < STREAM_BYTES; i++)
+		d->data[i] = (uint8_t)(rand() >> 7);
+	EVP_Digest(d->data, STREAM_BYTES, sha, NULL, EVP_sha256(), NULL);
+	for (size_t c = 0; c < CHUNKS; c++) {
+		size_t len = c + 1 < CHUNKS ? CHUNK : STREAM_BYTES - c * CHUNK;
+		EVP_Digest(d->data + c * CHUNK, len, chunk_sha + c * LT_DIGEST_LEN, NULL,
+		           EVP_sha256(), NULL);
+	}
+	snprintf(dir, sizeof dir, "%s/spool", cfg->data_dir);
+	mkdir(dir, 0700);
+	snprintf(dir, sizeof dir, "%s/spool/%s", cfg->data_dir, d->id);
+	snprintf(d->spool, sizeof d->spool, "%s/0", dir);
+	FILE *f = NULL;
+	if (!CHECK(mkdir(dir, 0700) == 0) || !CHECK((f = fopen(d->spool, "wb")) != NULL))
+		return 0;
+	CHECK(fwrite(d->data, 1, STREAM_BYTES, f) == STREAM_BYTES);
+	fclose(f);
+	const char *recipients[] = {to};
+	struct lt_part_in part = {.name = "big.pdf",
+	                          .media_type = "application/pdf",
+	                          .len = STREAM_BYTES,
+	                          .chunk_bytes = CHUNK,
+	                          .sha256 = sha,
+	                          .chunk_sha256 = chunk_sha};
+	struct lt_envelope_in in = {.document_id = d->id,
+	                            .recipients = recipients,
+	                            .n_recipients = 1,
+	                            .subject = "streamed",
+	                            .created_at_ms = lt_now_ms(),
+	                            .parts = &part,
+	                            .n_parts = 1};
+	if (!CHECK_OK(lt_signer_load(&signer, cfg->key_file, cfg->cert_file, &err), err))
+		return 0;
+	if (CHECK_OK(lt_envelope_seal(&in, &signer, cfg, &d->env, &d->env_len, digest, &err),
+	             err)) {
+		struct lt_submit_doc sd = {.document_id = d->id,
+		                           .envelope = d->env,
+		                           .len = d->env_len,
+		                           .digest = digest,
+		                           .recipients = recipients,
+		                           .n_recipients = 1,
+		                           .subject = "streamed"};
+		ok = CHECK_OK(lt_submit(store, &sd, 1, lt_now_ms(), &err), err);
+	}
+	lt_signer_free(&signer);
+	return ok;
+}
+
+/* What came back from a topic: the manifest's copies and each chunk's. */
+struct readback {
+	int manifests;
+	int64_t manifest_offset;
+	int copies[CHUNKS];
+	int in_order;   /* every first copy of chunk i came after the manifest and chunk i-1 */
+	int bytes_same; /* every copy equals the part's bytes at its place */
+	int records;
+};
+
+static void read_topic(const char *topic, const struct stream_doc *d, struct readback *rb)
+{
+	char errstr[256];
+	memset(rb, 0, sizeof *rb);
+	rb->in_order = rb->bytes_same = 1;
+	rb->manifest_offset = -1;
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, errstr, sizeof errstr);
+	rd_kafka_conf_set(conf, "group.id", "test-forward-stream", errstr, sizeof errstr);
+	rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+	if (!CHECK(c != NULL))
+		return;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+	rd_kafka_assign(c, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	int64_t quiet_until = lt_now_ms() + 5000;
+	int next = 0;
+	while (lt_now_ms() < quiet_until) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+		if (m == NULL)
+			continue;
+		Lienthong__Envelope *e =
+		    m->err ? NULL : lienthong__envelope__unpack(NULL, m->len, m->payload);
+		if (e != NULL && e->chunk == NULL) {
+			rb->records++;
+			rb->manifests++;
+			rb->manifest_offset = m->offset;
+			rb->bytes_same &=
+			    m->len == d->env_len && memcmp(m->payload, d->env, m->len) == 0;
+		} else if (e != NULL) {
+			const Lienthong__Chunk *ch = e->chunk;
+			rb->records++;
+			if (ch->index < CHUNKS && ch->part == 0 &&
+			    strcmp(ch->document_id, d->id) == 0) {
+				size_t want = ch->index + 1 < CHUNKS
+				                  ? CHUNK
+				                  : STREAM_BYTES - ch->index * CHUNK;
+				rb->bytes_same &=
+				    ch->data.len == want &&
+				    memcmp(ch->data.data, d->data + ch->index * CHUNK, want) == 0;
+				if (rb->copies[ch->index]++ == 0) {
+					rb->in_order &= rb->manifests > 0 && (int)ch->index == next;
+					next++;
+				}
+			} else {
+				rb->bytes_same = 0;
+			}
+		}
+		if (e != NULL)
+			lienthong__envelope__free_unpacked(e, NULL);
+		if (m->err == 0)
+			quiet_until = lt_now_ms() + 2000;
+		rd_kafka_message_destroy(m);
+	}
+	rd_kafka_consumer_close(c);
+	rd_kafka_destroy(c);
+}
+
+static Lienthong__Store__StatusRecord *status_of(struct lt_store *s, const char *id, const char *to)
+{
+	struct lt_txn *t = NULL;
+	Lienthong__Store__StatusRecord *rec = NULL;
+	lt_err err;
+	if (lt_txn_begin(s, 0, &t, &err) == 0) {
+		lt_status_get(t, id, to, &rec, &err);
+		lt_txn_abort(t);
+	}
+	return rec;
+}
+
+static uint64_t count_db(struct lt_store *s, enum lt_db db)
+{
+	struct lt_txn *t = NULL;
+	uint64_t n = UINT64_MAX;
+	lt_err err;
+	if (lt_txn_begin(s, 0, &t, &err) == 0) {
+		lt_txn_count(t, db, &n, &err);
+		lt_txn_abort(t);
+	}
+	return n;
+}
+
+/* Chunks recorded as acknowledged (sendprog), or -1 when there is no record. */
+static int64_t chunks_acked(struct lt_store *s)
+{
+	struct lt_txn *t = NULL;
+	int64_t n = -1;
+	lt_err err;
+	uint8_t key[8];
+	const void *val;
+	size_t vlen;
+	if (lt_txn_begin(s, 0, &t, &err) != 0)
+		return -1;
+	for (uint64_t seq = 1; seq < 100 && n < 0; seq++) {
+		lt_seq_key(seq, key);
+		if (lt_txn_get(t, LT_DB_SENDPROG, key, sizeof key, &val, &vlen, &err) == 0 &&
+		    val != NULL) {
+			Lienthong__Store__SendProgress *p =
+			    lienthong__store__send_progress__unpack(NULL, vlen, val);
+			if (p != NULL) {
+				n = (int64_t)p->chunks_acked;
+				lienthong__store__send_progress__free_unpacked(p, NULL);
+			}
+		}
+	}
+	lt_txn_abort(t);
+	return n;
+}
+
+static int stream_config_with(struct lt_config *cfg, const char *stem, const char *more,
+                              lt_err *err)
+{
+	char extra[1024];
+	snprintf(extra, sizeof extra,
+	         "poll_interval_ms = 10\n"
+	         "retry_backoff_min_ms = 10\nretry_backoff_max_ms = 200\n"
+	         "kafka.bootstrap.servers = %s\n"
+	         "kafka.message.timeout.ms = 3000\n%s",
+	         bootstraps, more);
+	return lt_tpki_config(&pki, stem, "A.1", &ca, &agency, extra, cfg, err);
+}
+
+static int stream_config(struct lt_config *cfg, const char *stem, lt_err *err)
+{
+	return stream_config_with(cfg, stem, "", err);
+}
+
+/* The manifest, then every chunk in order, bytes as in the spool; then `sent`. */
+static void test_stream_in_order(void)
+{
+	struct lt_config cfg;
+	struct lt_store *store = NULL;
+	struct lt_forward *fw = NULL;
+	struct stream_doc d = {0};
+	struct readback rb;
+	lt_err err;
+	if (!CHECK_OK(stream_config(&cfg, "s1", &err), err))
+		goto out;
+	if (!CHECK_OK(lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err), err) ||
+	    !stream_submit(&cfg, store, "S.1", &d))
+		goto out;
+	fw = lt_forward_new(&cfg, store, &err);
+	if (!CHECK_OK(fw == NULL ? -1 : 0, err))
+		goto out;
+	CHECK(drain(fw, store));
+	CHECK(count_db(store, LT_DB_SENDPROG) == 0);
+	read_topic("lienthong.inbox.S.1", &d, &rb);
+	CHECK(rb.manifests == 1);
+	CHECK(rb.in_order);
+	CHECK(rb.bytes_same);
+	int all_once = 1;
+	for (int i = 0; i < CHUNKS; i++)
+		all_once &= rb.copies[i] == 1;
+	CHECK(all_once);
+	CHECK(rb.records == CHUNKS + 1);
+	Lienthong__Store__StatusRecord *st = status_of(store, d.id, "S.1");
+	if (CHECK(st != NULL)) {
+		CHECK(st->status == LIENTHONG__STORE__DOC_STATUS__SENT);
+		CHECK(st->offset == rb.manifest_offset);
+		lienthong__store__status_record__free_unpacked(st, NULL);
+	}
+out:
+	lt_forward_free(fw, 1000);
+	lt_store_close(store);
+	lt_config_free(&cfg);
+	stream_doc_free(&d);
+}
+
+/*
+ * The broker goes down with part of the document acknowledged: once it is
+ * back, the forwarder goes on from the first chunk not acknowledged, so the
+ * chunks recorded before come once and at most the window comes twice.
+ */
+static void test_stream_broker_down(void)
+{
+	struct lt_config cfg;
+	struct lt_store *store = NULL;
+	struct lt_forward *fw = NULL;
+	struct stream_doc d = {0};
+	struct readback rb;
+	lt_err err;
+	if (!CHECK_OK(stream_config(&cfg, "s2", &err), err))
+		goto out;
+	if (!CHECK_OK(lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err), err) ||
+	    !stream_submit(&cfg, store, "S.2", &d))
+		goto out;
+	fw = lt_forward_new(&cfg, store, &err);
+	if (!CHECK_OK(fw == NULL ? -1 : 0, err))
+		goto out;
+	/* Slow acknowledgements, so that the broker fails with chunks in flight. */
+	rd_kafka_mock_broker_set_rtt(mock, 1, 200);
+	int64_t until = lt_now_ms() + 30000;
+	while (chunks_acked(store) < 10 && lt_now_ms() < until) {
+		lt_forward_tick(fw, lt_now_ms(), &err);
+		nanosleep(&(struct timespec){.tv_nsec = 5000000}, NULL);
+	}
+	rd_kafka_mock_broker_set_down(mock, 1);
+	int64_t before = chunks_acked(store);
+	CHECK(before >= 10 && before < CHUNKS);
+	/* Down until what was in flight failed (message.timeout.ms) and the status says so. */
+	Lienthong__Store__StatusRecord *st = NULL;
+	until = lt_now_ms() + 30000;
+	while (lt_now_ms() < until) {
+		lt_forward_tick(fw, lt_now_ms(), &err);
+		nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
+		st = status_of(store, d.id, "S.2");
+		int waiting = st != NULL && strstr(st->reason, "waiting") != NULL;
+		if (st != NULL)
+			lienthong__store__status_record__free_unpacked(st, NULL);
+		if (waiting)
+			break;
+	}
+	st = status_of(store, d.id, "S.2");
+	if (CHECK(st != NULL)) {
+		CHECK(st->status == LIENTHONG__STORE__DOC_STATUS__QUEUED);
+		CHECK_STR_CONTAINS(st->reason, "waiting: Kafka fails since");
+		lienthong__store__status_record__free_unpacked(st, NULL);
+	}
+	rd_kafka_mock_broker_set_rtt(mock, 1, 0);
+	rd_kafka_mock_broker_set_up(mock, 1);
+	CHECK(drain(fw, store));
+	read_topic("lienthong.inbox.S.2", &d, &rb);
+	CHECK(rb.manifests == 1);
+	CHECK(rb.bytes_same);
+	int all = 1, acked_once = 1;
+	for (int i = 0; i < CHUNKS; i++) {
+		all &= rb.copies[i] >= 1;
+		if (i < before)
+			acked_once &= rb.copies[i] == 1;
+	}
+	CHECK(all);
+	CHECK(acked_once);
+	CHECK(rb.records <= CHUNKS + 1 + 16); /* at most one window again */
+	printf("  broker down after %lld acknowledged chunks: %d records for %d chunks\n",
+	       (long long)before, rb.records - 1, CHUNKS);
+	st = status_of(store, d.id, "S.2");
+	if (CHECK(st != NULL)) {
+		CHECK(st->status == LIENTHONG__STORE__DOC_STATUS__SENT);
+		lienthong__store__status_record__free_unpacked(st, NULL);
+	}
+out:
+	lt_forward_free(fw, 1000);
+	lt_store_close(store);
+	lt_config_free(&cfg);
+	stream_doc_free(&d);
+}
+
+/*
+ * The producer dies (fatal idempotence error), or the forwarder is freed and
+ * made again (an agent restart), with chunks in flight: it goes on from the
+ * progress recorded, the manifest is not sent again, the chunks recorded
+ * before come once and at most the window twice.
+ */
+static void stream_interrupted(const char *stem, const char *to, int fatal)
+{
+	struct lt_config cfg;
+	struct lt_store *store = NULL;
+	struct lt_forward *fw = NULL;
+	struct stream_doc d = {0};
+	struct readback rb;
+	char topic[64];
+	lt_err err;
+	snprintf(topic, sizeof topic, "lienthong.inbox.%s", to);
+	if (!CHECK_OK(stream_config(&cfg, stem, &err), err))
+		goto out;
+	if (!CHECK_OK(lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err), err) ||
+	    !stream_submit(&cfg, store, to, &d))
+		goto out;
+	fw = lt_forward_new(&cfg, store, &err);
+	if (!CHECK_OK(fw == NULL ? -1 : 0, err))
+		goto out;
+	rd_kafka_mock_broker_set_rtt(mock, 1, 100);
+	int64_t until = lt_now_ms() + 30000;
+	while (chunks_acked(store) < 10 && lt_now_ms() < until) {
+		lt_forward_tick(fw, lt_now_ms(), &err);
+		nanosleep(&(struct timespec){.tv_nsec = 5000000}, NULL);
+	}
+	int64_t before = chunks_acked(store);
+	CHECK(before >= 10 && before < CHUNKS);
+	if (fatal) {
+		CHECK(rd_kafka_test_fatal_error(
+		          lt_forward_producer(fw), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+		          "provoked by test_forward") == RD_KAFKA_RESP_ERR_NO_ERROR);
+	} else {
+		lt_forward_free(fw, 0);
+		fw = lt_forward_new(&cfg, store, &err);
+		if (!CHECK_OK(fw == NULL ? -1 : 0, err))
+			goto out;
+	}
+	rd_kafka_mock_broker_set_rtt(mock, 1, 0);
+	CHECK(drain(fw, store));
+	if (fatal)
+		CHECK(lt_forward_renewals(fw) == 1);
+	CHECK(count_db(store, LT_DB_SENDPROG) == 0);
+	read_topic(topic, &d, &rb);
+	CHECK(rb.manifests == 1);
+	CHECK(rb.bytes_same);
+	int all = 1, acked_once = 1;
+	for (int i = 0; i < CHUNKS; i++) {
+		all &= rb.copies[i] >= 1;
+		if (i < before)
+			acked_once &= rb.copies[i] == 1;
+	}
+	CHECK(all);
+	CHECK(acked_once);
+	CHECK(rb.records <= CHUNKS + 1 + 16);
+	printf("  %s after %lld acknowledged chunks: %d records for %d chunks\n",
+	       fatal ? "fatal producer error" : "restart", (long long)before, rb.records - 1,
+	       CHUNKS);
+	Lienthong__Store__StatusRecord *st = status_of(store, d.id, to);
+	if (CHECK(st != NULL)) {
+		CHECK(st->status == LIENTHONG__STORE__DOC_STATUS__SENT);
+		CHECK(st->offset == rb.manifest_offset);
+		lienthong__store__status_record__free_unpacked(st, NULL);
+	}
+out:
+	lt_forward_free(fw, 1000);
+	lt_store_close(store);
+	lt_config_free(&cfg);
+	stream_doc_free(&d);
+}
+
+static void test_stream_fatal_error(void)
+{
+	stream_interrupted("s5", "S.5", 1);
+}
+
+static void test_stream_restart(void)
+{
+	stream_interrupted("s6", "S.6", 0);
+}
+
+/*
+ * A spool chunk that no longer matches the signed digest is not sent: the
+ * chunks before it go, the status stays queued and names the file; restored,
+ * the document goes on and is sent.
+ */
+static void test_stream_damaged_spool(void)
+{
+	struct lt_config cfg;
+	struct lt_store *store = NULL;
+	struct lt_forward *fw = NULL;
+	struct stream_doc d = {0};
+	struct readback rb;
+	lt_err err;
+	if (!CHECK_OK(stream_config(&cfg, "s3", &err), err))
+		goto out;
+	if (!CHECK_OK(lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err), err) ||
+	    !stream_submit(&cfg, store, "S.3", &d))
+		goto out;
+	FILE *f = fopen(d.spool, "r+b");
+	if (!CHECK(f != NULL))
+		goto out;
+	fseek(f, 3 * CHUNK + 17, SEEK_SET);
+	fputc(d.data[3 * CHUNK + 17] ^ 0x20, f);
+	fclose(f);
+	fw = lt_forward_new(&cfg, store, &err);
+	if (!CHECK_OK(fw == NULL ? -1 : 0, err))
+		goto out;
+	int64_t until = lt_now_ms() + 3000;
+	while (lt_now_ms() < until) {
+		lt_forward_tick(fw, lt_now_ms(), &err);
+		nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
+	}
+	CHECK(outq_count(store) == 1);
+	CHECK(chunks_acked(store) == 3);
+	Lienthong__Store__StatusRecord *st = status_of(store, d.id, "S.3");
+	if (CHECK(st != NULL)) {
+		CHECK(st->status == LIENTHONG__STORE__DOC_STATUS__QUEUED);
+		CHECK_STR_CONTAINS(st->reason, "damaged");
+		CHECK_STR_CONTAINS(st->reason, d.spool);
+		CHECK_STR_CONTAINS(st->reason, "chunk 3 of part 0");
+		lienthong__store__status_record__free_unpacked(st, NULL);
+	}
+	read_topic("lienthong.inbox.S.3", &d, &rb);
+	CHECK(rb.manifests == 1);
+	CHECK(rb.records == 1 + 3);
+	CHECK(rb.copies[3] == 0);
+	/* Other records flow meanwhile. */
+	enqueue(store, 2 * N, 20);
+	until = lt_now_ms() + 30000;
+	while (outq_count(store) != 1 && lt_now_ms() < until) {
+		lt_forward_tick(fw, lt_now_ms(), &err);
+		nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
+	}
+	CHECK(outq_count(store) == 1);
+	/* Restored: it goes on from chunk 3. */
+	f = fopen(d.spool, "r+b");
+	if (CHECK(f != NULL)) {
+		fseek(f, 3 * CHUNK + 17, SEEK_SET);
+		fputc(d.data[3 * CHUNK + 17], f);
+		fclose(f);
+	}
+	CHECK(drain(fw, store));
+	read_topic("lienthong.inbox.S.3", &d, &rb);
+	CHECK(rb.records == CHUNKS + 1);
+	CHECK(rb.in_order);
+	CHECK(rb.bytes_same);
+	st = status_of(store, d.id, "S.3");
+	if (CHECK(st != NULL)) {
+		CHECK(st->status == LIENTHONG__STORE__DOC_STATUS__SENT);
+		lienthong__store__status_record__free_unpacked(st, NULL);
+	}
+out:
+	lt_forward_free(fw, 1000);
+	lt_store_close(store);
+	lt_config_free(&cfg);
+	stream_doc_free(&d);
+}
+
+/*
+ * A streamed manifest the forwarder's configuration refuses (chunks larger
+ * than its max_message_bytes allows): nothing is sent, the status says why.
+ */
+static void test_stream_refused(void)
+{
+	struct lt_config cfg, small;
+	struct lt_store *store = NULL;
+	struct lt_forward *fw = NULL;
+	struct stream_doc d = {0};
+	struct readback rb;
+	lt_err err;
+	int have_small = 0;
+	if (!CHECK_OK(stream_config(&cfg, "s4", &err), err))
+		goto out;
+	if (!CHECK_OK(lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err), err) ||
+	    !stream_submit(&cfg, store, "S.4", &d))
+		goto out;
+	have_small = 1;
+	if (!CHECK_OK(stream_config_with(&small, "s4", "max_message_bytes = 4096\n", &err), err))
+		goto out;
+	fw = lt_forward_new(&small, store, &err);
+	if (!CHECK_OK(fw == NULL ? -1 : 0, err))
+		goto out;
+	int64_t until = lt_now_ms() + 2000;
+	while (lt_now_ms() < until) {
+		lt_forward_tick(fw, lt_now_ms(), &err);
+		nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
+	}
+	CHECK(outq_count(store) == 1);
+	Lienthong__Store__StatusRecord *st = status_of(store, d.id, "S.4");
+	if (CHECK(st != NULL)) {
+		CHECK(st->status == LIENTHONG__STORE__DOC_STATUS__QUEUED);
+		CHECK_STR_CONTAINS(st->reason, "configuration refuses the manifest");
+		CHECK(st->attempts == 1); /* recorded once, not at every scan */
+		lienthong__store__status_record__free_unpacked(st, NULL);
+	}
+	read_topic("lienthong.inbox.S.4", &d, &rb);
+	CHECK(rb.records == 0);
+out:
+	lt_forward_free(fw, 1000);
+	lt_store_close(store);
+	if (have_small)
+		lt_config_free(&small);
+	lt_config_free(&cfg);
+	stream_doc_free(&d);
+}
+
 int main(void)
 {
 	char errstr[256];
@@ -224,6 +791,25 @@ int main(void)
 	rd_kafka_mock_topic_create(mc, TOPIC, 1, 1);
 	LT_RUN(test_fatal_error_replaces_producer);
 	LT_RUN(test_close_with_fetched_records);
+	mock = mc;
+	struct lt_tagency_opts o = {.cn = "A.1", .type = "ec", .issuer = &ca};
+	if (CHECK(lt_tpki_init(&pki) == 0) && CHECK(lt_tpki_ca(&pki, "ca", "Test CA", &ca) == 0) &&
+	    CHECK(lt_tpki_agency(&pki, &o, &agency) == 0)) {
+		rd_kafka_mock_topic_create(mc, "lienthong.inbox.S.1", 1, 1);
+		rd_kafka_mock_topic_create(mc, "lienthong.inbox.S.2", 1, 1);
+		rd_kafka_mock_topic_create(mc, "lienthong.inbox.S.3", 1, 1);
+		LT_RUN(test_stream_in_order);
+		LT_RUN(test_stream_broker_down);
+		LT_RUN(test_stream_damaged_spool);
+		rd_kafka_mock_topic_create(mc, "lienthong.inbox.S.4", 1, 1);
+		LT_RUN(test_stream_refused);
+		rd_kafka_mock_topic_create(mc, "lienthong.inbox.S.5", 1, 1);
+		rd_kafka_mock_topic_create(mc, "lienthong.inbox.S.6", 1, 1);
+		LT_RUN(test_stream_fatal_error);
+		LT_RUN(test_stream_restart);
+	}
+	lt_tca_free(&ca);
+	lt_tpki_done(&pki);
 	rd_kafka_mock_cluster_destroy(mc);
 	rd_kafka_destroy(host);
 	lt_tmpdir_remove(tmp);
