@@ -42,7 +42,7 @@ head -c $((p2 << 20)) /dev/urandom >"$big/part-2.pdf"
 head -c $((p3 << 20)) /dev/urandom >"$big/part-3.bin"
 start=$SECONDS
 "$LT_BIN/lienthong-upload" -c "$(lt_conf $A)" --to $B --subject "large" \
-	--parts "$big/part-1.pdf" "$big/part-2.pdf" "$big/part-3.bin" >"$LT_WORK/ids-big"
+	"$big/part-1.pdf" + "$big/part-2.pdf" + "$big/part-3.bin" >"$LT_WORK/ids-big"
 id=$(cut -f1 "$LT_WORK/ids-big" | head -n1)
 lt_check "the ${MIB} MiB document is accepted (id $id)" [ -n "$id" ]
 lt_figure "upload of ${MIB} MiB (hashing, spooling, signing): $((SECONDS - start)) s"
