@@ -97,8 +97,8 @@ static int lt_concerns_one(void *arg, const void *key, size_t klen, const void *
 	return 0;
 }
 
-int lt_edxml_in_concerns(struct lt_store *store, const char *edxml_id,
-                         char out[LT_DOCID_LEN + 1], lt_err *err)
+int lt_edxml_in_concerns(struct lt_store *store, const char *edxml_id, char out[LT_DOCID_LEN + 1],
+                         lt_err *err)
 {
 	struct lt_txn *t = NULL;
 	struct lt_concerns_ctx c = {.edxml_id = edxml_id, .out = out};
@@ -144,7 +144,8 @@ static int lt_edxml_in_files(const char *path, const char *pdir, const char *dir
 		x->n_files = i + 1;
 		x->types[i] = d->parts[i].media_type;
 		if (rename(from, x->files[i]) != 0)
-			return lt_err_errno(err, errno, "cannot rename %s to %s", from, x->files[i]);
+			return lt_err_errno(err, errno, "cannot rename %s to %s", from,
+			                    x->files[i]);
 	}
 	if (control)
 		return 0;
@@ -172,7 +173,8 @@ int lt_edxml_in_open(const struct lt_config *cfg, struct lt_store *store, const 
 	char pdir[PATH_MAX];
 	memset(x, 0, sizeof *x);
 	snprintf(pdir, sizeof pdir, "%s/p", dir);
-	if ((mkdir(dir, 0700) != 0 && errno != EEXIST) || (mkdir(pdir, 0700) != 0 && errno != EEXIST))
+	if ((mkdir(dir, 0700) != 0 && errno != EEXIST) ||
+	    (mkdir(pdir, 0700) != 0 && errno != EEXIST))
 		return lt_err_errno(err, errno, "cannot create %s", pdir);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

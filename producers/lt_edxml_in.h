@@ -30,7 +30,7 @@
 
 struct lt_edxml_in {
 	struct lt_edxml_doc doc;
-	char **files; /* the parts' files, in order: attachments, then the original */
+	char **files;       /* the parts' files, in order: attachments, then the original */
 	const char **types; /* their media types (pointing into doc, or static) */
 	size_t n_files;
 	char replaces_id[LT_DOCID_LEN + 1]; /* types 1..3: the document concerned */
@@ -59,8 +59,8 @@ void lt_edxml_in_free(struct lt_edxml_in *x);
  * replacement, envelope still kept) whose meta edxml.DocumentId is
  * edxml_id; its lienthong id goes to out. LT_ENOTFOUND when there is none.
  */
-int lt_edxml_in_concerns(struct lt_store *store, const char *edxml_id,
-                         char out[LT_DOCID_LEN + 1], lt_err *err);
+int lt_edxml_in_concerns(struct lt_store *store, const char *edxml_id, char out[LT_DOCID_LEN + 1],
+                         lt_err *err);
 
 /* Removes dir and everything under it (never following links); errors ignored. */
 void lt_edxml_in_rmdir(const char *dir);

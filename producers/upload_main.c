@@ -914,6 +914,9 @@ static int lt_upload_edxml(struct lt_upload *u, struct lt_store **store, int for
 			               j->label);
 			continue;
 		}
+		if (*store == NULL &&
+		    lt_store_open(store, u->cfg->data_dir, u->cfg->lmdb_map_size, err) != 0)
+			return -1;
 		if (tmp[0] == '\0') {
 			snprintf(tmp, tmp_size, "%s/edxml-tmp.XXXXXX", u->cfg->data_dir);
 			if (mkdtemp(tmp) == NULL) {
@@ -925,9 +928,6 @@ static int lt_upload_edxml(struct lt_upload *u, struct lt_store **store, int for
 				                    u->cfg->data_dir);
 			}
 		}
-		if (*store == NULL &&
-		    lt_store_open(store, u->cfg->data_dir, u->cfg->lmdb_map_size, err) != 0)
-			return -1;
 		char dir[PATH_MAX];
 		lt_err e;
 		struct lt_edxml_in *x = calloc(1, sizeof *x);

@@ -9,19 +9,34 @@
 #    --edxml) is delivered to B with its attachments byte-identical after
 #    decoding and the original message as edxml-original.xml; uploading it
 #    again is "already submitted"; the update (BussinessDocType 2) reaches B
-#    as a control record; the recall (1) moves A's status for H31 to
-#    recall-requested.
+#    as a control record; the recall (1) is agreed by H31 (recall-agreed at
+#    A, the control record POSTed to H31's target).
+# 2. target_format = edxml: 000.00.02.H29 (C, folder target) gets one file,
+#    message.edxml, that lienthong's reader (tests/tools/lt_edxml_cat.c)
+#    accepts, with the sender, recipients, subject, meta fields and every
+#    attachment byte-identical after decoding (the original message too);
+#    000.00.03.H31 (D, HTTP target) gets the same as a POST body. A document
+#    that did not come from edXML, and its replacement, also arrive as valid
+#    edXML naming their DocumentIds.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 A=000.00.00.G22
 B=000.00.01.H26
 FX="$LT_ROOT/tests/fixtures/edxml"
 
+C=000.00.02.H29 # target_format = edxml, folder
+D=000.00.03.H31 # target_format = edxml, HTTP
+
 lt_setup
 lt_agency $A ec
 lt_agency $B ed25519
-lt_start $A
-lt_start $B
+lt_agency $C ec
+lt_set $C target_format edxml
+lt_agency $D ec
+lt_http_target $D
+lt_http_agency $D
+lt_set $D target_format edxml
+for x in $A $B $C $D; do lt_start $x; done
 
 upload() { "$LT_BIN/lienthong-upload" -c "$(lt_conf $A)" "$@"; }
 # status_of DOC RECIPIENT: the status of DOC for RECIPIENT at A.
@@ -66,6 +81,12 @@ lt_check "B: the original message travelled as edxml-original.xml" cmp -s "$FX/n
 lt_check "A: the other recipients (To) have the document too" \
 	bash -c '[ -n "$1" ] && [ -n "$2" ]' _ "$(status_of "$DOC" 000.00.02.H29)" "$(status_of "$DOC" 000.00.03.H31)"
 
+lt_wait_until 120 is_status "$DOC" $C delivered || true
+lt_check "C: the decision is delivered" is_status "$DOC" $C delivered
+lt_check "C: the folder holds message.edxml alone" [ "$(ls -A "$LT_WORK/$C/target/$A/$DOC")" = message.edxml ]
+lt_wait_until 120 is_status "$DOC" $D delivered || true
+lt_check "D: the decision is delivered over HTTP" is_status "$DOC" $D delivered
+
 out=$(upload --edxml "$FX/new_decision.xml" 2>&1)
 lt_check "the same message again is already submitted as $DOC" grep -q "already submitted as $DOC" <<<"$out"
 
@@ -74,6 +95,51 @@ lt_check "the update (BussinessDocType 2) was submitted" [ "$(wc -l <"$LT_WORK/u
 lt_wait_until 120 test -f "$got/.update.json" || true
 lt_check "B: the update of the decision arrived as .update.json" grep -q '"type":"update"' "$got/.update.json"
 
+# --- 2. edXML out ----------------------------------------------------------------
+cat_doc() { # FILE OUTDIR: lienthong's reader over FILE, attachments into OUTDIR
+	mkdir -p "$2"
+	"$LT_BUILD/tests/lt-edxml-cat" -c "$(lt_conf $C)" doc "$1" "$2"
+}
+# check_edxml WHO FILE: FILE is the new decision as edXML, every attachment intact.
+check_edxml() {
+	local who=$1 f=$2 out="$LT_WORK/cat-$1"
+	lt_check "$who: the message parses with lienthong's edXML reader" cat_doc "$f" "$out/parts" >"$out.txt"
+	lt_check "$who: sender, recipients and subject as sent" \
+		bash -c 'grep -qx "sender=000.00.00.G22" "$1" && [ "$(grep -c "^recipient=" "$1")" -eq 3 ] &&
+			grep -q "^subject=Quyết định về việc ban hành Quy chế" "$1" && grep -qx "number=12/QĐ-TTg" "$1"' _ "$out.txt"
+	lt_check "$who: the meta fields are there (edxml.From.OrganName, DocumentId, SignerInfo)" \
+		bash -c 'grep -qx "edxml.From.OrganName=Văn phòng Chính phủ" "$1" &&
+			grep -qx "edxml.DocumentId=000.00.00.G22,2026/11/20,12/QĐ-TTg" "$1" &&
+			grep -qx "edxml.SignerInfo.FullName=Nguyễn Văn Đức" "$1"' _ "$out.txt"
+	lt_check "$who: the attachments are byte-identical after decoding" \
+		[ "$(attachments "$out/parts")" = "$(python3 "$LT_ROOT/tests/tools/edxml_attachments.py" "$FX/new_decision.xml")" ]
+	lt_check "$who: the original message is inside too, byte-identical" cmp -s "$FX/new_decision.xml" "$out/parts/edxml-original.xml"
+}
+check_edxml C "$LT_WORK/$C/target/$A/$DOC/message.edxml"
+check_edxml D "$LT_WORK/http-$D/$DOC/message.edxml"
+
+# A document that did not come from edXML, then its replacement.
+printf 'công văn %s\n' "$(date)" >"$LT_WORK/cong-van.txt"
+head -c 300000 /dev/urandom >"$LT_WORK/phu-luc.bin"
+upload --to $C --subject "Công văn thường" --number 7/CV "$LT_WORK/cong-van.txt" + "$LT_WORK/phu-luc.bin" >"$LT_WORK/plain.txt"
+P=$(cut -f1 "$LT_WORK/plain.txt")
+lt_wait_until 120 is_status "$P" $C delivered || true
+lt_check "C: a document not from edXML is delivered as edXML" cat_doc "$LT_WORK/$C/target/$A/$P/message.edxml" "$LT_WORK/plain" >"$LT_WORK/plain-cat.txt"
+lt_check "C: ... with its DocumentId made from its id, its number and subject" \
+	bash -c 'grep -q "^edxml.DocumentId=000.00.00.G22,20[0-9][0-9]/[01][0-9]/[0-3][0-9],$2\$" "$1" &&
+		grep -qx "number=7/CV" "$1" && grep -qx "subject=Công văn thường" "$1"' _ "$LT_WORK/plain-cat.txt" "$P"
+lt_check "C: ... and both parts byte-identical" \
+	bash -c 'cmp -s "$1/cong-van.txt" "$1/plain/cong-van.txt" && cmp -s "$1/phu-luc.bin" "$1/plain/phu-luc.bin"' _ "$LT_WORK"
+pid=$(grep "^edxml.DocumentId=" "$LT_WORK/plain-cat.txt" | cut -d= -f2-)
+upload --to $C --replaces "$P" "$LT_WORK/phu-luc.bin" >"$LT_WORK/repl.txt"
+R=$(cut -f1 "$LT_WORK/repl.txt")
+lt_wait_until 120 is_status "$R" $C delivered || true
+lt_check "C: the replacement is delivered as edXML" cat_doc "$LT_WORK/$C/target/$A/$R/message.edxml" "$LT_WORK/repl" >"$LT_WORK/repl-cat.txt"
+lt_check "C: ... of BussinessDocType 3 naming the replaced document's DocumentId ($pid)" \
+	bash -c 'grep -qx "business_type=3" "$1" && grep -qxF "concerns=$2" "$1"' _ "$LT_WORK/repl-cat.txt" "$pid"
+
 upload --edxml "$FX/revoke.xml" >"$LT_WORK/revoke.txt"
 lt_check "the recall (BussinessDocType 1) was submitted" [ "$(wc -l <"$LT_WORK/revoke.txt")" -eq 1 ]
-lt_check "A: the decision is recall-requested for 000.00.03.H31" is_status "$DOC" 000.00.03.H31 recall-requested
+lt_wait_until 120 is_status "$DOC" $D recall-agreed || true
+lt_check "A: H31 agreed to the recall of the decision" is_status "$DOC" $D recall-agreed
+lt_check "D: the recall was POSTed to its target" grep -q '"type":"recall"' "$LT_WORK/http-$D/$DOC/.recall.json"
