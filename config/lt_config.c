@@ -73,6 +73,11 @@ static const struct lt_config_row lt_config_rows[] = {
      "or edxml (one edXML message, QCVN 102:2016, holding the header and every part: "
      "<target_dir>/<sender>/<document id>/message.edxml, or a POST of it with Content-Type "
      "application/xml), for a document-management system that speaks edXML."},
+    {"status_dir", LT_CT_PATH, LT_STR(status_dir), "", 0, 0,
+     "Folder where the agent writes each business status (01 to 06, 15, 16) it receives "
+     "about a document it sent as an edXML status message, <document id>.<recipient>."
+     "<code>.edxml, for the agency's document system (written whole: temporary file, "
+     "fsync, rename). Empty: none written."},
     {"target_timeout_ms", LT_CT_INT, LT_NUM(target_timeout_ms), "30000", 100, 120000,
      "Time limit of one HTTP delivery attempt. At most 2 minutes: the agent delivers "
      "between polls of Kafka, which expects a poll at least every 5 minutes."},

@@ -6,9 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../edxml/lt_edxml.h"
+#include "../proto/lt_receipt.h"
+#include "../store/lt_store.h"
 
 void lt_edxml_out_docid(const char *sender, const char *id, char *out, size_t size)
 {
@@ -32,8 +35,7 @@ static const char *lt_edxml_out_meta(const Lienthong__Header *h, const char *key
 	return NULL;
 }
 
-int lt_edxml_out_write(int out_fd, const Lienthong__Envelope *env, const char *staging,
-                       lt_err *err)
+int lt_edxml_out_write(int out_fd, const Lienthong__Envelope *env, const char *staging, lt_err *err)
 {
 	const Lienthong__Header *h = env->header;
 	Lienthong__Header hc = *h;
@@ -75,8 +77,10 @@ int lt_edxml_out_write(int out_fd, const Lienthong__Envelope *env, const char *s
 		}
 		char file[PATH_MAX];
 		snprintf(file, sizeof file, "%s/%zu", staging ? staging : ".", i);
-		if (staging == NULL || (src[i].fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-			lt_err_errno(err, staging ? errno : ENOENT, "cannot open staged part %s", file);
+		if (staging == NULL ||
+		    (src[i].fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+			lt_err_errno(err, staging ? errno : ENOENT, "cannot open staged part %s",
+			             file);
 			goto out;
 		}
 	}
@@ -88,5 +92,70 @@ out:
 	}
 	free(src);
 	free(meta);
+	return rc;
+}
+
+/* The edXML DocumentId of document id sent by this agency: its meta, or the one lienthong gives. */
+static void lt_edxml_out_sent_docid(struct lt_txn *t, const char *sender, const char *id, char *out,
+                                    size_t size)
+{
+	const void *v = NULL;
+	size_t vlen = 0;
+	lt_err err;
+	lt_edxml_out_docid(sender, id, out, size);
+	if (lt_txn_get(t, LT_DB_DOCS, id, strlen(id), &v, &vlen, &err) != 0 || v == NULL)
+		return; /* past retention_sent_body_s: the envelope is gone */
+	Lienthong__Envelope *env = lienthong__envelope__unpack(NULL, vlen, v);
+	const char *kept =
+	    env && env->header ? lt_edxml_out_meta(env->header, "edxml.DocumentId") : NULL;
+	if (kept != NULL)
+		snprintf(out, size, "%s", kept);
+	lienthong__envelope__free_unpacked(env, NULL);
+}
+
+int lt_edxml_out_status(const char *dir, struct lt_txn *t, const Lienthong__Receipt *r, lt_err *err)
+{
+	char name[NAME_MAX + 1], tmp[NAME_MAX + 8], docid[1024], ts[20],
+	    desc[2 * LT_REASON_MAX + 8];
+	if (snprintf(name, sizeof name, "%s.%s.%s.edxml", r->document_id, r->recipient,
+	             r->business_code) >= (int)sizeof name)
+		return lt_err_set(err, LT_EINVAL, "status message name too long");
+	snprintf(tmp, sizeof tmp, ".tmp-%s", name);
+	lt_edxml_out_sent_docid(t, r->sender, r->document_id, docid, sizeof docid);
+	snprintf(desc, sizeof desc, "%s%s%s", r->comment, r->comment[0] && r->reason[0] ? "; " : "",
+	         r->reason);
+	struct lt_edxml_status st = {
+	    .from = {.organ_id = r->recipient},
+	    .rf_organ_id = r->sender,
+	    .rf_document_id = docid,
+	    .staff = r->reported_by[0] ? r->reported_by : NULL,
+	    .description = desc[0] ? desc : NULL,
+	    .timestamp = lt_edxml_timestamp(r->time_ms, ts),
+	};
+	snprintf(st.code, sizeof st.code, "%s", r->business_code);
+	if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+		return lt_err_errno(err, errno, "cannot create status_dir %s", dir);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return lt_err_errno(err, errno, "cannot open status_dir %s", dir);
+	int rc = -1,
+	    fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (fd < 0)
+		lt_err_errno(err, errno, "cannot create %s/%s", dir, tmp);
+	else if (lt_edxml_status_write(fd, &st, err) != 0)
+		lt_err_wrap(err, "%s/%s", dir, name);
+	else if (fsync(fd) != 0)
+		lt_err_errno(err, errno, "cannot fsync %s/%s", dir, tmp);
+	else
+		rc = 0;
+	if (fd >= 0 && close(fd) != 0 && rc == 0)
+		rc = lt_err_errno(err, errno, "cannot close %s/%s", dir, tmp);
+	if (rc == 0 && renameat(dfd, tmp, dfd, name) != 0)
+		rc = lt_err_errno(err, errno, "cannot rename %s/%s", dir, tmp);
+	if (rc == 0 && fsync(dfd) != 0)
+		rc = lt_err_errno(err, errno, "cannot fsync %s", dir);
+	if (rc != 0)
+		unlinkat(dfd, tmp, 0);
+	close(dfd);
 	return rc;
 }

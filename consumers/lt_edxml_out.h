@@ -26,4 +26,16 @@ int lt_edxml_out_write(int out_fd, const Lienthong__Envelope *env, const char *s
 /* The edXML DocumentId lienthong gives document id of sender: "<sender>,<yyyy/mm/dd>,<id>". */
 void lt_edxml_out_docid(const char *sender, const char *id, char *out, size_t size);
 
+/*
+ * Writes the business receipt r (verified, just applied: its document was
+ * sent by this agency; t is the transaction it was applied in, to find the
+ * document's edxml.DocumentId) as an edXML status message
+ * <dir>/<document id>.<recipient>.<code>.edxml, whole: a temporary file
+ * .tmp-<name>, fsync, rename, fsync of dir (created if missing). Written
+ * again, it is replaced.
+ */
+struct lt_txn;
+int lt_edxml_out_status(const char *dir, struct lt_txn *t, const Lienthong__Receipt *r,
+                        lt_err *err);
+
 #endif

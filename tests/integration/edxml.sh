@@ -18,6 +18,13 @@
 #    000.00.03.H31 (D, HTTP target) gets the same as a POST body. A document
 #    that did not come from edXML, and its replacement, also arrive as valid
 #    edXML naming their DocumentIds.
+# 3. Status messages: edXML status messages dropped into B's and C's
+#    report_dir (fixtures status_01 and status_03; one naming a document by
+#    the DocumentId lienthong gave it) become signed business receipts: A
+#    shows accepted, with the Description and the reporter; one naming an
+#    unknown DocumentId goes to failed/ saying so. A, with status_dir set,
+#    writes each business status it receives as an edXML status message
+#    that lienthong's reader accepts (code, DocumentId, Description).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 A=000.00.00.G22
@@ -29,9 +36,12 @@ D=000.00.03.H31 # target_format = edxml, HTTP
 
 lt_setup
 lt_agency $A ec
+lt_set $A status_dir "$LT_WORK/$A/status"
 lt_agency $B ed25519
+lt_set $B report_dir "$LT_WORK/$B/reports"
 lt_agency $C ec
 lt_set $C target_format edxml
+lt_set $C report_dir "$LT_WORK/$C/reports"
 lt_agency $D ec
 lt_http_target $D
 lt_http_agency $D
@@ -39,14 +49,14 @@ lt_set $D target_format edxml
 for x in $A $B $C $D; do lt_start $x; done
 
 upload() { "$LT_BIN/lienthong-upload" -c "$(lt_conf $A)" "$@"; }
-# status_of DOC RECIPIENT: the status of DOC for RECIPIENT at A.
+# status_of DOC RECIPIENT [FIELD]: FIELD (default status) of DOC for RECIPIENT at A.
 status_of() {
 	"$LT_BIN/lienthong-status" -c "$(lt_conf $A)" --json | python3 -c '
 import json, sys
 for line in sys.stdin:
     o = json.loads(line)
     if o["document_id"] == sys.argv[1] and o["recipient"] == sys.argv[2]:
-        print(o["status"])' "$1" "$2"
+        print(o.get(sys.argv[3], ""))' "$1" "$2" "${3:-status}"
 }
 is_status() { [ "$(status_of "$1" "$2")" = "$3" ]; }
 # attachments DIR: the SHA-256 of the files in DIR but the original message, sorted.
@@ -86,6 +96,38 @@ lt_check "C: the decision is delivered" is_status "$DOC" $C delivered
 lt_check "C: the folder holds message.edxml alone" [ "$(ls -A "$LT_WORK/$C/target/$A/$DOC")" = message.edxml ]
 lt_wait_until 120 is_status "$DOC" $D delivered || true
 lt_check "D: the decision is delivered over HTTP" is_status "$DOC" $D delivered
+
+# --- 3. status messages, both ways -----------------------------------------------
+drop() { # WHO NAME FILE: FILE as NAME in WHO's report_dir, written then renamed in
+	mkdir -p "$LT_WORK/$1/reports"
+	cp "$3" "$LT_WORK/$1/reports/.$2"
+	mv "$LT_WORK/$1/reports/.$2" "$LT_WORK/$1/reports/$2"
+}
+drop $B s01.xml "$FX/status_01.xml"
+lt_wait_until 60 is_status "$DOC" $B arrived || true
+drop $B s03.edxml "$FX/status_03.xml"
+lt_wait_until 60 is_status "$DOC" $B accepted || true
+lt_check "A: B's edXML status messages (01, then 03) made the decision accepted" is_status "$DOC" $B accepted
+lt_check "B: both status messages were applied (moved to done/)" \
+	bash -c '[ -f "$1/done/s01.xml" ] && [ -f "$1/done/s03.edxml" ]' _ "$LT_WORK/$B/reports"
+reason=$(status_of "$DOC" $B reason)
+lt_check "A: the status carries the reporter (StaffInfo) and the Description ($reason)" \
+	grep -qF "by Lê Văn Bình, Văn phòng UBND, binh.lv@hanoi.gov.vn, 0987 654 321: Đã tiếp nhận <mã 03>" <<<"$reason"
+sed -e 's|000.00.00.G22,2026/11/20,12/QĐ-TTg|000.00.00.G22,2026/11/20,99/QĐ-TTg|' "$FX/status_03.xml" >"$LT_WORK/unknown.xml"
+drop $B unknown.xml "$LT_WORK/unknown.xml"
+lt_wait_until 60 test -f "$LT_WORK/$B/reports/failed/unknown.xml.error" || true
+lt_check "B: a status message naming an unknown DocumentId goes to failed/, saying so" \
+	grep -q "no document received from 000.00.00.G22 has the edXML DocumentId '000.00.00.G22,2026/11/20,99/QĐ-TTg'" \
+	"$LT_WORK/$B/reports/failed/unknown.xml.error"
+st="$LT_WORK/$A/status/$DOC.$B.03.edxml"
+lt_wait_until 60 test -f "$st" || true
+lt_check "A: the 03 it received is written into status_dir as an edXML status message" \
+	"$LT_BUILD/tests/lt-edxml-cat" -c "$(lt_conf $A)" status "$st" >"$LT_WORK/st.txt"
+lt_check "A: ... code 03, the decision's DocumentId, the Description and the reporter" \
+	bash -c 'grep -qx "code=03" "$1" && grep -qx "rf_document_id=000.00.00.G22,2026/11/20,12/QĐ-TTg" "$1" &&
+		grep -qx "description=Đã tiếp nhận <mã 03>" "$1" && grep -qx "from=000.00.01.H26" "$1" &&
+		grep -q "^reported_by=Lê Văn Bình, Văn phòng UBND" "$1"' _ "$LT_WORK/st.txt"
+lt_check "A: ... and the 01 before it" test -f "$LT_WORK/$A/status/$DOC.$B.01.edxml"
 
 out=$(upload --edxml "$FX/new_decision.xml" 2>&1)
 lt_check "the same message again is already submitted as $DOC" grep -q "already submitted as $DOC" <<<"$out"
@@ -131,6 +173,10 @@ lt_check "C: ... with its DocumentId made from its id, its number and subject" \
 lt_check "C: ... and both parts byte-identical" \
 	bash -c 'cmp -s "$1/cong-van.txt" "$1/plain/cong-van.txt" && cmp -s "$1/phu-luc.bin" "$1/plain/phu-luc.bin"' _ "$LT_WORK"
 pid=$(grep "^edxml.DocumentId=" "$LT_WORK/plain-cat.txt" | cut -d= -f2-)
+sed -e "s/000.00.01.H26/$C/" -e "s|000.00.00.G22,2026/11/20,12/QĐ-TTg|$pid|" "$FX/status_01.xml" >"$LT_WORK/plain-01.xml"
+drop $C plain-01.xml "$LT_WORK/plain-01.xml"
+lt_wait_until 60 is_status "$P" $C arrived || true
+lt_check "A: C's status message naming the DocumentId lienthong gave made it arrived" is_status "$P" $C arrived
 upload --to $C --replaces "$P" "$LT_WORK/phu-luc.bin" >"$LT_WORK/repl.txt"
 R=$(cut -f1 "$LT_WORK/repl.txt")
 lt_wait_until 120 is_status "$R" $C delivered || true

@@ -95,7 +95,8 @@ int main(int argc, char **argv)
 	lt_err err;
 	if (argc < 5 || strcmp(argv[1], "-c") != 0 ||
 	    (strcmp(argv[3], "doc") == 0 ? argc != 6 : strcmp(argv[3], "status") != 0)) {
-		fprintf(stderr, "usage: lt-edxml-cat -c CONF doc FILE OUTDIR | -c CONF status FILE\n");
+		fprintf(stderr,
+		        "usage: lt-edxml-cat -c CONF doc FILE OUTDIR | -c CONF status FILE\n");
 		return 2;
 	}
 	if (lt_config_load(&cfg, argv[2], &err) != 0) {
