@@ -89,7 +89,8 @@ static const struct lt_config_row lt_config_rows[] = {
      "PEM private key of target_cert_file."},
     {"report_dir", LT_CT_PATH, LT_STR(report_dir), "", 0, 0,
      "Folder where the target system drops business statuses of received documents, one "
-     "small JSON file per report (format in the README, lienthong-report); the agent "
+     "small JSON file per report (format in the README, lienthong-report) or an edXML "
+     "status message (.xml, .edxml); the agent "
      "applies each and moves it into done/ or failed/ (with a .error file saying why). "
      "Empty: reports come from lienthong-report only."},
     {"delivery_deadline_s", LT_CT_INT, LT_NUM(delivery_deadline_s), "86400", 1, 31536000,
