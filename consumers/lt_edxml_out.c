@@ -49,7 +49,8 @@ int lt_edxml_out_write(int out_fd, const Lienthong__Envelope *env, const char *s
 	}
 	for (size_t i = 0; i < env->n_parts; i++)
 		src[i].fd = -1;
-	memcpy(meta, h->meta, h->n_meta * sizeof *meta);
+	if (h->n_meta > 0)
+		memcpy(meta, h->meta, h->n_meta * sizeof *meta);
 	hc.meta = meta;
 	if (lt_edxml_out_meta(h, "edxml.DocumentId") == NULL) {
 		lt_edxml_out_docid(h->sender, h->document_id, own_id, sizeof own_id);
