@@ -18,6 +18,10 @@
 #    000.00.03.H31 (D, HTTP target) gets the same as a POST body. A document
 #    that did not come from edXML, and its replacement, also arrive as valid
 #    edXML naming their DocumentIds.
+#    A message with a 2.5 MB attachment (larger than one record) is
+#    streamed: its parts spooled byte-identical. A streamed document
+#    (published by lt-forge) reaches C and D as edXML written from the
+#    staged files, byte-identical after decoding.
 # 3. Status messages: edXML status messages dropped into B's and C's
 #    report_dir (fixtures status_01 and status_03; one naming a document by
 #    the DocumentId lienthong gave it) become signed business receipts: A
@@ -183,6 +187,48 @@ lt_wait_until 120 is_status "$R" $C delivered || true
 lt_check "C: the replacement is delivered as edXML" cat_doc "$LT_WORK/$C/target/$A/$R/message.edxml" "$LT_WORK/repl" >"$LT_WORK/repl-cat.txt"
 lt_check "C: ... of BussinessDocType 3 naming the replaced document's DocumentId ($pid)" \
 	bash -c 'grep -qx "business_type=3" "$1" && grep -qxF "concerns=$2" "$1"' _ "$LT_WORK/repl-cat.txt" "$pid"
+
+# A large attachment: streamed through the spool, written into message.edxml from staging.
+python3 - "$FX/new_decision.xml" "$LT_WORK/big.xml" <<'PY'
+import base64, os, re, sys
+src = open(sys.argv[1], encoding="utf-8").read()
+data = base64.encodebytes(os.urandom(2500000)).decode()
+src = src.replace("12/QĐ-TTg</edXML:DocumentId>", "13/QĐ-TTg</edXML:DocumentId>", 1)
+src = re.sub(r"<edXML:ContentTransferEncoded>[^<]*</edXML:ContentTransferEncoded>",
+             "<edXML:ContentTransferEncoded>\n" + data + "</edXML:ContentTransferEncoded>", src, count=1)
+open(sys.argv[2], "w", encoding="utf-8").write(src)
+PY
+upload --edxml "$LT_WORK/big.xml" >"$LT_WORK/big.txt"
+BIG=$(cut -f1 "$LT_WORK/big.txt")
+want=$(python3 "$LT_ROOT/tests/tools/edxml_attachments.py" "$LT_WORK/big.xml")
+sp="$LT_WORK/$A/data/spool/$BIG"
+lt_check "A: the large attachment is streamed: spooled, byte-identical after decoding" \
+	bash -c '[ -f "$1/0" ] && grep -qx "$(sha256sum <"$1/0" | cut -d" " -f1)" <<<"$2"' _ "$sp" "$want"
+lt_check "A: ... and so is the original message (the last part)" cmp -s "$sp/2" "$LT_WORK/big.xml"
+# Received streamed (lt-forge publishes a manifest and chunks as the forwarder would):
+# message.edxml is written from the staged files.
+head -c 2500000 /dev/urandom >"$LT_WORK/s1.bin"
+head -c 1200000 /dev/urandom >"$LT_WORK/s2.bin"
+printf 'kèm theo\n' >"$LT_WORK/s3.txt"
+streamed_ok() { # FILE OUTDIR: FILE decodes into the three parts (lt-forge names them part-N.bin)
+	"$LT_BUILD/tests/lt-edxml-cat" -c "$(lt_conf $C)" doc "$1" "$2" >/dev/null &&
+		cmp -s "$2/part-1.bin" "$LT_WORK/s1.bin" && cmp -s "$2/part-2.bin" "$LT_WORK/s2.bin" &&
+		cmp -s "$2/part-3.bin" "$LT_WORK/s3.txt"
+}
+for r in $C $D; do
+	"$LT_BUILD/tests/lt-forge" -c "$(lt_conf $A)" --to $r --streamed "$LT_WORK/s1.bin" \
+		--streamed "$LT_WORK/s2.bin" "$LT_WORK/s3.txt" >"$LT_WORK/forged-$r.txt"
+done
+FC=$(cat "$LT_WORK/forged-$C.txt")
+FD=$(cat "$LT_WORK/forged-$D.txt")
+mkdir -p "$LT_WORK/bigC" "$LT_WORK/bigD"
+lt_wait_until 120 test -f "$LT_WORK/$C/target/$A/$FC/message.edxml" || true
+lt_check "C: a streamed document arrives as message.edxml, every part byte-identical" \
+	streamed_ok "$LT_WORK/$C/target/$A/$FC/message.edxml" "$LT_WORK/bigC"
+lt_check "C: its staging is removed" [ ! -e "$LT_WORK/$C/target/.lienthong-staging/$A.$FC" ]
+lt_wait_until 120 test -f "$LT_WORK/http-$D/$FD/message.edxml" || true
+lt_check "D: a streamed document is POSTed as edXML, every part byte-identical" \
+	streamed_ok "$LT_WORK/http-$D/$FD/message.edxml" "$LT_WORK/bigD"
 
 upload --edxml "$FX/revoke.xml" >"$LT_WORK/revoke.txt"
 lt_check "the recall (BussinessDocType 1) was submitted" [ "$(wc -l <"$LT_WORK/revoke.txt")" -eq 1 ]
