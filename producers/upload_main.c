@@ -67,6 +67,7 @@ static void lt_upload_usage(FILE *out)
 	fprintf(out,
 	        "Usage: lienthong-upload -c FILE --to CODE[,CODE...] [options] FILE|FOLDER...\n"
 	        "       lienthong-upload -c FILE -f MANIFEST [--to CODES] [options]\n"
+	        "       lienthong-upload -c FILE [--edxml] MSG.xml...\n"
 	        "\n"
 	        "Submits documents for the recipient agencies: signs each with the agency's key\n"
 	        "and stores it durably in the outbox, then prints one line per document:\n"
