@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum lt_config_type { LT_CT_STRING, LT_CT_PATH, LT_CT_INT, LT_CT_SIZE, LT_CT_LEVEL };
+enum lt_config_type { LT_CT_STRING, LT_CT_PATH, LT_CT_INT, LT_CT_SIZE, LT_CT_LEVEL, LT_CT_FORMAT };
 
 struct lt_config_row {
 	const char *name;
@@ -68,6 +68,16 @@ static const struct lt_config_row lt_config_rows[] = {
      "target_dir. "
      "2xx delivers; 4xx (but 408 and 429) refuses for good (status failed); anything else "
      "is retried."},
+    {"target_format", LT_CT_FORMAT, LT_STR(target_format), "files", 0, 0,
+     "What the target receives: files (each part as a file, or a multipart/form-data POST) "
+     "or edxml (one edXML message, QCVN 102:2016, holding the header and every part: "
+     "<target_dir>/<sender>/<document id>/message.edxml, or a POST of it with Content-Type "
+     "application/xml), for a document-management system that speaks edXML."},
+    {"status_dir", LT_CT_PATH, LT_STR(status_dir), "", 0, 0,
+     "Folder where the agent writes each business status (01 to 06, 15, 16) it receives "
+     "about a document it sent as an edXML status message, <document id>.<recipient>."
+     "<code>.edxml, for the agency's document system (written whole: temporary file, "
+     "fsync, rename). Empty: none written."},
     {"target_timeout_ms", LT_CT_INT, LT_NUM(target_timeout_ms), "30000", 100, 120000,
      "Time limit of one HTTP delivery attempt. At most 2 minutes: the agent delivers "
      "between polls of Kafka, which expects a poll at least every 5 minutes."},
@@ -79,7 +89,8 @@ static const struct lt_config_row lt_config_rows[] = {
      "PEM private key of target_cert_file."},
     {"report_dir", LT_CT_PATH, LT_STR(report_dir), "", 0, 0,
      "Folder where the target system drops business statuses of received documents, one "
-     "small JSON file per report (format in the README, lienthong-report); the agent "
+     "small JSON file per report (format in the README, lienthong-report) or an edXML "
+     "status message (.xml, .edxml); the agent "
      "applies each and moves it into done/ or failed/ (with a .error file saying why). "
      "Empty: reports come from lienthong-report only."},
     {"delivery_deadline_s", LT_CT_INT, LT_NUM(delivery_deadline_s), "86400", 1, 31536000,
@@ -180,6 +191,8 @@ static const char *lt_config_type_name(enum lt_config_type t)
 		return "size";
 	case LT_CT_LEVEL:
 		return "level";
+	case LT_CT_FORMAT:
+		return "format";
 	}
 	return "?";
 }
@@ -242,6 +255,7 @@ static int lt_config_set(struct lt_config *cfg, const struct lt_config_row *row,
 	switch (row->type) {
 	case LT_CT_STRING:
 	case LT_CT_LEVEL:
+	case LT_CT_FORMAT:
 		if (strlen(value) >= row->size)
 			return lt_err_set(err, LT_EINVAL,
 			                  "%s: value of '%s' is too long (at most %zu characters)",
@@ -252,6 +266,11 @@ static int lt_config_set(struct lt_config *cfg, const struct lt_config_row *row,
 			return lt_err_set(err, LT_EINVAL,
 			                  "%s: bad value for '%s': '%s' (use error, warn, info or "
 			                  "debug)",
+			                  where, row->name, value);
+		if (row->type == LT_CT_FORMAT && strcmp(value, "files") != 0 &&
+		    strcmp(value, "edxml") != 0)
+			return lt_err_set(err, LT_EINVAL,
+			                  "%s: bad value for '%s': '%s' (use files or edxml)",
 			                  where, row->name, value);
 		memcpy(base + row->offset, value, strlen(value) + 1);
 		return 0;

@@ -50,6 +50,8 @@ struct lt_config {
 	int64_t encrypt_parts;
 	char target_dir[PATH_MAX];
 	char target_url[1024];
+	char target_format[8]; /* files or edxml */
+	char status_dir[PATH_MAX];
 	int64_t target_timeout_ms;
 	char target_ca_file[PATH_MAX];
 	char target_cert_file[PATH_MAX];

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../clock/lt_clock.h"
+#include "../edxml/lt_edxml.h"
 #include "../lifecycle/lt_lifecycle.h"
 #include "../log/lt_log.h"
 #include "../proto/lt_envelope.h"
@@ -381,6 +382,29 @@ out:
 }
 
 /*
+ * A document from edXML (meta edxml.DocumentId) gets its business record at
+ * once, keeping that DocumentId: an edXML status message names the document
+ * by it (lt_business_find_edxml).
+ */
+static int lt_business_remember_edxml(struct lt_txn *t, const Lienthong__Header *h, int64_t now_ms,
+                                      lt_err *err)
+{
+	const char *id = NULL;
+	for (size_t i = 0; i < h->n_meta && id == NULL; i++) {
+		if (strcmp(h->meta[i]->key, "edxml.DocumentId") == 0)
+			id = h->meta[i]->value;
+	}
+	if (id == NULL || h->business_type == TYPE(REVOKE) || h->business_type == TYPE(UPDATE))
+		return 0;
+	Lienthong__Store__BusinessRecord b;
+	lienthong__store__business_record__init(&b);
+	b.status = ST(DELIVERED);
+	b.at_ms = now_ms;
+	b.edxml_document_id = (char *)id;
+	return lt_business_put(t, h->sender, h->document_id, &b, err);
+}
+
+/*
  * A document arriving after a request about it: held back (answered 15 now
  * if not yet), or an update that came first answered 16. Returns the verdict.
  */
@@ -394,7 +418,11 @@ static int lt_business_arrived(const struct lt_recv *rc, struct lt_txn *t,
 	                    &lienthong__store__business_record__descriptor, (ProtobufCMessage **)&b,
 	                    err) != 0)
 		return -1;
-	if (b == NULL || (!b->held && b->answered) || b->request_id[0] == '\0') {
+	if (b == NULL) {
+		ret = lt_business_remember_edxml(t, h, now_ms, err) == 0 ? LT_BUSINESS_DELIVER : -1;
+		goto out;
+	}
+	if ((!b->held && b->answered) || b->request_id[0] == '\0') {
 		ret = LT_BUSINESS_DELIVER;
 		goto out;
 	}
@@ -528,6 +556,115 @@ static int lt_business_file(const struct lt_recv *rc, int dir_fd, const char *na
 	return ret;
 }
 
+struct lt_business_find {
+	const char *sender, *edxml_id;
+	char *out;
+	int found;
+};
+
+static int lt_business_find_one(void *arg, const void *key, size_t klen, const void *val,
+                                size_t vlen, lt_err *err)
+{
+	(void)err;
+	struct lt_business_find *f = arg;
+	size_t slen = strlen(f->sender);
+	if (klen != slen + 1 + LT_DOCID_LEN || memcmp(key, f->sender, slen + 1) != 0)
+		return 1; /* past this sender's records */
+	Lienthong__Store__BusinessRecord *b =
+	    lienthong__store__business_record__unpack(NULL, vlen, val);
+	if (b != NULL && strcmp(b->edxml_document_id, f->edxml_id) == 0) {
+		memcpy(f->out, (const char *)key + slen + 1, LT_DOCID_LEN);
+		f->out[LT_DOCID_LEN] = '\0';
+		f->found = 1;
+	}
+	if (b != NULL)
+		lienthong__store__business_record__free_unpacked(b, NULL);
+	return 0; /* ids are time-ordered: the newest match wins */
+}
+
+/*
+ * The lienthong id of the document from sender named by an edXML status
+ * message's ResponseFor/DocumentId: the id lienthong gave it ("<sender>,
+ * <date>,<id>", consumers/lt_edxml_out.h), else the one it came with from
+ * edXML (its business record). LT_ENOTFOUND when none.
+ */
+static int lt_business_find_edxml(const struct lt_recv *rc, const char *sender,
+                                  const char *edxml_id, char out[LT_DOCID_LEN + 1], lt_err *err)
+{
+	const char *comma = strrchr(edxml_id, ',');
+	lt_err ignored;
+	if (comma != NULL && strncmp(edxml_id, sender, strlen(sender)) == 0 &&
+	    edxml_id[strlen(sender)] == ',' && lt_docid_check(comma + 1, &ignored) == 0) {
+		snprintf(out, LT_DOCID_LEN + 1, "%s", comma + 1);
+		return 0;
+	}
+	char from[LT_CODE_MAX + 2];
+	struct lt_business_find f = {.sender = sender, .edxml_id = edxml_id, .out = out};
+	struct lt_txn *t = NULL;
+	size_t flen = (size_t)snprintf(from, sizeof from, "%s", sender) + 1;
+	if (lt_txn_begin(rc->store, 0, &t, err) != 0)
+		return -1;
+	int ret = lt_txn_scan(t, LT_DB_BUSINESS, from, flen, lt_business_find_one, &f, err);
+	lt_txn_abort(t);
+	if (ret != 0)
+		return -1;
+	if (!f.found)
+		return lt_err_set(err, LT_ENOTFOUND,
+		                  "no document received from %s has the edXML DocumentId '%s'",
+		                  sender, edxml_id);
+	return 0;
+}
+
+/*
+ * Reads an edXML status message (lt_edxml_status_read) and applies it as a
+ * report: the code, Description as the comment, StaffInfo as the reporter;
+ * From must be this agency, ResponseFor/OrganId the sender, and the document
+ * is the one ResponseFor/DocumentId names.
+ */
+static int lt_business_edxml_file(const struct lt_recv *rc, int dir_fd, const char *name,
+                                  int64_t now_ms, lt_err *err)
+{
+	struct lt_edxml_status st;
+	char doc_id[LT_DOCID_LEN + 1], by[LT_REPORTED_BY_MAX + 1];
+	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return lt_err_set(err, LT_EINVAL, "cannot open it: %s", strerror(errno));
+	int ret = lt_edxml_status_read(fd, name, rc->cfg, &st, err);
+	close(fd);
+	if (ret != 0) {
+		err->code = LT_EINVAL; /* malformed: to failed/ */
+		return -1;
+	}
+	if (strcmp(st.from.organ_id, rc->cfg->agency_code) != 0)
+		ret = lt_err_set(err, LT_EINVAL,
+		                 "From/OrganId is %s, not this agency (%s): report only on "
+		                 "documents this agency received",
+		                 st.from.organ_id, rc->cfg->agency_code);
+	else if (st.rf_organ_id == NULL || st.rf_document_id == NULL)
+		ret = lt_err_set(err, LT_EINVAL,
+		                 "ResponseFor needs the document's sender (OrganId) and its "
+		                 "DocumentId");
+	else
+		ret = lt_business_find_edxml(rc, st.rf_organ_id, st.rf_document_id, doc_id, err);
+	struct lt_business_report rep = {.sender = st.rf_organ_id,
+	                                 .document_id = doc_id,
+	                                 .code = st.code,
+	                                 .comment = st.description,
+	                                 .reported_by =
+	                                     lt_edxml_status_reported_by(&st, by, sizeof by)};
+	struct lt_txn *t = NULL;
+	if (ret == 0 && (ret = lt_txn_begin(rc->store, 1, &t, err)) == 0) {
+		if (lt_business_report(rc->cfg, t, rc->signer, &rep, now_ms, err) < 0) {
+			lt_txn_abort(t);
+			ret = -1;
+		} else {
+			ret = lt_txn_commit(t, err);
+		}
+	}
+	lt_edxml_status_free(&st);
+	return ret;
+}
+
 /* Moves name into sub/ (created if needed) of dir_fd; with why, writes sub/<name>.error. */
 static void lt_business_file_done(int dir_fd, const char *dir, const char *name, const char *sub,
                                   const char *why)
@@ -574,11 +711,15 @@ size_t lt_business_scan(const struct lt_recv *rc, int64_t now_ms)
 	struct dirent *de;
 	while (seen < LT_BUSINESS_SCAN_FILES && (de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
-		if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
+		int json = len >= 6 && strcmp(de->d_name + len - 5, ".json") == 0;
+		int edxml = (len >= 5 && strcmp(de->d_name + len - 4, ".xml") == 0) ||
+		            (len >= 7 && strcmp(de->d_name + len - 6, ".edxml") == 0);
+		if (de->d_name[0] == '.' || (!json && !edxml))
 			continue; /* hidden (being written), done/, failed/, other files */
 		seen++;
 		lt_err err;
-		if (lt_business_file(rc, dirfd(d), de->d_name, now_ms, &err) == 0) {
+		if ((json ? lt_business_file(rc, dirfd(d), de->d_name, now_ms, &err)
+		          : lt_business_edxml_file(rc, dirfd(d), de->d_name, now_ms, &err)) == 0) {
 			applied++;
 			lt_business_file_done(dirfd(d), dir, de->d_name, "done", NULL);
 		} else if (err.code == LT_EINVAL || err.code == LT_ENOTFOUND ||

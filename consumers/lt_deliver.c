@@ -13,6 +13,7 @@
 #include "../config/lt_config.h"
 #include "../log/lt_log.h"
 #include "../proto/lt_envelope.h"
+#include "lt_edxml_out.h"
 #include "lt_http.h"
 #include "lt_xfer.h"
 
@@ -208,14 +209,72 @@ out:
 	return rc;
 }
 
+/*
+ * target_format = edxml: the new folder tmp_name in sender_fd holds one
+ * file, LT_DELIVER_EDXML_FILE (lt_edxml_out.h: every part inside), written
+ * and fsync'd with the folder. A leftover of an interrupted attempt is
+ * replaced (staged parts are only read, never moved).
+ */
+static int lt_deliver_edxml(int sender_fd, const char *tmp_name, const char *tmp,
+                            const Lienthong__Envelope *env, const char *staging, lt_err *err)
+{
+	char file[PATH_MAX];
+	int created, rc = -1;
+	if (lt_deliver_remove_at(sender_fd, tmp_name, tmp, 0, err) != 0)
+		return -1;
+	if (mkdirat(sender_fd, tmp_name, 0750) != 0)
+		return lt_err_errno(err, errno, "cannot create folder %s", tmp);
+	int fd = lt_deliver_open_dir(sender_fd, tmp_name, tmp, 0, &created, err);
+	if (fd < 0)
+		return -1;
+	snprintf(file, sizeof file, "%s/%s", tmp, LT_DELIVER_EDXML_FILE);
+	int out = openat(fd, LT_DELIVER_EDXML_FILE,
+	                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (out < 0) {
+		lt_err_errno(err, errno, "cannot create %s", file);
+	} else if (lt_edxml_out_write(out, env, staging, err) != 0) {
+		lt_err_wrap(err, "%s", file);
+	} else if (fsync(out) != 0) {
+		lt_err_errno(err, errno, "cannot fsync %s", file);
+	} else {
+		rc = lt_deliver_fsync_dir(fd, tmp, err);
+	}
+	if (out >= 0 && close(out) != 0 && rc == 0)
+		rc = lt_err_errno(err, errno, "cannot close %s", file);
+	close(fd);
+	if (rc != 0) {
+		lt_err tmp_err;
+		lt_deliver_remove_at(sender_fd, tmp_name, tmp, 0, &tmp_err);
+	}
+	return rc;
+}
+
 int lt_deliver_folder(const char *target_dir, const Lienthong__Envelope *env, char *path,
                       size_t path_size, lt_err *err)
 {
 	return lt_deliver_folder_staged(target_dir, env, NULL, path, path_size, err);
 }
 
+static int lt_deliver_folder_as(const char *target_dir, const Lienthong__Envelope *env,
+                                const char *staging, int edxml, char *path, size_t path_size,
+                                lt_err *err);
+
 int lt_deliver_folder_staged(const char *target_dir, const Lienthong__Envelope *env,
                              const char *staging, char *path, size_t path_size, lt_err *err)
+{
+	return lt_deliver_folder_as(target_dir, env, staging, 0, path, path_size, err);
+}
+
+int lt_deliver_folder_edxml(const char *target_dir, const Lienthong__Envelope *env,
+                            const char *staging, char *path, size_t path_size, lt_err *err)
+{
+	return lt_deliver_folder_as(target_dir, env, staging, 1, path, path_size, err);
+}
+
+/* The folder delivery, of the parts as files or (edxml) of one edXML message. */
+static int lt_deliver_folder_as(const char *target_dir, const Lienthong__Envelope *env,
+                                const char *staging, int edxml, char *path, size_t path_size,
+                                lt_err *err)
 {
 	const Lienthong__Header *h = env->header;
 	char sender_dir[PATH_MAX], tmp[PATH_MAX], tmp_name[LT_DOCID_LEN + 8];
@@ -248,7 +307,10 @@ int lt_deliver_folder_staged(const char *target_dir, const Lienthong__Envelope *
 		rc = 0;
 		goto out;
 	}
-	if (staging != NULL) {
+	if (edxml) {
+		if (lt_deliver_edxml(sender_fd, tmp_name, tmp, env, staging, err) != 0)
+			goto out;
+	} else if (staging != NULL) {
 		if (lt_deliver_staged_parts(sender_fd, tmp_name, tmp, env, staging, err) != 0) {
 			lt_err tmp_err;
 			if (err->code == LT_EINVAL) /* refused for good: its partial data goes */
@@ -349,12 +411,18 @@ static int lt_target_check_staged(const Lienthong__Envelope *env, const char *st
 int lt_target_deliver_staged(struct lt_target *t, const Lienthong__Envelope *env,
                              const char *staging, char *where, size_t where_size, lt_err *err)
 {
-	if (t->http == NULL)
+	int edxml = strcmp(t->cfg->target_format, "edxml") == 0;
+	if (t->http == NULL && !edxml)
 		return lt_deliver_folder_staged(t->cfg->target_dir, env, staging, where, where_size,
 		                                err);
-	snprintf(where, where_size, "%s", t->cfg->target_url);
 	if (staging != NULL && lt_target_check_staged(env, staging, err) != 0)
 		return -1;
+	if (t->http == NULL)
+		return lt_deliver_folder_edxml(t->cfg->target_dir, env, staging, where, where_size,
+		                               err);
+	snprintf(where, where_size, "%s", t->cfg->target_url);
+	if (edxml)
+		return lt_http_deliver_edxml(t->http, env, staging, err);
 	return lt_http_deliver_staged(t->http, env, staging, err);
 }
 

@@ -47,6 +47,16 @@ int lt_deliver_folder_staged(const char *target_dir, const Lienthong__Envelope *
                              const char *staging, char *path, size_t path_size, lt_err *err);
 
 /*
+ * The same for target_format = edxml: the folder holds one file,
+ * LT_DELIVER_EDXML_FILE, the document as an edXML message
+ * (consumers/lt_edxml_out.h), streamed parts read from staging (checked by
+ * the caller), never moved.
+ */
+#define LT_DELIVER_EDXML_FILE "message.edxml"
+int lt_deliver_folder_edxml(const char *target_dir, const Lienthong__Envelope *env,
+                            const char *staging, char *path, size_t path_size, lt_err *err);
+
+/*
  * A control record about a delivered document (a recall, update or
  * replacement and the answer given: consumers/lt_business.h) as the file
  * <target_dir>/<sender>/<document id>/<name> (name starts with '.'),

@@ -1,12 +1,17 @@
 #include "lt_http.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../clock/lt_clock.h"
+#include "lt_edxml_out.h"
 
 #define LT_HTTP_ANSWER_MAX 512   /* bytes of the target's answer kept for messages */
 #define LT_HTTP_ANSWER_SHOWN 200 /* bytes of it quoted in an error message */
@@ -267,6 +272,48 @@ int lt_http_deliver_staged(struct lt_http *h, const Lienthong__Envelope *env, co
 	curl_slist_free_all(headers);
 	curl_mime_free(mime);
 	free(meta);
+	return rc;
+}
+
+int lt_http_deliver_edxml(struct lt_http *h, const Lienthong__Envelope *env, const char *staging,
+                          lt_err *err)
+{
+	CURL *c = h->curl;
+	struct curl_slist *headers = NULL;
+	char tmp[PATH_MAX], idem[160];
+	struct stat st;
+	snprintf(tmp, sizeof tmp, "%s/.edxml-post.XXXXXX", h->cfg->data_dir);
+	int fd = mkstemp(tmp);
+	if (fd < 0)
+		return lt_err_errno(err, errno, "cannot create a temporary file in %s",
+		                    h->cfg->data_dir);
+	unlink(tmp);
+	FILE *f = NULL;
+	int rc = -1;
+	if (lt_edxml_out_write(fd, env, staging, err) != 0) {
+		lt_err_wrap(err, "edXML of %s", env->header->document_id);
+	} else if (fstat(fd, &st) != 0 || lseek(fd, 0, SEEK_SET) != 0 ||
+	           (f = fdopen(fd, "rb")) == NULL) {
+		lt_err_errno(err, errno, "cannot read back the edXML of %s",
+		             env->header->document_id);
+	} else {
+		fd = -1; /* f owns it */
+		curl_easy_reset(c);
+		snprintf(idem, sizeof idem, "Idempotency-Key: %s/%s", env->header->sender,
+		         env->header->document_id);
+		headers = curl_slist_append(headers, idem);
+		headers = curl_slist_append(headers, "Content-Type: application/xml");
+		headers = curl_slist_append(headers, "Expect:");
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_READDATA, f);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)st.st_size);
+		rc = lt_http_perform(h, headers, err);
+		curl_slist_free_all(headers);
+	}
+	if (f != NULL)
+		fclose(f);
+	if (fd >= 0)
+		close(fd);
 	return rc;
 }
 

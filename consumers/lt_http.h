@@ -38,6 +38,14 @@ int lt_http_deliver(struct lt_http *h, const Lienthong__Envelope *env, lt_err *e
 int lt_http_deliver_staged(struct lt_http *h, const Lienthong__Envelope *env, const char *staging,
                            lt_err *err);
 /*
+ * target_format = edxml: POSTs env as one edXML message
+ * (consumers/lt_edxml_out.h) with Content-Type application/xml and the same
+ * Idempotency-Key. The message is first written to an unlinked temporary
+ * file in data_dir, then streamed from it: never held in memory.
+ */
+int lt_http_deliver_edxml(struct lt_http *h, const Lienthong__Envelope *env, const char *staging,
+                          lt_err *err);
+/*
  * POSTs a control record (JSON text, application/json) about a delivered
  * document to target_url, with "Idempotency-Key: <sender>/<document id>/<name>"
  * (consumers/lt_business.h). Outcome as lt_http_deliver.

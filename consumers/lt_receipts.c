@@ -7,6 +7,7 @@
 #include "../log/lt_log.h"
 #include "../proto/lt_envelope.h"
 #include "../proto/lt_receipt.h"
+#include "lt_edxml_out.h"
 
 /*
  * The reason a business receipt leaves in the status record: the reporter,
@@ -42,8 +43,9 @@ static int lt_receipts_refused(struct lt_txn *t, const Lienthong__Receipt *r, lt
 /*
  * Applies a verified receipt in t through the lifecycle table; sets why and
  * returns 1 if it must be quarantined (it changes nothing), -1 on error.
+ * *moved is set when it changed the document's status.
  */
-static int lt_receipts_apply(struct lt_txn *t, const Lienthong__Receipt *r, lt_err *why,
+static int lt_receipts_apply(struct lt_txn *t, const Lienthong__Receipt *r, lt_err *why, int *moved,
                              lt_err *err)
 {
 	enum lt_life_event ev;
@@ -88,6 +90,7 @@ static int lt_receipts_apply(struct lt_txn *t, const Lienthong__Receipt *r, lt_e
 			             r->recipient);
 			return 0;
 		}
+		*moved = v == LT_LIFE_MOVED;
 		lt_log_info("document %s: %s by %s%s%s", r->document_id,
 		            business ? lt_life_event_text(ev) : lt_receipt_status_name(r->status),
 		            r->recipient, reason[0] ? ": " : "", reason);
@@ -128,9 +131,18 @@ int lt_receipts_handle(const struct lt_recv *rc, struct lt_txn *t, const struct 
 		}
 	}
 	if (!q) {
-		q = lt_receipts_apply(t, r, &why, err);
+		int moved = 0;
+		q = lt_receipts_apply(t, r, &why, &moved, err);
 		if (q < 0)
 			goto out;
+		/* The document system hears of a business status as an edXML status message. */
+		lt_err serr;
+		if (moved && r->status == LIENTHONG__RECEIPT_STATUS__RECEIPT_BUSINESS &&
+		    rc->cfg->status_dir[0] != '\0' &&
+		    lt_edxml_out_status(rc->cfg->status_dir, t, r, &serr) != 0)
+			lt_log_warn("document %s: status %s of %s not written for the document "
+			            "system: %s",
+			            r->document_id, r->business_code, r->recipient, serr.msg);
 	}
 	if (q) {
 		lt_log_warn("quarantined receipt %s [%d] @ %lld: %s", rec->topic,

@@ -49,6 +49,7 @@
 #include "../proto/lt_crypt.h"
 #include "../proto/lt_envelope.h"
 #include "../text/lt_text.h"
+#include "lt_edxml_in.h"
 #include "lt_manifest.h"
 #include "lt_rows_args.h"
 #include "lt_spool.h"
@@ -66,6 +67,7 @@ static void lt_upload_usage(FILE *out)
 	fprintf(out,
 	        "Usage: lienthong-upload -c FILE --to CODE[,CODE...] [options] FILE|FOLDER...\n"
 	        "       lienthong-upload -c FILE -f MANIFEST [--to CODES] [options]\n"
+	        "       lienthong-upload -c FILE [--edxml] MSG.xml...\n"
 	        "\n"
 	        "Submits documents for the recipient agencies: signs each with the agency's key\n"
 	        "and stores it durably in the outbox, then prints one line per document:\n"
@@ -94,6 +96,11 @@ static void lt_upload_usage(FILE *out)
 	        "                        (default 10; 0: none)\n"
 	        "      --no-key          rows without a key column get no derived key: a\n"
 	        "                        re-run submits them again\n"
+	        "      --edxml           each FILE is an edXML message (QCVN 102:2016): its\n"
+	        "                        header, attachments and business type make the\n"
+	        "                        document, which also carries the message itself as\n"
+	        "                        the part edxml-original.xml; no --to. A lone FILE\n"
+	        "                        whose root is edXML is recognised without it\n"
 	        "  -s, --subject TEXT    subject (default: the first file's name)\n"
 	        "  -n, --number TEXT     official document number/symbol (default: none)\n"
 	        "  -m, --type MIME       media type of the files (default: from the file\n"
@@ -356,6 +363,7 @@ struct lt_job {
 	size_t envelope_len;
 	uint8_t digest[LT_DIGEST_LEN];
 	int spooled; /* its streamed parts are in the spool under id (removed unless submitted) */
+	struct lt_edxml_in *edxml; /* an edXML message: its decoded parts, fields, meta */
 };
 
 /* The batch being submitted. */
@@ -380,6 +388,19 @@ static const char *lt_job_subject(const struct lt_job *j)
 		return j->row.subject;
 	const char *f = j->row.files[0], *slash = strrchr(f, '/');
 	return slash ? slash + 1 : f;
+}
+
+/* The document a row's recall, update or replacement concerns, and its business type. */
+static const char *lt_job_replaces(const struct lt_upload *u, const struct lt_job *j)
+{
+	if (j->edxml != NULL)
+		return j->edxml->replaces_id[0] ? j->edxml->replaces_id : NULL;
+	return u->o->replaces_id;
+}
+
+static Lienthong__BusinessType lt_job_btype(const struct lt_upload *u, const struct lt_job *j)
+{
+	return j->edxml != NULL ? j->edxml->doc.business_type : u->o->business_type;
 }
 
 static const char *lt_base(const char *path)
@@ -432,7 +453,7 @@ static int lt_job_derive_key(const struct lt_upload *u, struct lt_job *j,
 	LT_KEY_ADD(num, strlen(num) + 1);
 	LT_KEY_STR(lt_job_subject(j));
 	LT_KEY_STR(j->row.number);
-	LT_KEY_STR(u->o->replaces_id);
+	LT_KEY_STR(lt_job_replaces(u, j));
 #undef LT_KEY_ADD
 #undef LT_KEY_STR
 	ok = ok && EVP_DigestFinal_ex(md, h, NULL) == 1;
@@ -488,8 +509,9 @@ static void lt_job_prepare(const struct lt_upload *u, const struct lt_signer *si
 		struct stat st;
 		sizes[i] = stat(j->row.files[i], &st) == 0 ? (uint64_t)st.st_size : 0;
 		parts[i].name = lt_base(j->row.files[i]);
-		parts[i].media_type =
-		    j->row.type ? j->row.type : lt_upload_media_type(parts[i].name);
+		parts[i].media_type = j->edxml      ? j->edxml->types[i]
+		                      : j->row.type ? j->row.type
+		                                    : lt_upload_media_type(parts[i].name);
 	}
 	lt_upload_plan(sizes, n, u->max_file, (uint64_t)u->cfg->chunk_bytes, stream);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -517,19 +539,20 @@ static void lt_job_prepare(const struct lt_upload *u, const struct lt_signer *si
 		int64_t expires = !j->row.has_expires        ? 0
 		                  : j->row.expires_at_ms > 0 ? j->row.expires_at_ms
 		                                             : u->now + j->row.expires_in_s * 1000;
-		struct lt_envelope_in in = {
-		    .recipients = j->recipients,
-		    .n_recipients = j->n_recipients,
-		    .subject = lt_job_subject(j),
-		    .document_number = j->row.number,
-		    .created_at_ms = u->now,
-		    .expires_at_ms = expires,
-		    .parts = parts,
-		    .n_parts = n,
-		    .encrypt_to = row_certs ? row_certs : u->o->encrypt_to,
-		    .replaces_id = u->o->replaces_id,
-		    .business_type = u->o->business_type,
-		};
+		struct lt_envelope_in in = {0};
+		if (j->edxml != NULL) /* its meta; the fields below are the row's, made from it */
+			lt_edxml_envelope_in(&j->edxml->doc, &in);
+		in.recipients = j->recipients;
+		in.n_recipients = j->n_recipients;
+		in.subject = lt_job_subject(j);
+		in.document_number = j->row.number;
+		in.created_at_ms = u->now;
+		in.expires_at_ms = expires;
+		in.parts = parts;
+		in.n_parts = n;
+		in.encrypt_to = row_certs ? row_certs : u->o->encrypt_to;
+		in.replaces_id = lt_job_replaces(u, j);
+		in.business_type = lt_job_btype(u, j);
 		in.document_id = j->id;
 		rc = lt_envelope_seal(&in, signer, u->cfg, &j->envelope, &j->envelope_len,
 		                      j->digest, &err);
@@ -621,8 +644,8 @@ static void lt_upload_commit_rows(struct lt_upload *u, size_t from, size_t to)
 		                                 .recipients = j->recipients,
 		                                 .n_recipients = j->n_recipients,
 		                                 .subject = lt_job_subject(j),
-		                                 .replaces_id = u->o->replaces_id,
-		                                 .business_type = (uint32_t)u->o->business_type,
+		                                 .replaces_id = lt_job_replaces(u, j),
+		                                 .business_type = (uint32_t)lt_job_btype(u, j),
 		                                 .batch_key = j->key};
 		idx[n++] = i;
 	}
@@ -870,6 +893,92 @@ static int lt_upload_jobs(struct lt_upload *u, struct lt_manifest *m, lt_err *er
 	return 0;
 }
 
+/*
+ * Makes the rows that are edXML messages (every row with --edxml, else a
+ * lone file that lt_edxml_in_sniff recognises; never a manifest row) into
+ * their documents: parts decoded into tmp (created on first use), the
+ * original message as the last part, recipients, subject, number, meta and
+ * business type from the message. Each message's problem goes to p.
+ */
+static int lt_upload_edxml(struct lt_upload *u, struct lt_store **store, int force, char *tmp,
+                           size_t tmp_size, struct lt_problems *p, lt_err *err)
+{
+	for (size_t i = 0; i < u->n_jobs; i++) {
+		struct lt_job *j = &u->jobs[i];
+		if (j->row.line > 0 ||
+		    (!force && (j->row.n_files != 1 || !lt_edxml_in_sniff(j->row.files[0]))))
+			continue;
+		if (j->row.n_files != 1) {
+			lt_problem_add(p,
+			               "%s: --edxml takes one edXML message per FILE, not files "
+			               "joined by +",
+			               j->label);
+			continue;
+		}
+		if (*store == NULL &&
+		    lt_store_open(store, u->cfg->data_dir, u->cfg->lmdb_map_size, err) != 0)
+			return -1;
+		if (tmp[0] == '\0') {
+			snprintf(tmp, tmp_size, "%s/edxml-tmp.XXXXXX", u->cfg->data_dir);
+			if (mkdtemp(tmp) == NULL) {
+				int e = errno;
+				tmp[0] = '\0';
+				return lt_err_errno(err, e,
+				                    "cannot create a folder in %s for the "
+				                    "attachments of edXML messages",
+				                    u->cfg->data_dir);
+			}
+		}
+		char dir[PATH_MAX];
+		lt_err e;
+		struct lt_edxml_in *x = calloc(1, sizeof *x);
+		if (x == NULL)
+			return lt_err_set(err, LT_EIO, "out of memory");
+		snprintf(dir, sizeof dir, "%s/%zu", tmp, i);
+		if (lt_edxml_in_open(u->cfg, *store, j->row.files[0], dir, x, &e) != 0) {
+			lt_problem_add(p, "%s", e.msg);
+			lt_edxml_in_free(x);
+			free(x);
+			continue;
+		}
+		j->edxml = x;
+		if (u->o->n_recipients > 0)
+			lt_problem_add(p,
+			               "%s: an edXML message names its recipients (To/OrganId): "
+			               "leave out --to",
+			               j->label);
+		char **files = calloc(x->n_files ? x->n_files : 1, sizeof *files);
+		if (files == NULL)
+			return lt_err_set(err, LT_EIO, "out of memory");
+		for (size_t k = 0; k < x->n_files; k++) {
+			if ((files[k] = strdup(x->files[k])) == NULL) {
+				for (size_t m = 0; m < k; m++)
+					free(files[m]);
+				free(files);
+				return lt_err_set(err, LT_EIO, "out of memory");
+			}
+		}
+		for (size_t k = 0; k < j->row.n_files; k++)
+			free(j->row.files[k]);
+		free(j->row.files);
+		j->row.files = files;
+		j->row.n_files = x->n_files;
+		free(j->row.subject);
+		free(j->row.number);
+		free(j->row.type);
+		j->row.type = NULL;
+		j->row.subject = strdup(x->doc.subject[0] ? x->doc.subject : lt_base(j->label));
+		j->row.number = x->doc.document_number[0] ? strdup(x->doc.document_number) : NULL;
+		if (j->row.subject == NULL || (x->doc.document_number[0] && j->row.number == NULL))
+			return lt_err_set(err, LT_EIO, "out of memory");
+		j->recipients = (const char *const *)x->doc.recipients;
+		j->n_recipients = x->doc.n_recipients;
+		for (size_t k = 0; k < j->n_recipients; k++)
+			lt_upload_check_recipient(u, j->label, j->recipients[k], p);
+	}
+	return 0;
+}
+
 /* --- submitting ------------------------------------------------------------ */
 
 /* Tells how row i ended: stdout for a document submitted, stderr otherwise, the report. */
@@ -955,6 +1064,9 @@ static void lt_upload_free(struct lt_upload *u)
 		free(u->jobs[i].label);
 		free(u->jobs[i].reason);
 		free(u->jobs[i].envelope);
+		if (u->jobs[i].edxml != NULL)
+			lt_edxml_in_free(u->jobs[i].edxml);
+		free(u->jobs[i].edxml);
 	}
 	free(u->jobs);
 }
@@ -1054,7 +1166,7 @@ static int lt_upload_check_to(const struct lt_config *cfg, const char *const *co
 
 int main(int argc, char **argv)
 {
-	enum { OPT_FORMAT = 256, OPT_DRY, OPT_REPORT, OPT_PROGRESS, OPT_NOKEY };
+	enum { OPT_FORMAT = 256, OPT_DRY, OPT_REPORT, OPT_PROGRESS, OPT_NOKEY, OPT_EDXML };
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"to", required_argument, NULL, 't'},
@@ -1073,6 +1185,7 @@ int main(int argc, char **argv)
 	    {"report", required_argument, NULL, OPT_REPORT},
 	    {"progress", required_argument, NULL, OPT_PROGRESS},
 	    {"no-key", no_argument, NULL, OPT_NOKEY},
+	    {"edxml", no_argument, NULL, OPT_EDXML},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -1083,7 +1196,8 @@ int main(int argc, char **argv)
 	char *to = NULL;
 	long long expires_in = 0, progress_s = 10;
 	int encrypt = -1; /* -1: as encrypt_parts says */
-	int format = -1, dry_run = 0, no_key = 0;
+	int format = -1, dry_run = 0, no_key = 0, edxml = 0;
+	char edxml_tmp[PATH_MAX] = "";
 	int c;
 	lt_log_init(argv[0], LT_LOG_INFO);
 	while ((c = getopt_long(argc, argv, "c:t:s:n:m:e:f:h", opts, NULL)) != -1) {
@@ -1173,6 +1287,9 @@ int main(int argc, char **argv)
 		case OPT_NOKEY:
 			no_key = 1;
 			break;
+		case OPT_EDXML:
+			edxml = 1;
+			break;
 		case 'h':
 			lt_upload_usage(stdout);
 			return 0;
@@ -1187,8 +1304,12 @@ int main(int argc, char **argv)
 	if (manifest != NULL && format == -1)
 		format = lt_manifest_format_of(manifest);
 	const char *usage =
-	    config == NULL                               ? "-c FILE is required"
-	    : to == NULL && manifest == NULL             ? "--to CODE[,CODE...] is required"
+	    config == NULL ? "-c FILE is required"
+	    : to == NULL && manifest == NULL && (control || files == 0)
+	        ? "--to CODE[,CODE...] is required"
+	    : edxml && (manifest != NULL || replaces_id != NULL)
+	        ? "--edxml takes FILEs (the message gives recipients and business type): no "
+	          "--manifest, --recall, --update or --replaces"
 	    : control && (files > 0 || manifest != NULL) ? "--recall and --update take no FILE"
 	    : business_type == LIENTHONG__BUSINESS_TYPE__BUSINESS_UPDATE && subject == NULL &&
 	            number[0] == '\0'
@@ -1284,7 +1405,9 @@ int main(int argc, char **argv)
 	         ? lt_manifest_load(manifest, (enum lt_manifest_format)format, &rows, &problems,
 	                            &err)
 	         : lt_rows_from_args(&rows, argv + optind, files, &problems, &err)) != 0 ||
-	    lt_upload_jobs(&u, &rows, &err) != 0) {
+	    lt_upload_jobs(&u, &rows, &err) != 0 ||
+	    (manifest == NULL && lt_upload_edxml(&u, &store, edxml, edxml_tmp, sizeof edxml_tmp,
+	                                         &problems, &err) != 0)) {
 		lt_log_error("%s", err.msg);
 		goto out;
 	}
@@ -1333,7 +1456,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err) != 0 ||
+	if ((store == NULL && lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err) != 0) ||
 	    (report != NULL && lt_report_open(&rep, report, &err) != 0)) {
 		lt_log_error("%s", err.msg);
 		goto out;
@@ -1348,6 +1471,8 @@ int main(int argc, char **argv)
 	rc = counts[LT_OUTCOME_SUBMITTED] + counts[LT_OUTCOME_ALREADY] == u.n_jobs ? 0 : 1;
 out:
 	lt_report_close(&rep, &err);
+	if (edxml_tmp[0] != '\0')
+		lt_edxml_in_rmdir(edxml_tmp);
 	lt_upload_free(&u);
 	lt_manifest_free(&rows);
 	lt_problems_free(&problems);

@@ -26,6 +26,10 @@ update or replacement and the agent's answer): its Idempotency-Key is
 "<sender>/<document id>/<name>"; in mode ok its JSON must name that sender
 and document id, and it is saved as DIR/<document id>/<name>.
 
+A POST with Content-Type application/xml is a document as one edXML
+message (target_format = edxml): in mode ok it must start with "<?xml" and
+is saved as DIR/<document id>/message.edxml.
+
 The body is always read in full first (Content-Length required, at most
 64 MiB; otherwise 411 or 413), so a kept-alive connection stays in sync.
 
@@ -182,6 +186,16 @@ class Target:
             os.replace(tmp, os.path.join(folder, filename))
 
 
+    def save(self, key, name, body):
+        folder = os.path.join(self.dir, key)
+        os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(folder, f".tmp-{os.getpid()}-{self.unique()}")
+        with open(tmp, "wb") as f:
+            f.write(body)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, os.path.join(folder, name))
+
     def control(self, idem, body):
         """Checks and saves one control record; raises Refusal when malformed."""
         sender, _, rest = idem.partition("/")
@@ -284,6 +298,14 @@ class Handler(BaseHTTPRequestHandler):
             return 200, "control record saved"
         if not KEY_RE.match(key) or not KEY_RE.match(sender):
             return 400, f"missing or unusable Idempotency-Key {sender!r}/{key!r}"
+        if self.headers.get("Content-Type", "").lower().startswith("application/xml"):
+            if not body.startswith(b"<?xml"):
+                return 400, "the edXML body does not start with <?xml"
+            try:
+                t.save(key, "message.edxml", body)
+            except OSError as e:
+                return 500, f"cannot save: {e}"
+            return 200, "edXML message saved"
         try:
             t.accept(sender, key, self.headers.get("Content-Type", ""), body)
         except Refusal as e:

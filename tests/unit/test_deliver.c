@@ -1,11 +1,15 @@
-/* Unit tests of lt_deliver_folder: the folder target. */
+/* Unit tests of lt_deliver_folder: the folder target (files, and edXML). */
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../consumers/lt_deliver.h"
+#include "../../edxml/lt_edxml.h"
 #include "../../log/lt_log.h"
 #include "lt_check.h"
 #include "lt_testpki.h"
@@ -233,6 +237,93 @@ static void test_symlinks(void)
 	CHECK(list_dir(link, names, sizeof names) == 0 && strcmp(names, DOC1) == 0);
 }
 
+struct edxml_parts {
+	char dir[PATH_MAX];
+};
+
+static int edxml_open_part(void *arg, size_t index, lt_err *err)
+{
+	struct edxml_parts *p = arg;
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/%zu", p->dir, index);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return lt_err_errno(err, errno, "cannot create %s", path);
+	return fd;
+}
+
+/*
+ * target_format = edxml: the folder holds message.edxml alone, which reads
+ * back (lienthong's reader) as the header, the DocumentId made from the id,
+ * and every part byte-identical; a leftover temporary folder is replaced;
+ * delivered again, nothing is rewritten.
+ */
+static void test_edxml(void)
+{
+	static struct lt_config cfg;
+	static const char text[] = "agency_code = 000.00.01.H26\ndata_dir = /nonexistent\n"
+	                           "key_file = k\ncert_file = c\nca_file = a\n"
+	                           "target_dir = /nonexistent\n";
+	char t[PATH_MAX], path[PATH_MAX], dir[PATH_MAX + 64], names[1024], file[PATH_MAX + 80];
+	char *recipients[] = {"000.00.01.H26"};
+	struct edxml_parts op;
+	struct lt_edxml_doc doc;
+	lt_err err;
+	if (!CHECK_OK(lt_config_parse(&cfg, "t.conf", text, strlen(text), &err), err))
+		return;
+	build_envelope(DOC2);
+	hdr.recipients = recipients;
+	hdr.n_recipients = 1;
+	hdr.subject = "Công văn";
+	hdr.document_number = "7/CV";
+	p0.media_type = p1.media_type = p2.media_type = "application/octet-stream";
+	snprintf(t, sizeof t, "%s/edxml-target", tmp);
+	snprintf(dir, sizeof dir, "%s/%s", t, SENDER);
+	CHECK(mkdir(t, 0750) == 0 && mkdir(dir, 0750) == 0);
+	snprintf(dir, sizeof dir, "%s/%s/.tmp-%s", t, SENDER, DOC2);
+	CHECK(mkdir(dir, 0750) == 0); /* an interrupted attempt */
+	if (!CHECK_OK(lt_deliver_folder_edxml(t, &env, NULL, path, sizeof path, &err), err))
+		return;
+	CHECK(list_dir(path, names, sizeof names) == 0);
+	CHECK(strcmp(names, LT_DELIVER_EDXML_FILE) == 0);
+	snprintf(dir, sizeof dir, "%s/%s", t, SENDER);
+	CHECK(list_dir(dir, names, sizeof names) == 0);
+	CHECK(strcmp(names, DOC2) == 0);
+	snprintf(file, sizeof file, "%s/%s", path, LT_DELIVER_EDXML_FILE);
+	snprintf(op.dir, sizeof op.dir, "%s/parts", tmp);
+	CHECK(mkdir(op.dir, 0700) == 0);
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (!CHECK(fd >= 0) ||
+	    !CHECK_OK(lt_edxml_read(fd, file, &cfg, edxml_open_part, &op, &doc, &err), err)) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	close(fd);
+	CHECK(strcmp(doc.sender, SENDER) == 0);
+	CHECK(doc.n_recipients == 1 && strcmp(doc.recipients[0], "000.00.01.H26") == 0);
+	CHECK(strcmp(doc.subject, "Công văn") == 0 && strcmp(doc.document_number, "7/CV") == 0);
+	CHECK(doc.document_id != NULL &&
+	      strcmp(doc.document_id, SENDER ",2024/07/27," DOC2) == 0); /* UUIDv7 time, UTC+7 */
+	CHECK(doc.n_parts == 3 && strcmp(doc.parts[0].name, "Quyết định 12.pdf") == 0);
+	snprintf(file, sizeof file, "%s/0", op.dir);
+	CHECK(file_is(file, data0, sizeof data0));
+	snprintf(file, sizeof file, "%s/1", op.dir);
+	CHECK(file_is(file, data1, sizeof data1));
+	snprintf(file, sizeof file, "%s/2", op.dir);
+	CHECK(file_is(file, NULL, 0));
+	lt_edxml_doc_free(&doc);
+	/* Again: already delivered, not written again. */
+	struct stat before, after;
+	snprintf(file, sizeof file, "%s/%s", path, LT_DELIVER_EDXML_FILE);
+	CHECK(stat(file, &before) == 0);
+	CHECK_OK(lt_deliver_folder_edxml(t, &env, NULL, path, sizeof path, &err), err);
+	CHECK(stat(file, &after) == 0 && after.st_ino == before.st_ino);
+	hdr.recipients = NULL;
+	hdr.n_recipients = 0;
+	lt_config_free(&cfg);
+}
+
 int main(void)
 {
 	lt_log_set_level(LT_LOG_WARN);
@@ -243,6 +334,7 @@ int main(void)
 	LT_RUN(test_leftover_tmp);
 	LT_RUN(test_unwritable);
 	LT_RUN(test_symlinks);
+	LT_RUN(test_edxml);
 	lt_tmpdir_remove(tmp);
 	return lt_check_summary();
 }
