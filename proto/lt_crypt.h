@@ -2,7 +2,7 @@
  * lt_crypt: end-to-end encryption of parts to the recipients' certificates.
  *
  * A part is signed as plaintext (its SHA-256 in the canonical bytes is of
- * the plaintext), then its bytes are replaced by a CMS EnvelopedData (DER,
+ * the plaintext), then its bytes are replaced by a CMS AuthEnvelopedData (DER, RFC 5083;
  * AES-256-GCM content key wrapped for each recipient's certificate: RSA
  * key transport or ECDH for EC keys). The broker and agencies that are not
  * recipients see only ciphertext. A recipient decrypts with its own key

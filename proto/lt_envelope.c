@@ -78,15 +78,25 @@ int lt_part_name_check(const char *s, lt_err *err)
 	return 0;
 }
 
+/*
+ * A media type: "type/subtype" of printable ASCII without spaces, then
+ * optional parameters ("; charset=utf-8") of printable ASCII; 127 bytes at most.
+ */
 static int lt_media_type_check(const char *s, lt_err *err)
 {
-	size_t n = strlen(s);
-	if (n == 0 || n > 127 || strchr(s, '/') == NULL)
-		return lt_err_set(err, LT_EINVAL, "media type '%.60s' is not type/subtype", s);
+	size_t n = strlen(s), main_len = strcspn(s, ";");
+	const char *slash = memchr(s, '/', main_len);
+	if (n == 0 || n > 127 || slash == NULL || slash == s || slash + 1 == s + main_len)
+		return lt_err_set(err, LT_EINVAL,
+		                  "media type '%.60s' is not type/subtype (parameters after ';')",
+		                  s);
 	for (size_t i = 0; i < n; i++) {
-		if (s[i] <= 0x20 || s[i] >= 0x7f)
-			return lt_err_set(err, LT_EINVAL,
-			                  "media type '%.60s' is not printable ASCII", s);
+		if (s[i] < (i < main_len ? 0x21 : 0x20) || s[i] >= 0x7f)
+			return lt_err_set(
+			    err, LT_EINVAL,
+			    "media type '%.60s' is not printable ASCII (no space before "
+			    "the parameters)",
+			    s);
 	}
 	return 0;
 }

@@ -115,8 +115,14 @@ static int lt_sign_init(EVP_MD_CTX *ctx, EVP_PKEY *key, const char *algorithm, i
 	if (ok != 1)
 		return -1;
 	if (strcmp(algorithm, LT_ALG_RSA) == 0) {
+		/*
+		 * Signing: salt of 32 bytes (the digest's length). Verifying: any salt
+		 * length the signature carries (OpenSSL's default when signing is the
+		 * largest), as docs/WIRE.md allows.
+		 */
 		if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-		    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) != 1 ||
+		    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, signing ? 32 : RSA_PSS_SALTLEN_AUTO) !=
+		        1 ||
 		    EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, "SHA256", NULL) != 1)
 			return -1;
 	}

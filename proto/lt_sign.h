@@ -4,9 +4,9 @@
  * Algorithms follow the key: ECDSA P-256 keys sign "ecdsa-p256-sha256"
  * (DER-encoded ECDSA over SHA-256), Ed25519 keys sign "ed25519" (pure
  * Ed25519), RSA keys of at least 2048 bits sign "rsa-pss-sha256" (PSS,
- * MGF1-SHA-256, salt length 32). A verifier accepts a signature only when
- * the algorithm named in it is the one that the signer certificate's key
- * implies, so no algorithm can be substituted.
+ * MGF1-SHA-256, salt length 32; verification takes any salt length). A verifier accepts a signature
+ * only when the algorithm named in it is the one that the signer certificate's key implies, so no
+ * algorithm can be substituted.
  *
  * Ownership: an lt_signer owns its key, certificate and DER copy; it is
  * read-only after lt_signer_load, and EVP signing with it is thread-safe.

@@ -512,6 +512,25 @@ static void test_seal_checks(void)
 	in.parts = &p;
 	in.n_parts = 1;
 	seal_refused(&in, &cfg, LT_EINVAL, "media type 'pdf' is not type/subtype");
+	/* Parameters are allowed after ';'; no space in the type itself, no empty half. */
+	static const char *const good_types[] = {"text/plain; charset=utf-8",
+	                                         "application/pdf;name=\"a b.pdf\""};
+	for (size_t i = 0; i < sizeof good_types / sizeof good_types[0]; i++) {
+		uint8_t *buf = NULL;
+		size_t len = 0;
+		lt_err err;
+		p.media_type = good_types[i];
+		CHECK_OK(lt_envelope_seal(&in, &signers[S_EC], &cfg, &buf, &len, NULL, &err), err);
+		free(buf);
+	}
+	p.media_type = "text /plain";
+	seal_refused(&in, &cfg, LT_EINVAL, "not printable ASCII");
+	p.media_type = "/plain";
+	seal_refused(&in, &cfg, LT_EINVAL, "not type/subtype");
+	p.media_type = "text/;x=1";
+	seal_refused(&in, &cfg, LT_EINVAL, "not type/subtype");
+	p.media_type = "text/plain; x=\x01";
+	seal_refused(&in, &cfg, LT_EINVAL, "not printable ASCII");
 
 	/* Larger than max_message_bytes once signed. */
 	size_t big = (size_t)cfg.max_message_bytes;

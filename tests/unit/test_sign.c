@@ -1,4 +1,6 @@
 /* Unit tests of lt_sign and lt_pki: keys, signatures and signer certificates. */
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -145,9 +147,39 @@ static void test_ed25519(void)
 	test_sign_verify(1);
 }
 
+/* An RSA-PSS signature as another implementation may make it: salt length s. */
+static int rsa_pss_sign(EVP_PKEY *key, int salt, uint8_t *sig, size_t *len)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+	int ok = ctx != NULL &&
+	         EVP_DigestSignInit_ex(ctx, &pctx, "SHA256", NULL, NULL, key, NULL) == 1 &&
+	         EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+	         (salt == 0 || EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, salt) == 1) &&
+	         EVP_DigestSign(ctx, sig, len, msg, sizeof msg) == 1;
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
+
 static void test_rsa(void)
 {
 	test_sign_verify(2);
+	/* Any PSS salt length verifies (OpenSSL's default when signing is the largest). */
+	struct lt_signer s;
+	if (!load(&s, &agency[2]))
+		return;
+	uint8_t sig[1024];
+	size_t len = sizeof sig;
+	lt_err err;
+	static const int salts[] = {0 /* OpenSSL's default */, RSA_PSS_SALTLEN_MAX, 20, 32, 0};
+	for (size_t i = 0; i + 1 < sizeof salts / sizeof salts[0]; i++) {
+		len = sizeof sig;
+		if (CHECK(rsa_pss_sign(s.key, salts[i], sig, &len)))
+			CHECK_OK(lt_sign_verify(s.key, "rsa-pss-sha256", msg, sizeof msg, sig, len,
+			                        &err),
+			         err);
+	}
+	lt_signer_free(&s);
 }
 
 /* Signs msg with the agency's key and runs lt_sign_check_at; returns its result. */
