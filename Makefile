@@ -56,8 +56,8 @@ PROG_SRC_lienthong-report = consumers/report_main.c
 
 UNIT_TESTS = test_xfer test_config test_canon test_sign test_envelope test_store test_deliver test_text \
 	test_watch test_forward test_lifecycle test_retention test_crl test_index \
-	test_business test_manifest test_spool test_edxml
-TEST_TOOLS = lt-forge lt-proxy lt-edxml-cat
+	test_business test_manifest test_spool test_edxml test_vectors
+TEST_TOOLS = lt-forge lt-proxy lt-edxml-cat lt-vectors
 
 LIB_OBJS = $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
 LIB = $(BUILD)/liblienthong.a
@@ -106,6 +106,10 @@ $(BUILD)/tests/lt-forge: tests/tools/lt_forge.c $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 $(BUILD)/tests/lt-edxml-cat: tests/tools/lt_edxml_cat.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/lt-vectors: tests/tools/lt_vectors.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 

@@ -1,0 +1,180 @@
+/*
+ * lt-vectors: writes the wire format's test vectors (docs/vectors/README.md)
+ * with the committed Ed25519 test key, whose signatures are deterministic, so
+ * the files can be made again byte for byte:
+ *
+ *   lt-vectors docs/vectors
+ *
+ * reads DIR/vec.conf (the test agency) and writes, for each vector NAME,
+ * NAME.bin (the record as it travels), NAME.canonical (the bytes signed, for
+ * envelopes and receipts) and NAME.sha256 (hex SHA-256 of the canonical bytes:
+ * a document's digest). tests/unit/test_vectors.c checks them.
+ */
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../proto/lt_canon.h"
+#include "../../proto/lt_envelope.h"
+#include "../../proto/lt_receipt.h"
+
+#define VEC_TIME_MS 1767225600000LL /* 2026-01-01T00:00:00Z */
+
+static const char *dir;
+
+static int vec_write(const char *name, const char *ext, const void *buf, size_t len)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s%s", dir, name, ext);
+	FILE *f = fopen(path, "wb");
+	if (f == NULL || fwrite(buf, 1, len, f) != len) {
+		perror(path);
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	return fclose(f);
+}
+
+/* NAME.bin, NAME.canonical and NAME.sha256 of an envelope or a receipt. */
+static int vec_record(const char *name, const uint8_t *rec, size_t len, int receipt)
+{
+	uint8_t *canon = NULL, d[32];
+	size_t clen = 0;
+	lt_err err;
+	char hex[66];
+	int rc = -1;
+	if (receipt) {
+		Lienthong__Receipt *r = lienthong__receipt__unpack(NULL, len, rec);
+		if (r != NULL)
+			rc = lt_canon_receipt(r, &canon, &clen, &err);
+		lienthong__receipt__free_unpacked(r, NULL);
+	} else {
+		Lienthong__Envelope *e = lienthong__envelope__unpack(NULL, len, rec);
+		if (e != NULL)
+			rc = lt_canon_envelope(e, &canon, &clen, &err);
+		lienthong__envelope__free_unpacked(e, NULL);
+	}
+	if (rc != 0)
+		return -1;
+	EVP_Digest(canon, clen, d, NULL, EVP_sha256(), NULL);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	hex[64] = '\n';
+	rc = vec_write(name, ".bin", rec, len) | vec_write(name, ".canonical", canon, clen) |
+	     vec_write(name, ".sha256", hex, 65);
+	free(canon);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static struct lt_config cfg;
+	struct lt_signer signer;
+	lt_err err;
+	char conf[4096];
+	if (argc != 2) {
+		fprintf(stderr, "usage: lt-vectors DIR\n");
+		return 2;
+	}
+	dir = argv[1];
+	snprintf(conf, sizeof conf, "%s/vec.conf", dir);
+	if (lt_config_load(&cfg, conf, &err) != 0 ||
+	    lt_signer_load_any(&signer, cfg.key_file, cfg.cert_file, &err) != 0) {
+		fprintf(stderr, "lt-vectors: %s\n", err.msg);
+		return 1;
+	}
+	const char *rcpt[] = {"VEC.B02", "VEC.C03"};
+	static const uint8_t text[] = "Quyết định số 12/QĐ-UBND\n";
+	static uint8_t big[10000];
+	for (size_t i = 0; i < sizeof big; i++)
+		big[i] = (uint8_t)(i * 7 + i / 4096);
+	struct lt_meta_in meta[] = {{"edxml.Code.CodeNumber", "12"},
+	                            {"edxml.SignerInfo.FullName", "Nguyễn Văn A"}};
+	struct lt_part_in parts[] = {
+	    {.name = "quyet-dinh.txt", .media_type = "text/plain; charset=utf-8", .data = text,
+	     .len = sizeof text - 1},
+	    {.name = "phu luc.bin", .media_type = "application/octet-stream", .data = big,
+	     .len = sizeof big},
+	};
+	struct lt_envelope_in in = {.document_id = "01940000-0000-7000-8000-000000000001",
+	                            .recipients = rcpt,
+	                            .n_recipients = 2,
+	                            .subject = "Về việc thử nghiệm định dạng",
+	                            .document_number = "12/QĐ-UBND",
+	                            .created_at_ms = VEC_TIME_MS,
+	                            .expires_at_ms = 0,
+	                            .parts = parts,
+	                            .n_parts = 2,
+	                            .meta = meta,
+	                            .n_meta = 2};
+	uint8_t *buf = NULL, digest[32], sha[32], chunks[3 * 32];
+	size_t len = 0;
+	if (lt_envelope_seal(&in, &signer, &cfg, &buf, &len, digest, &err) != 0 ||
+	    vec_record("envelope", buf, len, 0) != 0)
+		goto fail;
+	free(buf);
+
+	/* The same second part streamed in chunks of 4096 bytes: a manifest and its chunks. */
+	EVP_Digest(big, sizeof big, sha, NULL, EVP_sha256(), NULL);
+	for (int c = 0; c < 3; c++) {
+		size_t off = (size_t)c * 4096, n = sizeof big - off < 4096 ? sizeof big - off : 4096;
+		EVP_Digest(big + off, n, chunks + 32 * c, NULL, EVP_sha256(), NULL);
+	}
+	parts[1] = (struct lt_part_in){.name = "phu luc.bin",
+	                               .media_type = "application/octet-stream",
+	                               .len = sizeof big,
+	                               .chunk_bytes = 4096,
+	                               .sha256 = sha,
+	                               .chunk_sha256 = chunks};
+	in.document_id = "01940000-0000-7000-8000-000000000002";
+	if (lt_envelope_seal(&in, &signer, &cfg, &buf, &len, NULL, &err) != 0 ||
+	    vec_record("manifest", buf, len, 0) != 0)
+		goto fail;
+	free(buf);
+	for (uint32_t c = 0; c < 3; c++) {
+		char name[32];
+		Lienthong__Chunk ch = LIENTHONG__CHUNK__INIT;
+		Lienthong__Envelope e = LIENTHONG__ENVELOPE__INIT;
+		size_t off = (size_t)c * 4096;
+		ch.document_id = (char *)in.document_id;
+		ch.sender = signer.code;
+		ch.part = 1;
+		ch.index = c;
+		ch.data.data = big + off;
+		ch.data.len = sizeof big - off < 4096 ? sizeof big - off : 4096;
+		e.version = 1;
+		e.chunk = &ch;
+		len = lienthong__envelope__get_packed_size(&e);
+		buf = malloc(len);
+		if (buf == NULL)
+			goto fail;
+		lienthong__envelope__pack(&e, buf);
+		snprintf(name, sizeof name, "manifest-chunk-%u", c);
+		int rc = vec_write(name, ".bin", buf, len);
+		free(buf);
+		if (rc != 0)
+			goto fail;
+	}
+
+	/* A delivered receipt for the first document, as VEC.A01 would issue it. */
+	struct lt_receipt_in r = {.document_id = "01940000-0000-7000-8000-000000000001",
+	                          .sender = "VEC.Z09",
+	                          .status = LIENTHONG__RECEIPT_STATUS__RECEIPT_BUSINESS,
+	                          .time_ms = VEC_TIME_MS + 60000,
+	                          .document_digest = digest,
+	                          .business_code = "03",
+	                          .comment = "Đã tiếp nhận",
+	                          .reported_by = "Văn thư"};
+	if (lt_receipt_seal(&r, &signer, &buf, &len, &err) != 0 ||
+	    vec_record("receipt", buf, len, 1) != 0)
+		goto fail;
+	free(buf);
+	lt_signer_free(&signer);
+	lt_config_free(&cfg);
+	return 0;
+fail:
+	fprintf(stderr, "lt-vectors: %s\n", err.msg);
+	return 1;
+}

@@ -1,0 +1,190 @@
+/*
+ * The wire format's test vectors (docs/vectors/README.md): each committed
+ * record decodes, its canonical bytes and digest are the committed ones, its
+ * signature verifies with the committed CA, and signing again with the
+ * committed Ed25519 key (deterministic) gives the committed bytes. Run from
+ * the repository's root (tests/run-unit.sh does).
+ */
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../pki/lt_pki.h"
+#include "../../proto/lt_canon.h"
+#include "../../proto/lt_envelope.h"
+#include "../../proto/lt_receipt.h"
+#include "lt_check.h"
+
+#define VEC "docs/vectors/"
+
+static struct lt_config cfg;
+static struct lt_trust *trust;
+
+/* The whole file, or NULL. */
+static uint8_t *slurp(const char *name, size_t *len)
+{
+	char path[256];
+	snprintf(path, sizeof path, VEC "%s", name);
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf = malloc(1 << 20);
+	*len = 0;
+	if (f != NULL && buf != NULL)
+		*len = fread(buf, 1, 1 << 20, f);
+	if (f != NULL)
+		fclose(f);
+	if (!CHECK(f != NULL && *len > 0)) {
+		fprintf(stderr, "cannot read %s\n", path);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Canonical bytes and their SHA-256 (hex) as committed for NAME. */
+static void check_canonical(const char *name, const uint8_t *canon, size_t clen)
+{
+	char file[64], hex[66];
+	size_t n = 0, hn = 0;
+	uint8_t d[32];
+	snprintf(file, sizeof file, "%s.canonical", name);
+	uint8_t *want = slurp(file, &n);
+	snprintf(file, sizeof file, "%s.sha256", name);
+	uint8_t *want_hex = slurp(file, &hn);
+	if (want != NULL)
+		CHECK(n == clen && memcmp(want, canon, n) == 0);
+	EVP_Digest(canon, clen, d, NULL, EVP_sha256(), NULL);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	if (want_hex != NULL)
+		CHECK(hn == 65 && memcmp(want_hex, hex, 64) == 0);
+	free(want);
+	free(want_hex);
+}
+
+static void test_envelopes(void)
+{
+	static const char *const names[] = {"envelope", "manifest"};
+	for (size_t i = 0; i < 2; i++) {
+		char file[64];
+		size_t len = 0, clen = 0;
+		uint8_t *canon = NULL, digest[32];
+		lt_err err;
+		snprintf(file, sizeof file, "%s.bin", names[i]);
+		uint8_t *rec = slurp(file, &len);
+		Lienthong__Envelope *env = NULL;
+		if (rec == NULL)
+			continue;
+		if (CHECK_OK(lt_envelope_decode_any(rec, len, &cfg, &env, &err), err) &&
+		    CHECK_OK(lt_envelope_verify(env, trust, digest, &err), err) &&
+		    CHECK_OK(lt_canon_envelope(env, &canon, &clen, &err), err))
+			check_canonical(names[i], canon, clen);
+		/* The document digest is the SHA-256 of the canonical bytes. */
+		if (canon != NULL) {
+			uint8_t d[32];
+			EVP_Digest(canon, clen, d, NULL, EVP_sha256(), NULL);
+			CHECK(memcmp(d, digest, 32) == 0);
+		}
+		/* A changed byte of the subject breaks the signature. */
+		if (env != NULL && env->header != NULL && env->header->subject[0] != '\0') {
+			env->header->subject[0] ^= 1;
+			CHECK(lt_envelope_verify(env, trust, digest, &err) == -1 &&
+			      err.code == LT_EVERIFY);
+		}
+		if (env != NULL)
+			lienthong__envelope__free_unpacked(env, NULL);
+		free(canon);
+		free(rec);
+	}
+}
+
+static void test_chunks(void)
+{
+	size_t len = 0;
+	lt_err err;
+	uint8_t *m = slurp("manifest.bin", &len);
+	Lienthong__Envelope *manifest = NULL;
+	if (m == NULL || !CHECK_OK(lt_envelope_decode_any(m, len, &cfg, &manifest, &err), err))
+		goto out;
+	for (int c = 0; c < 3; c++) {
+		char file[64];
+		snprintf(file, sizeof file, "manifest-chunk-%d.bin", c);
+		uint8_t *rec = slurp(file, &len);
+		Lienthong__Envelope *e = NULL;
+		if (rec != NULL && CHECK_OK(lt_envelope_decode_any(rec, len, &cfg, &e, &err), err) &&
+		    CHECK(e->chunk != NULL && e->chunk->index == (uint32_t)c)) {
+			CHECK_OK(lt_chunk_check(manifest, e->chunk, &err), err);
+			e->chunk->data.data[0] ^= 1;
+			CHECK(lt_chunk_check(manifest, e->chunk, &err) == -1);
+		}
+		if (e != NULL)
+			lienthong__envelope__free_unpacked(e, NULL);
+		free(rec);
+	}
+out:
+	if (manifest != NULL)
+		lienthong__envelope__free_unpacked(manifest, NULL);
+	free(m);
+}
+
+static void test_receipt(void)
+{
+	size_t len = 0, clen = 0;
+	lt_err err;
+	uint8_t *canon = NULL;
+	uint8_t *rec = slurp("receipt.bin", &len);
+	Lienthong__Receipt *r = rec ? lt_receipt_decode(rec, len, &cfg, &err) : NULL;
+	if (rec != NULL && CHECK(r != NULL) && CHECK_OK(lt_receipt_verify(r, trust, &err), err) &&
+	    CHECK_OK(lt_canon_receipt(r, &canon, &clen, &err), err))
+		check_canonical("receipt", canon, clen);
+	if (r != NULL)
+		lienthong__receipt__free_unpacked(r, NULL);
+	free(canon);
+	free(rec);
+}
+
+/* Ed25519 is deterministic: the committed key signs the committed bytes again. */
+static void test_resign(void)
+{
+	struct lt_signer s;
+	lt_err err;
+	size_t clen = 0, len = 0, sig_len = 0;
+	uint8_t *canon = slurp("envelope.canonical", &clen), *sig = NULL;
+	uint8_t *rec = slurp("envelope.bin", &len);
+	if (canon == NULL || rec == NULL ||
+	    !CHECK_OK(lt_signer_load_any(&s, VEC "VEC.A01.key", VEC "VEC.A01.crt", &err), err))
+		goto out;
+	Lienthong__Envelope *env = lienthong__envelope__unpack(NULL, len, rec);
+	if (CHECK(env != NULL && env->signature != NULL) &&
+	    CHECK_OK(lt_sign(&s, canon, clen, &sig, &sig_len, &err), err))
+		CHECK(sig_len == env->signature->value.len &&
+		      memcmp(sig, env->signature->value.data, sig_len) == 0);
+	if (env != NULL)
+		lienthong__envelope__free_unpacked(env, NULL);
+	lt_signer_free(&s);
+out:
+	free(sig);
+	free(canon);
+	free(rec);
+}
+
+int main(void)
+{
+	lt_err err;
+	if (lt_config_load(&cfg, VEC "vec.conf", &err) != 0) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 1;
+	}
+	trust = lt_trust_load(VEC "ca.crt", &err);
+	if (trust == NULL) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 1;
+	}
+	LT_RUN(test_envelopes);
+	LT_RUN(test_chunks);
+	LT_RUN(test_receipt);
+	LT_RUN(test_resign);
+	lt_trust_free(trust);
+	lt_config_free(&cfg);
+	return lt_check_summary();
+}
