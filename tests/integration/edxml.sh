@@ -19,7 +19,8 @@
 #    that did not come from edXML, and its replacement, also arrive as valid
 #    edXML naming their DocumentIds.
 #    A message with a 2.5 MB attachment (larger than one record) is
-#    streamed: its parts spooled byte-identical. A streamed document
+#    streamed: its parts spooled byte-identical, and it is delivered to C as
+#    edXML with every attachment and the original intact. A streamed document
 #    (published by lt-forge) reaches C and D as edXML written from the
 #    staged files, byte-identical after decoding.
 # 3. Status messages: edXML status messages dropped into B's and C's
@@ -205,6 +206,13 @@ sp="$LT_WORK/$A/data/spool/$BIG"
 lt_check "A: the large attachment is streamed: spooled, byte-identical after decoding" \
 	bash -c '[ -f "$1/0" ] && grep -qx "$(sha256sum <"$1/0" | cut -d" " -f1)" <<<"$2"' _ "$sp" "$want"
 lt_check "A: ... and so is the original message (the last part)" cmp -s "$sp/2" "$LT_WORK/big.xml"
+# ... and crosses end to end: manifest and chunks from A's spool, edXML out at C.
+lt_check "C: the large message is delivered" lt_wait_until 180 is_status "$BIG" $C delivered
+cat_doc "$LT_WORK/$C/target/$A/$BIG/message.edxml" "$LT_WORK/bigC-in" >/dev/null || true
+lt_check "C: ... as edXML, its attachments byte-identical after decoding" \
+	[ "$(attachments "$LT_WORK/bigC-in")" = "$want" ]
+lt_check "C: ... and the original message inside, byte-identical" \
+	cmp -s "$LT_WORK/big.xml" "$LT_WORK/bigC-in/edxml-original.xml"
 # Received streamed (lt-forge publishes a manifest and chunks as the forwarder would):
 # message.edxml is written from the staged files.
 head -c 2500000 /dev/urandom >"$LT_WORK/s1.bin"
