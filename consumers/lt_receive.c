@@ -1,5 +1,6 @@
 #include "lt_receive.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,8 @@ struct lt_receive {
 	const struct lt_recv *recv;
 	const struct lt_config *cfg;
 	rd_kafka_t *consumer;
+	pthread_mutex_t wake_lock; /* guards queue against lt_receive_wake of other threads */
+	rd_kafka_queue_t *queue;   /* the consumer's queue, to yield; NULL while replaced */
 	char inbox_topic[LT_TOPIC_MAX + 1];
 	char receipt_topic[LT_TOPIC_MAX + 1];
 	struct lt_blocked *blocked;
@@ -84,7 +87,33 @@ static int lt_receive_consumer_new(struct lt_receive *r, lt_err *err)
 	                                          .stats = lt_receive_stats,
 	                                          .ctx = r};
 	r->consumer = lt_kafka_consumer_new(r->cfg, topics, 2, &cbs, err);
-	return r->consumer == NULL ? -1 : 0;
+	if (r->consumer == NULL)
+		return -1;
+	pthread_mutex_lock(&r->wake_lock);
+	r->queue = rd_kafka_queue_get_consumer(r->consumer);
+	pthread_mutex_unlock(&r->wake_lock);
+	return 0;
+}
+
+/* Closes the consumer; lt_receive_wake no longer reaches it. */
+static void lt_receive_consumer_close(struct lt_receive *r)
+{
+	pthread_mutex_lock(&r->wake_lock);
+	if (r->queue != NULL)
+		rd_kafka_queue_destroy(r->queue);
+	r->queue = NULL;
+	pthread_mutex_unlock(&r->wake_lock);
+	/* Closing revokes the partitions: lt_receive_revoke then forgets the blocked ones. */
+	lt_kafka_destroy(r->consumer, LT_RECEIVE_CLOSE_MS);
+	r->consumer = NULL;
+}
+
+void lt_receive_wake(struct lt_receive *r)
+{
+	pthread_mutex_lock(&r->wake_lock);
+	if (r->queue != NULL)
+		rd_kafka_queue_yield(r->queue);
+	pthread_mutex_unlock(&r->wake_lock);
 }
 
 struct lt_receive *lt_receive_new(const struct lt_recv *recv, const char *inbox_topic,
@@ -101,7 +130,9 @@ struct lt_receive *lt_receive_new(const struct lt_recv *recv, const char *inbox_
 	snprintf(r->receipt_topic, sizeof r->receipt_topic, "%s", receipt_topic);
 	lt_watch_init(&r->watch, r->cfg->receive_stall_s * 1000, now_ms);
 	r->state.since_ms = now_ms;
+	pthread_mutex_init(&r->wake_lock, NULL);
 	if (lt_receive_consumer_new(r, err) != 0) {
+		pthread_mutex_destroy(&r->wake_lock);
 		free(r);
 		return NULL;
 	}
@@ -119,8 +150,7 @@ struct lt_receive *lt_receive_new(const struct lt_recv *recv, const char *inbox_
 static void lt_receive_replace(struct lt_receive *r, int64_t now_ms)
 {
 	lt_err err;
-	lt_kafka_destroy(r->consumer, LT_RECEIVE_CLOSE_MS);
-	r->consumer = NULL;
+	lt_receive_consumer_close(r);
 	r->n_blocked = 0;
 	if (lt_receive_consumer_new(r, &err) != 0)
 		lt_log_fatal("cannot create a new Kafka consumer: %s", err.msg);
@@ -180,8 +210,8 @@ void lt_receive_free(struct lt_receive *r)
 {
 	if (r == NULL)
 		return;
-	/* Closing revokes the partitions: lt_receive_revoke then forgets the blocked ones. */
-	lt_kafka_destroy(r->consumer, LT_RECEIVE_CLOSE_MS);
+	lt_receive_consumer_close(r);
+	pthread_mutex_destroy(&r->wake_lock);
 	free(r->blocked);
 	free(r);
 }
