@@ -458,7 +458,7 @@ class Bench:
         # New files: lienthong-upload skips a file it submitted before.
         paced_files = []
         for i in range(m):
-            path = os.path.join(docs, f"p{i:06d}.bin")
+            path = os.path.join(base, "docs", f"p{i:06d}.bin")
             with open(path, "wb") as f:
                 f.write(os.urandom(size))
             paced_files.append(path)
