@@ -334,8 +334,8 @@ int lt_inbox_check(const struct lt_recv *rc, const struct lt_record *rec, int64_
 		return 0;
 	/* The slow part, in no transaction: readers and submissions go on meanwhile. */
 	it->attempted = 1;
-	it->delivered = lt_target_deliver(rc->target, it->env, it->path, sizeof it->path,
-	                                  &it->deliver_err) == 0;
+	lt_target_deliver_deferred(rc->target, it->env, it->path, sizeof it->path, &it->delivered,
+	                           &it->deliver_err);
 	return 0;
 }
 

@@ -39,6 +39,9 @@
  *                    document id) up, and when it is new (or waiting for its
  *                    target) and acceptable, delivers it to the target and
  *                    keeps the outcome in the item. -1 only on a store error.
+ *                    The folder target finishes the delivery with the
+ *                    batch (lt_target_deliver_deferred): call lt_target_flush
+ *                    before lt_inbox_handle, the item kept in place until.
  *   lt_inbox_handle  in the caller's transaction t: records what the item
  *                    says (inbox record, receipt, quarantine), checking the
  *                    inbox record again in t (an earlier record of the same

@@ -381,6 +381,8 @@ static size_t lt_receive_record_range(struct lt_receive *r, rd_kafka_message_t *
 	size_t handled_inbox = 0;
 	struct lt_txn *t = NULL;
 	lt_err err;
+	/* The deliveries checked so far become durable (or fail) before they are recorded. */
+	lt_target_flush(r->recv->target);
 	if (from == to)
 		return 0;
 	if (lt_txn_begin(r->recv->store, 1, &t, &err) != 0) {
