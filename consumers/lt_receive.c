@@ -18,6 +18,7 @@
 #define LT_RECEIVE_BATCH 64              /* records handled per LMDB commit, at most */
 #define LT_RECEIVE_BATCH_BYTES (8 << 20) /* ... and bytes of them (chunks are large) */
 #define LT_RECEIVE_CLOSE_MS 5000         /* longest wait for a consumer to close */
+#define LT_RECEIVE_VERIFY_SPLIT 8        /* records from which a batch is verified on 2 threads */
 
 /*
  * A partition whose record could not be handled yet (target down, store
@@ -427,9 +428,50 @@ static size_t lt_receive_record_range(struct lt_receive *r, rd_kafka_message_t *
 	return handled_inbox;
 }
 
+/* Records of a batch verified by one thread: every step-th from first. */
+struct lt_receive_verifier {
+	struct lt_receive *r;
+	rd_kafka_message_t **msgs;
+	size_t n, first, step;
+};
+
+static void *lt_receive_verify_some(void *arg)
+{
+	const struct lt_receive_verifier *v = arg;
+	for (size_t i = v->first; i < v->n; i += v->step) {
+		struct lt_record rec = lt_receive_record(v->msgs[i]);
+		if (strcmp(rec.topic, v->r->inbox_topic) == 0)
+			lt_inbox_verify(v->r->recv, &rec, &v->r->items[i]);
+		else
+			v->r->items[i] = (struct lt_inbox_item){0};
+	}
+	return NULL;
+}
+
 /*
- * Takes up to LT_RECEIVE_BATCH records. Each inbox record is checked and
- * delivered outside any LMDB write transaction (lt_inbox_check); outcomes are
+ * Decodes and verifies the inbox records of a batch (lt_inbox_verify) on
+ * two threads, this one and a helper that lives for the batch: the
+ * signature checks of a full batch take both cores. A small batch, or no
+ * helper thread to be had, is verified here alone.
+ */
+static void lt_receive_verify(struct lt_receive *r, rd_kafka_message_t **msgs, size_t n)
+{
+	struct lt_receive_verifier mine = {r, msgs, n, 0, 1}, other = {r, msgs, n, 1, 2};
+	pthread_t helper;
+	if (n >= LT_RECEIVE_VERIFY_SPLIT &&
+	    pthread_create(&helper, NULL, lt_receive_verify_some, &other) == 0) {
+		mine.step = 2;
+		lt_receive_verify_some(&mine);
+		pthread_join(helper, NULL);
+		return;
+	}
+	lt_receive_verify_some(&mine);
+}
+
+/*
+ * Takes up to LT_RECEIVE_BATCH records. The inbox records are verified
+ * (lt_receive_verify: two threads), then each is delivered outside any LMDB
+ * write transaction (lt_inbox_deliver); outcomes are
  * recorded in one transaction for the batch, or at once after a delivery
  * that failed (the partition must stop there) or went to a target that does
  * not itself recognise a second delivery (a crash then repeats at most the
@@ -458,15 +500,15 @@ size_t lt_receive_tick(struct lt_receive *r, int64_t now_ms)
 		bytes += m->len;
 		msgs[n++] = m;
 	}
+	lt_receive_verify(r, msgs, n);
 	for (size_t i = 0; i < n; i++) {
 		struct lt_inbox_item *it = &r->items[i];
 		struct lt_record rec = lt_receive_record(msgs[i]);
 		int64_t failing_since;
-		*it = (struct lt_inbox_item){0};
 		if (strcmp(rec.topic, r->inbox_topic) != 0 ||
 		    lt_receive_waits(r, msgs[i], &failing_since))
 			continue;
-		if (lt_inbox_check(r->recv, &rec, now_ms, it, &err) != 0) {
+		if (lt_inbox_deliver(r->recv, now_ms, it, &err) != 0) {
 			lt_receive_block(r, rec.topic, rec.partition, rec.offset, now_ms, err.msg);
 			continue;
 		}

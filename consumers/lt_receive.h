@@ -17,7 +17,8 @@
  *
  * Threads: one thread (the agent's main loop) calls everything but
  * lt_receive_wake, which any thread may call; librdkafka calls back from
- * inside lt_receive_tick. Ownership: the consumer and the
+ * inside lt_receive_tick, which verifies a batch with the help of a second
+ * thread that it starts and joins (lt_inbox_verify). Ownership: the consumer and the
  * blocked-partition table are the receiver's; the lt_recv (configuration,
  * store, signer, trust, target) is borrowed and must outlive it.
  */
