@@ -500,6 +500,8 @@ size_t lt_receive_tick(struct lt_receive *r, int64_t now_ms)
 		bytes += m->len;
 		msgs[n++] = m;
 	}
+	if (n > 0)
+		now_ms = lt_now_ms(); /* the wait above may have taken 100 ms: times are of now */
 	lt_receive_verify(r, msgs, n);
 	for (size_t i = 0; i < n; i++) {
 		struct lt_inbox_item *it = &r->items[i];
