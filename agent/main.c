@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,7 @@ struct lt_agent {
 	int64_t topics_retry_ms;
 	int64_t next_watch_ms;
 	int64_t submitd_retry_ms; /* when to try starting the submission service again */
+	atomic_int submitted;     /* the submission service committed: look at the outbox */
 	struct lt_agent_health health;
 };
 
@@ -240,6 +242,14 @@ static void lt_agent_health_write(struct lt_agent *a, int64_t now_ms)
 	h->next_write_ms = now_ms + LT_AGENT_HEALTH_MS;
 }
 
+/* The submission service's thread: documents were committed; the main loop wakes. */
+static void lt_agent_on_submitted(void *ctx)
+{
+	struct lt_agent *a = ctx;
+	atomic_store(&a->submitted, 1);
+	lt_receive_wake(a->rx);
+}
+
 /*
  * The submission service: restarted when its socket file was removed or
  * replaced (uploads would bypass the agent's group commit unnoticed), and
@@ -259,7 +269,7 @@ static void lt_agent_watch_submitd(struct lt_agent *a, int64_t now_ms)
 	}
 	if (now_ms < a->submitd_retry_ms)
 		return;
-	a->submitd = lt_submitd_start(&a->cfg, a->store, &err);
+	a->submitd = lt_submitd_start(&a->cfg, a->store, lt_agent_on_submitted, a, &err);
 	if (a->submitd == NULL) {
 		a->submitd_retry_ms = now_ms + LT_AGENT_SUBMITD_RETRY_MS;
 		if (!h->submission_down)
@@ -387,6 +397,8 @@ int main(int argc, char **argv)
 	while (!lt_agent_stop) {
 		int64_t now = lt_now_ms();
 		lt_agent_topics(&a, now);
+		if (atomic_exchange(&a.submitted, 0))
+			lt_forward_wake(a.fw); /* new documents in the outbox */
 		if (lt_forward_tick(a.fw, now, &err) != 0)
 			lt_log_warn("outbox: %s", err.msg);
 		lt_retention_tick(a.store, &a.cfg, now);

@@ -455,6 +455,13 @@ class Bench:
         ticks = max(1, int(self.s["paced_seconds"] / tick))
         m = per_tick * ticks
         log(f"lienthong {human(size)}: {m} documents paced at {rate:.1f}/s")
+        # New files: lienthong-upload skips a file it submitted before.
+        paced_files = []
+        for i in range(m):
+            path = os.path.join(base, "docs", f"p{i:06d}.bin")
+            with open(path, "wb") as f:
+                f.write(os.urandom(size))
+            paced_files.append(path)
         t1 = time.time()
         late = 0
         ids = set()
@@ -464,7 +471,7 @@ class Bench:
                 time.sleep(due - time.time())
             elif time.time() > due + tick:
                 late += 1
-            chunk = [files[(k * per_tick + j) % n] for j in range(per_tick)]
+            chunk = paced_files[k * per_tick:(k + 1) * per_tick]
             ok, new, err, _ = self.upload(confs["BENCH.A"], chunk)
             ids.update(new)
             if not ok:

@@ -155,7 +155,8 @@ static const struct lt_config_row lt_config_rows[] = {
      "consumer group membership) before the agent warns, shows it in lienthong-status "
      "--summary and replaces its Kafka consumer (again after 2x, 4x... up to 10 min)."},
     {"poll_interval_ms", LT_CT_INT, LT_NUM(poll_interval_ms), "200", 10, 60000,
-     "How often the agent looks for newly submitted documents in the outbox."},
+     "How often the agent looks for documents in the outbox that it was not told "
+     "about (a submission through the running agent is forwarded at once)."},
     {"retry_backoff_min_ms", LT_CT_INT, LT_NUM(retry_backoff_min_ms), "500", 10, 3600000,
      "First wait before retrying a failed forward or delivery; doubles each time."},
     {"retry_backoff_max_ms", LT_CT_INT, LT_NUM(retry_backoff_max_ms), "30000", 10, 86400000,

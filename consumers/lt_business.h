@@ -38,7 +38,7 @@
  * lienthong-report. lt_business_inbound writes the control record (target
  * I/O, small and rare) before the caller commits: writing it again is
  * harmless (replaced). Documents themselves are delivered outside any write
- * transaction (lt_inbox_check), after lt_business_holds said so.
+ * transaction (lt_inbox_deliver), after lt_business_holds said so.
  */
 #ifndef LT_BUSINESS_H
 #define LT_BUSINESS_H

@@ -90,8 +90,9 @@ static int lt_deliver_remove_at(int at, const char *name, const char *path, int 
 	return rc;
 }
 
+/* Writes a new file; sync: fsync it (else the batch's syncfs makes it durable). */
 static int lt_deliver_write_file(int at, const char *name, const char *path, const uint8_t *data,
-                                 size_t len, lt_err *err)
+                                 size_t len, int sync, lt_err *err)
 {
 	int fd = openat(at, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
 	if (fd < 0)
@@ -108,7 +109,7 @@ static int lt_deliver_write_file(int at, const char *name, const char *path, con
 		}
 		done += (size_t)n;
 	}
-	if (fsync(fd) != 0) {
+	if (sync && fsync(fd) != 0) {
 		int e = errno;
 		close(fd);
 		return lt_err_errno(err, e, "cannot fsync %s", path);
@@ -118,9 +119,9 @@ static int lt_deliver_write_file(int at, const char *name, const char *path, con
 	return 0;
 }
 
-/* Writes the parts into the new folder tmp_name in sender_fd and fsyncs it. */
+/* Writes the parts into the new folder tmp_name in sender_fd and (sync) fsyncs them and it. */
 static int lt_deliver_parts(int sender_fd, const char *tmp_name, const char *tmp,
-                            const Lienthong__Envelope *env, lt_err *err)
+                            const Lienthong__Envelope *env, int sync, lt_err *err)
 {
 	char file[PATH_MAX];
 	int created, rc = -1;
@@ -135,10 +136,11 @@ static int lt_deliver_parts(int sender_fd, const char *tmp_name, const char *tmp
 			lt_err_set(err, LT_EINVAL, "path of part '%s' is too long", p->name);
 			goto out;
 		}
-		if (lt_deliver_write_file(fd, p->name, file, p->data.data, p->data.len, err) != 0)
+		if (lt_deliver_write_file(fd, p->name, file, p->data.data, p->data.len, sync,
+		                          err) != 0)
 			goto out;
 	}
-	rc = lt_deliver_fsync_dir(fd, tmp, err);
+	rc = sync ? lt_deliver_fsync_dir(fd, tmp, err) : 0;
 out:
 	close(fd);
 	return rc;
@@ -177,7 +179,7 @@ static int lt_deliver_staged_parts(int sender_fd, const char *tmp_name, const ch
 				lt_err_errno(err, errno, "cannot remove the leftover %s", file);
 				goto out;
 			}
-			if (lt_deliver_write_file(fd, p->name, file, p->data.data, p->data.len,
+			if (lt_deliver_write_file(fd, p->name, file, p->data.data, p->data.len, 1,
 			                          err) != 0)
 				goto out;
 			continue;
@@ -249,32 +251,67 @@ static int lt_deliver_edxml(int sender_fd, const char *tmp_name, const char *tmp
 	return rc;
 }
 
+/*
+ * A document of a batch written into its temporary folder without fsync,
+ * waiting for lt_target_flush (the folder target's deferred deliveries).
+ */
+struct lt_deliver_pending {
+	int sender_fd; /* owned */
+	char sender[LT_CODE_MAX + 1];
+	char doc_id[LT_DOCID_LEN + 1];
+	char *tmp, *path, *sender_dir; /* owned */
+	int *delivered;                /* the caller's outcome, borrowed */
+	lt_err *err;
+	size_t n_parts;
+	int renamed; /* by lt_target_flush */
+};
+
+/*
+ * Renames the temporary folder tmp_name to doc_id in sender_fd. A folder of
+ * that name already there was delivered before: the temporary one goes and
+ * that is success (*renamed stays 0). On failure the temporary folder goes
+ * too, unless it holds staged parts (kept for the next attempt).
+ */
+static int lt_deliver_rename(int sender_fd, const char *tmp_name, const char *tmp,
+                             const char *doc_id, const char *path, int staged, int *renamed,
+                             lt_err *err)
+{
+	struct stat st;
+	*renamed = 0;
+	if (renameat(sender_fd, tmp_name, sender_fd, doc_id) == 0) {
+		*renamed = 1;
+		return 0;
+	}
+	int e = errno;
+	if ((e == EEXIST || e == ENOTEMPTY) &&
+	    fstatat(sender_fd, doc_id, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+		return lt_deliver_remove_at(sender_fd, tmp_name, tmp, 0, err);
+	if (e == ENOTDIR)
+		lt_deliver_not_folder(sender_fd, doc_id, path, e, err);
+	else
+		lt_err_errno(err, e, "cannot rename %s to %s", tmp, path);
+	lt_err tmp_err;
+	if (!staged)
+		lt_deliver_remove_at(sender_fd, tmp_name, tmp, 0, &tmp_err);
+	return -1;
+}
+
 int lt_deliver_folder(const char *target_dir, const Lienthong__Envelope *env, char *path,
                       size_t path_size, lt_err *err)
 {
 	return lt_deliver_folder_staged(target_dir, env, NULL, path, path_size, err);
 }
 
-static int lt_deliver_folder_as(const char *target_dir, const Lienthong__Envelope *env,
+/*
+ * The folder delivery, of the parts as files or (edxml) of one edXML
+ * message. With defer (parts as files, none staged) they are written without
+ * fsync and the document is left in its temporary folder: *defer is filled
+ * (its sender_fd kept open) and *deferred set, for lt_target_flush to make
+ * durable and rename.
+ */
+static int lt_deliver_folder_at(const char *target_dir, const Lienthong__Envelope *env,
                                 const char *staging, int edxml, char *path, size_t path_size,
-                                lt_err *err);
-
-int lt_deliver_folder_staged(const char *target_dir, const Lienthong__Envelope *env,
-                             const char *staging, char *path, size_t path_size, lt_err *err)
-{
-	return lt_deliver_folder_as(target_dir, env, staging, 0, path, path_size, err);
-}
-
-int lt_deliver_folder_edxml(const char *target_dir, const Lienthong__Envelope *env,
-                            const char *staging, char *path, size_t path_size, lt_err *err)
-{
-	return lt_deliver_folder_as(target_dir, env, staging, 1, path, path_size, err);
-}
-
-/* The folder delivery, of the parts as files or (edxml) of one edXML message. */
-static int lt_deliver_folder_as(const char *target_dir, const Lienthong__Envelope *env,
-                                const char *staging, int edxml, char *path, size_t path_size,
-                                lt_err *err)
+                                struct lt_deliver_pending *defer, int *deferred, lt_err *err)
 {
 	const Lienthong__Header *h = env->header;
 	char sender_dir[PATH_MAX], tmp[PATH_MAX], tmp_name[LT_DOCID_LEN + 8];
@@ -288,7 +325,8 @@ static int lt_deliver_folder_as(const char *target_dir, const Lienthong__Envelop
 	    snprintf(tmp, sizeof tmp, "%s/%s", sender_dir, tmp_name) >= (int)sizeof tmp ||
 	    snprintf(path, path_size, "%s/%s", sender_dir, h->document_id) >= (int)path_size)
 		return lt_err_set(err, LT_EINVAL, "target path under %s is too long", target_dir);
-	/* target_dir is the operator's choice (it may be a link); below it, nothing is followed. */
+	/* target_dir is the operator's choice (it may be a link); below it, nothing is
+	 * followed. */
 	if (mkdir(target_dir, 0750) != 0 && errno != EEXIST)
 		return lt_err_errno(err, errno, "cannot create folder %s", target_dir);
 	target_fd = open(target_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -318,24 +356,36 @@ static int lt_deliver_folder_as(const char *target_dir, const Lienthong__Envelop
 			goto out;
 		}
 	} else if (lt_deliver_remove_at(sender_fd, tmp_name, tmp, 0, err) != 0 ||
-	           lt_deliver_parts(sender_fd, tmp_name, tmp, env, err) != 0) {
+	           lt_deliver_parts(sender_fd, tmp_name, tmp, env, defer == NULL, err) != 0) {
 		goto out;
 	}
-	if (renameat(sender_fd, tmp_name, sender_fd, h->document_id) != 0) {
-		int e = errno;
-		if ((e == EEXIST || e == ENOTEMPTY) &&
-		    fstatat(sender_fd, h->document_id, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISDIR(st.st_mode)) {
-			rc = lt_deliver_remove_at(sender_fd, tmp_name, tmp, 0, err);
+	if (staging == NULL && !edxml && defer != NULL) {
+		snprintf(defer->sender, sizeof defer->sender, "%s", h->sender);
+		snprintf(defer->doc_id, sizeof defer->doc_id, "%s", h->document_id);
+		defer->tmp = strdup(tmp);
+		defer->path = strdup(path);
+		defer->sender_dir = strdup(sender_dir);
+		if (defer->tmp == NULL || defer->path == NULL || defer->sender_dir == NULL) {
+			free(defer->tmp);
+			free(defer->path);
+			free(defer->sender_dir);
+			lt_err_set(err, LT_EIO, "out of memory");
 			goto out;
 		}
-		if (e == ENOTDIR)
-			lt_deliver_not_folder(sender_fd, h->document_id, path, e, err);
-		else
-			lt_err_errno(err, e, "cannot rename %s to %s", tmp, path);
-		lt_err tmp_err;
-		if (staging == NULL) /* staged parts stay in it for the next attempt */
-			lt_deliver_remove_at(sender_fd, tmp_name, tmp, 0, &tmp_err);
+		defer->n_parts = env->n_parts;
+		defer->sender_fd = sender_fd;
+		sender_fd = -1;
+		*deferred = 1;
+		rc = 0;
+		goto out;
+	}
+	int renamed;
+	if (lt_deliver_rename(sender_fd, tmp_name, tmp, h->document_id, path,
+	                      staging != NULL && !edxml, &renamed, err) != 0) {
+		goto out;
+	}
+	if (!renamed) {
+		rc = 0;
 		goto out;
 	}
 	if (lt_deliver_fsync_dir(sender_fd, sender_dir, err) != 0)
@@ -349,9 +399,23 @@ out:
 	return rc;
 }
 
+int lt_deliver_folder_staged(const char *target_dir, const Lienthong__Envelope *env,
+                             const char *staging, char *path, size_t path_size, lt_err *err)
+{
+	return lt_deliver_folder_at(target_dir, env, staging, 0, path, path_size, NULL, NULL, err);
+}
+
+int lt_deliver_folder_edxml(const char *target_dir, const Lienthong__Envelope *env,
+                            const char *staging, char *path, size_t path_size, lt_err *err)
+{
+	return lt_deliver_folder_at(target_dir, env, staging, 1, path, path_size, NULL, NULL, err);
+}
+
 struct lt_target {
 	const struct lt_config *cfg;
-	struct lt_http *http; /* NULL: folder target */
+	struct lt_http *http;               /* NULL: folder target */
+	struct lt_deliver_pending *pending; /* deferred deliveries, for lt_target_flush */
+	size_t n_pending, cap_pending;
 };
 
 struct lt_target *lt_target_new(const struct lt_config *cfg, lt_err *err)
@@ -373,6 +437,13 @@ void lt_target_free(struct lt_target *t)
 {
 	if (t == NULL)
 		return;
+	for (size_t i = 0; i < t->n_pending; i++) { /* never flushed: the next attempt rewrites */
+		close(t->pending[i].sender_fd);
+		free(t->pending[i].tmp);
+		free(t->pending[i].path);
+		free(t->pending[i].sender_dir);
+	}
+	free(t->pending);
 	lt_http_free(t->http);
 	free(t);
 }
@@ -386,6 +457,120 @@ int lt_target_deliver(struct lt_target *t, const Lienthong__Envelope *env, char 
                       size_t where_size, lt_err *err)
 {
 	return lt_target_deliver_staged(t, env, NULL, where, where_size, err);
+}
+
+int lt_target_deliver_deferred(struct lt_target *t, const Lienthong__Envelope *env, char *where,
+                               size_t where_size, int *delivered, lt_err *err)
+{
+	int deferred = 0;
+	*delivered = 0;
+	if (t->http != NULL || strcmp(t->cfg->target_format, "edxml") == 0) {
+		*delivered = lt_target_deliver(t, env, where, where_size, err) == 0;
+		return *delivered ? 0 : -1;
+	}
+	for (size_t i = 0; i < t->n_pending; i++) {
+		if (strcmp(t->pending[i].doc_id, env->header->document_id) == 0 &&
+		    strcmp(t->pending[i].sender, env->header->sender) == 0) {
+			lt_target_flush(t); /* the same document again: it finds the first one */
+			break;
+		}
+	}
+	if (t->n_pending == t->cap_pending) {
+		size_t cap = t->cap_pending ? 2 * t->cap_pending : 64;
+		struct lt_deliver_pending *p = realloc(t->pending, cap * sizeof *p);
+		if (p == NULL)
+			return lt_err_set(err, LT_EIO, "out of memory");
+		t->pending = p;
+		t->cap_pending = cap;
+	}
+	struct lt_deliver_pending *p = &t->pending[t->n_pending];
+	*p = (struct lt_deliver_pending){.sender_fd = -1, .delivered = delivered, .err = err};
+	if (lt_deliver_folder_at(t->cfg->target_dir, env, NULL, 0, where, where_size, p, &deferred,
+	                         err) != 0)
+		return -1;
+	*delivered = 1; /* for now: lt_target_flush says otherwise if the rename fails */
+	t->n_pending += deferred;
+	return 0;
+}
+
+/* Makes every file and folder written on the filesystems of the pending documents durable. */
+static int lt_target_sync(struct lt_target *t, size_t n, lt_err *err)
+{
+	dev_t done[8];
+	size_t n_done = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+		int seen = 0;
+		if (fstat(t->pending[i].sender_fd, &st) != 0)
+			return lt_err_errno(err, errno, "cannot examine %s",
+			                    t->pending[i].sender_dir);
+		for (size_t j = 0; j < n_done && !seen; j++)
+			seen = done[j] == st.st_dev;
+		if (seen)
+			continue;
+		if (syncfs(t->pending[i].sender_fd) != 0)
+			return lt_err_errno(err, errno, "cannot sync the filesystem of %s",
+			                    t->pending[i].sender_dir);
+		if (n_done < sizeof done / sizeof done[0])
+			done[n_done++] = st.st_dev;
+	}
+	return 0;
+}
+
+size_t lt_target_flush(struct lt_target *t)
+{
+	size_t n = t->n_pending;
+	lt_err sync_err;
+	if (n == 0)
+		return 0;
+	t->n_pending = 0;
+	/* 1. Every file and temporary folder of the batch durable: one syncfs, not 3 fsyncs
+	 * each.
+	 */
+	int synced = lt_target_sync(t, n, &sync_err) == 0;
+	/* 2. The renames. */
+	for (size_t i = 0; i < n; i++) {
+		struct lt_deliver_pending *p = &t->pending[i];
+		char tmp_name[LT_DOCID_LEN + 8];
+		lt_err ignore;
+		snprintf(tmp_name, sizeof tmp_name, ".tmp-%s", p->doc_id);
+		if (!synced) { /* not delivered: the next attempt writes it again */
+			*p->err = sync_err;
+			*p->delivered = 0;
+			lt_deliver_remove_at(p->sender_fd, tmp_name, p->tmp, 0, &ignore);
+		} else if (lt_deliver_rename(p->sender_fd, tmp_name, p->tmp, p->doc_id, p->path, 0,
+		                             &p->renamed, p->err) != 0) {
+			*p->delivered = 0;
+		}
+	}
+	/* 3. One fsync of each sender folder renamed into. */
+	for (size_t i = 0; i < n; i++) {
+		struct lt_deliver_pending *p = &t->pending[i];
+		lt_err err;
+		int first = p->renamed;
+		for (size_t j = 0; j < i && first; j++)
+			first = !(t->pending[j].renamed &&
+			          strcmp(t->pending[j].sender, p->sender) == 0);
+		if (!first || lt_deliver_fsync_dir(p->sender_fd, p->sender_dir, &err) == 0)
+			continue;
+		for (size_t j = i; j < n; j++) { /* not durable: each of them is tried again */
+			struct lt_deliver_pending *q = &t->pending[j];
+			if (q->renamed && strcmp(q->sender, p->sender) == 0) {
+				*q->delivered = 0;
+				*q->err = err;
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct lt_deliver_pending *p = &t->pending[i];
+		if (p->renamed)
+			lt_log_debug("wrote %zu part(s) into %s", p->n_parts, p->path);
+		close(p->sender_fd);
+		free(p->tmp);
+		free(p->path);
+		free(p->sender_dir);
+	}
+	return n;
 }
 
 /* Checks the SHA-256 of every staged part of env in the folder staging. */
@@ -455,7 +640,7 @@ int lt_deliver_folder_control(const char *target_dir, const char *sender, const 
 		goto out;
 	}
 	if (lt_deliver_remove_at(doc_fd, tmp_name, tmp, 0, err) != 0 ||
-	    lt_deliver_write_file(doc_fd, tmp_name, tmp, (const uint8_t *)text, strlen(text),
+	    lt_deliver_write_file(doc_fd, tmp_name, tmp, (const uint8_t *)text, strlen(text), 1,
 	                          err) != 0)
 		goto out;
 	if (renameat(doc_fd, tmp_name, doc_fd, name) != 0) {

@@ -20,6 +20,15 @@
  * error naming the link, and nothing is written where it points. A new
  * sender folder is made durable by an fsync of target_dir.
  *
+ * A batch of documents (lt_target_deliver_deferred, then lt_target_flush)
+ * pays one syncfs and one fsync per sender folder instead of three fsyncs
+ * each: every document is written into its temporary folder (no fsync),
+ * then one syncfs of the target's filesystem makes all of them durable,
+ * then the renames, then one fsync of each sender folder, and only then
+ * does the caller commit the inbox records. A crash before that commit
+ * leaves folders that the next attempt finds delivered (written nothing
+ * twice) and temporary folders that it removes and writes again.
+ *
  * Part names were checked by lt_envelope_decode (no '/', no leading '.').
  * Thread-safe for different documents.
  */
@@ -83,6 +92,23 @@ struct lt_target *lt_target_new(const struct lt_config *cfg, lt_err *err);
 void lt_target_free(struct lt_target *t);
 int lt_target_deliver(struct lt_target *t, const Lienthong__Envelope *env, char *where,
                       size_t where_size, lt_err *err);
+/*
+ * lt_target_deliver for a batch: the folder target writes the document into
+ * its temporary folder and leaves the rest to lt_target_flush, which writes
+ * the outcome into *delivered and *err (both borrowed until then: 1 now,
+ * 0 with err if the flush fails); a document already pending is flushed
+ * first. -1 (and *delivered 0) when it failed at once. The HTTP target
+ * delivers at once.
+ */
+int lt_target_deliver_deferred(struct lt_target *t, const Lienthong__Envelope *env, char *where,
+                               size_t where_size, int *delivered, lt_err *err);
+/*
+ * Completes the deferred deliveries: one syncfs per filesystem, the renames,
+ * one fsync per sender folder. Returns how many there were. Call it before
+ * recording their outcomes (lt_target_free drops what was not flushed: the
+ * temporary folders stay, and the next attempt writes them again).
+ */
+size_t lt_target_flush(struct lt_target *t);
 /* lt_target_deliver of a streamed document whose parts are staged in staging. */
 int lt_target_deliver_staged(struct lt_target *t, const Lienthong__Envelope *env,
                              const char *staging, char *where, size_t where_size, lt_err *err);

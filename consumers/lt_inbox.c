@@ -301,25 +301,30 @@ static int lt_inbox_chunk(const struct lt_recv *rc, struct lt_txn *t, const stru
 	return lt_recv_quarantine(t, rec, reason, c->document_id, c->sender, now_ms, err);
 }
 
-int lt_inbox_check(const struct lt_recv *rc, const struct lt_record *rec, int64_t now_ms,
-                   struct lt_inbox_item *it, lt_err *err)
+void lt_inbox_verify(const struct lt_recv *rc, const struct lt_record *rec,
+                     struct lt_inbox_item *it)
 {
 	*it = (struct lt_inbox_item){0};
 	if (lt_envelope_decode_any(rec->value, rec->len, rc->cfg, &it->env, &it->why) == 0 &&
 	    it->env->chunk != NULL) {
 		it->chunk = 1; /* judged against its transfer when recorded */
-		return 0;
+		return;
 	}
 	if (it->why.code != LT_OK ||
 	    lt_crypt_open_parts(it->env, rc->signer, (size_t)rc->cfg->max_message_bytes,
 	                        &it->why) != 0 ||
 	    lt_envelope_verify(it->env, rc->trust, it->digest, &it->why) != 0)
-		return 0; /* refused when recorded */
+		return; /* refused when recorded */
 	it->verified = 1;
-	if (lt_xfer_streamed(it->env)) {
-		it->manifest = 1; /* opens a transfer when recorded; delivered once complete */
+	/* A manifest opens a transfer when recorded; its document is delivered once complete. */
+	it->manifest = lt_xfer_streamed(it->env);
+}
+
+int lt_inbox_deliver(const struct lt_recv *rc, int64_t now_ms, struct lt_inbox_item *it,
+                     lt_err *err)
+{
+	if (!it->verified || it->manifest)
 		return 0;
-	}
 
 	/* Delivered only when new (or waiting for its target), acceptable and not held back. */
 	struct lt_txn *t = NULL;
@@ -334,8 +339,8 @@ int lt_inbox_check(const struct lt_recv *rc, const struct lt_record *rec, int64_
 		return 0;
 	/* The slow part, in no transaction: readers and submissions go on meanwhile. */
 	it->attempted = 1;
-	it->delivered = lt_target_deliver(rc->target, it->env, it->path, sizeof it->path,
-	                                  &it->deliver_err) == 0;
+	lt_target_deliver_deferred(rc->target, it->env, it->path, sizeof it->path, &it->delivered,
+	                           &it->deliver_err);
 	return 0;
 }
 
@@ -529,7 +534,7 @@ static int lt_inbox_finish(const struct lt_recv *rc, const char *sender, const c
 	}
 	int complete = lt_xfer_complete(r);
 	if (complete && it.verified) {
-		/* Outside any write transaction, as lt_inbox_check delivers. */
+		/* Outside any write transaction, as lt_inbox_deliver delivers. */
 		if (lt_txn_begin(rc->store, 0, &t, err) != 0)
 			goto out;
 		int rd = lt_inbox_deliverable(rc, t, &it, now_ms, &deliver, err);

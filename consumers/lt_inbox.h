@@ -34,11 +34,18 @@
  * works (an HTTP target may take minutes; readers, uploads and the
  * submission service go on meanwhile):
  *
- *   lt_inbox_check   outside any write transaction: decodes and verifies
- *                    the record into an lt_inbox_item, looks its (sender,
- *                    document id) up, and when it is new (or waiting for its
- *                    target) and acceptable, delivers it to the target and
- *                    keeps the outcome in the item. -1 only on a store error.
+ *   lt_inbox_verify  decodes and verifies the record into an lt_inbox_item
+ *                    (it reads only the configuration, the signer and the
+ *                    trust store: several threads may verify different
+ *                    records at once, while no thread ticks the CRLs);
+ *   lt_inbox_deliver then, outside any write transaction, looks its
+ *                    (sender, document id) up, and when it is new (or
+ *                    waiting for its target) and acceptable, delivers it to
+ *                    the target and keeps the outcome in the item. -1 only
+ *                    on a store error. The folder target finishes the
+ *                    delivery with the batch (lt_target_deliver_deferred):
+ *                    call lt_target_flush before lt_inbox_handle, the item
+ *                    kept in place until then.
  *   lt_inbox_handle  in the caller's transaction t: records what the item
  *                    says (inbox record, receipt, quarantine), checking the
  *                    inbox record again in t (an earlier record of the same
@@ -64,12 +71,12 @@
 #include "lt_recv.h"
 
 struct lt_inbox_item {
-	int checked;                   /* set by the caller once lt_inbox_check returned 0 */
+	int checked;                   /* set by the caller once lt_inbox_deliver returned 0 */
 	Lienthong__Envelope *env;      /* decoded (NULL when it did not decode); owned */
 	uint8_t digest[LT_DIGEST_LEN]; /* SHA-256 of the canonical bytes, once verified */
 	int verified;                  /* decoded, opened and verified */
 	lt_err why;                    /* why not verified */
-	int attempted;                 /* lt_inbox_check delivered it (or tried) */
+	int attempted;                 /* lt_inbox_deliver delivered it (or tried) */
 	int delivered;                 /* ... successfully, to path */
 	char path[PATH_MAX];
 	lt_err deliver_err;  /* ... or why not (LT_EINVAL: refused for good) */
@@ -79,8 +86,10 @@ struct lt_inbox_item {
 	const char *staging; /* ... and where its parts are staged (borrowed) */
 };
 
-int lt_inbox_check(const struct lt_recv *rc, const struct lt_record *rec, int64_t now_ms,
-                   struct lt_inbox_item *it, lt_err *err);
+void lt_inbox_verify(const struct lt_recv *rc, const struct lt_record *rec,
+                     struct lt_inbox_item *it);
+int lt_inbox_deliver(const struct lt_recv *rc, int64_t now_ms, struct lt_inbox_item *it,
+                     lt_err *err);
 int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_record *rec,
                     const struct lt_inbox_item *it, int64_t now_ms, int64_t failing_since_ms,
                     lt_err *err);
@@ -96,7 +105,7 @@ void lt_inbox_item_free(struct lt_inbox_item *it);
  * before, or its document was delivered or failed).
  *
  * lt_inbox_transfers, called from the agent's loop, finishes transfers:
- * a complete one is delivered as any document (lt_inbox_check's delivery
+ * a complete one is delivered as any document (lt_inbox_deliver's delivery
  * from the staged files, then lt_inbox_handle in a transaction that also
  * removes the transfer record: exactly once, a crash before that commit
  * delivers again to a target that recognises it); one without progress for

@@ -1,5 +1,6 @@
 #include "lt_receive.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #define LT_RECEIVE_BATCH 64              /* records handled per LMDB commit, at most */
 #define LT_RECEIVE_BATCH_BYTES (4 << 20) /* ... and bytes of them (chunks are large) */
 #define LT_RECEIVE_CLOSE_MS 5000         /* longest wait for a consumer to close */
+#define LT_RECEIVE_VERIFY_SPLIT 8        /* records from which a batch is verified on 2 threads */
 
 /*
  * A partition whose record could not be handled yet (target down, store
@@ -39,6 +41,8 @@ struct lt_receive {
 	const struct lt_recv *recv;
 	const struct lt_config *cfg;
 	rd_kafka_t *consumer;
+	pthread_mutex_t wake_lock; /* guards queue against lt_receive_wake of other threads */
+	rd_kafka_queue_t *queue;   /* the consumer's queue, to yield; NULL while replaced */
 	char inbox_topic[LT_TOPIC_MAX + 1];
 	char receipt_topic[LT_TOPIC_MAX + 1];
 	struct lt_blocked *blocked;
@@ -84,7 +88,33 @@ static int lt_receive_consumer_new(struct lt_receive *r, lt_err *err)
 	                                          .stats = lt_receive_stats,
 	                                          .ctx = r};
 	r->consumer = lt_kafka_consumer_new(r->cfg, topics, 2, &cbs, err);
-	return r->consumer == NULL ? -1 : 0;
+	if (r->consumer == NULL)
+		return -1;
+	pthread_mutex_lock(&r->wake_lock);
+	r->queue = rd_kafka_queue_get_consumer(r->consumer);
+	pthread_mutex_unlock(&r->wake_lock);
+	return 0;
+}
+
+/* Closes the consumer; lt_receive_wake no longer reaches it. */
+static void lt_receive_consumer_close(struct lt_receive *r)
+{
+	pthread_mutex_lock(&r->wake_lock);
+	if (r->queue != NULL)
+		rd_kafka_queue_destroy(r->queue);
+	r->queue = NULL;
+	pthread_mutex_unlock(&r->wake_lock);
+	/* Closing revokes the partitions: lt_receive_revoke then forgets the blocked ones. */
+	lt_kafka_destroy(r->consumer, LT_RECEIVE_CLOSE_MS);
+	r->consumer = NULL;
+}
+
+void lt_receive_wake(struct lt_receive *r)
+{
+	pthread_mutex_lock(&r->wake_lock);
+	if (r->queue != NULL)
+		rd_kafka_queue_yield(r->queue);
+	pthread_mutex_unlock(&r->wake_lock);
 }
 
 struct lt_receive *lt_receive_new(const struct lt_recv *recv, const char *inbox_topic,
@@ -101,7 +131,9 @@ struct lt_receive *lt_receive_new(const struct lt_recv *recv, const char *inbox_
 	snprintf(r->receipt_topic, sizeof r->receipt_topic, "%s", receipt_topic);
 	lt_watch_init(&r->watch, r->cfg->receive_stall_s * 1000, now_ms);
 	r->state.since_ms = now_ms;
+	pthread_mutex_init(&r->wake_lock, NULL);
 	if (lt_receive_consumer_new(r, err) != 0) {
+		pthread_mutex_destroy(&r->wake_lock);
 		free(r);
 		return NULL;
 	}
@@ -119,8 +151,7 @@ struct lt_receive *lt_receive_new(const struct lt_recv *recv, const char *inbox_
 static void lt_receive_replace(struct lt_receive *r, int64_t now_ms)
 {
 	lt_err err;
-	lt_kafka_destroy(r->consumer, LT_RECEIVE_CLOSE_MS);
-	r->consumer = NULL;
+	lt_receive_consumer_close(r);
 	r->n_blocked = 0;
 	if (lt_receive_consumer_new(r, &err) != 0)
 		lt_log_fatal("cannot create a new Kafka consumer: %s", err.msg);
@@ -180,8 +211,8 @@ void lt_receive_free(struct lt_receive *r)
 {
 	if (r == NULL)
 		return;
-	/* Closing revokes the partitions: lt_receive_revoke then forgets the blocked ones. */
-	lt_kafka_destroy(r->consumer, LT_RECEIVE_CLOSE_MS);
+	lt_receive_consumer_close(r);
+	pthread_mutex_destroy(&r->wake_lock);
 	free(r->blocked);
 	free(r);
 }
@@ -351,6 +382,8 @@ static size_t lt_receive_record_range(struct lt_receive *r, rd_kafka_message_t *
 	size_t handled_inbox = 0;
 	struct lt_txn *t = NULL;
 	lt_err err;
+	/* The deliveries checked so far become durable (or fail) before they are recorded. */
+	lt_target_flush(r->recv->target);
 	if (from == to)
 		return 0;
 	if (lt_txn_begin(r->recv->store, 1, &t, &err) != 0) {
@@ -395,9 +428,50 @@ static size_t lt_receive_record_range(struct lt_receive *r, rd_kafka_message_t *
 	return handled_inbox;
 }
 
+/* Records of a batch verified by one thread: every step-th from first. */
+struct lt_receive_verifier {
+	struct lt_receive *r;
+	rd_kafka_message_t **msgs;
+	size_t n, first, step;
+};
+
+static void *lt_receive_verify_some(void *arg)
+{
+	const struct lt_receive_verifier *v = arg;
+	for (size_t i = v->first; i < v->n; i += v->step) {
+		struct lt_record rec = lt_receive_record(v->msgs[i]);
+		if (strcmp(rec.topic, v->r->inbox_topic) == 0)
+			lt_inbox_verify(v->r->recv, &rec, &v->r->items[i]);
+		else
+			v->r->items[i] = (struct lt_inbox_item){0};
+	}
+	return NULL;
+}
+
 /*
- * Takes up to LT_RECEIVE_BATCH records. Each inbox record is checked and
- * delivered outside any LMDB write transaction (lt_inbox_check); outcomes are
+ * Decodes and verifies the inbox records of a batch (lt_inbox_verify) on
+ * two threads, this one and a helper that lives for the batch: the
+ * signature checks of a full batch take both cores. A small batch, or no
+ * helper thread to be had, is verified here alone.
+ */
+static void lt_receive_verify(struct lt_receive *r, rd_kafka_message_t **msgs, size_t n)
+{
+	struct lt_receive_verifier mine = {r, msgs, n, 0, 1}, other = {r, msgs, n, 1, 2};
+	pthread_t helper;
+	if (n >= LT_RECEIVE_VERIFY_SPLIT &&
+	    pthread_create(&helper, NULL, lt_receive_verify_some, &other) == 0) {
+		mine.step = 2;
+		lt_receive_verify_some(&mine);
+		pthread_join(helper, NULL);
+		return;
+	}
+	lt_receive_verify_some(&mine);
+}
+
+/*
+ * Takes up to LT_RECEIVE_BATCH records. The inbox records are verified
+ * (lt_receive_verify: two threads), then each is delivered outside any LMDB
+ * write transaction (lt_inbox_deliver); outcomes are
  * recorded in one transaction for the batch, or at once after a delivery
  * that failed (the partition must stop there) or went to a target that does
  * not itself recognise a second delivery (a crash then repeats at most the
@@ -426,15 +500,17 @@ size_t lt_receive_tick(struct lt_receive *r, int64_t now_ms)
 		bytes += m->len;
 		msgs[n++] = m;
 	}
+	if (n > 0)
+		now_ms = lt_now_ms(); /* the wait above may have taken 100 ms: times are of now */
+	lt_receive_verify(r, msgs, n);
 	for (size_t i = 0; i < n; i++) {
 		struct lt_inbox_item *it = &r->items[i];
 		struct lt_record rec = lt_receive_record(msgs[i]);
 		int64_t failing_since;
-		*it = (struct lt_inbox_item){0};
 		if (strcmp(rec.topic, r->inbox_topic) != 0 ||
 		    lt_receive_waits(r, msgs[i], &failing_since))
 			continue;
-		if (lt_inbox_check(r->recv, &rec, now_ms, it, &err) != 0) {
+		if (lt_inbox_deliver(r->recv, now_ms, it, &err) != 0) {
 			lt_receive_block(r, rec.topic, rec.partition, rec.offset, now_ms, err.msg);
 			continue;
 		}

@@ -15,8 +15,10 @@
  * new one resumes from the committed offsets and lt_inbox's records keep
  * delivery exactly once.
  *
- * Threads: one thread (the agent's main loop) calls everything; librdkafka
- * calls back from inside lt_receive_tick. Ownership: the consumer and the
+ * Threads: one thread (the agent's main loop) calls everything but
+ * lt_receive_wake, which any thread may call; librdkafka calls back from
+ * inside lt_receive_tick, which verifies a batch with the help of a second
+ * thread that it starts and joins (lt_inbox_verify). Ownership: the consumer and the
  * blocked-partition table are the receiver's; the lt_recv (configuration,
  * store, signer, trust, target) is borrowed and must outlive it.
  */
@@ -48,6 +50,12 @@ struct lt_receive *lt_receive_new(const struct lt_recv *recv, const char *inbox_
  * many inbox records were handled (their receipts wait in the outbox).
  */
 size_t lt_receive_tick(struct lt_receive *r, int64_t now_ms);
+/*
+ * Any thread: a lt_receive_tick waiting for records returns at once (or the
+ * next one does not wait), so the main loop runs now: the submission service
+ * calls it after a commit, for the forwarder.
+ */
+void lt_receive_wake(struct lt_receive *r);
 /* Checks the consumer, replacing it if needed; 1 when the state changed. */
 int lt_receive_watch(struct lt_receive *r, int64_t now_ms);
 const struct lt_receive_state *lt_receive_state(const struct lt_receive *r);

@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,13 +17,73 @@
 #define LT_TRUST_CRL_STAT_MS 1000              /* how often crl_file is looked at */
 #define LT_TRUST_CRL_REREAD_MS (5 * 60 * 1000) /* re-read at least this often */
 
+#define LT_TRUST_CACHE_SLOTS 32
+#define LT_TRUST_CACHE_TTL_MS (60 * 1000)
+
+/* A signer certificate that passed the chain, CN and purpose checks. */
+struct lt_trust_cached {
+	uint8_t hash[SHA256_DIGEST_LENGTH]; /* of the DER */
+	X509 *cert;                         /* NULL: free slot */
+	char code[128];
+	int64_t until_ms; /* monotonic: checked again after this */
+	uint64_t used;    /* for LRU eviction */
+};
+
+/* Behind a pointer: a const lt_trust still caches. */
+struct lt_trust_cache {
+	pthread_mutex_t lock;
+	struct lt_trust_cached slot[LT_TRUST_CACHE_SLOTS];
+	int64_t ttl_ms;
+	time_t crl_next; /* earliest nextUpdate of the store's CRLs (0: none) */
+	uint64_t clock, hits, misses;
+};
+
 struct lt_trust {
 	X509_STORE *store;
 	char ca_file[4096];
 	char crl_file[4096]; /* empty: no revocation checking */
 	struct stat crl_st;  /* crl_file when it was last read */
 	int64_t crl_read_ms, crl_looked_ms;
+	struct lt_trust_cache *cache;
 };
+
+static int64_t lt_trust_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The earliest nextUpdate of the CRLs in store, so a cached verdict never outlives one. */
+static time_t lt_trust_crl_next(X509_STORE *store)
+{
+	time_t next = 0;
+	STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(store);
+	for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+		X509_CRL *crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs, i));
+		const ASN1_TIME *nu = crl != NULL ? X509_CRL_get0_nextUpdate(crl) : NULL;
+		struct tm tm;
+		if (nu == NULL || ASN1_TIME_to_tm(nu, &tm) != 1)
+			continue;
+		time_t at = timegm(&tm);
+		if (next == 0 || at < next)
+			next = at;
+	}
+	return next;
+}
+
+/* Forgets every cached verdict: the store changed. Owner thread of t only. */
+static void lt_trust_cache_clear(struct lt_trust *t)
+{
+	struct lt_trust_cache *c = t->cache;
+	pthread_mutex_lock(&c->lock);
+	for (int i = 0; i < LT_TRUST_CACHE_SLOTS; i++) {
+		X509_free(c->slot[i].cert);
+		c->slot[i].cert = NULL;
+	}
+	c->crl_next = lt_trust_crl_next(t->store);
+	pthread_mutex_unlock(&c->lock);
+}
 
 EVP_PKEY *lt_pki_load_key(const char *path, lt_err *err)
 {
@@ -78,6 +140,14 @@ struct lt_trust *lt_trust_load(const char *ca_file, lt_err *err)
 		return NULL;
 	}
 	snprintf(t->ca_file, sizeof t->ca_file, "%s", ca_file);
+	t->cache = calloc(1, sizeof *t->cache);
+	if (t->cache == NULL) {
+		lt_err_set(err, LT_EIO, "out of memory");
+		free(t);
+		return NULL;
+	}
+	pthread_mutex_init(&t->cache->lock, NULL);
+	t->cache->ttl_ms = LT_TRUST_CACHE_TTL_MS;
 	t->store = X509_STORE_new();
 	if (t->store == NULL || X509_STORE_load_file(t->store, ca_file) != 1) {
 		lt_err_ssl(err, LT_EINVAL, "cannot load CA certificates from %s", ca_file);
@@ -102,7 +172,9 @@ int lt_trust_load_crls(struct lt_trust *t, const char *crl_file, lt_err *err)
 	snprintf(t->crl_file, sizeof t->crl_file, "%s", crl_file);
 	if (stat(crl_file, &t->crl_st) != 0)
 		memset(&t->crl_st, 0, sizeof t->crl_st);
-	return lt_trust_add_crls(t->store, crl_file, err);
+	int rc = lt_trust_add_crls(t->store, crl_file, err);
+	lt_trust_cache_clear(t);
+	return rc;
 }
 
 /* A new store from ca_file and crl_file replaces the old one, if both read. */
@@ -120,6 +192,7 @@ static int lt_trust_reread(struct lt_trust *t, lt_err *err)
 	}
 	X509_STORE_free(t->store);
 	t->store = store;
+	lt_trust_cache_clear(t);
 	return 0;
 }
 
@@ -167,6 +240,12 @@ void lt_trust_free(struct lt_trust *t)
 {
 	if (t == NULL)
 		return;
+	if (t->cache != NULL) {
+		for (int i = 0; i < LT_TRUST_CACHE_SLOTS; i++)
+			X509_free(t->cache->slot[i].cert);
+		pthread_mutex_destroy(&t->cache->lock);
+		free(t->cache);
+	}
 	X509_STORE_free(t->store);
 	free(t);
 }
@@ -251,6 +330,106 @@ X509 *lt_trust_verify_der(const struct lt_trust *t, const uint8_t *der, size_t l
 		return NULL;
 	}
 	return cert;
+}
+
+/* A cached verdict for hash, still good now: the certificate with a reference taken. */
+static X509 *lt_trust_cache_get(struct lt_trust_cache *c, const uint8_t *hash, char *code,
+                                size_t code_size)
+{
+	X509 *cert = NULL;
+	int64_t now_ms = lt_trust_mono_ms();
+	time_t now = time(NULL);
+	pthread_mutex_lock(&c->lock);
+	for (int i = 0; i < LT_TRUST_CACHE_SLOTS; i++) {
+		struct lt_trust_cached *e = &c->slot[i];
+		if (e->cert == NULL || memcmp(e->hash, hash, sizeof e->hash) != 0)
+			continue;
+		if (now_ms >= e->until_ms || (c->crl_next != 0 && now >= c->crl_next) ||
+		    X509_cmp_time(X509_get0_notAfter(e->cert), &now) < 0 ||
+		    strlen(e->code) >= code_size) {
+			X509_free(e->cert); /* too old: checked again in full */
+			e->cert = NULL;
+			break;
+		}
+		if (X509_up_ref(e->cert) == 1) {
+			cert = e->cert;
+			snprintf(code, code_size, "%s", e->code);
+			e->used = ++c->clock;
+		}
+		break;
+	}
+	if (cert != NULL)
+		c->hits++;
+	else
+		c->misses++;
+	pthread_mutex_unlock(&c->lock);
+	return cert;
+}
+
+/* Remembers cert (a reference is taken) as verified, evicting the least recently used. */
+static void lt_trust_cache_put(struct lt_trust_cache *c, const uint8_t *hash, X509 *cert,
+                               const char *code)
+{
+	if (strlen(code) >= sizeof c->slot[0].code)
+		return;
+	pthread_mutex_lock(&c->lock);
+	struct lt_trust_cached *victim = &c->slot[0];
+	for (int i = 0; i < LT_TRUST_CACHE_SLOTS; i++) {
+		struct lt_trust_cached *e = &c->slot[i];
+		if (e->cert != NULL && memcmp(e->hash, hash, sizeof e->hash) == 0) {
+			victim = e; /* another thread put it first */
+			break;
+		}
+		if (victim->cert != NULL && (e->cert == NULL || e->used < victim->used))
+			victim = e;
+	}
+	if (X509_up_ref(cert) == 1) {
+		X509_free(victim->cert);
+		memcpy(victim->hash, hash, sizeof victim->hash);
+		victim->cert = cert;
+		snprintf(victim->code, sizeof victim->code, "%s", code);
+		victim->until_ms = lt_trust_mono_ms() + c->ttl_ms;
+		victim->used = ++c->clock;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+X509 *lt_trust_verify_signer(const struct lt_trust *t, const uint8_t *der, size_t len, char *code,
+                             size_t code_size, lt_err *err)
+{
+	uint8_t hash[SHA256_DIGEST_LENGTH];
+	if (len == 0 || len > 64 * 1024) {
+		lt_err_set(err, LT_EVERIFY, "signer certificate missing or larger than 64 KiB");
+		return NULL;
+	}
+	SHA256(der, len, hash);
+	X509 *cert = lt_trust_cache_get(t->cache, hash, code, code_size);
+	if (cert != NULL)
+		return cert;
+	cert = lt_trust_verify_der(t, der, len, code, code_size, err);
+	if (cert == NULL)
+		return NULL;
+	if (lt_pki_check_signer_purpose(cert, err) != 0) {
+		X509_free(cert);
+		return NULL;
+	}
+	lt_trust_cache_put(t->cache, hash, cert, code);
+	return cert;
+}
+
+void lt_trust_cache_stats(const struct lt_trust *t, uint64_t *hits, uint64_t *misses)
+{
+	pthread_mutex_lock(&t->cache->lock);
+	*hits = t->cache->hits;
+	*misses = t->cache->misses;
+	pthread_mutex_unlock(&t->cache->lock);
+}
+
+void lt_trust_set_cache_ttl(struct lt_trust *t, int64_t ttl_ms)
+{
+	pthread_mutex_lock(&t->cache->lock);
+	t->cache->ttl_ms = ttl_ms;
+	pthread_mutex_unlock(&t->cache->lock);
 }
 
 int lt_pki_check_signer_purpose(X509 *cert, lt_err *err)

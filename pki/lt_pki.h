@@ -10,7 +10,8 @@
  * EVP_PKEY_free / X509_free). An lt_trust is created once; any thread may
  * verify against it, except that lt_trust_crl_tick replaces its CRLs: a
  * trust with a crl_file belongs to the one thread that verifies with it and
- * calls the tick.
+ * calls the tick. Each lt_trust has its own cache of verified signer
+ * certificates (lt_trust_verify_signer), behind a mutex.
  */
 #ifndef LT_PKI_H
 #define LT_PKI_H
@@ -90,6 +91,26 @@ void lt_trust_free(struct lt_trust *t);
  */
 X509 *lt_trust_verify_der(const struct lt_trust *t, const uint8_t *der, size_t len, char *code,
                           size_t code_size, lt_err *err);
+
+/*
+ * lt_trust_verify_der and lt_pki_check_signer_purpose, remembered: a
+ * certificate that passed both is kept, parsed, under the SHA-256 of its DER
+ * (32 certificates, least recently used evicted) and accepted again without
+ * the checks for at most 60 s, and never past its notAfter or the earliest
+ * nextUpdate of the store's CRLs. Loading or re-reading the CRLs
+ * (lt_trust_load_crls, lt_trust_crl_tick) forgets every verdict, so a
+ * revocation takes effect at the next check. Failures are not remembered.
+ * Returns the certificate (caller frees; it is shared with the cache:
+ * read-only) and writes its agency code into code. Thread-safe.
+ */
+X509 *lt_trust_verify_signer(const struct lt_trust *t, const uint8_t *der, size_t len, char *code,
+                             size_t code_size, lt_err *err);
+
+/* Cache lookups that found a verdict (hits) and that did not (misses), since load. */
+void lt_trust_cache_stats(const struct lt_trust *t, uint64_t *hits, uint64_t *misses);
+
+/* How long a verdict is kept (60 s when loaded); tests shorten it. */
+void lt_trust_set_cache_ttl(struct lt_trust *t, int64_t ttl_ms);
 
 /* Verifies a certificate already parsed (same checks as above). */
 int lt_trust_verify(const struct lt_trust *t, X509 *cert, lt_err *err);

@@ -37,7 +37,9 @@ struct lt_submitd_conn {
 struct lt_submitd {
 	const struct lt_config *cfg;
 	struct lt_store *store;
-	struct lt_trust *trust; /* ca_file: this thread's own copy */
+	struct lt_trust *trust;       /* ca_file: this thread's own copy */
+	void (*committed)(void *ctx); /* documents were stored (may be NULL) */
+	void *ctx;
 	int listen_fd;
 	int wake[2]; /* stop: the main thread writes a byte */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -172,7 +174,7 @@ static void lt_submitd_commit(struct lt_submitd *d)
 		return;
 	struct lt_submit_doc *docs = calloc(total, sizeof *docs);
 	lt_err err;
-	int rc = -1;
+	int rc = -1, alone = 0;
 	if (docs != NULL) {
 		size_t k = 0;
 		for (size_t i = 0; i < d->n_conns; i++) {
@@ -182,6 +184,8 @@ static void lt_submitd_commit(struct lt_submitd *d)
 			}
 		}
 		rc = lt_submit(d->store, docs, total, lt_now_ms(), &err);
+		if (rc == 0 && d->committed != NULL)
+			d->committed(d->ctx); /* the forwarder starts while the clients hear ok */
 	}
 	for (size_t i = d->n_conns; i-- > 0;) {
 		struct lt_submitd_conn *c = &d->conns[i];
@@ -193,12 +197,15 @@ static void lt_submitd_commit(struct lt_submitd *d)
 			/* One request spoiled the group: each alone, so the others go in. */
 			lt_submitd_fill(c->req, docs);
 			int one = lt_submit(d->store, docs, c->req->n_docs, lt_now_ms(), &err);
+			alone |= one == 0;
 			lt_submitd_reply(c->fd, one == 0, one == 0 ? NULL : err.msg);
 		} else {
 			lt_submitd_reply(c->fd, 0, docs ? err.msg : "agent out of memory");
 		}
 		lt_submitd_close(d, i);
 	}
+	if (alone && d->committed != NULL)
+		d->committed(d->ctx);
 	if (rc == 0)
 		lt_log_debug("committed %zu document(s) of %zu submission(s) together", total,
 		             ready);
@@ -383,7 +390,7 @@ static void *lt_submitd_main(void *arg)
 }
 
 struct lt_submitd *lt_submitd_start(const struct lt_config *cfg, struct lt_store *store,
-                                    lt_err *err)
+                                    void (*committed)(void *ctx), void *ctx, lt_err *err)
 {
 	struct lt_submitd *d = calloc(1, sizeof *d);
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -393,6 +400,8 @@ struct lt_submitd *lt_submitd_start(const struct lt_config *cfg, struct lt_store
 	}
 	d->cfg = cfg;
 	d->store = store;
+	d->committed = committed;
+	d->ctx = ctx;
 	d->listen_fd = d->wake[0] = d->wake[1] = -1;
 	if (lt_submitd_path(cfg, d->path, sizeof d->path, err) != 0 ||
 	    (d->trust = lt_trust_load(cfg->ca_file, err)) == NULL)

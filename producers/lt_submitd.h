@@ -36,7 +36,10 @@
  * Revocation is the recipients' check (a CRL does not stop submissions).
  * Threads: lt_submitd_start runs one thread, with its own copy of the trust
  * store, which serves until stop joins it (it never ends by itself); alive
- * and stop are for the thread that started it.
+ * and stop are for the thread that started it. After each commit that stored
+ * documents the service thread calls committed(ctx) (when not NULL), so the
+ * agent's forwarder looks at the outbox at once: it must be thread-safe and
+ * quick.
  */
 #ifndef LT_SUBMITD_H
 #define LT_SUBMITD_H
@@ -56,7 +59,7 @@ struct lt_submitd;
 
 /* Starts the service; NULL with err when the socket cannot be set up. */
 struct lt_submitd *lt_submitd_start(const struct lt_config *cfg, struct lt_store *store,
-                                    lt_err *err);
+                                    void (*committed)(void *ctx), void *ctx, lt_err *err);
 void lt_submitd_stop(struct lt_submitd *d);
 
 /*

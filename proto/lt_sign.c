@@ -209,7 +209,8 @@ static int lt_sign_check_cert(const struct lt_trust *trust, const char *expected
 {
 	char code[LT_CODE_MAX + 1];
 	lt_err stale = {0};
-	X509 *cert = lt_trust_verify_der(trust, cert_der, cert_len, code, sizeof code, err);
+	X509 *cert = lt_trust_verify_signer(trust, cert_der, cert_len, code, sizeof code, err);
+	int purpose_checked = cert != NULL;
 	if (cert == NULL && err->code == LT_EAGAIN) {
 		/* Only revocation is unknown (a stale CRL): check the rest, then say wait. */
 		stale = *err;
@@ -224,7 +225,7 @@ static int lt_sign_check_cert(const struct lt_trust *trust, const char *expected
 		           code, expected_code);
 		goto out;
 	}
-	if (lt_pki_check_signer_purpose(cert, err) != 0 ||
+	if ((!purpose_checked && lt_pki_check_signer_purpose(cert, err) != 0) ||
 	    (signed_at_ms >= 0 && lt_pki_check_time(cert, signed_at_ms, err) != 0))
 		goto out;
 	EVP_PKEY *pub = X509_get0_pubkey(cert);

@@ -93,9 +93,13 @@ int main(int argc, char **argv)
 	struct lt_meta_in meta[] = {{"edxml.Code.CodeNumber", "12"},
 	                            {"edxml.SignerInfo.FullName", "Nguyễn Văn A"}};
 	struct lt_part_in parts[] = {
-	    {.name = "quyet-dinh.txt", .media_type = "text/plain; charset=utf-8", .data = text,
+	    {.name = "quyet-dinh.txt",
+	     .media_type = "text/plain; charset=utf-8",
+	     .data = text,
 	     .len = sizeof text - 1},
-	    {.name = "phu luc.bin", .media_type = "application/octet-stream", .data = big,
+	    {.name = "phu luc.bin",
+	     .media_type = "application/octet-stream",
+	     .data = big,
 	     .len = sizeof big},
 	};
 	struct lt_envelope_in in = {.document_id = "01940000-0000-7000-8000-000000000001",
@@ -119,7 +123,8 @@ int main(int argc, char **argv)
 	/* The same second part streamed in chunks of 4096 bytes: a manifest and its chunks. */
 	EVP_Digest(big, sizeof big, sha, NULL, EVP_sha256(), NULL);
 	for (int c = 0; c < 3; c++) {
-		size_t off = (size_t)c * 4096, n = sizeof big - off < 4096 ? sizeof big - off : 4096;
+		size_t off = (size_t)c * 4096,
+		       n = sizeof big - off < 4096 ? sizeof big - off : 4096;
 		EVP_Digest(big + off, n, chunks + 32 * c, NULL, EVP_sha256(), NULL);
 	}
 	parts[1] = (struct lt_part_in){.name = "phu luc.bin",

@@ -2,7 +2,9 @@
  * Unit tests of the trust store's CRLs: a stale CRL means "wait" (LT_EAGAIN,
  * and only for a signature that is otherwise good), and lt_trust_crl_tick
  * re-reads crl_file when it changes, on a fake clock, keeping the old CRLs
- * when the new file cannot be read.
+ * when the new file cannot be read. The cache of verified signers gives the
+ * same verdicts, still checks every signature, forgets what it knew when the
+ * CRLs are re-read (a revocation takes effect at once) and when its time is up.
  */
 #include <openssl/pem.h>
 #include <stdio.h>
@@ -130,6 +132,96 @@ static void test_reload(void)
 	lt_trust_free(t);
 }
 
+/* Cache hits and misses since the last call. */
+static void cache_delta(struct lt_trust *t, uint64_t *hits, uint64_t *misses)
+{
+	static uint64_t h0, m0;
+	uint64_t h, m;
+	lt_trust_cache_stats(t, &h, &m);
+	*hits = h - h0;
+	*misses = m - m0;
+	h0 = h;
+	m0 = m;
+}
+
+static void test_cache(void)
+{
+	lt_err err;
+	uint64_t hits, misses;
+	struct lt_trust *t = NULL;
+	const int64_t t0 = 1767225600000LL;
+	if (write_crl(-3600, 86400, 0) != 0 || (t = lt_trust_load(ca.file, &err)) == NULL ||
+	    !CHECK_OK(lt_trust_load_crls(t, crl_file, &err), err)) {
+		lt_trust_free(t);
+		return;
+	}
+	lt_trust_crl_tick(t, t0);
+	cache_delta(t, &hits, &misses);
+
+	/* The first check verifies the certificate, the next ones find it. */
+	CHECK_OK(check(t, 0, &err), err);
+	cache_delta(t, &hits, &misses);
+	CHECK(hits == 0 && misses == 1);
+	CHECK_OK(check(t, 0, &err), err);
+	CHECK_OK(check(t, 0, &err), err);
+	cache_delta(t, &hits, &misses);
+	CHECK(hits == 2 && misses == 0);
+
+	/* A hit still verifies the signature itself. */
+	CHECK(check(t, 1, &err) == -1);
+	CHECK(err.code == LT_EVERIFY);
+	CHECK_STR_CONTAINS(err.msg, "signature did not verify");
+	cache_delta(t, &hits, &misses);
+	CHECK(hits == 1 && misses == 0);
+
+	/* A claim of another agency is refused on a hit as on a miss. */
+	uint8_t *sig = NULL;
+	size_t sig_len = 0;
+	if (CHECK_OK(lt_sign(&signer, msg, sizeof msg, &sig, &sig_len, &err), err)) {
+		CHECK(lt_sign_check(t, "OTHER.A2", signer.algorithm, signer.cert_der,
+		                    signer.cert_der_len, msg, sizeof msg, sig, sig_len,
+		                    &err) == -1);
+		CHECK_STR_CONTAINS(err.msg, "but the record claims 'OTHER.A2'");
+	}
+	free(sig);
+	cache_delta(t, &hits, &misses);
+	CHECK(hits == 1);
+
+	/* The CRLs re-read with the signer revoked: the very next check fails. */
+	write_crl(-60, 86400, 1);
+	lt_trust_crl_tick(t, t0 + 1000);
+	CHECK(check(t, 0, &err) == -1);
+	CHECK(err.code == LT_EVERIFY);
+	CHECK_STR_CONTAINS(err.msg, "revoked");
+	CHECK(check(t, 0, &err) == -1); /* failures are not cached */
+	CHECK_STR_CONTAINS(err.msg, "revoked");
+	cache_delta(t, &hits, &misses);
+	CHECK(hits == 0 && misses == 2);
+
+	/* Reinstated: verified again, then found. */
+	write_crl(-60, 86400, 0);
+	lt_trust_crl_tick(t, t0 + 2000);
+	CHECK_OK(check(t, 0, &err), err);
+	CHECK_OK(check(t, 0, &err), err);
+	cache_delta(t, &hits, &misses);
+	CHECK(hits == 1 && misses == 1);
+
+	/* A verdict older than its time is checked again in full. */
+	lt_trust_set_cache_ttl(t, 50);
+	CHECK_OK(check(t, 0, &err), err); /* stored with the old time: still a hit */
+	write_crl(-60, 86400, 0);
+	lt_trust_crl_tick(t, t0 + 3000); /* forgets: the next entry takes the short time */
+	CHECK_OK(check(t, 0, &err), err);
+	CHECK_OK(check(t, 0, &err), err);
+	cache_delta(t, &hits, &misses);
+	CHECK(hits == 2 && misses == 1);
+	nanosleep(&(struct timespec){.tv_nsec = 120 * 1000 * 1000}, NULL);
+	CHECK_OK(check(t, 0, &err), err);
+	cache_delta(t, &hits, &misses);
+	CHECK(hits == 0 && misses == 1);
+	lt_trust_free(t);
+}
+
 int main(void)
 {
 	lt_err err;
@@ -144,6 +236,8 @@ int main(void)
 		ok = 0;
 	if (CHECK(ok))
 		LT_RUN(test_reload);
+	if (ok)
+		LT_RUN(test_cache);
 	lt_signer_free(&signer);
 	lt_tca_free(&ca);
 	lt_tpki_done(&pki);

@@ -1,4 +1,5 @@
-/* Unit tests of lt_deliver_folder: the folder target (files, and edXML). */
+/* Unit tests of lt_deliver_folder: the folder target (files, and edXML), one by one and in batches.
+ */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../config/lt_config.h"
 #include "../../consumers/lt_deliver.h"
 #include "../../edxml/lt_edxml.h"
 #include "../../log/lt_log.h"
@@ -17,6 +19,8 @@
 #define SENDER "000.00.00.G22"
 #define DOC1 "0190f3a2-0001-7000-8000-000000000001"
 #define DOC2 "0190f3a2-0002-7000-8000-000000000002"
+#define DOC3 "0190f3a2-0003-7000-8000-000000000003"
+#define SENDER2 "000.00.00.H33"
 
 static char tmp[64];
 static char target[PATH_MAX];
@@ -324,6 +328,67 @@ static void test_edxml(void)
 	lt_config_free(&cfg);
 }
 
+/*
+ * A batch: each document waits in its temporary folder until the flush,
+ * which renames them all; the same document twice in a batch is written
+ * once; a rename that fails in the flush says so in that document's outcome.
+ */
+static void test_batch(void)
+{
+	static struct lt_config cfg;
+	char path1[PATH_MAX], path2[PATH_MAX], path3[PATH_MAX], path4[PATH_MAX],
+	    dir[PATH_MAX + 100];
+	char names[1024];
+	int d1 = -1, d2 = -1, d3 = -1, d4 = -1;
+	lt_err e1, e2, e3, e4, err;
+	struct stat st;
+	snprintf(cfg.target_dir, sizeof cfg.target_dir, "%s/t-batch", tmp);
+	struct lt_target *t = lt_target_new(&cfg, &err);
+	if (!CHECK_OK(t != NULL ? 0 : -1, err))
+		return;
+	build_envelope(DOC1);
+	CHECK_OK(lt_target_deliver_deferred(t, &env, path1, sizeof path1, &d1, &e1), e1);
+	hdr.document_id = DOC2;
+	CHECK_OK(lt_target_deliver_deferred(t, &env, path2, sizeof path2, &d2, &e2), e2);
+	CHECK(d1 == 1 && d2 == 1);
+	/* Not there yet: only the temporary folders. */
+	snprintf(dir, sizeof dir, "%s/%s", cfg.target_dir, SENDER);
+	CHECK(list_dir(dir, names, sizeof names) == 0);
+	CHECK(strcmp(names, ".tmp-" DOC1 "|.tmp-" DOC2) == 0);
+	CHECK(stat(path1, &st) == -1);
+
+	/* DOC1 again in the same batch: the first is completed, the second finds it. */
+	hdr.document_id = DOC1;
+	data1[0] = 'Z';
+	CHECK_OK(lt_target_deliver_deferred(t, &env, path3, sizeof path3, &d3, &e3), e3);
+	data1[0] = 'a';
+	CHECK(d3 == 1 && strcmp(path3, path1) == 0);
+	check_delivered(path1);
+	check_delivered(path2);
+	CHECK(lt_target_flush(t) == 0);
+
+	/* Another sender; then its final name taken by a file before the flush. */
+	hdr.sender = SENDER2;
+	hdr.document_id = DOC3;
+	CHECK_OK(lt_target_deliver_deferred(t, &env, path4, sizeof path4, &d4, &e4), e4);
+	CHECK(lt_write_file(path4, "in the way") == 0);
+	hdr.document_id = DOC2;
+	CHECK_OK(lt_target_deliver_deferred(t, &env, path2, sizeof path2, &d2, &e2), e2);
+	CHECK(lt_target_flush(t) == 2);
+	CHECK(d4 == 0);
+	CHECK_STR_CONTAINS(e4.msg, path4);
+	CHECK(d2 == 1);
+	check_delivered(path2);
+	snprintf(dir, sizeof dir, "%s/%s", cfg.target_dir, SENDER2);
+	CHECK(list_dir(dir, names, sizeof names) == 0);
+	CHECK(strcmp(names, DOC2 "|" DOC3) == 0); /* the temporary folder went */
+	snprintf(dir, sizeof dir, "%s/%s", cfg.target_dir, SENDER);
+	CHECK(list_dir(dir, names, sizeof names) == 0);
+	CHECK(strcmp(names, DOC1 "|" DOC2) == 0);
+	hdr.sender = SENDER;
+	lt_target_free(t);
+}
+
 int main(void)
 {
 	lt_log_set_level(LT_LOG_WARN);
@@ -335,6 +400,7 @@ int main(void)
 	LT_RUN(test_unwritable);
 	LT_RUN(test_symlinks);
 	LT_RUN(test_edxml);
+	LT_RUN(test_batch);
 	lt_tmpdir_remove(tmp);
 	return lt_check_summary();
 }

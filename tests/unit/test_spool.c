@@ -401,7 +401,7 @@ static void test_submit(void)
 	CHECK_STR_CONTAINS(err.msg, "has 12288 bytes, the envelope declares 12289");
 	CHECK(stored(st, s.id) == 0);
 	/* The same through the running submission service. */
-	struct lt_submitd *d = lt_submitd_start(&cfg, st, &err);
+	struct lt_submitd *d = lt_submitd_start(&cfg, st, NULL, NULL, &err);
 	CHECK(d != NULL);
 	if (d != NULL) {
 		CHECK(lt_submitd_send(&cfg, &s.sub, 1, &err) == -1);

@@ -111,7 +111,8 @@ static void test_chunks(void)
 		snprintf(file, sizeof file, "manifest-chunk-%d.bin", c);
 		uint8_t *rec = slurp(file, &len);
 		Lienthong__Envelope *e = NULL;
-		if (rec != NULL && CHECK_OK(lt_envelope_decode_any(rec, len, &cfg, &e, &err), err) &&
+		if (rec != NULL &&
+		    CHECK_OK(lt_envelope_decode_any(rec, len, &cfg, &e, &err), err) &&
 		    CHECK(e->chunk != NULL && e->chunk->index == (uint32_t)c)) {
 			CHECK_OK(lt_chunk_check(manifest, e->chunk, &err), err);
 			e->chunk->data.data[0] ^= 1;
