@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -46,6 +47,7 @@
 static volatile sig_atomic_t lt_agent_stop;
 
 #define LT_AGENT_CHECK_S 600            /* longest walk of the store at start */
+#define LT_AGENT_STUCK_S 300            /* main loop silent this long: exit, to be restarted */
 #define LT_AGENT_WATCH_MS 1000          /* how often handles and threads are checked */
 #define LT_AGENT_HEALTH_MS 60000        /* the health record is rewritten at least this often */
 #define LT_AGENT_SUBMITD_RETRY_MS 10000 /* a submission service that cannot start */
@@ -87,6 +89,32 @@ struct lt_agent {
 	atomic_int submitted;     /* the submission service committed: look at the outbox */
 	struct lt_agent_health health;
 };
+
+/*
+ * The main loop's heartbeat, watched by lt_agent_watchdog: a loop that
+ * stops (a library call that never returns: librdkafka 2.0.2 was seen to
+ * hang for hours in rd_kafka_destroy of a consumer replaced while its broker
+ * was gone) must not leave an agent that looks alive and does nothing.
+ */
+static _Atomic int64_t lt_agent_beat_ms;
+
+static void *lt_agent_watchdog(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		sleep(5);
+		int64_t last = atomic_load(&lt_agent_beat_ms);
+		if (last != 0 && lt_now_ms() - last > (int64_t)LT_AGENT_STUCK_S * 1000) {
+			lt_log_error(
+			    "the agent's main loop has not moved for %lld s (a call that "
+			    "never returns); exiting with status 1 so that its supervisor "
+			    "restarts it: nothing accepted is lost, nothing is delivered twice",
+			    (long long)((lt_now_ms() - last) / 1000));
+			_exit(1);
+		}
+	}
+	return NULL;
+}
 
 static void lt_agent_on_signal(int sig)
 {
@@ -394,8 +422,16 @@ int main(int argc, char **argv)
 	lt_log_info("agency %s started: inbox %s, receipts %s, store %s, target %s",
 	            a.cfg.agency_code, a.inbox_topic, a.receipt_topic, a.cfg.data_dir,
 	            a.cfg.target_dir);
+	pthread_t watchdog;
+	atomic_store(&lt_agent_beat_ms, lt_now_ms());
+	if (pthread_create(&watchdog, NULL, lt_agent_watchdog, NULL) == 0)
+		pthread_detach(watchdog);
+	else
+		lt_log_warn(
+		    "cannot start the watchdog thread: a stuck main loop would go unnoticed");
 	while (!lt_agent_stop) {
 		int64_t now = lt_now_ms();
+		atomic_store(&lt_agent_beat_ms, now);
 		lt_agent_topics(&a, now);
 		if (atomic_exchange(&a.submitted, 0))
 			lt_forward_wake(a.fw); /* new documents in the outbox */
