@@ -7,11 +7,20 @@
 #                         two demo agencies exchange documents
 #   make bench            throughput against Kafka's own tools on a private broker
 #                         (QUICK=1: smoke run); make bench-store: the store's own
-#   make install PREFIX=/usr/local
+#   make install          programs, systemd units, man pages, examples (PREFIX=/usr,
+#                         sysconfdir=/etc; DESTDIR=... to stage)
 #   make SAN=1            build with AddressSanitizer and UBSan into build-san/
 #   make format           clang-format the sources;  make format-check  checks only
 
-PREFIX ?= /usr/local
+PREFIX ?= /usr
+bindir ?= $(PREFIX)/bin
+datadir ?= $(PREFIX)/share
+mandir ?= $(datadir)/man
+docdir ?= $(datadir)/doc/lienthong
+sysconfdir ?= /etc
+# Debian's places for PREFIX=/usr; below PREFIX otherwise.
+systemdunitdir ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+sysusersdir ?= $(PREFIX)/lib/sysusers.d
 SAN ?= 0
 ifeq ($(SAN),1)
 BUILD ?= build-san
@@ -64,8 +73,8 @@ LIB = $(BUILD)/liblienthong.a
 BINS = $(addprefix $(BUILD)/bin/,$(PROGS))
 TESTBINS = $(addprefix $(BUILD)/tests/,$(UNIT_TESTS) $(TEST_TOOLS))
 
-.PHONY: all lib test test-unit test-long demo install clean format format-check bench bench-store fuzz fuzz-run
-all: $(BINS) $(TESTBINS)
+.PHONY: all lib man test test-unit test-long demo install clean format format-check bench bench-store fuzz fuzz-run
+all: $(BINS) $(TESTBINS) man
 lib: $(LIB)
 
 # Generated sources are kept (not removed as intermediate files): the fuzz and
@@ -143,11 +152,47 @@ bench-store: $(BINS) $(BUILD)/bench/submit_bench $(BUILD)/bench/status_bench
 	d=$$(mktemp -d /tmp/lienthong-submit.XXXXXX) && $(BUILD)/bench/submit_bench $$d 4 300; rm -rf $$d
 	d=$$(mktemp -d /tmp/lienthong-status.XXXXXX) && $(BUILD)/bench/status_bench $$d 1000000; rm -rf $$d
 
-install: $(BINS)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/lienthong
-	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0755 deploy/kafka.sh deploy/pki.sh deploy/agency-conf.sh $(DESTDIR)$(PREFIX)/share/lienthong/
-	install -m 0644 deploy/agency.conf.example $(DESTDIR)$(PREFIX)/share/lienthong/
+# Manual pages: man/*.1 are written by hand; lienthong.conf(5) takes its
+# settings from the configuration table (lt-config-man) at the line @SETTINGS@.
+MAN1 = $(wildcard man/*.1)
+MAN5 = $(BUILD)/man/lienthong.conf.5
+man: $(MAN5)
+
+$(BUILD)/tools/lt-config-man: config/config_man_main.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(MAN5): man/lienthong.conf.5.in $(BUILD)/tools/lt-config-man
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/lt-config-man >$@.settings
+	awk -v f=$@.settings '$$0 == "@SETTINGS@" { while ((getline l <f) > 0) print l; next } { print }' $< >$@.tmp
+	rm -f $@.settings
+	mv $@.tmp $@
+
+# Units name the installed paths.
+UNIT_SUBST = sed -e 's|@bindir@|$(bindir)|g' -e 's|@datadir@|$(datadir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g'
+
+# make install: idempotent; with DESTDIR empty also creates the system users
+# (systemd-sysusers) and reloads systemd when it runs.
+install: $(BINS) $(MAN5)
+	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(datadir)/lienthong $(DESTDIR)$(mandir)/man1 \
+		$(DESTDIR)$(mandir)/man5 $(DESTDIR)$(docdir)/examples $(DESTDIR)$(systemdunitdir) \
+		$(DESTDIR)$(sysusersdir) $(DESTDIR)$(sysconfdir)/lienthong
+	install -m 0755 $(BINS) $(DESTDIR)$(bindir)/
+	install -m 0755 deploy/kafka.sh deploy/pki.sh deploy/agency-conf.sh $(DESTDIR)$(datadir)/lienthong/
+	install -m 0644 $(MAN1) $(DESTDIR)$(mandir)/man1/
+	install -m 0644 $(MAN5) $(DESTDIR)$(mandir)/man5/
+	install -m 0644 README.md $(DESTDIR)$(docdir)/
+	install -m 0644 deploy/agency.conf.example deploy/systemd/target.conf.example $(DESTDIR)$(docdir)/examples/
+	for u in deploy/systemd/*.service.in; do \
+		$(UNIT_SUBST) $$u >$(DESTDIR)$(systemdunitdir)/.lienthong-unit.tmp && \
+		install -m 0644 $(DESTDIR)$(systemdunitdir)/.lienthong-unit.tmp \
+			$(DESTDIR)$(systemdunitdir)/$$(basename $$u .in) || exit 1; \
+	done; rm -f $(DESTDIR)$(systemdunitdir)/.lienthong-unit.tmp
+	install -m 0644 deploy/systemd/lienthong.sysusers $(DESTDIR)$(sysusersdir)/lienthong.conf
+	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null 2>&1; then \
+		systemd-sysusers $(sysusersdir)/lienthong.conf; fi
+	if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 # Fuzzing (libFuzzer, clang, ASan+UBSan): make fuzz builds build-fuzz/fuzz_*;
 # make fuzz-run FUZZ_SECONDS=600 runs each on a scratch copy of its seed corpus.

@@ -569,6 +569,16 @@ static void lt_config_wrap(FILE *out, const char *text, const char *indent, size
 	fputc('\n', out);
 }
 
+/* The kafka.<property> row's description, for --help and the man page. */
+static const char lt_config_kafka_doc[] =
+    "Passed unchanged to librdkafka (kcat -X style), after lienthong's defaults "
+    "(bootstrap.servers 127.0.0.1:9092; producer: enable.idempotence true, acks "
+    "all, linger.ms 5, compression.type lz4; consumer: enable.auto.offset.store "
+    "false, auto.offset.reset earliest, dynamic group membership; memory: producer "
+    "queue.buffering.max.kbytes 16384, consumer queued.max.messages.kbytes 16384), so any "
+    "of them "
+    "can be overridden. Example: kafka.security.protocol = ssl.";
+
 void lt_config_print_reference(FILE *out)
 {
 	fprintf(out, "Configuration file (-c FILE): one 'key = value' per line, '#' starts a "
@@ -581,14 +591,41 @@ void lt_config_print_reference(FILE *out)
 		lt_config_wrap(out, row->doc, "      ", 78);
 	}
 	fprintf(out, "  %-22s %-8s\n", "kafka.<property>", "string");
-	lt_config_wrap(
-	    out,
-	    "Passed unchanged to librdkafka (kcat -X style), after lienthong's defaults "
-	    "(bootstrap.servers 127.0.0.1:9092; producer: enable.idempotence true, acks "
-	    "all, linger.ms 5, compression.type lz4; consumer: enable.auto.offset.store "
-	    "false, auto.offset.reset earliest, dynamic group membership; memory: producer "
-	    "queue.buffering.max.kbytes 16384, consumer queued.max.messages.kbytes 16384), so any "
-	    "of them "
-	    "can be overridden. Example: kafka.security.protocol = ssl.",
-	    "      ", 78);
+	lt_config_wrap(out, lt_config_kafka_doc, "      ", 78);
+}
+
+/* Prints text for roff: backslashes and hyphens escaped, a leading control character disarmed. */
+static void lt_config_roff(FILE *out, const char *text)
+{
+	if (text[0] == '.' || text[0] == '\'')
+		fputs("\\&", out);
+	for (const char *p = text; *p != '\0'; p++) {
+		if (*p == '\\')
+			fputs("\\e", out);
+		else if (*p == '-')
+			fputs("\\-", out);
+		else
+			fputc(*p, out);
+	}
+}
+
+void lt_config_print_man(FILE *out)
+{
+	for (size_t i = 0; i < LT_CONFIG_NROWS; i++) {
+		const struct lt_config_row *row = &lt_config_rows[i];
+		fprintf(out, ".TP\n.B %s\n\\fI%s\\fR, ", row->name, lt_config_type_name(row->type));
+		if (row->def == NULL) {
+			fputs("required", out);
+		} else {
+			fputs("default: \\fB", out);
+			lt_config_roff(out, row->def[0] ? row->def : "(none)");
+			fputs("\\fR", out);
+		}
+		fputs("\n.br\n", out);
+		lt_config_roff(out, row->doc);
+		fputc('\n', out);
+	}
+	fputs(".TP\n.BI kafka. property\n\\fIstring\\fR\n.br\n", out);
+	lt_config_roff(out, lt_config_kafka_doc);
+	fputc('\n', out);
 }

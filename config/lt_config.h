@@ -103,5 +103,7 @@ const char *lt_config_kafka_get(const struct lt_config *cfg, const char *key);
 
 /* Prints the settings reference (name, type, default, description) to out. */
 void lt_config_print_reference(FILE *out);
+/* Prints the same reference as man(7) paragraphs (one .TP per setting), for lienthong.conf(5). */
+void lt_config_print_man(FILE *out);
 
 #endif
