@@ -7,12 +7,15 @@
 # ways, small and large (streamed): all delivered byte-identical, once; every
 # system call they made is allowed by the unit's SystemCallFilter
 # (@system-service without @privileged and @resources), and every socket
-# family by its RestrictAddressFamilies. Not rebuilt: the namespaces of
+# family by its RestrictAddressFamilies. A third agent whose target folder
+# was not made writable (no drop-in) delivers nothing and its sender's
+# status says why. Not rebuilt: the namespaces of
 # PrivateTmp, PrivateDevices, ProtectProc and the seccomp filter itself.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 A=TEST.A01
 B=TEST.B02
+C=TEST.C03 # its target folder left out of the writable ones (no drop-in)
 N=${LT_SANDBOX_DOCS:-20}
 
 [ "$(id -u)" -eq 0 ] || { echo "service_sandbox: needs root (mount namespaces), as make test does" >&2; exit 1; }
@@ -22,12 +25,14 @@ done
 lt_setup
 lt_agency $A
 lt_agency $B
-for c in $A $B; do mkdir -p "$LT_WORK/$c/data" "$LT_WORK/$c/target" "$LT_WORK/$c/trace"; done
+lt_agency $C
+for c in $A $B $C; do mkdir -p "$LT_WORK/$c/data" "$LT_WORK/$c/target" "$LT_WORK/$c/trace"; done
 
 unit=$LT_ROOT/deploy/systemd/lienthong-agent@.service.in
-# lt_start_sandboxed CODE: the agent of CODE in the sandbox, its system calls in CODE/strace.
+# lt_start_sandboxed CODE [TARGET]: the agent of CODE in the sandbox, its system
+# calls in CODE/trace/strace; TARGET (default CODE/target) is its writable folder.
 lt_start_sandboxed() {
-	local code=$1 dir="$LT_WORK/$1"
+	local code=$1 dir="$LT_WORK/$1" rw=${2:-$LT_WORK/$1/target}
 	# shellcheck disable=SC2016 # expanded by the inner bash
 	unshare -m --propagation private bash -c '
 		set -e
@@ -44,13 +49,14 @@ lt_start_sandboxed() {
 		done
 		exec setpriv --no-new-privs --bounding-set=-all --inh-caps=-all --ambient-caps=-all \
 			strace -f -qq -o "$trace" "$@"
-	' sandbox "$dir/data" "$dir/target" "$dir/trace/strace" \
+	' sandbox "$dir/data" "$rw" "$dir/trace/strace" \
 		"$LT_BIN/lienthong-agent" -c "$(lt_conf "$code")" >>"$dir/agent.log" 2>&1 &
 	echo $! >"$dir/sandbox.pid"
 	LT_PIDS+=($!)
 }
 lt_start_sandboxed $A
 lt_start_sandboxed $B
+lt_start_sandboxed $C "$LT_WORK/$C/trace"
 
 # The sandbox holds: outside the two folders nothing can be written.
 sandbox_ro() { # code
@@ -72,8 +78,20 @@ lt_verify $A $B "$LT_WORK/ids-$A"
 lt_verify $B $A "$LT_WORK/ids-$B"
 lt_check "the large document was streamed (chunk records)" grep -q "chunk" "$LT_WORK/$B/agent.log"
 
+# Without the drop-in the target folder is read-only: the document waits, its
+# sender told why, and nothing is written.
+lt_upload $A $C "$LT_WORK/ids-$C" "$LT_WORK/out-$A/doc-1.pdf"
+id_c=$(cut -f1 "$LT_WORK/ids-$C")
+waits_readonly() {
+	"$LT_BIN/lienthong-status" -c "$(lt_conf $A)" --json "$id_c" |
+		grep '"status":"sent"' | grep -q 'at the recipient, waiting since .*Read-only file system'
+}
+lt_check "$C without the drop-in: $A's status says sent, waiting at the recipient: Read-only file system" \
+	lt_wait_until 120 waits_readonly
+lt_check "$C's target folder holds nothing" test -z "$(ls -A "$LT_WORK/$C/target")"
+
 # Stop the agents (SIGTERM to the agent, the child of strace) so that the traces are complete.
-for c in $A $B; do
+for c in $A $B $C; do
 	spid=$(cat "$LT_WORK/$c/sandbox.pid")
 	apid=$(ps -o pid= --ppid "$spid" | tr -d ' ' | head -n 1)
 	[ -n "$apid" ] && kill -TERM "$apid"
@@ -100,7 +118,7 @@ filter=$(sed -n 's/^SystemCallFilter=//p' "$unit" | tr '\n' ' ')
 lt_check "the unit's filter is @system-service less @privileged and @resources" \
 	test "$filter" = "@system-service ~@privileged @resources "
 families=$(sed -n 's/^RestrictAddressFamilies=//p' "$unit")
-for c in $A $B; do
+for c in $A $B $C; do
 	used=$(sed -nE 's/^[0-9]+ +([a-z0-9_]+)\(.*/\1/p' "$LT_WORK/$c/trace/strace" | sort -u)
 	lt_figure "$c made $(wc -w <<<"$used") distinct system calls"
 	bad=$(comm -23 <(echo "$used") "$LT_WORK/allowed" | tr '\n' ' ')
