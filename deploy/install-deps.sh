@@ -11,6 +11,7 @@ pkgs=(
 	libcurl4-openssl-dev libjansson-dev libxml2-dev
 	kcat clang clang-format libclang-rt-14-dev python3
 	default-jre-headless maven curl ca-certificates
+	libmicrohttpd-dev prometheus chromium
 )
 
 missing=()
