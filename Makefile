@@ -57,7 +57,7 @@ PROG_SRC_lienthong-report = consumers/report_main.c
 
 UNIT_TESTS = test_xfer test_config test_canon test_sign test_envelope test_store test_deliver test_text \
 	test_watch test_forward test_lifecycle test_retention test_crl test_index \
-	test_business test_manifest test_spool test_edxml test_vectors
+	test_business test_manifest test_spool test_edxml test_vectors test_monitor
 TEST_TOOLS = lt-forge lt-proxy lt-edxml-cat lt-vectors
 
 LIB_OBJS = $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
