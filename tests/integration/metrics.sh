@@ -15,6 +15,7 @@
 #   - /health answers 200 "ready", turns 503 "degraded: broker unreachable"
 #     when the broker is stopped and 200 "ready" again after it is back;
 #     lienthong_kafka_connected follows.
+#   - with crl_file, the CRL's age and time to its next update are exposed.
 # About 70 s.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -41,6 +42,8 @@ PA=$(free_port)
 PB=$(free_port)
 lt_set $A http_listen "127.0.0.1:$PA"
 lt_set $B http_listen "localhost:$PB"
+"$LT_ROOT/deploy/pki.sh" crl "$LT_WORK/pki" >/dev/null # valid 30 days
+lt_set $B crl_file ../pki/crl.pem
 
 # ---- http_listen is validated (by --check, as at start).
 bad_listen() { # VALUE EXPECTED-TEXT
@@ -78,6 +81,14 @@ promcheck() { get "http://127.0.0.1:$1/metrics" >"$LT_WORK/metrics-$1-$2.txt" &&
 lt_check "A's /metrics passes promtool check metrics (idle)" promcheck "$PA" idle
 lt_check "B's /metrics passes promtool check metrics (idle)" promcheck "$PB" idle
 lt_check "A: lienthong_kafka_connected 1" lt_wait_until 30 metric_is "$PA" lienthong_kafka_connected 1
+crl_fresh() { # B's CRL: issued moments ago, next update in about 30 days
+	local age exp
+	age=$(metric "$PB" lienthong_crl_age_seconds)
+	exp=$(metric "$PB" lienthong_crl_expiry_seconds)
+	awk -v a="$age" -v e="$exp" 'BEGIN { exit !(a != "" && a >= 0 && a < 600 && e > 29 * 86400 && e <= 30 * 86400) }'
+}
+lt_check "B: lienthong_crl_age_seconds and _expiry_seconds describe crl_file" crl_fresh
+lt_check "A (no crl_file): no CRL metric" eval "[ -z \"\$(metric $PA lienthong_crl_age_seconds)\" ]"
 
 # ---- Traffic: N documents, counted exactly.
 IDS=$LT_WORK/ids.txt
