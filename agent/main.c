@@ -13,6 +13,9 @@
  * anything reaches the target folder; failures go to the quarantine.
  *
  * One thread runs the loop below; librdkafka runs its own threads inside.
+ * With http_listen, libmicrohttpd's thread serves metrics, health and the
+ * operator page (monitor/lt_monitor.h): it reads the store read-only and
+ * what this loop publishes once a second, and never holds this loop up.
  * SIGTERM and SIGINT stop it cleanly: in-flight records get a few seconds to
  * be acknowledged, everything else stays in the outbox for the next start.
  */

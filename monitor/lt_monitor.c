@@ -36,6 +36,11 @@ struct lt_monitor {
 	struct lt_counts base;                          /* the counters as it began */
 	int64_t slot_minute[LT_RENDER_MINUTES];         /* which minute a slot holds */
 	uint64_t slots[LT_RENDER_MINUTES][LT_TR_COUNT]; /* finished minutes */
+	unsigned outages;                               /* the kinds going on */
+	int64_t outage_since[LT_OUT_KINDS];
+	char outage_what[LT_OUT_KINDS][LT_RENDER_TEXT_MAX + 1];
+	struct lt_render_outage ended[LT_RENDER_OUTAGES_MAX]; /* a ring */
+	size_t n_ended;                                       /* ever */
 
 	/* The HTTP thread's own: crl_file read when it changes. */
 	struct stat crl_st;
@@ -124,6 +129,31 @@ static void lt_monitor_series(const struct lt_counts *now, const struct lt_count
 		out[k] = now->v[src[k]] - base->v[src[k]];
 }
 
+/* Notices outages that begin and end, keeping those that ended. Under m->lock. */
+static void lt_monitor_outages(struct lt_monitor *m, const struct lt_monitor_view *v)
+{
+	int64_t since[LT_OUT_KINDS];
+	char what[LT_OUT_KINDS][LT_RENDER_TEXT_MAX + 1];
+	unsigned on = lt_render_outages_now(v, v->at_ms, since, what);
+	for (unsigned k = 0; k < LT_OUT_KINDS; k++) {
+		unsigned bit = 1u << k;
+		if ((m->outages & bit) && !(on & bit)) {
+			struct lt_render_outage *o =
+			    &m->ended[m->n_ended++ % LT_RENDER_OUTAGES_MAX];
+			o->kind = k;
+			o->from_ms = m->outage_since[k];
+			o->to_ms = v->at_ms;
+			memcpy(o->what, m->outage_what[k], sizeof o->what);
+		}
+		if (!(on & bit))
+			continue;
+		if (!(m->outages & bit) || since[k] != 0)
+			m->outage_since[k] = since[k] != 0 ? since[k] : v->at_ms;
+		memcpy(m->outage_what[k], what[k], sizeof what[k]);
+	}
+	m->outages = on;
+}
+
 void lt_monitor_publish(struct lt_monitor *m, const struct lt_monitor_view *view)
 {
 	struct lt_counts now;
@@ -131,6 +161,7 @@ void lt_monitor_publish(struct lt_monitor *m, const struct lt_monitor_view *view
 	lt_counters_read(&now);
 	pthread_mutex_lock(&m->lock);
 	m->view = *view;
+	lt_monitor_outages(m, view);
 	if (m->minute == 0) {
 		m->minute = minute;
 		m->base = now;
@@ -380,6 +411,8 @@ static void lt_monitor_snap(struct lt_monitor *m, struct lt_snap *s)
 	base = m->base;
 	memcpy(slot_minute, m->slot_minute, sizeof slot_minute);
 	memcpy(s->traffic, m->slots, sizeof s->traffic); /* by slot; put in order below */
+	for (size_t i = 0; i < m->n_ended && i < LT_RENDER_OUTAGES_MAX; i++)
+		s->outages[s->n_outages++] = m->ended[(m->n_ended - 1 - i) % LT_RENDER_OUTAGES_MAX];
 	pthread_mutex_unlock(&m->lock);
 	uint64_t by_slot[LT_RENDER_MINUTES][LT_TR_COUNT];
 	memcpy(by_slot, s->traffic, sizeof by_slot);
@@ -392,7 +425,6 @@ static void lt_monitor_snap(struct lt_monitor *m, struct lt_snap *s)
 	}
 	if (minute != 0)
 		lt_monitor_series(&s->counts, &base, s->traffic[LT_RENDER_MINUTES - 1]);
-	s->traffic_end_ms = minute * 60000;
 
 	s->store_ok = lt_monitor_read_store(m, s, &err) == 0;
 	if (!s->store_ok)

@@ -129,11 +129,62 @@ static void lt_render_age(int64_t from_ms, int64_t now_ms, char *buf, size_t siz
 		snprintf(buf, size, "%lld days", (long long)(s / 86400));
 }
 
+const char *lt_render_outage_name(enum lt_outage_kind k)
+{
+	static const char *const names[LT_OUT_KINDS] = {
+	    [LT_OUT_BROKER] = "broker unreachable",      [LT_OUT_FORWARD] = "forwarding failing",
+	    [LT_OUT_RECEIVE] = "receiving stalled",      [LT_OUT_TARGET] = "target failing",
+	    [LT_OUT_SUBMIT] = "submission service down",
+	};
+	return (unsigned)k < LT_OUT_KINDS ? names[k] : "?";
+}
+
+unsigned lt_render_outages_now(const struct lt_monitor_view *v, int64_t now_ms,
+                               int64_t since[LT_OUT_KINDS],
+                               char what[LT_OUT_KINDS][LT_RENDER_TEXT_MAX + 1])
+{
+	const struct lt_receive_state *rs = &v->receiving;
+	unsigned on = 0;
+	memset(since, 0, LT_OUT_KINDS * sizeof since[0]);
+#define LT_OUTAGE(k, from, ...)                                                                    \
+	do {                                                                                       \
+		on |= 1u << (k);                                                                   \
+		since[k] = (from);                                                                 \
+		snprintf(what[k], LT_RENDER_TEXT_MAX + 1, __VA_ARGS__);                            \
+	} while (0)
+	if (now_ms - v->started_ms > LT_RENDER_STATS_STALE_MS &&
+	    (rs->stats_ms == 0 || now_ms - rs->stats_ms > LT_RENDER_STATS_STALE_MS))
+		LT_OUTAGE(LT_OUT_BROKER, rs->stats_ms ? rs->stats_ms : v->started_ms,
+		          "no statistics from the Kafka consumer");
+	else if (rs->alone_since_ms != 0 && now_ms - rs->alone_since_ms > LT_RENDER_BROKER_GRACE_MS)
+		LT_OUTAGE(LT_OUT_BROKER, rs->alone_since_ms,
+		          "not a member of the Kafka consumer group");
+	if (v->failing_total > 0) {
+		int64_t from = 0;
+		for (size_t i = 0; i < v->n_failing; i++) {
+			if (from == 0 || v->failing[i].since_ms < from)
+				from = v->failing[i].since_ms;
+		}
+		LT_OUTAGE(LT_OUT_FORWARD, from,
+		          "Kafka does not take the records of %zu topic(s) (%s)", v->failing_total,
+		          v->n_failing ? v->failing[0].topic : "?");
+	}
+	if (rs->stalled)
+		LT_OUTAGE(LT_OUT_RECEIVE, rs->since_ms, "%s", rs->reason);
+	if (rs->blocked > 0)
+		LT_OUTAGE(LT_OUT_TARGET, rs->blocked_since_ms, "%u partition(s) held back: %s",
+		          rs->blocked, rs->blocked_reason);
+	if (v->submission_down)
+		LT_OUTAGE(LT_OUT_SUBMIT, 0, "%s", v->submission_reason);
+#undef LT_OUTAGE
+	return on;
+}
+
 size_t lt_render_health(const struct lt_snap *s, char (*reasons)[LT_ERR_MSG_MAX], size_t max)
 {
 	const struct lt_monitor_view *v = &s->view;
-	const struct lt_receive_state *rs = &v->receiving;
-	char age[32];
+	int64_t since[LT_OUT_KINDS];
+	char what[LT_OUT_KINDS][LT_RENDER_TEXT_MAX + 1], age[32];
 	size_t n = 0;
 #define LT_REASON(...)                                                                             \
 	do {                                                                                       \
@@ -143,33 +194,18 @@ size_t lt_render_health(const struct lt_snap *s, char (*reasons)[LT_ERR_MSG_MAX]
 	if (v->at_ms == 0 || s->now_ms - v->at_ms > LT_RENDER_VIEW_STALE_MS) {
 		lt_render_age(v->at_ms, s->now_ms, age, sizeof age);
 		LT_REASON("agent: its main loop has not reported for %s", v->at_ms ? age : "ever");
-	} else if (s->now_ms - v->started_ms > LT_RENDER_STATS_STALE_MS &&
-	           (rs->stats_ms == 0 || s->now_ms - rs->stats_ms > LT_RENDER_STATS_STALE_MS)) {
-		LT_REASON("broker unreachable: no statistics from the Kafka consumer for %s",
-		          rs->stats_ms
-		              ? (lt_render_age(rs->stats_ms, s->now_ms, age, sizeof age), age)
-		              : "ever");
-	} else if (rs->alone_since_ms != 0 &&
-	           s->now_ms - rs->alone_since_ms > LT_RENDER_BROKER_GRACE_MS) {
-		lt_render_age(rs->alone_since_ms, s->now_ms, age, sizeof age);
-		LT_REASON("broker unreachable: not a member of the Kafka consumer group for %s",
-		          age);
 	}
-	if (rs->stalled)
-		LT_REASON("receiving stalled: %s", rs->reason);
-	if (v->failing_total > 0) {
-		lt_render_age(v->failing[0].since_ms, s->now_ms, age, sizeof age);
-		LT_REASON("forwarding failing: Kafka does not take the records of %zu topic(s) "
-		          "(%s for %s)",
-		          v->failing_total, v->n_failing ? v->failing[0].topic : "?", age);
+	unsigned on = lt_render_outages_now(v, s->now_ms, since, what);
+	for (unsigned k = 0; k < LT_OUT_KINDS; k++) {
+		if (!(on & (1u << k)))
+			continue;
+		if (since[k] == 0) {
+			LT_REASON("%s: %s", lt_render_outage_name(k), what[k]);
+			continue;
+		}
+		lt_render_age(since[k], s->now_ms, age, sizeof age);
+		LT_REASON("%s for %s: %s", lt_render_outage_name(k), age, what[k]);
 	}
-	if (rs->blocked > 0) {
-		lt_render_age(rs->blocked_since_ms, s->now_ms, age, sizeof age);
-		LT_REASON("target failing: %u partition(s) held back for %s: %s", rs->blocked, age,
-		          rs->blocked_reason);
-	}
-	if (v->submission_down)
-		LT_REASON("submission service down: %s", v->submission_reason);
 	if (!s->store_ok)
 		LT_REASON("store unreadable: %s", s->store_error);
 	else if (s->map_size > 0 &&
@@ -517,6 +553,22 @@ static void lt_page_outages(const struct lt_snap *s, struct lt_buf *b)
 	if (!any)
 		lt_buf_printf(b, "<li class=\"muted\">none</li>");
 	lt_buf_printf(b, "</ul>");
+	if (s->n_outages == 0)
+		return;
+	lt_buf_printf(b, "<p>Outages that ended, since the agent started (the latest first):</p>"
+	                 "<table id=\"past-outages\"><tr><th>what</th><th>began</th><th>lasted</th>"
+	                 "<th>last reason</th></tr>");
+	for (size_t i = 0; i < s->n_outages; i++) {
+		const struct lt_render_outage *o = &s->outages[i];
+		char lasted[32];
+		lt_render_age(o->from_ms, o->to_ms, lasted, sizeof lasted);
+		lt_buf_printf(b, "<tr><td>%s</td><td>", lt_render_outage_name(o->kind));
+		lt_page_time(b, o->from_ms, s->now_ms);
+		lt_buf_printf(b, "</td><td>%s</td><td>", lasted);
+		lt_buf_html(b, o->what);
+		lt_buf_printf(b, "</td></tr>");
+	}
+	lt_buf_printf(b, "</table>");
 }
 
 static void lt_page_recipients(const struct lt_snap *s, struct lt_buf *b)

@@ -33,6 +33,7 @@
 #define LT_RENDER_MINUTES 60         /* the traffic chart: one slot a minute */
 #define LT_RENDER_REASONS_MAX 8      /* reasons of a degraded health */
 #define LT_RENDER_TEXT_MAX 240       /* bytes kept of a subject or a reason */
+#define LT_RENDER_OUTAGES_MAX 16     /* outages that ended, kept for the page (latest) */
 
 /* Series of the traffic chart, counted per minute from lt_counters. */
 enum lt_traffic {
@@ -55,6 +56,33 @@ struct lt_monitor_view {
 	struct lt_forward_topic failing[LT_RENDER_TOPICS_MAX];
 	unsigned producer_renewals;
 };
+
+/* Kinds of outage the page keeps a history of (lt_monitor_publish notices them). */
+enum lt_outage_kind {
+	LT_OUT_BROKER,  /* broker unreachable (as the health says) */
+	LT_OUT_FORWARD, /* Kafka does not take the records of some topic */
+	LT_OUT_RECEIVE, /* receiving stalled */
+	LT_OUT_TARGET,  /* received records held back: the target (or store, CRL) fails */
+	LT_OUT_SUBMIT,  /* submission service down */
+	LT_OUT_KINDS
+};
+
+/* An outage that ended (lt_monitor_publish keeps them). */
+struct lt_render_outage {
+	enum lt_outage_kind kind;
+	int64_t from_ms, to_ms;
+	char what[LT_RENDER_TEXT_MAX + 1]; /* its last reason */
+};
+
+/*
+ * Which outages the view shows at now_ms: bit k set for kind k, with
+ * since[k] when it began (0: not known) and what[k] its reason. The health
+ * says each as "<name> for <age>: <what>".
+ */
+unsigned lt_render_outages_now(const struct lt_monitor_view *v, int64_t now_ms,
+                               int64_t since[LT_OUT_KINDS],
+                               char what[LT_OUT_KINDS][LT_RENDER_TEXT_MAX + 1]);
+const char *lt_render_outage_name(enum lt_outage_kind k);
 
 /* A document of a list on the page (sender side). */
 struct lt_render_doc {
@@ -88,7 +116,8 @@ struct lt_snap {
 	struct lt_counts counts;
 	/* traffic[i]: minute i of the last LT_RENDER_MINUTES, the last one the current */
 	uint64_t traffic[LT_RENDER_MINUTES][LT_TR_COUNT];
-	int64_t traffic_end_ms; /* the start of the current minute */
+	size_t n_outages; /* outages that ended since the agent started, the latest first */
+	struct lt_render_outage outages[LT_RENDER_OUTAGES_MAX];
 	/* read from the store, in one read-only transaction */
 	int store_ok;
 	char store_error[LT_RENDER_TEXT_MAX + 1];

@@ -14,7 +14,7 @@
 #     answers; a non-loopback or malformed http_listen is refused by --check;
 #   - /health answers 200 "ready", turns 503 "degraded: broker unreachable"
 #     when the broker is stopped and 200 "ready" again after it is back;
-#     lienthong_kafka_connected follows.
+#     lienthong_kafka_connected follows; the page lists the outage once it ended.
 #   - with crl_file, the CRL's age and time to its next update are exposed.
 # About 70 s.
 set -euo pipefail
@@ -171,6 +171,8 @@ lt_check "A: lienthong_kafka_connected 0, lienthong_ready 0" \
 lt_broker start
 lt_check "A: /health 200 ready again after the broker is back" lt_wait_until 90 health_is "$PA" 200 ready
 lt_check "A: lienthong_kafka_connected 1 again" metric_is "$PA" lienthong_kafka_connected 1
+lt_check "A's page lists the broker outage among those that ended" \
+	eval "get http://127.0.0.1:$PA/ | grep -q '<table id=\"past-outages\">.*<tr><td>broker unreachable</td>'"
 
 lt_check "agent A stops cleanly" lt_stop $A
 lt_check "agent B stops cleanly" lt_stop $B

@@ -8,8 +8,8 @@
 #   A's page: the documents waiting at B with B's reason, the hostile subject
 #   shown as text (no script or img element in the DOM, the title unchanged),
 #   the traffic chart with its four series;
-#   then B's target recovers: every document delivered, B's page `ready`
-#   without the outage.
+#   then B's target recovers: every document delivered, B's page `ready`,
+#   the outage listed among those that ended.
 # Screenshots of both pages and the DOMs are kept under
 # ${LT_ARTEFACTS:-$LT_BUILD/test-artefacts}/operator_page/. Chromium missing
 # is a failure, never a skip. About 60 s.
@@ -121,6 +121,8 @@ lt_check "B's page: health ready, no outage" \
 	eval "grep -q '<span id=\"health\" class=\"ready\">ready</span>' '$ART/page-b-recovered.html' &&
 		! grep -q 'id=\"target-failing\"' '$ART/page-b-recovered.html'"
 lt_check "B's page: 4 received in the last hour" grep -q 'received 4 ' "$ART/page-b-recovered.html"
+lt_check "B's page: the target's outage listed as ended, with its 503" \
+	grep -q '<table id="past-outages">.*<tr><td>target failing</td>.*503' "$ART/page-b-recovered.html"
 echo "artefacts: $ART"
 
 lt_check "agent A stops cleanly" lt_stop $A

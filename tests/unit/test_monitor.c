@@ -108,14 +108,14 @@ static void test_health(void)
 	/* Not a member for 20 s: broker unreachable. */
 	s->view.receiving.alone_since_ms = s->now_ms - 20000;
 	CHECK(lt_render_health(s, r, LT_RENDER_REASONS_MAX) == 1);
-	CHECK_STR_CONTAINS(r[0], "broker unreachable: not a member");
+	CHECK_STR_CONTAINS(r[0], "broker unreachable for 20 s: not a member of the Kafka");
 	/* ... but not after 5 s (a rebalance). */
 	s->view.receiving.alone_since_ms = s->now_ms - 5000;
 	CHECK(lt_render_health(s, r, LT_RENDER_REASONS_MAX) == 0);
 	s->view.receiving.alone_since_ms = 0;
 	s->view.receiving.stats_ms = s->now_ms - 60000;
 	CHECK(lt_render_health(s, r, LT_RENDER_REASONS_MAX) == 1);
-	CHECK_STR_CONTAINS(r[0], "broker unreachable: no statistics");
+	CHECK_STR_CONTAINS(r[0], "broker unreachable for 60 s: no statistics");
 	s->view.receiving.stats_ms = s->now_ms - 1000;
 	/* A failing target, a failing topic, a near-full store, an expired CRL. */
 	s->view.receiving.blocked = 1;
@@ -130,10 +130,11 @@ static void test_health(void)
 	s->crl_next_ms = s->now_ms - 1000;
 	size_t n = lt_render_health(s, r, LT_RENDER_REASONS_MAX);
 	CHECK(n == 4);
-	CHECK_STR_CONTAINS(r[0], "forwarding failing");
+	CHECK_STR_CONTAINS(r[0],
+	                   "forwarding failing for 30 s: Kafka does not take the records of 1");
 	CHECK_STR_CONTAINS(r[0], "lt.inbox.TEST.B02");
 	CHECK_STR_CONTAINS(
-	    r[1], "target failing: 1 partition(s) held back for 90 s: target answered 503");
+	    r[1], "target failing for 90 s: 1 partition(s) held back: target answered 503");
 	CHECK_STR_CONTAINS(r[2], "store near full: 95%");
 	CHECK_STR_CONTAINS(r[3], "CRL expired");
 	/* The main loop silent: said first. */
