@@ -22,6 +22,7 @@
 
 #define LT_MONITOR_CRL_FILE_MAX (64 << 20) /* a larger crl_file is not read here */
 #define LT_MONITOR_FAILED_WINDOW_MS (24LL * 3600 * 1000)
+#define LT_INDEX_NAME_KEEP 256 /* a recipient code as the index gives it (at most 255 bytes) */
 
 struct lt_monitor {
 	const struct lt_config *cfg;
@@ -196,10 +197,17 @@ static int lt_monitor_oldest_out(void *ctx, const void *key, size_t klen, const 
 	return 1;
 }
 
+/* The counters, per status then per recipient (consecutive, in key order). */
+struct lt_monitor_counts {
+	struct lt_snap *s;
+	char last[LT_INDEX_NAME_KEEP]; /* the recipient of the previous counter */
+};
+
 static int lt_monitor_count(void *ctx, const char *recipient, Lienthong__Store__DocStatus status,
                             uint64_t count, lt_err *err)
 {
-	struct lt_snap *s = ctx;
+	struct lt_monitor_counts *c = ctx;
+	struct lt_snap *s = c->s;
 	(void)err;
 	if ((size_t)status >= LT_STATUS_SLOTS)
 		return 0;
@@ -207,18 +215,16 @@ static int lt_monitor_count(void *ctx, const char *recipient, Lienthong__Store__
 		s->by_status[status] = count;
 		return 0;
 	}
-	if (s->recipients_total == 0 ||
-	    strcmp(s->recipients[s->n_recipients - 1].code, recipient) != 0) {
-		if (s->recipients_total > 0 && s->n_recipients == LT_RENDER_RECIPIENTS_MAX) {
-			s->recipients_total++;
-			return 0;
-		}
+	if (s->recipients_total == 0 || strcmp(c->last, recipient) != 0) {
+		snprintf(c->last, sizeof c->last, "%s", recipient);
 		s->recipients_total++;
 		if (s->n_recipients == LT_RENDER_RECIPIENTS_MAX)
 			return 0;
 		struct lt_render_recipient *r = &s->recipients[s->n_recipients++];
 		memset(r, 0, sizeof *r);
 		lt_monitor_cut(r->code, sizeof r->code, recipient);
+	} else if (s->recipients_total > s->n_recipients) {
+		return 0; /* a recipient not shown */
 	}
 	s->recipients[s->n_recipients - 1].n[status] = count;
 	return 0;
@@ -312,6 +318,7 @@ static int lt_monitor_read_docs(struct lt_txn *t, struct lt_snap *s, lt_err *err
 
 static int lt_monitor_read_store(struct lt_monitor *m, struct lt_snap *s, lt_err *err)
 {
+	struct lt_monitor_counts counts = {.s = s};
 	struct lt_txn *t = NULL;
 	int rc = -1;
 	if (lt_store_usage(m->store, &s->map_used, &s->map_size, err) != 0 ||
@@ -320,7 +327,7 @@ static int lt_monitor_read_store(struct lt_monitor *m, struct lt_snap *s, lt_err
 	if (lt_txn_count(t, LT_DB_OUTQ, &s->outbox, err) != 0 ||
 	    lt_txn_scan(t, LT_DB_OUTQ, NULL, 0, lt_monitor_oldest_out, &s->outbox_oldest_ms, err) !=
 	        0 ||
-	    lt_index_counts(t, lt_monitor_count, s, err) != 0 ||
+	    lt_index_counts(t, lt_monitor_count, &counts, err) != 0 ||
 	    lt_monitor_read_docs(t, s, err) != 0 ||
 	    lt_quarantine_stats(t, &s->quarantine, err) != 0 ||
 	    lt_txn_scan_back(t, LT_DB_QUARANTINE, lt_monitor_quarantined, s, err) != 0 ||
