@@ -13,6 +13,9 @@
  * anything reaches the target folder; failures go to the quarantine.
  *
  * One thread runs the loop below; librdkafka runs its own threads inside.
+ * With http_listen, libmicrohttpd's thread serves metrics, health and the
+ * operator page (monitor/lt_monitor.h): it reads the store read-only and
+ * what this loop publishes once a second, and never holds this loop up.
  * SIGTERM and SIGINT stop it cleanly: in-flight records get a few seconds to
  * be acknowledged, everything else stays in the outbox for the next start.
  */
@@ -36,6 +39,7 @@
 #include "../consumers/lt_receive.h"
 #include "../consumers/lt_xfer.h"
 #include "../log/lt_log.h"
+#include "../monitor/lt_monitor.h"
 #include "../producers/lt_forward.h"
 #include "../producers/lt_submitd.h"
 #include "../store/lt_check.h"
@@ -88,6 +92,8 @@ struct lt_agent {
 	int64_t submitd_retry_ms; /* when to try starting the submission service again */
 	atomic_int submitted;     /* the submission service committed: look at the outbox */
 	struct lt_agent_health health;
+	struct lt_monitor *monitor;  /* http_listen: metrics, health, operator page */
+	struct lt_monitor_view view; /* what the main loop publishes to it */
 };
 
 /*
@@ -147,6 +153,16 @@ static void lt_agent_usage(FILE *out)
 	lt_config_print_reference(out);
 }
 
+/* http_listen, when set, must be a loopback HOST:PORT. */
+static int lt_agent_check_listen(const struct lt_config *cfg, lt_err *err)
+{
+	struct sockaddr_storage addr;
+	socklen_t len;
+	if (cfg->http_listen[0] == '\0')
+		return 0;
+	return lt_monitor_check_listen(cfg->http_listen, &addr, &len, err);
+}
+
 /* check: --check, which neither takes the data_dir lock nor starts anything. */
 static int lt_agent_setup(struct lt_agent *a, const char *path, int check, lt_err *err)
 {
@@ -155,6 +171,8 @@ static int lt_agent_setup(struct lt_agent *a, const char *path, int check, lt_er
 		return -1;
 	lt_log_level_parse(a->cfg.log_level, &level);
 	lt_log_set_level(level);
+	if (lt_agent_check_listen(&a->cfg, err) != 0)
+		return lt_err_wrap(err, "%s", path);
 	if (a->cfg.target_dir[0] == '\0' && a->cfg.target_url[0] == '\0')
 		return lt_err_set(err, LT_EINVAL,
 		                  "%s: set target_dir (a folder) or target_url (an HTTP endpoint): "
@@ -331,6 +349,25 @@ static void lt_agent_watch_forwarding(struct lt_agent *a)
 	h->dirty = 1;
 }
 
+/* The agent's state for the HTTP endpoint (http_listen), once a second. */
+static void lt_agent_publish(struct lt_agent *a, int64_t now_ms)
+{
+	struct lt_monitor_view *v = &a->view;
+	if (a->monitor == NULL)
+		return;
+	v->at_ms = now_ms;
+	v->started_ms = a->health.started_ms;
+	v->submission_down = a->health.submission_down;
+	snprintf(v->submission_reason, sizeof v->submission_reason, "%s",
+	         a->health.submission_reason);
+	v->receiving = *lt_receive_state(a->rx);
+	v->failing_total = lt_forward_failing_list(a->fw, v->failing, LT_RENDER_TOPICS_MAX);
+	v->n_failing =
+	    v->failing_total < LT_RENDER_TOPICS_MAX ? v->failing_total : LT_RENDER_TOPICS_MAX;
+	v->producer_renewals = lt_forward_renewals(a->fw);
+	lt_monitor_publish(a->monitor, v);
+}
+
 /* Every handle and thread that can stop is checked here, once a second. */
 static void lt_agent_watch(struct lt_agent *a, int64_t now_ms)
 {
@@ -341,10 +378,12 @@ static void lt_agent_watch(struct lt_agent *a, int64_t now_ms)
 	lt_agent_watch_forwarding(a);
 	lt_agent_watch_submitd(a, now_ms);
 	lt_agent_health_write(a, now_ms);
+	lt_agent_publish(a, now_ms);
 }
 
 static void lt_agent_teardown(struct lt_agent *a)
 {
+	lt_monitor_stop(a->monitor);
 	lt_submitd_stop(a->submitd);
 	lt_receive_free(a->rx);
 	lt_xfer_free(a->xfer);
@@ -418,6 +457,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	a.health = (struct lt_agent_health){.started_ms = lt_now_ms(), .dirty = 1};
+	if (a.cfg.http_listen[0] != '\0' &&
+	    (a.monitor = lt_monitor_start(&a.cfg, a.store, &err)) == NULL) {
+		lt_log_error("%s", err.msg);
+		goto out;
+	}
+	lt_agent_publish(&a, lt_now_ms());
 	lt_agent_watch_submitd(&a, lt_now_ms());
 	lt_log_info("agency %s started: inbox %s, receipts %s, store %s, target %s",
 	            a.cfg.agency_code, a.inbox_topic, a.receipt_topic, a.cfg.data_dir,

@@ -165,6 +165,11 @@ static const struct lt_config_row lt_config_rows[] = {
      "Most outbox records handed to Kafka and not yet acknowledged."},
     {"log_level", LT_CT_LEVEL, LT_STR(log_level), "info", 0, 0,
      "Least severe messages logged: error, warn, info or debug."},
+    {"http_listen", LT_CT_STRING, LT_STR(http_listen), "", 0, 0,
+     "Local address HOST:PORT (127.0.0.1:9464, [::1]:9464, localhost:9464) where the agent "
+     "serves Prometheus metrics (/metrics), its health (/health: 200 ready, 503 degraded "
+     "with the reasons) and a read-only operator page (/). Only loopback addresses: the "
+     "endpoint has no authentication. Empty: not served."},
 };
 
 #define LT_CONFIG_NROWS (sizeof lt_config_rows / sizeof lt_config_rows[0])

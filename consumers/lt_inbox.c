@@ -6,6 +6,7 @@
 
 #include "../clock/lt_clock.h"
 #include "../log/lt_log.h"
+#include "../monitor/lt_counters.h"
 #include "../proto/lt_crypt.h"
 #include "../proto/lt_envelope.h"
 #include "../proto/lt_receipt.h"
@@ -48,6 +49,13 @@ static int lt_inbox_put(struct lt_txn *t, const char *doc_id, Lienthong__Store__
 	r.at_ms = now_ms;
 	r.reason = (char *)reason;
 	r.path = (char *)path;
+	if (st != LIENTHONG__STORE__INBOX_STATUS__INBOX_PENDING)
+		lt_counts_add(
+		    lt_txn_counts(t),
+		    st == LIENTHONG__STORE__INBOX_STATUS__INBOX_DELIVERED ? LT_C_RECEIVED_DELIVERED
+		    : st == LIENTHONG__STORE__INBOX_STATUS__INBOX_FAILED  ? LT_C_RECEIVED_FAILED
+		                                                          : LT_C_RECEIVED_REJECTED,
+		    1);
 	return lt_txn_put_pb(t, LT_DB_INBOX, key, klen, &r.base, err);
 }
 

@@ -9,6 +9,7 @@
 #include "../clock/lt_backoff.h"
 #include "../clock/lt_clock.h"
 #include "../log/lt_log.h"
+#include "../monitor/lt_counters.h"
 #include "lt_deliver.h"
 #include "lt_inbox.h"
 #include "lt_receipts.h"
@@ -164,6 +165,18 @@ int lt_receive_watch(struct lt_receive *r, int64_t now_ms)
 	struct lt_receive_state *st = &r->state;
 	char since[LT_TIME_TEXT];
 	lt_err err;
+	st->stats_ms = r->watch.last_stats_ms;
+	st->alone_since_ms = r->watch.alone_since_ms;
+	st->lag = r->watch.lag;
+	st->blocked = (unsigned)r->n_blocked;
+	st->blocked_since_ms = 0;
+	for (size_t i = 0; i < r->n_blocked; i++) {
+		if (st->blocked_since_ms == 0 ||
+		    r->blocked[i].failing_since_ms < st->blocked_since_ms)
+			st->blocked_since_ms = r->blocked[i].failing_since_ms;
+	}
+	if (r->n_blocked == 0)
+		st->blocked_reason[0] = '\0';
 	if (lt_kafka_fatal(r->consumer, &err)) {
 		lt_log_error(
 		    "receiving: %s; replacing the Kafka consumer: the new one resumes from "
@@ -266,6 +279,8 @@ static void lt_receive_block(struct lt_receive *r, const char *topic, int32_t pa
 	}
 	int64_t wait = lt_backoff_next(&b->backoff);
 	b->retry_at_ms = now_ms + wait;
+	lt_counter_add(LT_C_RETRY_RECEIVE, 1);
+	snprintf(r->state.blocked_reason, sizeof r->state.blocked_reason, "%s", why);
 	b->paused = 1;
 	b->fresh = 1;
 	lt_log_warn("%s [%d] @ %lld: %s; retrying in %.1f s, partition paused", topic,

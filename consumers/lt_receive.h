@@ -40,6 +40,13 @@ struct lt_receive_state {
 	char reason[512];  /* why stalled, and what is done about it */
 	unsigned replaced; /* consumers replaced since start */
 	int64_t last_handled_ms;
+	/* For the metrics and the operator page (monitor/lt_monitor.h), as of the last watch: */
+	int64_t stats_ms;         /* the consumer's last statistics, 0 none yet */
+	int64_t alone_since_ms;   /* no group membership since (0: member) */
+	int64_t lag;              /* records waiting in the topics at the last statistics */
+	unsigned blocked;         /* partitions held back: a record waits (target, store, CRL) */
+	int64_t blocked_since_ms; /* the oldest of those records fails since */
+	char blocked_reason[512]; /* why a record was last held back */
 };
 
 struct lt_receive *lt_receive_new(const struct lt_recv *recv, const char *inbox_topic,

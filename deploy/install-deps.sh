@@ -12,6 +12,7 @@ pkgs=(
 	kcat clang clang-format libclang-rt-14-dev python3
 	default-jre-headless maven curl ca-certificates
 	groff-base man-db systemd strace
+	libmicrohttpd-dev prometheus chromium
 )
 
 missing=()

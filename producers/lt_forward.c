@@ -229,6 +229,17 @@ size_t lt_forward_failing(const struct lt_forward *fw, int64_t *since_ms, char *
 	return fw->n_dests;
 }
 
+size_t lt_forward_failing_list(const struct lt_forward *fw, struct lt_forward_topic *out,
+                               size_t max)
+{
+	for (size_t i = 0; i < fw->n_dests && i < max; i++) {
+		snprintf(out[i].topic, sizeof out[i].topic, "%s", fw->dests[i].topic);
+		out[i].since_ms = fw->dests[i].since_ms;
+		out[i].retry_at_ms = fw->dests[i].retry_at_ms;
+	}
+	return fw->n_dests;
+}
+
 unsigned lt_forward_renewals(const struct lt_forward *fw)
 {
 	return fw->renewals;

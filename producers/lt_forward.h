@@ -66,6 +66,17 @@ void lt_forward_free(struct lt_forward *fw, int timeout_ms);
  */
 size_t lt_forward_failing(const struct lt_forward *fw, int64_t *since_ms, char *topic, size_t size);
 
+/* One failing topic, for the metrics and the operator page. */
+struct lt_forward_topic {
+	char topic[LT_TOPIC_MAX + 1];
+	int64_t since_ms;    /* failing since */
+	int64_t retry_at_ms; /* its records are produced again then */
+};
+
+/* Copies up to max failing topics into out; returns how many topics fail in all. */
+size_t lt_forward_failing_list(const struct lt_forward *fw, struct lt_forward_topic *out,
+                               size_t max);
+
 /* Producers replaced after a fatal error since lt_forward_new. */
 unsigned lt_forward_renewals(const struct lt_forward *fw);
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../monitor/lt_counters.h"
 #include "../text/lt_text.h"
 
 /* Index keys: a kind byte, then at most two codes, a word and a time. */
@@ -252,6 +253,20 @@ static int lt_history_add(struct lt_txn *t, const char *doc_id, const char *reci
 	return lt_txn_put_pb(t, LT_DB_HISTORY, k.b, k.n, &h.base, err);
 }
 
+/* The change's counts for the metrics (monitor/lt_counters.h), counted when t commits. */
+static void lt_index_count_change(struct lt_counts *c, const Lienthong__Store__StatusRecord *old,
+                                  const Lienthong__Store__StatusRecord *rec, int moved)
+{
+	if (moved && (size_t)rec->status < LT_STATUS_SLOTS)
+		lt_counts_add(c, LT_C_STATUS + rec->status, 1);
+	if (moved && rec->status == LIENTHONG__STORE__DOC_STATUS__DELIVERED)
+		lt_counts_latency(c, rec->updated_at_ms - rec->queued_at_ms);
+	/* A Kafka failure counts an attempt and keeps the record queued (an ack moves it). */
+	if (old != NULL && rec->attempts > old->attempts &&
+	    rec->status == LIENTHONG__STORE__DOC_STATUS__QUEUED)
+		lt_counts_add(c, LT_C_RETRY_FORWARD, rec->attempts - old->attempts);
+}
+
 int lt_index_status_write(struct lt_txn *t, const char *doc_id, const char *recipient,
                           const Lienthong__Store__StatusRecord *old,
                           const Lienthong__Store__StatusRecord *rec, const struct lt_history_in *ev,
@@ -278,6 +293,7 @@ int lt_index_status_write(struct lt_txn *t, const char *doc_id, const char *reci
 		return -1;
 	if (ev != NULL && lt_history_add(t, doc_id, recipient, old, rec, ev, err) != 0)
 		return -1;
+	lt_index_count_change(lt_txn_counts(t), old, rec, moved);
 	return 0;
 }
 

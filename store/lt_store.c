@@ -21,6 +21,7 @@
 #define LT_STORE_LOW_SPACE (8u << 20)
 
 #include "../log/lt_log.h"
+#include "../monitor/lt_counters.h"
 
 struct lt_store {
 	MDB_env *env;
@@ -34,6 +35,8 @@ struct lt_store {
 struct lt_txn {
 	struct lt_store *s;
 	MDB_txn *txn;
+	struct lt_txn *parent;   /* a nested transaction's */
+	struct lt_counts counts; /* counted when it commits (monitor/lt_counters.h) */
 };
 
 static const char *const lt_db_names[LT_DB_COUNT] = {
@@ -324,6 +327,7 @@ int lt_txn_begin_nested(struct lt_txn *parent, struct lt_txn **out, lt_err *err)
 	if (t == NULL)
 		return lt_err_set(err, LT_EIO, "out of memory");
 	t->s = parent->s;
+	t->parent = parent;
 	int rc = mdb_txn_begin(parent->s->env, parent->txn, 0, &t->txn);
 	if (rc != 0) {
 		free(t);
@@ -337,9 +341,32 @@ int lt_txn_commit(struct lt_txn *t, lt_err *err)
 {
 	int rc = mdb_txn_commit(t->txn);
 	struct lt_store *s = t->s;
+	if (rc == 0 && t->parent != NULL)
+		lt_counts_merge(&t->parent->counts, &t->counts);
+	else if (rc == 0)
+		lt_counters_publish(&t->counts);
 	free(t);
 	if (rc != 0)
 		return lt_store_fail(s, err, rc, "committing");
+	return 0;
+}
+
+struct lt_counts *lt_txn_counts(struct lt_txn *t)
+{
+	return &t->counts;
+}
+
+int lt_store_usage(struct lt_store *s, uint64_t *used, uint64_t *map_size, lt_err *err)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	int rc = mdb_env_info(s->env, &info);
+	if (rc == 0)
+		rc = mdb_env_stat(s->env, &st);
+	if (rc != 0)
+		return lt_store_fail(s, err, rc, "reading the size of the map");
+	*used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	*map_size = (uint64_t)info.me_mapsize;
 	return 0;
 }
 
@@ -416,8 +443,9 @@ int lt_txn_next_seq(struct lt_txn *t, uint64_t *seq, lt_err *err)
 	return 0;
 }
 
-int lt_txn_scan(struct lt_txn *t, enum lt_db db, const void *from, size_t flen, lt_scan_cb cb,
-                void *ctx, lt_err *err)
+/* Forward from `from` (or the first key), or back from the last key. */
+static int lt_txn_walk(struct lt_txn *t, enum lt_db db, const void *from, size_t flen, int back,
+                       lt_scan_cb cb, void *ctx, lt_err *err)
 {
 	MDB_cursor *cur = NULL;
 	MDB_val k = {.mv_size = flen, .mv_data = (void *)from}, v;
@@ -425,7 +453,10 @@ int lt_txn_scan(struct lt_txn *t, enum lt_db db, const void *from, size_t flen, 
 	if (rc != 0)
 		return lt_store_fail(t->s, err, rc, "opening a cursor");
 	int ret = 0;
-	rc = mdb_cursor_get(cur, &k, &v, from != NULL ? MDB_SET_RANGE : MDB_FIRST);
+	rc = mdb_cursor_get(cur, &k, &v,
+	                    back           ? MDB_LAST
+	                    : from != NULL ? MDB_SET_RANGE
+	                                   : MDB_FIRST);
 	while (rc == 0) {
 		int c = cb(ctx, k.mv_data, k.mv_size, v.mv_data, v.mv_size, err);
 		if (c < 0) {
@@ -434,12 +465,23 @@ int lt_txn_scan(struct lt_txn *t, enum lt_db db, const void *from, size_t flen, 
 		}
 		if (c > 0)
 			break;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		rc = mdb_cursor_get(cur, &k, &v, back ? MDB_PREV : MDB_NEXT);
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		ret = lt_store_fail(t->s, err, rc, "scanning");
 	mdb_cursor_close(cur);
 	return ret;
+}
+
+int lt_txn_scan(struct lt_txn *t, enum lt_db db, const void *from, size_t flen, lt_scan_cb cb,
+                void *ctx, lt_err *err)
+{
+	return lt_txn_walk(t, db, from, flen, 0, cb, ctx, err);
+}
+
+int lt_txn_scan_back(struct lt_txn *t, enum lt_db db, lt_scan_cb cb, void *ctx, lt_err *err)
+{
+	return lt_txn_walk(t, db, NULL, 0, 1, cb, ctx, err);
 }
 
 int lt_txn_count(struct lt_txn *t, enum lt_db db, uint64_t *count, lt_err *err)
@@ -662,6 +704,7 @@ static int lt_quarantine_make_room(struct lt_txn *t, uint64_t *total, size_t nee
 
 int lt_quarantine_add(struct lt_txn *t, const Lienthong__Store__QuarantineRecord *rec, lt_err *err)
 {
+	lt_counts_add(&t->counts, LT_C_QUARANTINED, 1);
 	Lienthong__Store__QuarantineRecord q = *rec;
 	uint8_t sha[32], key[8];
 	uint64_t seq, total;

@@ -71,6 +71,7 @@ enum lt_db {
 
 struct lt_store;
 struct lt_txn;
+struct lt_counts;
 
 /* The name of a database ("docs", "status"...). */
 const char *lt_db_name(enum lt_db db);
@@ -96,6 +97,14 @@ int lt_txn_begin(struct lt_store *s, int write, struct lt_txn **out, lt_err *err
 int lt_txn_begin_nested(struct lt_txn *parent, struct lt_txn **out, lt_err *err);
 /* Commits (durably) and frees the transaction, also on failure. */
 int lt_txn_commit(struct lt_txn *t, lt_err *err);
+/*
+ * What the transaction counts (monitor/lt_counters.h): published to the
+ * process's counters when it commits (joined to its parent's when nested),
+ * dropped when it aborts. Valid until the transaction ends.
+ */
+struct lt_counts *lt_txn_counts(struct lt_txn *t);
+/* Bytes of the map in use (up to its last page) and the map's size. Any thread. */
+int lt_store_usage(struct lt_store *s, uint64_t *used, uint64_t *map_size, lt_err *err);
 void lt_txn_abort(struct lt_txn *t);
 
 /* *val is NULL when the key is absent (not an error). */
@@ -121,6 +130,9 @@ typedef int (*lt_scan_cb)(void *ctx, const void *key, size_t klen, const void *v
                           lt_err *err);
 int lt_txn_scan(struct lt_txn *t, enum lt_db db, const void *from, size_t flen, lt_scan_cb cb,
                 void *ctx, lt_err *err);
+
+/* As lt_txn_scan, from the last key back to the first. */
+int lt_txn_scan_back(struct lt_txn *t, enum lt_db db, lt_scan_cb cb, void *ctx, lt_err *err);
 
 /* Number of records in a database. */
 int lt_txn_count(struct lt_txn *t, enum lt_db db, uint64_t *count, lt_err *err);
