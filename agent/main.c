@@ -229,7 +229,7 @@ static void lt_agent_topics(struct lt_agent *a, int64_t now_ms)
 		return;
 	if (lt_kafka_create_topics(lt_forward_producer(a->fw), topics, 2,
 	                           (int)a->cfg.topic_partitions, (int)a->cfg.topic_replication,
-	                           5000, &err) != 0) {
+	                           (int)a->cfg.topic_min_insync, 5000, &err) != 0) {
 		if (err.code != LT_EINVAL) {
 			lt_log_warn("%s; retrying in 10 s", err.msg);
 			a->topics_retry_ms = now_ms + 10000;

@@ -129,8 +129,16 @@ static const struct lt_config_row lt_config_rows[] = {
      "Prefix of topic names: <prefix>.inbox.<code> and <prefix>.receipts.<code>."},
     {"topic_partitions", LT_CT_INT, LT_NUM(topic_partitions), "3", 1, 1000,
      "Partitions of the inbox and receipt topics the agent creates for its own agency."},
-    {"topic_replication", LT_CT_INT, LT_NUM(topic_replication), "1", -1, 32,
-     "Replication factor of topics the agent creates (-1: the broker's default)."},
+    {"topic_replication", LT_CT_INT, LT_NUM(topic_replication), "-1", -1, 32,
+     "Replication factor of the topics the agent creates: on how many brokers each "
+     "partition is kept. -1: the broker's default.replication.factor (1 on deploy/kafka.sh's "
+     "single node, 3 on its cluster). On a platform: 3."},
+    {"topic_min_insync", LT_CT_INT, LT_NUM(topic_min_insync), "-1", -1, 32,
+     "min.insync.replicas of the topics the agent creates: with the producer's acks=all, "
+     "a record counts as sent once this many replicas have it; while fewer are in sync, "
+     "sending waits (the outbox keeps it). -1: the broker's default (1 on a single node, 2 "
+     "on deploy/kafka.sh's cluster). On a platform with replication 3: 2, so that any one "
+     "broker can be lost."},
     {"max_message_bytes", LT_CT_SIZE, LT_NUM(max_message_bytes), "1000000", 1024, 64 << 20,
      "Ceiling of one signed envelope or receipt on the wire, parts included; larger "
      "submissions are refused, larger incoming records are quarantined. Keep it at or "
@@ -489,6 +497,14 @@ int lt_config_parse(struct lt_config *cfg, const char *name, const char *text, s
 		                  "%s: topic_prefix '%s' must be non-empty and use only letters, "
 		                  "digits, '.', '_' and '-'",
 		                  name, cfg->topic_prefix);
+	if (cfg->topic_replication == 0 || cfg->topic_min_insync == 0 ||
+	    (cfg->topic_replication > 0 && cfg->topic_min_insync > cfg->topic_replication))
+		return lt_err_set(
+		    err, LT_EINVAL,
+		    "%s: topic_replication (%lld) and topic_min_insync (%lld) must be "
+		    "-1 (the broker's default) or at least 1, topic_min_insync at most "
+		    "topic_replication",
+		    name, (long long)cfg->topic_replication, (long long)cfg->topic_min_insync);
 	if (cfg->group_id[0] == '\0')
 		snprintf(cfg->group_id, sizeof cfg->group_id, "%s.agent.%s", cfg->topic_prefix,
 		         cfg->agency_code);

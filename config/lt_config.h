@@ -67,6 +67,7 @@ struct lt_config {
 	char topic_prefix[128];
 	int64_t topic_partitions;
 	int64_t topic_replication;
+	int64_t topic_min_insync; /* -1: the broker's default */
 	int64_t max_message_bytes;
 	int64_t max_document_bytes;
 	int64_t chunk_bytes;
