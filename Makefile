@@ -54,7 +54,7 @@ PROG_SRC_lienthong-quarantine = consumers/quarantine_main.c
 PROG_SRC_lienthong-provision = broker-adapter/provision_main.c
 PROG_SRC_lienthong-report = consumers/report_main.c
 
-UNIT_TESTS = test_xfer test_config test_canon test_sign test_envelope test_store test_deliver test_text \
+UNIT_TESTS = test_xfer test_config test_log test_canon test_sign test_envelope test_store test_deliver test_text \
 	test_watch test_forward test_lifecycle test_retention test_crl test_index \
 	test_business test_manifest test_spool test_edxml test_vectors
 TEST_TOOLS = lt-forge lt-proxy lt-edxml-cat lt-vectors

@@ -153,8 +153,11 @@ static int lt_agent_setup(struct lt_agent *a, const char *path, int check, lt_er
 	enum lt_log_level level;
 	if (lt_config_load(&a->cfg, path, err) != 0)
 		return -1;
+	enum lt_log_format format;
 	lt_log_level_parse(a->cfg.log_level, &level);
 	lt_log_set_level(level);
+	lt_log_format_parse(a->cfg.log_format, &format);
+	lt_log_set_format(format);
 	if (a->cfg.target_dir[0] == '\0' && a->cfg.target_url[0] == '\0')
 		return lt_err_set(err, LT_EINVAL,
 		                  "%s: set target_dir (a folder) or target_url (an HTTP endpoint): "

@@ -29,7 +29,8 @@ static void lt_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, co
 {
 	(void)rk;
 	enum lt_log_level l = level <= 3 ? LT_LOG_ERROR : level <= 5 ? LT_LOG_WARN : LT_LOG_DEBUG;
-	lt_log(l, "kafka %s: %s", fac, buf);
+	lt_log_kv(l, (const char *const[]){"component", "kafka", "facility", fac, NULL},
+	          "kafka %s: %s", fac, buf);
 }
 
 /* Broker-level errors: each kind logged once until it changes, not per retry. */

@@ -173,6 +173,12 @@ static const struct lt_config_row lt_config_rows[] = {
      "Most outbox records handed to Kafka and not yet acknowledged."},
     {"log_level", LT_CT_LEVEL, LT_STR(log_level), "info", 0, 0,
      "Least severe messages logged: error, warn, info or debug."},
+    {"log_format", LT_CT_STRING, LT_STR(log_format), "text", 0, 0,
+     "Form of the agent's log lines on standard error (from the moment it has read this "
+     "file): text (time, program[pid], level: message) "
+     "or json (one JSON object a line, for log collectors: time, level, program, pid, "
+     "message, and fields such as document_id, sender, recipient, topic where the message "
+     "is about one)."},
 };
 
 #define LT_CONFIG_NROWS (sizeof lt_config_rows / sizeof lt_config_rows[0])
@@ -505,6 +511,10 @@ int lt_config_parse(struct lt_config *cfg, const char *name, const char *text, s
 		    "-1 (the broker's default) or at least 1, topic_min_insync at most "
 		    "topic_replication",
 		    name, (long long)cfg->topic_replication, (long long)cfg->topic_min_insync);
+	if (strcmp(cfg->log_format, "text") != 0 && strcmp(cfg->log_format, "json") != 0)
+		return lt_err_set(err, LT_EINVAL,
+		                  "%s: bad value for 'log_format': '%s' (use text or json)", name,
+		                  cfg->log_format);
 	if (cfg->group_id[0] == '\0')
 		snprintf(cfg->group_id, sizeof cfg->group_id, "%s.agent.%s", cfg->topic_prefix,
 		         cfg->agency_code);

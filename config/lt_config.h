@@ -79,6 +79,7 @@ struct lt_config {
 	int64_t retry_backoff_max_ms;
 	int64_t max_in_flight;
 	char log_level[16];
+	char log_format[8]; /* "text" or "json" */
 	size_t n_kafka;
 	struct lt_config_kv kafka[LT_CONFIG_KAFKA_MAX];
 	regex_t code_re; /* compiled agency_code_pattern */

@@ -64,6 +64,7 @@ static void test_good_file(void)
 	                          "topic_replication = 3\n"
 	                          "topic_min_insync = 2\n"
 	                          "log_level = debug\n"
+	                          "log_format = json\n"
 	                          "kafka.bootstrap.servers = 10.0.0.1:9092,10.0.0.2:9092\n"
 	                          "kafka.security.protocol = ssl\n") == 0);
 	lt_err_clear(&err);
@@ -93,6 +94,7 @@ static void test_good_file(void)
 	CHECK(cfg.topic_replication == 3);
 	CHECK(cfg.topic_min_insync == 2);
 	CHECK(strcmp(cfg.log_level, "debug") == 0);
+	CHECK(strcmp(cfg.log_format, "json") == 0);
 	/* Defaults. */
 	CHECK(cfg.max_parts == 64);
 	CHECK(cfg.poll_interval_ms == 200);
@@ -135,6 +137,7 @@ static void test_defaults_and_group_id(void)
 		CHECK(cfg.topic_partitions == 3);
 		CHECK(cfg.topic_replication == -1);
 		CHECK(cfg.topic_min_insync == -1);
+		CHECK(strcmp(cfg.log_format, "text") == 0);
 		CHECK(strcmp(cfg.log_level, "info") == 0);
 		CHECK(strcmp(cfg.agency_code_pattern, "^[A-Za-z0-9]+([.][A-Za-z0-9]+)*$") == 0);
 		CHECK(strcmp(cfg.group_id, "lienthong.agent.G22") == 0);
@@ -240,6 +243,7 @@ static void test_errors(void)
 	REFUSED(REQUIRED "retry_backoff_min_ms = 5000\nretry_backoff_max_ms = 1000\n",
 	        "retry_backoff_min_ms (5000) is above retry_backoff_max_ms (1000)");
 	REFUSED(REQUIRED "log_level = verbose\n", "cfg:6: bad value for 'log_level': 'verbose'");
+	REFUSED(REQUIRED "log_format = xml\n", "cfg: bad value for 'log_format': 'xml'");
 	REFUSED(REQUIRED "topic_replication = 2\ntopic_min_insync = 3\n",
 	        "topic_min_insync at most topic_replication");
 	REFUSED(REQUIRED "topic_replication = 0\n",
