@@ -69,8 +69,9 @@ static void test_json_lines(void)
 	CHECK(json_integer_value(json_object_get(o, "pid")) == (json_int_t)getpid());
 	const char *t = json_string_value(json_object_get(o, "time"));
 	CHECK(t != NULL && strlen(t) == 24 && t[10] == 'T' && t[23] == 'Z');
-	CHECK(strcmp(json_string_value(json_object_get(o, "message")),
-	             "reason: disk \"full\" \\ here\\x0asecond\\x01\\x1b[2J \\xff\\xfe caf\xc3\xa9") ==
+	CHECK(strcmp(
+	          json_string_value(json_object_get(o, "message")),
+	          "reason: disk \"full\" \\ here\\x0asecond\\x01\\x1b[2J \\xff\\xfe caf\xc3\xa9") ==
 	      0);
 	CHECK(strcmp(json_string_value(json_object_get(o, "document_id")), "doc-1") == 0);
 	CHECK(strcmp(json_string_value(json_object_get(o, "sender")), "S\"\\x0a\\xff") == 0);
