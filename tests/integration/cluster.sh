@@ -30,7 +30,7 @@ topics=("$inbox_a" "$inbox_b" "$LT_PREFIX.receipts.$A" "$LT_PREFIX.receipts.$B")
 lt_check "every partition of the four topics has three replicas, all in sync" \
 	lt_wait_until 30 lt_cluster_in_sync "${topics[@]}"
 configs=$(java -Xmx128m -Dlog4j.configuration=file:/dev/null \
-	-cp "${LT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lienthong}/kafka-3.9.2/libs/*" \
+	-cp "${LT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lienthong}/kafka-${LT_KAFKA_VERSION:-3.9.2}/libs/*" \
 	kafka.admin.ConfigCommand --bootstrap-server "$LT_BOOTSTRAP" --describe \
 	--entity-type topics --entity-name "$inbox_a" 2>/dev/null || true)
 lt_check "$A's inbox topic was created with min.insync.replicas=2 (topic_min_insync)" \
