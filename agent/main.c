@@ -154,7 +154,7 @@ static void lt_agent_usage(FILE *out)
 /* --backup DIR: a hot copy of the store, beside a running agent (no lock taken). */
 static int lt_agent_backup(const char *path, const char *dest)
 {
-	struct lt_config cfg;
+	static struct lt_config cfg; /* large; zeroed, so that a failed load frees nothing */
 	struct lt_backup_result res;
 	lt_err err;
 	int rc = 1;

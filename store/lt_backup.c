@@ -26,10 +26,11 @@ int lt_store_backup(const char *data_dir, int64_t map_size, const char *dest, in
 	rc = lt_store_check(dest, map_size, limit_s, &res->check, err);
 	unlink(lock); /* the check's; a restore copies data.mdb and store-id only */
 	if (rc != 0)
-		return lt_err_wrap(err,
-		                   "the copy in %s does not pass the check (left there for "
-		                   "analysis); the store itself may be damaged: run lienthong-agent "
-		                   "-c FILE --check",
-		                   dest);
+		return lt_err_wrap(
+		    err,
+		    "the copy in %s does not pass the check (left there for "
+		    "analysis); the store itself may be damaged: run lienthong-agent "
+		    "-c FILE --check",
+		    dest);
 	return 0;
 }

@@ -17,8 +17,8 @@
 #include "lt_check.h"
 
 struct lt_backup_result {
-	int64_t bytes;                 /* size of the copy's data.mdb */
-	int64_t copy_ms;               /* time the copy took */
+	int64_t bytes;                /* size of the copy's data.mdb */
+	int64_t copy_ms;              /* time the copy took */
 	struct lt_check_result check; /* the walk of the copy */
 };
 
