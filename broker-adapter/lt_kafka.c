@@ -29,7 +29,8 @@ static void lt_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, co
 {
 	(void)rk;
 	enum lt_log_level l = level <= 3 ? LT_LOG_ERROR : level <= 5 ? LT_LOG_WARN : LT_LOG_DEBUG;
-	lt_log(l, "kafka %s: %s", fac, buf);
+	lt_log_kv(l, (const char *const[]){"component", "kafka", "facility", fac, NULL},
+	          "kafka %s: %s", fac, buf);
 }
 
 /* Broker-level errors: each kind logged once until it changes, not per retry. */
@@ -351,7 +352,7 @@ int lt_kafka_produce_owned(rd_kafka_t *rk, const char *topic, const void *key, s
 }
 
 int lt_kafka_create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partitions,
-                           int replication, int timeout_ms, lt_err *err)
+                           int replication, int min_insync, int timeout_ms, lt_err *err)
 {
 	rd_kafka_NewTopic_t **nt = calloc(n, sizeof *nt);
 	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
@@ -371,6 +372,15 @@ int lt_kafka_create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, 
 		                              sizeof errstr);
 		if (nt[i] == NULL) {
 			lt_err_set(err, LT_EINVAL, "topic %s: %s", topics[i], errstr);
+			goto out;
+		}
+		char isr[16];
+		snprintf(isr, sizeof isr, "%d", min_insync);
+		if (min_insync > 0 &&
+		    rd_kafka_NewTopic_set_config(nt[i], "min.insync.replicas", isr) !=
+		        RD_KAFKA_RESP_ERR_NO_ERROR) {
+			lt_err_set(err, LT_EINVAL, "topic %s: cannot set min.insync.replicas %s",
+			           topics[i], isr);
 			goto out;
 		}
 	}

@@ -98,11 +98,13 @@ int lt_kafka_produce_owned(rd_kafka_t *rk, const char *topic, const void *key, s
                            void *val, size_t vlen, void *opaque, lt_err *err);
 
 /*
- * Creates topics if they do not exist (already existing is success). Waits
- * up to timeout_ms. replication -1 uses the broker's default.
+ * Creates topics if they do not exist (already existing is success; an
+ * existing topic keeps its settings). Waits up to timeout_ms. replication
+ * and min_insync (the topic's min.insync.replicas) -1 use the broker's
+ * defaults.
  */
 int lt_kafka_create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partitions,
-                           int replication, int timeout_ms, lt_err *err);
+                           int replication, int min_insync, int timeout_ms, lt_err *err);
 
 /*
  * Closes and destroys a handle made here. A consumer leaves its group and

@@ -8,7 +8,7 @@
  *
  * ADMIN.conf is a lienthong configuration whose kafka.* settings connect with
  * a super user's certificate (LT_KAFKA_SUPER_USERS); its topic_prefix,
- * topic_partitions and topic_replication are used. Principals are
+ * topic_partitions, topic_replication and topic_min_insync are used. Principals are
  * User:<agency code>, the CN of the agency certificates. Idempotent: run it
  * again after adding an agency.
  */
@@ -93,7 +93,8 @@ int main(int argc, char **argv)
 		snprintf(user, sizeof user, "User:%s", code);
 		const char *topics[] = {inbox, receipts};
 		if (lt_kafka_create_topics(rk, topics, 2, (int)cfg.topic_partitions,
-		                           (int)cfg.topic_replication, 10000, &err) != 0)
+		                           (int)cfg.topic_replication, (int)cfg.topic_min_insync,
+		                           10000, &err) != 0)
 			goto fail;
 		const rd_kafka_ResourcePatternType_t lit = RD_KAFKA_RESOURCE_PATTERN_LITERAL;
 		const rd_kafka_ResourcePatternType_t pre = RD_KAFKA_RESOURCE_PATTERN_PREFIXED;

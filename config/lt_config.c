@@ -129,8 +129,16 @@ static const struct lt_config_row lt_config_rows[] = {
      "Prefix of topic names: <prefix>.inbox.<code> and <prefix>.receipts.<code>."},
     {"topic_partitions", LT_CT_INT, LT_NUM(topic_partitions), "3", 1, 1000,
      "Partitions of the inbox and receipt topics the agent creates for its own agency."},
-    {"topic_replication", LT_CT_INT, LT_NUM(topic_replication), "1", -1, 32,
-     "Replication factor of topics the agent creates (-1: the broker's default)."},
+    {"topic_replication", LT_CT_INT, LT_NUM(topic_replication), "-1", -1, 32,
+     "Replication factor of the topics the agent creates: on how many brokers each "
+     "partition is kept. -1: the broker's default.replication.factor (1 on deploy/kafka.sh's "
+     "single node, 3 on its cluster). On a platform: 3."},
+    {"topic_min_insync", LT_CT_INT, LT_NUM(topic_min_insync), "-1", -1, 32,
+     "min.insync.replicas of the topics the agent creates: with the producer's acks=all, "
+     "a record counts as sent once this many replicas have it; while fewer are in sync, "
+     "sending waits (the outbox keeps it). -1: the broker's default (1 on a single node, 2 "
+     "on deploy/kafka.sh's cluster). On a platform with replication 3: 2, so that any one "
+     "broker can be lost."},
     {"max_message_bytes", LT_CT_SIZE, LT_NUM(max_message_bytes), "1000000", 1024, 64 << 20,
      "Ceiling of one signed envelope or receipt on the wire, parts included; larger "
      "submissions are refused, larger incoming records are quarantined. Keep it at or "
@@ -170,6 +178,12 @@ static const struct lt_config_row lt_config_rows[] = {
      "serves Prometheus metrics (/metrics), its health (/health: 200 ready, 503 degraded "
      "with the reasons) and a read-only operator page (/). Only loopback addresses: the "
      "endpoint has no authentication. Empty: not served."},
+    {"log_format", LT_CT_STRING, LT_STR(log_format), "text", 0, 0,
+     "Form of the agent's log lines on standard error (from the moment it has read this "
+     "file): text (time, program[pid], level: message) "
+     "or json (one JSON object a line, for log collectors: time, level, program, pid, "
+     "message, and fields such as document_id, sender, recipient, topic where the message "
+     "is about one)."},
 };
 
 #define LT_CONFIG_NROWS (sizeof lt_config_rows / sizeof lt_config_rows[0])
@@ -494,6 +508,18 @@ int lt_config_parse(struct lt_config *cfg, const char *name, const char *text, s
 		                  "%s: topic_prefix '%s' must be non-empty and use only letters, "
 		                  "digits, '.', '_' and '-'",
 		                  name, cfg->topic_prefix);
+	if (cfg->topic_replication == 0 || cfg->topic_min_insync == 0 ||
+	    (cfg->topic_replication > 0 && cfg->topic_min_insync > cfg->topic_replication))
+		return lt_err_set(
+		    err, LT_EINVAL,
+		    "%s: topic_replication (%lld) and topic_min_insync (%lld) must be "
+		    "-1 (the broker's default) or at least 1, topic_min_insync at most "
+		    "topic_replication",
+		    name, (long long)cfg->topic_replication, (long long)cfg->topic_min_insync);
+	if (strcmp(cfg->log_format, "text") != 0 && strcmp(cfg->log_format, "json") != 0)
+		return lt_err_set(err, LT_EINVAL,
+		                  "%s: bad value for 'log_format': '%s' (use text or json)", name,
+		                  cfg->log_format);
 	if (cfg->group_id[0] == '\0')
 		snprintf(cfg->group_id, sizeof cfg->group_id, "%s.agent.%s", cfg->topic_prefix,
 		         cfg->agency_code);

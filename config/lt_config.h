@@ -67,6 +67,7 @@ struct lt_config {
 	char topic_prefix[128];
 	int64_t topic_partitions;
 	int64_t topic_replication;
+	int64_t topic_min_insync; /* -1: the broker's default */
 	int64_t max_message_bytes;
 	int64_t max_document_bytes;
 	int64_t chunk_bytes;
@@ -79,6 +80,7 @@ struct lt_config {
 	int64_t max_in_flight;
 	char log_level[16];
 	char http_listen[80];
+	char log_format[8]; /* "text" or "json" */
 	size_t n_kafka;
 	struct lt_config_kv kafka[LT_CONFIG_KAFKA_MAX];
 	regex_t code_re; /* compiled agency_code_pattern */

@@ -390,7 +390,9 @@ static int lt_deliver_folder_at(const char *target_dir, const Lienthong__Envelop
 	}
 	if (lt_deliver_fsync_dir(sender_fd, sender_dir, err) != 0)
 		goto out;
-	lt_log_debug("wrote %zu part(s) into %s", env->n_parts, path);
+	lt_log_kv(LT_LOG_DEBUG,
+	          (const char *const[]){"document_id", h->document_id, "sender", h->sender, NULL},
+	          "wrote %zu part(s) into %s", env->n_parts, path);
 	rc = 0;
 out:
 	if (sender_fd >= 0)
@@ -564,7 +566,10 @@ size_t lt_target_flush(struct lt_target *t)
 	for (size_t i = 0; i < n; i++) {
 		struct lt_deliver_pending *p = &t->pending[i];
 		if (p->renamed)
-			lt_log_debug("wrote %zu part(s) into %s", p->n_parts, p->path);
+			lt_log_kv(LT_LOG_DEBUG,
+			          (const char *const[]){"document_id", p->doc_id, "sender",
+			                                p->sender, NULL},
+			          "wrote %zu part(s) into %s", p->n_parts, p->path);
 		close(p->sender_fd);
 		free(p->tmp);
 		free(p->path);

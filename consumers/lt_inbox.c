@@ -89,10 +89,12 @@ static int lt_inbox_refuse(const struct lt_recv *rc, struct lt_txn *t, const str
 		doc_id = env->header->document_id;
 		sender = env->header->sender;
 	}
-	lt_log_warn("%s %s [%d] @ %lld (document %s from %s%s): %s", lt_receipt_status_name(status),
-	            rec->topic, (int)rec->partition, (long long)rec->offset, doc_id ? doc_id : "?",
-	            sender ? sender : "?", digest == NULL ? ", not proven: no receipt" : "",
-	            reason);
+	lt_log_kv(LT_LOG_WARN,
+	          (const char *const[]){"topic", rec->topic, "document_id", doc_id, "sender",
+	                                sender, NULL},
+	          "%s %s [%d] @ %lld (document %s from %s%s): %s", lt_receipt_status_name(status),
+	          rec->topic, (int)rec->partition, (long long)rec->offset, doc_id ? doc_id : "?",
+	          sender ? sender : "?", digest == NULL ? ", not proven: no receipt" : "", reason);
 	if (lt_recv_quarantine(t, rec, reason, doc_id, sender, now_ms, err) != 0)
 		return -1;
 	if (digest == NULL)
@@ -193,9 +195,12 @@ static int lt_inbox_seen(const struct lt_recv *rc, struct lt_txn *t, const struc
 		    : old->status == LIENTHONG__STORE__INBOX_STATUS__INBOX_FAILED
 		        ? LIENTHONG__RECEIPT_STATUS__RECEIPT_FAILED
 		        : LIENTHONG__RECEIPT_STATUS__RECEIPT_REJECTED;
-		lt_log_info("document %s from %s received again: not delivered twice, receipt "
-		            "sent again",
-		            h->document_id, h->sender);
+		lt_log_kv(
+		    LT_LOG_INFO,
+		    (const char *const[]){"document_id", h->document_id, "sender", h->sender, NULL},
+		    "document %s from %s received again: not delivered twice, receipt "
+		    "sent again",
+		    h->document_id, h->sender);
 		ret = lt_inbox_queue_receipt(rc, t, h->document_id, h->sender, again, old->reason,
 		                             digest, now_ms, err);
 		lienthong__store__inbox_record__free_unpacked(old, NULL);
@@ -304,8 +309,11 @@ static int lt_inbox_chunk(const struct lt_recv *rc, struct lt_txn *t, const stru
 		break;
 	}
 	}
-	lt_log_warn("%s [%d] @ %lld quarantined: %s", rec->topic, (int)rec->partition,
-	            (long long)rec->offset, reason);
+	lt_log_kv(LT_LOG_WARN,
+	          (const char *const[]){"topic", rec->topic, "document_id", c->document_id,
+	                                "sender", c->sender, NULL},
+	          "%s [%d] @ %lld quarantined: %s", rec->topic, (int)rec->partition,
+	          (long long)rec->offset, reason);
 	return lt_recv_quarantine(t, rec, reason, c->document_id, c->sender, now_ms, err);
 }
 
@@ -450,8 +458,10 @@ int lt_inbox_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_
 	                           LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED, "", digest, now_ms,
 	                           err) != 0)
 		return -1;
-	lt_log_info("delivered document %s from %s (%zu part(s)) to %s", h->document_id, h->sender,
-	            env->n_parts, path);
+	lt_log_kv(LT_LOG_INFO,
+	          (const char *const[]){"document_id", h->document_id, "sender", h->sender, NULL},
+	          "delivered document %s from %s (%zu part(s)) to %s", h->document_id, h->sender,
+	          env->n_parts, path);
 	return 0;
 }
 

@@ -91,9 +91,12 @@ static int lt_receipts_apply(struct lt_txn *t, const Lienthong__Receipt *r, lt_e
 			return 0;
 		}
 		*moved = v == LT_LIFE_MOVED;
-		lt_log_info("document %s: %s by %s%s%s", r->document_id,
-		            business ? lt_life_event_text(ev) : lt_receipt_status_name(r->status),
-		            r->recipient, reason[0] ? ": " : "", reason);
+		lt_log_kv(LT_LOG_INFO,
+		          (const char *const[]){"document_id", r->document_id, "recipient",
+		                                r->recipient, NULL},
+		          "document %s: %s by %s%s%s", r->document_id,
+		          business ? lt_life_event_text(ev) : lt_receipt_status_name(r->status),
+		          r->recipient, reason[0] ? ": " : "", reason);
 		return 0;
 	case LT_LIFE_NO_RECORD:
 		lt_err_set(why, LT_ENOTFOUND,
@@ -145,8 +148,11 @@ int lt_receipts_handle(const struct lt_recv *rc, struct lt_txn *t, const struct 
 			            r->document_id, r->business_code, r->recipient, serr.msg);
 	}
 	if (q) {
-		lt_log_warn("quarantined receipt %s [%d] @ %lld: %s", rec->topic,
-		            (int)rec->partition, (long long)rec->offset, why.msg);
+		lt_log_kv(LT_LOG_WARN,
+		          (const char *const[]){"topic", rec->topic, "document_id",
+		                                r ? r->document_id : NULL, NULL},
+		          "quarantined receipt %s [%d] @ %lld: %s", rec->topic, (int)rec->partition,
+		          (long long)rec->offset, why.msg);
 		if (lt_recv_quarantine(t, rec, why.msg, r ? r->document_id : NULL,
 		                       r ? r->recipient : NULL, now_ms, err) != 0)
 			goto out;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs a local single-node Apache Kafka broker (KRaft mode, no ZooKeeper) on
-# 127.0.0.1, from the official jars on Maven Central, fetched with mvn.
+# Runs a local Apache Kafka broker (KRaft mode, no ZooKeeper) on 127.0.0.1, or
+# a cluster of several (LT_KAFKA_NODES), from the official jars on Maven
+# Central, fetched with mvn.
 # Run `deploy/kafka.sh help` for usage and the environment variables.
 set -euo pipefail
 
@@ -12,18 +13,24 @@ usage() {
 Usage: deploy/kafka.sh start|stop|status|fetch|fetch-tools|help
 
 Runs a local single-node Apache Kafka broker (KRaft mode, combined
-broker+controller, node id 1) listening on 127.0.0.1 only. The jars come
-from Maven Central through mvn; no Docker and no Kafka tarball needed.
-Requires java (17 recommended) and mvn (for the first fetch only).
+broker+controller, node id 1) listening on 127.0.0.1 only, or with
+LT_KAFKA_NODES=N a cluster of N such nodes (ids 1..N, each a broker and a
+KRaft controller voter). The jars come from Maven Central through mvn; no
+Docker and no Kafka tarball needed. Requires java (17 recommended) and mvn
+(for the first fetch only).
 
 Commands:
   start   fetch the jars if needed, write the broker config, format the KRaft
           storage on first use, start the broker in the background and wait
           until it answers metadata requests. Exits 0 if it is already running.
+          In a cluster: starts every node that is not running (all of them,
+          or one that was stopped or killed) and waits until each answers.
   stop    stop the broker (SIGTERM, then SIGKILL after ${LT_KAFKA_STOP_TIMEOUT:-30} s).
-          Exits 0 if it was not running.
+          Exits 0 if it was not running. In a cluster: every node.
   status  print "running (pid N, 127.0.0.1:PORT)" and exit 0,
-          or print "stopped" and exit 3.
+          or print "stopped" and exit 3. In a cluster: one line per node,
+          "node I: running (pid N, 127.0.0.1:PORT)" or "node I: stopped";
+          exit 0 when all run, 3 when none does, 4 when some do.
   fetch   download the Kafka jars and all runtime dependencies into the cache
           (does nothing if a previous fetch completed).
   fetch-tools
@@ -34,6 +41,15 @@ Commands:
   help    print this text (also -h, --help).
 
 Environment variables (defaults in brackets):
+  LT_KAFKA_NODES            number of nodes, 1 to 9 [1]. With N > 1, node I
+                            listens on LT_KAFKA_PORT + I - 1 and its controller
+                            on LT_KAFKA_CONTROLLER_PORT + I - 1; its state is in
+                            LT_KAFKA_DIR/node-I (pid file node-I/kafka.pid, log
+                            node-I/logs/server.log). Topics get
+                            default.replication.factor min(N, 3) and
+                            min.insync.replicas 2 (1 below three nodes), and
+                            so do Kafka's own offsets topic. Neither TLS nor
+                            the PROXIED listener is available in a cluster.
   LT_KAFKA_PORT             PLAINTEXT listener port on 127.0.0.1 [9092]
   LT_KAFKA_CONTROLLER_PORT  KRaft CONTROLLER listener port on 127.0.0.1
                             [LT_KAFKA_PORT + 10000, must be < 65536]
@@ -107,6 +123,8 @@ load_settings() {
 	[[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
 		die "LT_KAFKA_VERSION=$version is not a version like $default_version"
 
+	nodes=${LT_KAFKA_NODES:-1}
+	[[ $nodes =~ ^[1-9]$ ]] || die "LT_KAFKA_NODES=$nodes is not a number of nodes from 1 to 9"
 	port=${LT_KAFKA_PORT:-9092}
 	check_port LT_KAFKA_PORT "$port"
 	if [ -n "${LT_KAFKA_CONTROLLER_PORT:-}" ]; then
@@ -119,6 +137,21 @@ load_settings() {
 	check_port LT_KAFKA_CONTROLLER_PORT "$cport"
 	[ "$cport" != "$port" ] ||
 		die "LT_KAFKA_CONTROLLER_PORT must differ from LT_KAFKA_PORT ($port)"
+	if [ "$nodes" -gt 1 ]; then
+		[ $((port + nodes - 1)) -le 65535 ] && [ $((cport + nodes - 1)) -le 65535 ] ||
+			die "$nodes nodes need ports up to LT_KAFKA_PORT+$((nodes - 1)) and LT_KAFKA_CONTROLLER_PORT+$((nodes - 1)), above 65535"
+		[ "$cport" -ge $((port + nodes)) ] || [ $((cport + nodes)) -le "$port" ] ||
+			die "the client ports $port..$((port + nodes - 1)) and controller ports $cport..$((cport + nodes - 1)) of $nodes nodes overlap; choose LT_KAFKA_CONTROLLER_PORT apart"
+		[ -z "${LT_KAFKA_TLS_DIR:-}" ] && [ -z "${LT_KAFKA_PROXY_PORT:-}" ] ||
+			die "LT_KAFKA_TLS_DIR and LT_KAFKA_PROXY_PORT are for a single node; unset them or LT_KAFKA_NODES"
+	fi
+	base_port=$port
+	base_cport=$cport
+	voters=
+	local i
+	for ((i = 1; i <= nodes; i++)); do
+		voters+="${voters:+,}$i@127.0.0.1:$((cport + i - 1))"
+	done
 
 	# Optional TLS with client certificates and ACLs (StandardAuthorizer).
 	tls_dir=${LT_KAFKA_TLS_DIR:-}
@@ -197,14 +230,32 @@ load_settings() {
 		esac
 	done
 
-	pid_file=$state_dir/kafka.pid
-	config=$state_dir/server.properties
 	tls_state=$state_dir/tls
-	log4j_config=$state_dir/log4j.properties
-	data_dir=$state_dir/data
-	logs_dir=$state_dir/logs
-	out_file=$state_dir/kafka.out
 	owner_mark=$state_dir/.lienthong-kafka
+	cluster_id_file=$state_dir/cluster-id
+	select_node 1
+}
+
+# Points the per-node variables at node $1 (a single node keeps its state
+# directly in $state_dir, as before clusters existed).
+select_node() {
+	node_id=$1
+	port=$((base_port + node_id - 1))
+	cport=$((base_cport + node_id - 1))
+	local dir=$state_dir
+	[ "$nodes" -eq 1 ] || dir=$state_dir/node-$node_id
+	node_dir=$dir
+	pid_file=$dir/kafka.pid
+	config=$dir/server.properties
+	log4j_config=$dir/log4j.properties
+	data_dir=$dir/data
+	logs_dir=$dir/logs
+	out_file=$dir/kafka.out
+}
+
+# "node I: " in a cluster, nothing for a single node.
+node_label() {
+	[ "$nodes" -eq 1 ] || echo "node $node_id: "
 }
 
 # Takes an exclusive lock on $1 with fd 9 (waits); no-op without flock.
@@ -403,7 +454,7 @@ broker_ready() {
 			-X "ssl.certificate.location=$tls_dir/kafka-broker.crt"
 			-X "ssl.key.location=$tls_dir/kafka-broker.key")
 		md=$(kcat -L -b "127.0.0.1:$port" -m 5 "${tls[@]}" 2>/dev/null) || return 1
-		[[ $md == *"broker 1 at 127.0.0.1:$port"* ]]
+		[[ $md == *"broker $node_id at 127.0.0.1:$port"* ]]
 	else
 		tail -c "+$((${log_offset:-0} + 1))" "$logs_dir/server.log" 2>/dev/null |
 			grep 'Kafka Server started' >/dev/null
@@ -428,11 +479,14 @@ write_configs() {
 		protocols="CONTROLLER:SSL,SSL:SSL"
 		inter=SSL
 	fi
+	# Replication: every partition on min(nodes, 3) brokers, a write acknowledged
+	# (acks=all) once two of them have it, so that one broker can be lost.
+	local rf=$((nodes < 3 ? nodes : 3)) isr=$((nodes < 3 ? 1 : 2))
 	cat >"$config.tmp" <<EOF
 # Written by deploy/kafka.sh on every start; edits are overwritten.
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$cport
+node.id=$node_id
+controller.quorum.voters=$voters
 listeners=$listeners
 advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
@@ -440,13 +494,15 @@ inter.broker.listener.name=$inter
 listener.security.protocol.map=$protocols
 log.dirs=$data_dir
 num.partitions=3
-default.replication.factor=1
+default.replication.factor=$rf
+min.insync.replicas=$isr
+unclean.leader.election.enable=false
 auto.create.topics.enable=false
 message.max.bytes=$max_bytes
-offsets.topic.replication.factor=1
+offsets.topic.replication.factor=$rf
 offsets.topic.num.partitions=3
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$isr
 transaction.state.log.num.partitions=3
 group.initial.rebalance.delay.ms=0
 # small machine: few threads
@@ -511,13 +567,18 @@ random_cluster_id() {
 format_storage() {
 	[ -f "$data_dir/meta.properties" ] && return 0
 	local cid
-	cid=$(random_cluster_id)
-	say "formatting KRaft storage in $data_dir (cluster id $cid)"
+	if [ "$nodes" -eq 1 ]; then
+		cid=$(random_cluster_id)
+	else # every node of a cluster is formatted with the same id
+		[ -s "$cluster_id_file" ] || random_cluster_id >"$cluster_id_file"
+		cid=$(cat "$cluster_id_file")
+	fi
+	say "$(node_label)formatting KRaft storage in $data_dir (cluster id $cid)"
 	# shellcheck disable=SC2086 # heap options are a word list
 	if ! "$java_bin" $heap -Dlog4j.configuration="file:$log4j_config" \
 		-cp "$libs_dir/*" kafka.tools.StorageTool format \
-		--cluster-id "$cid" --config "$config" >"$state_dir/format.out" 2>&1; then
-		cat "$state_dir/format.out" >&2
+		--cluster-id "$cid" --config "$config" >"$node_dir/format.out" 2>&1; then
+		cat "$node_dir/format.out" >&2
 		die "formatting the KRaft storage failed (output above); try LT_KAFKA_RESET=1 deploy/kafka.sh start"
 	fi
 }
@@ -533,13 +594,19 @@ cmd_fetch() {
 }
 
 cmd_status() {
-	local pid
-	if pid=$(running_pid); then
-		echo "running (pid $pid, 127.0.0.1:$port)"
-		return 0
-	fi
-	echo "stopped"
-	return 3
+	local pid i up=0
+	for ((i = 1; i <= nodes; i++)); do
+		select_node "$i"
+		if pid=$(running_pid); then
+			echo "$(node_label)running (pid $pid, 127.0.0.1:$port)"
+			up=$((up + 1))
+		else
+			echo "$(node_label)stopped"
+		fi
+	done
+	[ "$up" -eq "$nodes" ] && return 0
+	[ "$up" -eq 0 ] && return 3
+	return 4
 }
 
 stop_pid() { # pid
@@ -558,19 +625,36 @@ stop_pid() { # pid
 	die "broker (pid $pid) survived SIGKILL; check it with: ps -p $pid"
 }
 
+# Stops every running node: all are told at once (a cluster's last nodes
+# would otherwise wait for a quorum that is gone), then each is waited for.
+stop_all() {
+	local pid i pids=()
+	for ((i = 1; i <= nodes; i++)); do
+		select_node "$i"
+		if pid=$(running_pid); then
+			say "$(node_label)stopping broker (pid $pid, 127.0.0.1:$port)"
+			kill -TERM "$pid" 2>/dev/null || true
+			pids[i]=$pid
+		else
+			rm -f "$pid_file"
+		fi
+	done
+	for i in "${!pids[@]}"; do
+		select_node "$i"
+		stop_pid "${pids[i]}"
+		rm -f "$pid_file"
+	done
+	[ "${#pids[@]}" -gt 0 ]
+}
+
 cmd_stop() {
-	local pid
 	if [ -d "$state_dir" ]; then
 		take_lock "$state_dir/.lock"
 	fi
-	if ! pid=$(running_pid); then
-		rm -f "$pid_file"
+	if ! stop_all; then
 		say "broker not running (state dir $state_dir)"
 		return 0
 	fi
-	say "stopping broker (pid $pid, 127.0.0.1:$port)"
-	stop_pid "$pid"
-	rm -f "$pid_file"
 	say "stopped"
 }
 
@@ -583,21 +667,67 @@ reset_state() {
 	if [ -d "$state_dir" ] && [ -n "$(ls -A "$state_dir")" ] && [ ! -f "$owner_mark" ]; then
 		die "refusing to wipe $state_dir: it was not created by kafka.sh (no $owner_mark); remove it yourself"
 	fi
-	local pid
-	if pid=$(running_pid); then
-		say "LT_KAFKA_RESET=1: stopping running broker (pid $pid) first"
-		stop_pid "$pid"
-	fi
+	stop_all >/dev/null || true
 	say "LT_KAFKA_RESET=1: wiping $state_dir"
 	rm -rf "$state_dir"
 }
 
+# Launches the node selected (select_node) in the background; its pid file
+# is written by the child.
+launch_node() {
+	local p
+	for p in "$port" "$cport" $pport; do
+		if port_open "$p"; then
+			die "127.0.0.1:$p is already in use by another process; stop it or choose other ports (LT_KAFKA_PORT, LT_KAFKA_CONTROLLER_PORT${pport:+, LT_KAFKA_PROXIED_PORT})"
+		fi
+	done
+	mkdir -p "$node_dir" "$logs_dir" || die "cannot create state dir $node_dir"
+	rm -f "$pid_file"
+	log_offsets[node_id]=0
+	if [ -f "$logs_dir/server.log" ]; then
+		log_offsets[node_id]=$(wc -c <"$logs_dir/server.log")
+	fi
+	write_configs
+	format_storage
+	say "$(node_label)starting Kafka $version broker on 127.0.0.1:$port (controller 127.0.0.1:$cport${pport:+, proxied 127.0.0.1:$pport advertised as 127.0.0.1:$proxy_port}, state $node_dir)"
+	# The child writes its own pid and closes the lock fd before exec'ing
+	# java, so the pid file names java and the lock is not inherited.
+	# shellcheck disable=SC2016,SC2086 # $$ is for the inner bash; option lists split
+	setsid nohup bash -c 'echo $$ >"$1"; shift; exec 9>&-; exec "$@"' kafka-sh \
+		"$pid_file" "$java_bin" \
+		-server $heap \
+		-XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+		-XX:+ExplicitGCInvokesConcurrent -XX:-OmitStackTraceInFastThrow \
+		-Djava.awt.headless=true \
+		-Dlog4j.configuration="file:$log4j_config" \
+		-Dkafka.logs.dir="$logs_dir" \
+		$jvm_extra \
+		-cp "$libs_dir/*" kafka.Kafka "$config" \
+		</dev/null >"$out_file" 2>&1 &
+}
+
+# Stops the nodes this start launched, after a failure.
+abandon_launched() {
+	local i pid
+	for i in "${launched[@]}"; do
+		select_node "$i"
+		pid=$(cat "$pid_file" 2>/dev/null) || continue
+		if is_uint "$pid" && kill -0 "$pid" 2>/dev/null; then
+			stop_pid "$pid"
+		fi
+		rm -f "$pid_file"
+	done
+}
+
 cmd_start() {
-	local pid
+	local pid i
 	if [ "${LT_KAFKA_RESET:-0}" = 1 ]; then
 		reset_state
-	elif pid=$(running_pid); then
-		say "broker already running (pid $pid, 127.0.0.1:$port)"
+	elif cmd_status >/dev/null; then
+		for ((i = 1; i <= nodes; i++)); do
+			select_node "$i"
+			say "$(node_label)broker already running (pid $(running_pid), 127.0.0.1:$port)"
+		done
 		return 0
 	fi
 
@@ -608,26 +738,10 @@ cmd_start() {
 	if [ -d "$state_dir" ] && [ -n "$(ls -A "$state_dir")" ] && [ ! -f "$owner_mark" ]; then
 		die "$state_dir exists and was not created by kafka.sh; choose another LT_KAFKA_DIR"
 	fi
-	local p
-	for p in "$port" "$cport" $pport; do
-		if port_open "$p"; then
-			die "127.0.0.1:$p is already in use by another process; stop it or choose other ports (LT_KAFKA_PORT, LT_KAFKA_CONTROLLER_PORT${pport:+, LT_KAFKA_PROXIED_PORT})"
-		fi
-	done
-
-	mkdir -p "$state_dir" "$logs_dir" || die "cannot create state dir $state_dir"
+	mkdir -p "$state_dir" || die "cannot create state dir $state_dir"
 	touch "$owner_mark"
 	take_lock "$state_dir/.lock"
-	if pid=$(running_pid); then # started by a concurrent call
-		say "broker already running (pid $pid, 127.0.0.1:$port)"
-		return 0
-	fi
-	rm -f "$pid_file"
 
-	log_offset=0
-	if [ -f "$logs_dir/server.log" ]; then
-		log_offset=$(wc -c <"$logs_dir/server.log")
-	fi
 	if [ -n "$tls_dir" ]; then
 		# The broker's own certificate (CN kafka-broker, a super user), from the CA.
 		# It is a TLS server and client certificate only: it cannot sign documents.
@@ -643,56 +757,55 @@ cmd_start() {
 		chmod 600 "$tls_state/broker.pem"
 		umask "$old_umask"
 	fi
-	write_configs
-	format_storage
 
+	# Every node not running is launched first (a node of a cluster answers
+	# only once a quorum of controllers runs), then each is waited for.
 	local t0=$SECONDS
-	say "starting Kafka $version broker on 127.0.0.1:$port (controller 127.0.0.1:$cport${pport:+, proxied 127.0.0.1:$pport advertised as 127.0.0.1:$proxy_port}, state $state_dir)"
-	# The child writes its own pid and closes the lock fd before exec'ing
-	# java, so the pid file names java and the lock is not inherited.
-	# shellcheck disable=SC2016,SC2086 # $$ is for the inner bash; option lists split
-	setsid nohup bash -c 'echo $$ >"$1"; shift; exec 9>&-; exec "$@"' kafka-sh \
-		"$pid_file" "$java_bin" \
-		-server $heap \
-		-XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
-		-XX:+ExplicitGCInvokesConcurrent -XX:-OmitStackTraceInFastThrow \
-		-Djava.awt.headless=true \
-		-Dlog4j.configuration="file:$log4j_config" \
-		-Dkafka.logs.dir="$logs_dir" \
-		$jvm_extra \
-		-cp "$libs_dir/*" kafka.Kafka "$config" \
-		</dev/null >"$out_file" 2>&1 &
+	launched=()
+	log_offsets=()
+	for ((i = 1; i <= nodes; i++)); do
+		select_node "$i"
+		if pid=$(running_pid); then # running, or started by a concurrent call
+			say "$(node_label)broker already running (pid $pid, 127.0.0.1:$port)"
+			continue
+		fi
+		launch_node
+		launched+=("$i")
+	done
 
 	local deadline=$((SECONDS + start_timeout))
-	pid=
-	while :; do
-		if [ -z "$pid" ] && [ -s "$pid_file" ]; then
-			pid=$(cat "$pid_file")
-		fi
-		if [ -n "$pid" ]; then
-			if ! kill -0 "$pid" 2>/dev/null; then
-				rm -f "$pid_file"
+	for i in "${launched[@]}"; do
+		select_node "$i"
+		log_offset=${log_offsets[i]}
+		pid=
+		while :; do
+			if [ -z "$pid" ] && [ -s "$pid_file" ]; then
+				pid=$(cat "$pid_file")
+			fi
+			if [ -n "$pid" ]; then
+				if ! kill -0 "$pid" 2>/dev/null; then
+					rm -f "$pid_file"
+					show_logs
+					abandon_launched
+					die "$(node_label)broker process exited during startup (logs above); fix the cause, or retry with LT_KAFKA_RESET=1 for a clean broker"
+				fi
+				if broker_ready; then
+					break
+				fi
+			elif [ $((SECONDS - t0)) -ge 10 ]; then
 				show_logs
-				die "broker process exited during startup (logs above); fix the cause, or retry with LT_KAFKA_RESET=1 for a clean broker"
+				abandon_launched
+				die "the broker launcher did not write $pid_file within 10s; check that setsid, nohup and $java_bin work"
 			fi
-			if broker_ready; then
-				break
+			if [ "$SECONDS" -ge "$deadline" ]; then
+				show_logs
+				abandon_launched
+				die "$(node_label)broker did not answer on 127.0.0.1:$port within ${start_timeout}s (logs above); raise LT_KAFKA_START_TIMEOUT or check the logs"
 			fi
-		elif [ $((SECONDS - t0)) -ge 10 ]; then
-			show_logs
-			die "the broker launcher did not write $pid_file within 10s; check that setsid, nohup and $java_bin work"
-		fi
-		if [ "$SECONDS" -ge "$deadline" ]; then
-			show_logs
-			if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-				stop_pid "$pid"
-			fi
-			rm -f "$pid_file"
-			die "broker did not answer on 127.0.0.1:$port within ${start_timeout}s (logs above); raise LT_KAFKA_START_TIMEOUT or check the logs"
-		fi
-		sleep 0.5
+			sleep 0.5
+		done
+		say "$(node_label)running (pid $pid, 127.0.0.1:$port), ready after $((SECONDS - t0))s"
 	done
-	say "running (pid $pid, 127.0.0.1:$port), ready after $((SECONDS - t0))s"
 }
 
 main() {

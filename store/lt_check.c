@@ -12,6 +12,12 @@
 #include "../clock/lt_clock.h"
 #include "lienthong.pb-c.h"
 
+/* How to restore, in every refusal below. */
+#define LT_CHECK_RESTORE                                                                           \
+	"restore data_dir from a backup taken with lienthong-agent --backup (README, 'Backups "    \
+	"and damaged stores': stop the agent, move data_dir aside, copy the backup's data.mdb "    \
+	"and store-id into a new data_dir, run --check, start the agent)"
+
 /* What the child reports, in memory shared with the parent. */
 struct lt_check_shared {
 	struct lt_check_result res;
@@ -121,22 +127,17 @@ int lt_store_check(const char *dir, int64_t map_size, int limit_s, struct lt_che
 	} else if (WIFEXITED(status) && sh->failed) {
 		int said = strstr(sh->msg, "restore") != NULL;
 		lt_err_set(err, LT_EINVAL, "store %s, database %s: %s%s", dir, where, sh->msg,
-		           said ? ""
-		                : ": the store is damaged; restore data_dir from a backup "
-		                  "(README, 'Backups and damaged stores')");
+		           said ? "" : ": the store is damaged; " LT_CHECK_RESTORE);
 	} else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
-		lt_err_set(
-		    err, LT_EINVAL,
-		    "store %s: reading database %s took longer than %d s (record %llu): the "
-		    "store is probably damaged (a loop in its pages); restore data_dir from a "
-		    "backup (README, 'Backups and damaged stores')",
-		    dir, where, limit_s, (unsigned long long)sh->record);
+		lt_err_set(err, LT_EINVAL,
+		           "store %s: reading database %s took longer than %d s (record %llu): the "
+		           "store is probably damaged (a loop in its pages); " LT_CHECK_RESTORE,
+		           dir, where, limit_s, (unsigned long long)sh->record);
 	} else {
 		lt_err_set(
 		    err, LT_EINVAL,
 		    "store %s: reading database %s crashed (%s) after record %llu: the store "
-		    "is damaged; restore data_dir from a backup (README, 'Backups and damaged "
-		    "stores')",
+		    "is damaged; " LT_CHECK_RESTORE,
 		    dir, where, WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exit",
 		    (unsigned long long)sh->record);
 	}

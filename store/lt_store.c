@@ -1,7 +1,9 @@
 #include "lt_store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <lmdb.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -14,8 +16,9 @@
 
 #define LT_STORE_RESTORE                                                                           \
 	"the store is damaged: stop using it, keep a copy of the folder for analysis, and "        \
-	"restore "                                                                                 \
-	"data_dir from a backup (README, 'Backups and damaged stores')"
+	"restore data_dir from a backup taken with lienthong-agent --backup (README, 'Backups "    \
+	"and damaged stores': stop the agent, move data_dir aside, copy the backup's data.mdb "    \
+	"and store-id into a new data_dir, run --check, start the agent)"
 
 /* Below this much free space, an I/O error while writing is taken for a full disk. */
 #define LT_STORE_LOW_SPACE (8u << 20)
@@ -146,11 +149,11 @@ static int lt_store_marker_read(const struct lt_store *s, char hex[2 * LT_STORE_
 	return 0;
 }
 
-/* Writes the marker atomically (temporary file, fsync, rename, fsync of the folder). */
-static int lt_store_marker_write(const struct lt_store *s, const char *hex, lt_err *err)
+/* Writes the marker of dir atomically (temporary file, fsync, rename, fsync of the folder). */
+static int lt_store_marker_write(const char *dir, const char *hex, lt_err *err)
 {
-	char path[sizeof s->dir + 16], tmp[sizeof s->dir + 32];
-	snprintf(path, sizeof path, "%s/" LT_STORE_MARKER, s->dir);
+	char path[PATH_MAX + 16], tmp[PATH_MAX + 32];
+	snprintf(path, sizeof path, "%s/" LT_STORE_MARKER, dir);
 	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
 	FILE *f = fopen(tmp, "w");
 	if (f == NULL)
@@ -162,7 +165,7 @@ static int lt_store_marker_write(const struct lt_store *s, const char *hex, lt_e
 		unlink(tmp);
 		return lt_err_errno(err, e, "cannot write %s", path);
 	}
-	int dfd = open(s->dir, O_RDONLY | O_DIRECTORY);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
 	if (dfd >= 0) {
 		fsync(dfd);
 		close(dfd);
@@ -231,7 +234,7 @@ static int lt_store_identity(struct lt_store *s, lt_err *err)
 			return lt_store_fail(s, err, rc, "recording the store's identity");
 		lt_store_hex(id, have);
 	}
-	if (!found && lt_store_marker_write(s, have, err) != 0) {
+	if (!found && lt_store_marker_write(s->dir, have, err) != 0) {
 		/* A reader without write access to data_dir (another user) goes on. */
 		if (access(s->dir, W_OK) == 0)
 			return -1;
@@ -290,6 +293,75 @@ int lt_store_open(struct lt_store **out, const char *dir, int64_t map_size, lt_e
 fail:
 	lt_store_close(s);
 	return -1;
+}
+
+/* dir is created, or exists and is empty. */
+static int lt_store_new_dir(const char *dir, lt_err *err)
+{
+	if (mkdir(dir, 0700) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return lt_err_errno(err, errno, "cannot create backup folder %s", dir);
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return lt_err_errno(err, errno, "cannot open backup folder %s", dir);
+	struct dirent *e;
+	int empty = 1;
+	while (empty && (e = readdir(d)) != NULL)
+		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+	closedir(d);
+	if (!empty)
+		return lt_err_set(
+		    err, LT_EINVAL,
+		    "backup folder %s is not empty: give a new folder for each backup", dir);
+	return 0;
+}
+
+int lt_store_copy(struct lt_store *s, const char *dest, int64_t *bytes, lt_err *err)
+{
+	char path[PATH_MAX + 16], tmp[PATH_MAX + 32], hex[2 * LT_STORE_ID_LEN + 1] = "";
+	MDB_txn *txn = NULL;
+	MDB_val k = {.mv_size = 8, .mv_data = "store_id"}, v;
+	struct stat st;
+	int rc, fd;
+	if (snprintf(path, sizeof path, "%s/data.mdb", dest) >= (int)sizeof path ||
+	    snprintf(tmp, sizeof tmp, "%s/data.mdb.partial", dest) >= (int)sizeof tmp)
+		return lt_err_set(err, LT_EINVAL, "backup folder name too long: %s", dest);
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return lt_store_fail(s, err, rc, "reading the store's identity");
+	if (mdb_get(txn, s->dbi[LT_DB_META], &k, &v) == 0 && v.mv_size == LT_STORE_ID_LEN)
+		lt_store_hex(v.mv_data, hex);
+	mdb_txn_abort(txn);
+	if (hex[0] == '\0')
+		return lt_err_set(err, LT_EINVAL, "store %s has no identity to back up", s->dir);
+	if (lt_store_new_dir(dest, err) != 0)
+		return -1;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return lt_err_errno(err, errno, "cannot create %s", tmp);
+	/* One read transaction: a consistent snapshot, writers are not held up. */
+	rc = mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT);
+	if (rc != 0) {
+		close(fd);
+		unlink(tmp);
+		return lt_store_fail(s, err, rc, "copying it");
+	}
+	if (fsync(fd) != 0 || fstat(fd, &st) != 0) {
+		int e = errno;
+		close(fd);
+		unlink(tmp);
+		return lt_err_errno(err, e, "cannot write %s", tmp);
+	}
+	close(fd);
+	if (rename(tmp, path) != 0) {
+		int e = errno;
+		unlink(tmp);
+		return lt_err_errno(err, e, "cannot rename %s to %s", tmp, path);
+	}
+	if (lt_store_marker_write(dest, hex, err) != 0) /* fsyncs the folder too */
+		return -1;
+	*bytes = (int64_t)st.st_size;
+	return 0;
 }
 
 void lt_store_close(struct lt_store *s)

@@ -86,6 +86,16 @@ const char *lt_db_name(enum lt_db db);
 int lt_store_open(struct lt_store **out, const char *dir, int64_t map_size, lt_err *err);
 void lt_store_close(struct lt_store *s);
 
+/*
+ * A hot backup: writes a consistent, compacted copy of the store (LMDB's
+ * copy with MDB_CP_COMPACT, from one read transaction: the agent and other
+ * writers go on meanwhile) into dest, a new or empty folder: dest/data.mdb
+ * (written as data.mdb.partial, fsync'd, renamed) and the marker
+ * dest/store-id of the same identity, so that the copy restored into
+ * data_dir is accepted as this folder's store. *bytes: size of the copy.
+ */
+int lt_store_copy(struct lt_store *s, const char *dest, int64_t *bytes, lt_err *err);
+
 /* The folder the store was opened in (data_dir); valid while s is open. */
 const char *lt_store_dir(const struct lt_store *s);
 

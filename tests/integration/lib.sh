@@ -189,12 +189,51 @@ lt_count_status() {
 	"$LT_BIN/lienthong-status" -c "$(lt_conf "$1")" --json | grep -c "\"status\":\"$2\"" || true
 }
 
+# A test's own Kafka cluster of three nodes (deploy/kafka.sh with LT_KAFKA_NODES=3):
+# state in $LT_WORK/kafka, node I on 127.0.0.1:LT_CLUSTER_PORT+I-1 (default
+# LT_KAFKA_PORT+3, so +3..+5), its controller 10000 above. lt_teardown stops it.
+LT_CLUSTER_PORT=${LT_CLUSTER_PORT:-$((${LT_KAFKA_PORT:-39092} + 3))}
+LT_CLUSTER_STARTED=0
+
+# lt_cluster start|stop|status: the whole cluster (start: every node not running).
+lt_cluster() {
+	[ "$1" != start ] || LT_CLUSTER_STARTED=1
+	env -u LT_KAFKA_PROXY_PORT -u LT_KAFKA_PROXIED_PORT -u LT_KAFKA_TLS_DIR \
+		-u LT_KAFKA_CONTROLLER_PORT LT_KAFKA_NODES=3 LT_KAFKA_PORT="$LT_CLUSTER_PORT" \
+		LT_KAFKA_DIR="$LT_WORK/kafka" "$LT_ROOT/deploy/kafka.sh" "$1"
+}
+
+# lt_cluster_bootstrap: the bootstrap.servers list of the cluster.
+lt_cluster_bootstrap() {
+	echo "127.0.0.1:$LT_CLUSTER_PORT,127.0.0.1:$((LT_CLUSTER_PORT + 1)),127.0.0.1:$((LT_CLUSTER_PORT + 2))"
+}
+
+# lt_cluster_pid I: the pid of node I's broker.
+lt_cluster_pid() { cat "$LT_WORK/kafka/node-$1/kafka.pid"; }
+
+# lt_cluster_leader TOPIC PARTITION: the node leading that partition (metadata of a live node).
+lt_cluster_leader() {
+	kcat -L -b "$(lt_cluster_bootstrap)" -t "$1" -m 10 2>/dev/null |
+		sed -n "s/^ *partition $2, leader \([0-9]*\),.*/\1/p"
+}
+
+# lt_cluster_in_sync TOPIC...: every partition of the topics has all three replicas in sync.
+lt_cluster_in_sync() {
+	local t md
+	for t in "$@"; do
+		md=$(kcat -L -b "$(lt_cluster_bootstrap)" -t "$t" -m 10 2>/dev/null) || return 1
+		grep -q 'partition ' <<<"$md" || return 1
+		! grep 'partition ' <<<"$md" | grep -vq 'isrs: [0-9]*,[0-9]*,[0-9]*' || return 1
+	done
+}
+
 lt_teardown() {
 	local rc=$?
 	for pid in "${LT_PIDS[@]}"; do
 		kill -TERM "$pid" 2>/dev/null || true
 	done
 	wait 2>/dev/null || true
+	[ "$LT_CLUSTER_STARTED" = 0 ] || lt_cluster stop >/dev/null 2>&1 || true
 	if [ "$lt_checks_failed" -eq 0 ] && [ $rc -eq 0 ]; then
 		rm -rf "$LT_WORK"
 	else

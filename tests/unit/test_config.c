@@ -61,8 +61,10 @@ static void test_good_file(void)
 	                          "lmdb_map_size = 2G\n"
 	                          "max_message_bytes = 512k\n"
 	                          "topic_partitions = 6\n"
-	                          "topic_replication = -1\n"
+	                          "topic_replication = 3\n"
+	                          "topic_min_insync = 2\n"
 	                          "log_level = debug\n"
+	                          "log_format = json\n"
 	                          "kafka.bootstrap.servers = 10.0.0.1:9092,10.0.0.2:9092\n"
 	                          "kafka.security.protocol = ssl\n") == 0);
 	lt_err_clear(&err);
@@ -89,8 +91,10 @@ static void test_good_file(void)
 	CHECK(cfg.lmdb_map_size == 2LL * 1024 * 1024 * 1024);
 	CHECK(cfg.max_message_bytes == 512 * 1024);
 	CHECK(cfg.topic_partitions == 6);
-	CHECK(cfg.topic_replication == -1);
+	CHECK(cfg.topic_replication == 3);
+	CHECK(cfg.topic_min_insync == 2);
 	CHECK(strcmp(cfg.log_level, "debug") == 0);
+	CHECK(strcmp(cfg.log_format, "json") == 0);
 	/* Defaults. */
 	CHECK(cfg.max_parts == 64);
 	CHECK(cfg.poll_interval_ms == 200);
@@ -131,7 +135,9 @@ static void test_defaults_and_group_id(void)
 		CHECK(cfg.lmdb_map_size == 1LL << 30); /* default "1G" */
 		CHECK(cfg.max_message_bytes == 1000000);
 		CHECK(cfg.topic_partitions == 3);
-		CHECK(cfg.topic_replication == 1);
+		CHECK(cfg.topic_replication == -1);
+		CHECK(cfg.topic_min_insync == -1);
+		CHECK(strcmp(cfg.log_format, "text") == 0);
 		CHECK(strcmp(cfg.log_level, "info") == 0);
 		CHECK(strcmp(cfg.agency_code_pattern, "^[A-Za-z0-9]+([.][A-Za-z0-9]+)*$") == 0);
 		CHECK(strcmp(cfg.group_id, "lienthong.agent.G22") == 0);
@@ -237,6 +243,11 @@ static void test_errors(void)
 	REFUSED(REQUIRED "retry_backoff_min_ms = 5000\nretry_backoff_max_ms = 1000\n",
 	        "retry_backoff_min_ms (5000) is above retry_backoff_max_ms (1000)");
 	REFUSED(REQUIRED "log_level = verbose\n", "cfg:6: bad value for 'log_level': 'verbose'");
+	REFUSED(REQUIRED "log_format = xml\n", "cfg: bad value for 'log_format': 'xml'");
+	REFUSED(REQUIRED "topic_replication = 2\ntopic_min_insync = 3\n",
+	        "topic_min_insync at most topic_replication");
+	REFUSED(REQUIRED "topic_replication = 0\n",
+	        "must be -1 (the broker's default) or at least 1");
 	/* Missing required settings, each named. */
 	REFUSED("agency_code = G22\ndata_dir = /d\nkey_file = /k\ncert_file = /c\n",
 	        "cfg: missing required setting 'ca_file'");

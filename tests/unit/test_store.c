@@ -305,6 +305,55 @@ static void test_put_get_del(void)
 	}
 }
 
+/*
+ * A hot copy: made while a write transaction is open (it is not in the copy),
+ * it holds what was committed, carries the store's marker and opens as the
+ * same store; a folder that is not empty is refused.
+ */
+static void test_copy(void)
+{
+	struct lt_txn *t = NULL;
+	lt_err err;
+	char dest[PATH_MAX], mark[PATH_MAX], orig[PATH_MAX], a[40] = "", b[40] = "";
+	int64_t bytes = 0;
+	snprintf(dest, sizeof dest, "%s/backup", tmp);
+	if (!CHECK_OK(lt_txn_begin(store, 1, &t, &err), err))
+		return;
+	CHECK_OK(lt_txn_put(t, LT_DB_INBOX, "uncommitted", 11, "v", 1, &err), err);
+	CHECK_OK(lt_store_copy(store, dest, &bytes, &err), err);
+	lt_txn_abort(t);
+	CHECK(bytes > 0);
+	CHECK(lt_store_copy(store, dest, &bytes, &err) == -1);
+	CHECK_STR_CONTAINS(err.msg, "is not empty");
+	snprintf(mark, sizeof mark, "%s/store-id", dest);
+	snprintf(orig, sizeof orig, "%s/data/store-id", tmp);
+	FILE *f = fopen(mark, "r"), *g = fopen(orig, "r");
+	if (CHECK(f != NULL && g != NULL)) {
+		CHECK(fgets(a, sizeof a, f) != NULL && fgets(b, sizeof b, g) != NULL);
+		CHECK(strlen(a) == 33 && strcmp(a, b) == 0);
+	}
+	if (f != NULL)
+		fclose(f);
+	if (g != NULL)
+		fclose(g);
+	struct lt_store *copy = NULL;
+	if (!CHECK_OK(lt_store_open(&copy, dest, 64 << 20, &err), err))
+		return;
+	const void *val = NULL;
+	size_t vlen = 0;
+	if (CHECK_OK(lt_txn_begin(copy, 0, &t, &err), err)) {
+		CHECK_OK(lt_txn_get(t, LT_DB_INBOX, "k3", 2, &val, &vlen, &err), err);
+		CHECK(val != NULL && vlen == 1);
+		CHECK_OK(lt_txn_get(t, LT_DB_INBOX, "uncommitted", 11, &val, &vlen, &err), err);
+		CHECK(val == NULL);
+		uint64_t n = 0;
+		CHECK_OK(lt_txn_count(t, LT_DB_OUTQ, &n, &err), err);
+		CHECK(n > 0 && n == count(LT_DB_OUTQ)); /* the outbox as it was */
+		lt_txn_abort(t);
+	}
+	lt_store_close(copy);
+}
+
 /* Fills a 1 MiB store with ~100 KB envelopes until it is full. */
 static void test_map_full(void)
 {
@@ -403,6 +452,7 @@ int main(void)
 		LT_RUN(test_status_absent);
 		LT_RUN(test_scan_from);
 		LT_RUN(test_put_get_del);
+		LT_RUN(test_copy);
 		lt_store_close(store);
 	}
 	LT_RUN(test_map_full);
