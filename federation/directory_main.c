@@ -69,9 +69,8 @@ static void lt_directory_on_dr(void *ctx, void *opaque, rd_kafka_resp_err_t err,
 	d->err = err;
 }
 
-static int lt_directory_publish(const struct lt_config *cfg, const char *code,
-                                const char *platform, const char *cert_path, uint64_t serial,
-                                int withdrawn, lt_err *err)
+static int lt_directory_publish(const struct lt_config *cfg, const char *code, const char *platform,
+                                const char *cert_path, uint64_t serial, int withdrawn, lt_err *err)
 {
 	struct lt_signer signer;
 	uint8_t *rec = NULL, *der = NULL;
@@ -83,7 +82,8 @@ static int lt_directory_publish(const struct lt_config *cfg, const char *code,
 	if (lt_signer_load_any(&signer, cfg->key_file, cfg->cert_file, err) != 0)
 		return -1;
 	if (lt_pki_check_key_file(cfg->key_file, err) != 0 ||
-	    lt_pki_check_purpose(signer.cert, LT_PKI_DIRECTORY_OID, "directory signing", err) != 0) {
+	    lt_pki_check_purpose(signer.cert, LT_PKI_DIRECTORY_OID, "directory signing", err) !=
+	        0) {
 		lt_err_wrap(err, "%s", cfg->cert_file);
 		goto out;
 	}
@@ -248,7 +248,8 @@ int main(int argc, char **argv)
 			char *end = NULL;
 			serial = strtoull(optarg, &end, 10);
 			if (end == optarg || *end != '\0' || serial == 0) {
-				fprintf(stderr, "lienthong-directory: --serial takes a number above 0\n");
+				fprintf(stderr,
+				        "lienthong-directory: --serial takes a number above 0\n");
 				return 2;
 			}
 			break;
@@ -283,7 +284,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (strcmp(cmd, "list") == 0) {
-		rc = topic ? lt_directory_list_topic(&cfg, &err) : lt_directory_list_store(&cfg, &err);
+		rc = topic ? lt_directory_list_topic(&cfg, &err)
+		           : lt_directory_list_store(&cfg, &err);
 	} else {
 		const char *code = argv[optind + 1], *platform = argv[optind + 2];
 		rc = lt_config_check_code(&cfg, code, &err);

@@ -61,18 +61,20 @@ static int lt_dir_fields(const Lienthong__DirectoryEntry *e, const struct lt_con
 	if (lt_config_check_code(cfg, e->code, err) != 0)
 		return lt_err_wrap(err, "directory entry");
 	size_t n = strlen(e->platform);
-	if (n == 0 || n > LT_CODE_MAX || strspn(e->platform,
-	                                        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	                                        "0123456789._-") != n)
-		return lt_err_set(err, LT_EINVAL,
-		                  "directory entry for %s: platform '%.80s' must be 1 to %d letters, "
-		                  "digits, '.', '_' or '-'",
-		                  e->code, e->platform, LT_CODE_MAX);
+	if (n == 0 || n > LT_CODE_MAX ||
+	    strspn(e->platform, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                        "0123456789._-") != n)
+		return lt_err_set(
+		    err, LT_EINVAL,
+		    "directory entry for %s: platform '%.80s' must be 1 to %d letters, "
+		    "digits, '.', '_' or '-'",
+		    e->code, e->platform, LT_CODE_MAX);
 	if (e->serial == 0)
 		return lt_err_set(err, LT_EINVAL, "directory entry for %s: serial 0", e->code);
 	if (e->certificate.len > LT_DIR_CERT_MAX)
-		return lt_err_set(err, LT_EINVAL, "directory entry for %s: certificate of %zu bytes",
-		                  e->code, e->certificate.len);
+		return lt_err_set(err, LT_EINVAL,
+		                  "directory entry for %s: certificate of %zu bytes", e->code,
+		                  e->certificate.len);
 	if (e->signature == NULL || e->signature->value.len == 0 ||
 	    e->signature->value.len > LT_SIG_MAX)
 		return lt_err_set(err, LT_EVERIFY, "directory entry for %s is not signed", e->code);
@@ -86,8 +88,8 @@ static int lt_dir_check_cert(const Lienthong__DirectoryEntry *e, const struct lt
 	char cn[LT_CODE_MAX + 1];
 	if (e->certificate.len == 0)
 		return 0;
-	X509 *c = lt_trust_verify_der(trust, e->certificate.data, e->certificate.len, cn,
-	                              sizeof cn, err);
+	X509 *c =
+	    lt_trust_verify_der(trust, e->certificate.data, e->certificate.len, cn, sizeof cn, err);
 	if (c == NULL)
 		return lt_err_wrap(err, "directory entry for %s: its agency certificate", e->code);
 	X509_free(c);
@@ -138,15 +140,15 @@ fail:
 }
 
 int lt_dir_keep(struct lt_txn *t, enum lt_db db, const char *key, size_t klen,
-                const Lienthong__DirectoryEntry *e, const uint8_t *raw, size_t raw_len,
-                lt_err *err)
+                const Lienthong__DirectoryEntry *e, const uint8_t *raw, size_t raw_len, lt_err *err)
 {
 	const void *val;
 	size_t vlen;
 	if (lt_txn_get(t, db, key, klen, &val, &vlen, err) != 0)
 		return -1;
 	if (val != NULL) {
-		Lienthong__DirectoryEntry *old = lienthong__directory_entry__unpack(NULL, vlen, val);
+		Lienthong__DirectoryEntry *old =
+		    lienthong__directory_entry__unpack(NULL, vlen, val);
 		int newer = old == NULL || e->serial > old->serial;
 		if (old != NULL)
 			lienthong__directory_entry__free_unpacked(old, NULL);
@@ -167,7 +169,8 @@ int lt_dir_get(struct lt_txn *t, const char *code, Lienthong__DirectoryEntry **o
 		return 0;
 	*out = lienthong__directory_entry__unpack(NULL, vlen, val);
 	if (*out == NULL)
-		return lt_err_set(err, LT_EIO, "directory entry of %s in the store is corrupt", code);
+		return lt_err_set(err, LT_EIO, "directory entry of %s in the store is corrupt",
+		                  code);
 	return 0;
 }
 
@@ -186,13 +189,14 @@ int lt_dir_check_recipients(struct lt_store *store, const struct lt_config *cfg,
 		if (e != NULL)
 			lienthong__directory_entry__free_unpacked(e, NULL);
 		if (bad) {
-			lt_err_set(err, LT_ENOTFOUND,
-			           "recipient %s is not in the directory of platform %s%s: check the "
-			           "code; a new agency must first be published by its platform's "
-			           "operator (lienthong-directory publish), and the agent must be "
-			           "running to receive the directory (lienthong-directory -c %s list "
-			           "shows what it knows)",
-			           codes[i], cfg->platform, absent ? "" : " (withdrawn)", cfg->path);
+			lt_err_set(
+			    err, LT_ENOTFOUND,
+			    "recipient %s is not in the directory of platform %s%s: check the "
+			    "code; a new agency must first be published by its platform's "
+			    "operator (lienthong-directory publish), and the agent must be "
+			    "running to receive the directory (lienthong-directory -c %s list "
+			    "shows what it knows)",
+			    codes[i], cfg->platform, absent ? "" : " (withdrawn)", cfg->path);
 			goto out;
 		}
 	}

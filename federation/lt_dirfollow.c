@@ -45,8 +45,8 @@ struct lt_dirfollow *lt_dirfollow_new(const struct lt_config *cfg, const struct 
 		lt_err_set(err, LT_EIO, "out of memory");
 		return NULL;
 	}
-	*f = (struct lt_dirfollow){
-	    .cfg = cfg, .trust = trust, .store = store, .fn = fn, .ctx = ctx};
+	*f =
+	    (struct lt_dirfollow){.cfg = cfg, .trust = trust, .store = store, .fn = fn, .ctx = ctx};
 	lt_dir_topic(cfg->topic_prefix, f->topic, sizeof f->topic);
 	if (lt_dirfollow_open(f, err) != 0) {
 		free(f);
@@ -69,7 +69,8 @@ int lt_dirfollow_tick(struct lt_dirfollow *f, lt_err *err)
 			break;
 		if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-				lt_log_debug("directory %s: %s", f->topic, rd_kafka_message_errstr(m));
+				lt_log_debug("directory %s: %s", f->topic,
+				             rd_kafka_message_errstr(m));
 			rd_kafka_message_destroy(m);
 			continue;
 		}
@@ -83,7 +84,8 @@ int lt_dirfollow_tick(struct lt_dirfollow *f, lt_err *err)
 		lt_err why;
 		char signer[LT_CODE_MAX + 1];
 		if (msgs[i]->len == 0)
-			continue; /* a tombstone: entries are withdrawn by a signed entry, not deleted */
+			continue; /* a tombstone: entries are withdrawn by a signed entry, not
+			             deleted */
 		Lienthong__DirectoryEntry *e = lt_dir_open(msgs[i]->payload, msgs[i]->len, f->cfg,
 		                                           f->trust, signer, sizeof signer, &why);
 		if (e == NULL) {

@@ -113,7 +113,8 @@ int lt_hop_verify(const Lienthong__Hop *hop, const uint8_t digest[32], const str
 	if (rc != 0)
 		return lt_err_wrap(err, "hop record of relay %.64s", hop->relay);
 	if (strcmp(cn, hop->relay) != 0)
-		return lt_err_set(err, LT_EVERIFY, "hop record names relay %.64s but is signed by %s",
-		                  hop->relay, cn);
+		return lt_err_set(err, LT_EVERIFY,
+		                  "hop record names relay %.64s but is signed by %s", hop->relay,
+		                  cn);
 	return 0;
 }

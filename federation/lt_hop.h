@@ -45,8 +45,7 @@ struct lt_hop_in {
  */
 int lt_hop_make(const Lienthong__Envelope *env, const uint8_t *value, size_t len,
                 const char *recipient, const struct lt_hop_in *in, const struct lt_signer *relay,
-                uint8_t **rec, size_t *rec_len, uint8_t **notice, size_t *notice_len,
-                lt_err *err);
+                uint8_t **rec, size_t *rec_len, uint8_t **notice, size_t *notice_len, lt_err *err);
 
 /* Verifies a hop over digest; its relay's CN must be hop->relay. */
 int lt_hop_verify(const Lienthong__Hop *hop, const uint8_t digest[32], const struct lt_trust *trust,

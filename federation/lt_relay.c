@@ -38,7 +38,7 @@ struct lt_relay_side {
 	int64_t in_flight_bytes;
 	int failing;
 	int64_t retry_ms;
-	struct lt_backoff backoff; /* between attempts after a failure */
+	struct lt_backoff backoff;     /* between attempts after a failure */
 	uint8_t (*acks)[LT_RELAY_KEY]; /* acknowledged, to delete */
 	size_t n_acks, cap_acks;
 	uint64_t queued; /* records in relayq for this side */
@@ -209,8 +209,8 @@ struct lt_relay_subs_scan {
 	struct lt_relay_names *want;
 };
 
-static int lt_relay_subs_one(void *ctx, const void *key, size_t klen, const void *val,
-                             size_t vlen, lt_err *err)
+static int lt_relay_subs_one(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
+                             lt_err *err)
 {
 	struct lt_relay_subs_scan *sc = ctx;
 	char topic[LT_TOPIC_MAX + 1];
@@ -322,8 +322,8 @@ static int lt_relay_take(struct lt_relay *r, struct lt_relay_side *s, struct lt_
 		                       .to_platform = o->cfg.platform,
 		                       .at_ms = now_ms};
 		lt_err why;
-		if (lt_hop_make(env, m->payload, m->len, code, &in, r->signer, &rec, &rec_len, &notice,
-		                &notice_len, &why) != 0)
+		if (lt_hop_make(env, m->payload, m->len, code, &in, r->signer, &rec, &rec_len,
+		                &notice, &notice_len, &why) != 0)
 			lt_log_warn("%s [%d] @ %lld: no hop record (%s): carried as it is", topic,
 			            (int)m->partition, (long long)m->offset, why.msg);
 	}
@@ -527,7 +527,8 @@ static int lt_relay_send(struct lt_relay *r, struct lt_relay_side *s, int64_t no
 	struct lt_relay_send sc = {.s = s, .err = &err};
 	size_t before = s->in_flight;
 	if (lt_txn_begin(r->store, 0, &t, &err) != 0 ||
-	    lt_txn_scan(t, LT_DB_RELAYQ, s->cursor, LT_RELAY_KEY, lt_relay_send_one, &sc, &err) != 0)
+	    lt_txn_scan(t, LT_DB_RELAYQ, s->cursor, LT_RELAY_KEY, lt_relay_send_one, &sc, &err) !=
+	        0)
 		lt_log_warn("%s: %s", s->cfg.platform, err.msg);
 	if (t != NULL)
 		lt_txn_abort(t);
@@ -608,8 +609,8 @@ static int lt_relay_side_open(struct lt_relay *r, int idx, lt_err *err)
 	lt_txn_abort(t);
 	s->queued = c.n;
 	if (c.n > 0)
-		lt_log_info("%llu records stored earlier wait for %s",
-		            (unsigned long long)c.n, s->cfg.platform);
+		lt_log_info("%llu records stored earlier wait for %s", (unsigned long long)c.n,
+		            s->cfg.platform);
 	return rc;
 }
 
@@ -643,8 +644,8 @@ int lt_relay_tick(struct lt_relay *r, int64_t now_ms)
 	for (int i = 0; i < 2; i++) {
 		int v = lt_dirfollow_tick(r->side[i].dir, &err);
 		if (v < 0)
-			lt_log_warn("directory of %s: %s; reading it again", r->side[i].cfg.platform,
-			            err.msg);
+			lt_log_warn("directory of %s: %s; reading it again",
+			            r->side[i].cfg.platform, err.msg);
 		did |= v > 0;
 	}
 	if (r->route_dirty) {
@@ -766,6 +767,7 @@ int lt_relay_status(const struct lt_config *cfg, struct lt_store *store, FILE *o
 		        since);
 	}
 	if (ws.other > 0)
-		fprintf(out, "and %llu records for other platforms\n", (unsigned long long)ws.other);
+		fprintf(out, "and %llu records for other platforms\n",
+		        (unsigned long long)ws.other);
 	return 0;
 }

@@ -81,7 +81,8 @@ static int lt_relay_identity(const struct lt_config *cfg, struct lt_signer *sign
 	    lt_pki_check_purpose(signer->cert, LT_PKI_RELAY_OID, "relay", err) != 0)
 		return lt_err_wrap(err, "%s", cfg->cert_file);
 	if (strcmp(signer->code, cfg->agency_code) != 0)
-		return lt_err_set(err, LT_EINVAL, "%s names '%s' (CN) but agency_code is '%s' in %s",
+		return lt_err_set(err, LT_EINVAL,
+		                  "%s names '%s' (CN) but agency_code is '%s' in %s",
 		                  cfg->cert_file, signer->code, cfg->agency_code, cfg->path);
 	return 0;
 }
@@ -145,8 +146,7 @@ int main(int argc, char **argv)
 		           config);
 		goto fail;
 	}
-	if (
-	    (trust = lt_trust_load(cfg.ca_file, &err)) == NULL ||
+	if ((trust = lt_trust_load(cfg.ca_file, &err)) == NULL ||
 	    (cfg.crl_file[0] != '\0' && lt_trust_load_crls(trust, cfg.crl_file, &err) != 0) ||
 	    lt_lock_take(&lock, cfg.data_dir, &err) != 0 ||
 	    lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err) != 0 ||

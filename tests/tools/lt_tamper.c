@@ -70,12 +70,10 @@ static uint8_t *lt_tamper_alter(const rd_kafka_message_t *m, const char *id, siz
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"from", required_argument, NULL, 'f'},
-	                                     {"from-topic", required_argument, NULL, 'F'},
-	                                     {"to", required_argument, NULL, 't'},
-	                                     {"to-topic", required_argument, NULL, 'T'},
-	                                     {"id", required_argument, NULL, 'i'},
-	                                     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"from", required_argument, NULL, 'f'}, {"from-topic", required_argument, NULL, 'F'},
+	    {"to", required_argument, NULL, 't'},   {"to-topic", required_argument, NULL, 'T'},
+	    {"id", required_argument, NULL, 'i'},   {NULL, 0, NULL, 0}};
 	const char *from = NULL, *from_topic = NULL, *to = NULL, *to_topic = NULL, *id = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -100,7 +98,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!from || !from_topic || !to || !to_topic || !id) {
-		fprintf(stderr, "usage: lt-tamper --from B --from-topic T --to B --to-topic T --id ID\n");
+		fprintf(stderr,
+		        "usage: lt-tamper --from B --from-topic T --to B --to-topic T --id ID\n");
 		return 2;
 	}
 	rd_kafka_t *cons = lt_tamper_client(RD_KAFKA_CONSUMER, from);
@@ -119,7 +118,8 @@ int main(int argc, char **argv)
 		if (m == NULL)
 			continue;
 		size_t len = 0;
-		uint8_t *v = m->err == RD_KAFKA_RESP_ERR_NO_ERROR ? lt_tamper_alter(m, id, &len) : NULL;
+		uint8_t *v =
+		    m->err == RD_KAFKA_RESP_ERR_NO_ERROR ? lt_tamper_alter(m, id, &len) : NULL;
 		if (v != NULL) {
 			rd_kafka_resp_err_t e = rd_kafka_producev(
 			    prod, RD_KAFKA_V_TOPIC(to_topic), RD_KAFKA_V_KEY(m->key, m->key_len),

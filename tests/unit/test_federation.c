@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../clock/lt_clock.h"
 #include "../../federation/lt_dir.h"
 #include "../../federation/lt_hop.h"
 #include "../../federation/lt_relay.h"
 #include "../../proto/lt_canon.h"
-#include "../../clock/lt_clock.h"
 #include "../../proto/lt_envelope.h"
 #include "lt_check.h"
 #include "lt_testpki.h"
@@ -44,7 +44,8 @@ static void test_dir_signers(void)
 	lt_err err;
 	char signer[LT_CODE_MAX + 1] = "";
 	uint8_t *rec = seal(&dir_s, "P.A01", "PROV", 5, 0, &len);
-	Lienthong__DirectoryEntry *e = lt_dir_open(rec, len, &cfg, trust, signer, sizeof signer, &err);
+	Lienthong__DirectoryEntry *e =
+	    lt_dir_open(rec, len, &cfg, trust, signer, sizeof signer, &err);
 	CHECK(e != NULL);
 	if (e != NULL) {
 		CHECK(strcmp(e->code, "P.A01") == 0 && strcmp(e->platform, "PROV") == 0);
@@ -168,7 +169,8 @@ static void test_hops(void)
 	Lienthong__Envelope *env = document(&doc, &len);
 	if (!CHECK(env != NULL))
 		return;
-	struct lt_hop_in in = {.from_platform = "PROV", .to_platform = "NGSP", .at_ms = 1700000000000};
+	struct lt_hop_in in = {
+	    .from_platform = "PROV", .to_platform = "NGSP", .at_ms = 1700000000000};
 	if (!CHECK_OK(lt_hop_make(env, doc, len, "M.B01", &in, &relay_s, &rec, &rec_len, &notice,
 	                          &notice_len, &err),
 	              err))
@@ -203,7 +205,8 @@ static void test_hops(void)
 	CHECK(r != NULL && r->status == LIENTHONG__RECEIPT_STATUS__RECEIPT_HOP);
 	if (r != NULL) {
 		CHECK(strcmp(r->sender, "P.A01") == 0 && strcmp(r->recipient, "M.B01") == 0);
-		CHECK(r->document_digest.len == 32 && memcmp(r->document_digest.data, digest, 32) == 0);
+		CHECK(r->document_digest.len == 32 &&
+		      memcmp(r->document_digest.data, digest, 32) == 0);
 		CHECK(r->n_hops == 1 && r->signature == NULL);
 		lienthong__receipt__free_unpacked(r, NULL);
 	}
@@ -283,20 +286,22 @@ int main(void)
 {
 	lt_err err;
 	int ok = lt_tpki_init(&pki) == 0 && lt_tpki_ca(&pki, "ca", "Fed CA", &ca) == 0 &&
-	         lt_tpki_agency(&pki, &(struct lt_tagency_opts){.type = "ec", .cn = "P.A01", .issuer = &ca},
-	                        &agency) == 0 &&
+	         lt_tpki_agency(
+	             &pki, &(struct lt_tagency_opts){.type = "ec", .cn = "P.A01", .issuer = &ca},
+	             &agency) == 0 &&
 	         lt_tpki_agency(&pki,
 	                        &(struct lt_tagency_opts){.type = "ec",
 	                                                  .cn = "DIR.PROV",
 	                                                  .issuer = &ca,
 	                                                  .ext_key_usage = LT_PKI_DIRECTORY_OID},
 	                        &dirsigner) == 0 &&
-	         lt_tpki_agency(&pki,
-	                        &(struct lt_tagency_opts){.type = "ec",
-	                                                  .cn = "RELAY.P.N",
-	                                                  .issuer = &ca,
-	                                                  .ext_key_usage = "clientAuth," LT_PKI_RELAY_OID},
-	                        &relay) == 0;
+	         lt_tpki_agency(
+	             &pki,
+	             &(struct lt_tagency_opts){.type = "ec",
+	                                       .cn = "RELAY.P.N",
+	                                       .issuer = &ca,
+	                                       .ext_key_usage = "clientAuth," LT_PKI_RELAY_OID},
+	             &relay) == 0;
 	if (!CHECK(ok))
 		return lt_check_summary();
 	CHECK_OK(lt_tpki_config(&pki, "a", "P.A01", &ca, &agency, "platform = PROV\n", &cfg, &err),
