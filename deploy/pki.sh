@@ -12,7 +12,8 @@
 #   deploy/pki.sh client DIR NAME        DIR/NAME.key, DIR/NAME.crt for a Kafka TLS client
 #                                        that is no agency (a super user such as ADMIN)
 #   deploy/pki.sh directory DIR NAME     DIR/NAME.key, DIR/NAME.crt: a directory signer of a
-#                                        platform operator (signs directory entries only)
+#                                        platform operator (signs directory entries only;
+#                                        Kafka TLS client)
 #   deploy/pki.sh relay DIR NAME         DIR/NAME.key, DIR/NAME.crt: a relay between two
 #                                        platforms (signs hop records; Kafka TLS client)
 #   deploy/pki.sh revoke DIR CODE        revokes DIR/CODE.crt and rewrites DIR/crl.pem
@@ -105,7 +106,7 @@ authorityKeyIdentifier = keyid
 [ directory ]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
-extendedKeyUsage = $directory_oid
+extendedKeyUsage = clientAuth,$directory_oid
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 [ relay ]

@@ -20,6 +20,7 @@
 #include "../clock/lt_clock.h"
 #include "../log/lt_log.h"
 #include "lt_dir.h"
+#include "lt_dirfollow.h"
 
 static void lt_directory_usage(FILE *out)
 {
@@ -179,48 +180,20 @@ out:
 	return rc;
 }
 
+static void lt_directory_list_entry(void *ctx, const Lienthong__DirectoryEntry *e)
+{
+	(void)ctx;
+	lt_directory_print(e);
+}
+
 static int lt_directory_list_topic(const struct lt_config *cfg, lt_err *err)
 {
-	char topic[LT_TOPIC_MAX + 1];
 	struct lt_trust *trust = lt_trust_load(cfg->ca_file, err);
 	if (trust == NULL)
 		return -1;
-	lt_dir_topic(cfg->topic_prefix, topic, sizeof topic);
-	rd_kafka_t *rk = lt_kafka_reader_new(cfg, topic, err);
-	if (rk == NULL) {
-		lt_trust_free(trust);
-		return -1;
-	}
-	/* To the end of the partition (or 10 s of silence: an empty or missing topic). */
-	int64_t quiet_until = lt_now_ms() + 10000;
-	for (;;) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-		if (m == NULL) {
-			if (lt_now_ms() > quiet_until)
-				break;
-			continue;
-		}
-		quiet_until = lt_now_ms() + 10000;
-		int eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
-		if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && m->len > 0) {
-			lt_err why;
-			Lienthong__DirectoryEntry *e =
-			    lt_dir_open(m->payload, m->len, cfg, trust, NULL, 0, &why);
-			if (e != NULL) {
-				lt_directory_print(e);
-				lienthong__directory_entry__free_unpacked(e, NULL);
-			} else {
-				fprintf(stderr, "offset %lld: ignored: %s\n", (long long)m->offset,
-				        why.msg);
-			}
-		}
-		rd_kafka_message_destroy(m);
-		if (eof)
-			break;
-	}
-	lt_kafka_destroy(rk, 0);
+	int rc = lt_dir_read_all(cfg, trust, lt_directory_list_entry, NULL, err);
 	lt_trust_free(trust);
-	return 0;
+	return rc;
 }
 
 int main(int argc, char **argv)

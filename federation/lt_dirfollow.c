@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../broker-adapter/lt_kafka.h"
+#include "../clock/lt_clock.h"
 #include "../log/lt_log.h"
 
 #define LT_DIRFOLLOW_BATCH 256
@@ -123,4 +124,43 @@ void lt_dirfollow_free(struct lt_dirfollow *f)
 		return;
 	lt_kafka_destroy(f->rk, 0);
 	free(f);
+}
+
+int lt_dir_read_all(const struct lt_config *cfg, const struct lt_trust *trust,
+                    void (*fn)(void *ctx, const Lienthong__DirectoryEntry *e), void *ctx,
+                    lt_err *err)
+{
+	char topic[LT_TOPIC_MAX + 1];
+	lt_dir_topic(cfg->topic_prefix, topic, sizeof topic);
+	rd_kafka_t *rk = lt_kafka_reader_new(cfg, topic, err);
+	if (rk == NULL)
+		return -1;
+	int64_t quiet_until = lt_now_ms() + 10000;
+	for (;;) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+		if (m == NULL) {
+			if (lt_now_ms() > quiet_until)
+				break;
+			continue;
+		}
+		quiet_until = lt_now_ms() + 10000;
+		int eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+		if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && m->len > 0) {
+			lt_err why;
+			Lienthong__DirectoryEntry *e =
+			    lt_dir_open(m->payload, m->len, cfg, trust, NULL, 0, &why);
+			if (e != NULL) {
+				fn(ctx, e);
+				lienthong__directory_entry__free_unpacked(e, NULL);
+			} else {
+				lt_log_warn("%s offset %lld: ignored: %s", topic,
+				            (long long)m->offset, why.msg);
+			}
+		}
+		rd_kafka_message_destroy(m);
+		if (eof)
+			break;
+	}
+	lt_kafka_destroy(rk, 0);
+	return 0;
 }

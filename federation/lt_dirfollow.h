@@ -42,4 +42,13 @@ int lt_dirfollow_tick(struct lt_dirfollow *f, lt_err *err);
 
 void lt_dirfollow_free(struct lt_dirfollow *f);
 
+/*
+ * Reads cfg's directory topic once, to its end (or 10 s without a record:
+ * an empty or missing topic), calling fn(ctx, entry) for each verified
+ * entry and logging the others (lienthong-directory list, provisioning).
+ */
+int lt_dir_read_all(const struct lt_config *cfg, const struct lt_trust *trust,
+                    void (*fn)(void *ctx, const Lienthong__DirectoryEntry *e), void *ctx,
+                    lt_err *err);
+
 #endif

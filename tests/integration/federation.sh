@@ -182,7 +182,10 @@ if [ "$NGSP_STOP" -gt 0 ]; then
 	ngsp_broker start >/dev/null
 	lt_pass "national broker stopped for $NGSP_STOP s and started again"
 fi
-wait $up1 $up2
+wait $up1
+wait $up2
+lt_check "all $N documents of each sender were accepted" \
+	eval "[ \$(wc -l <'$LT_WORK/ids-$A') -eq $N ] && [ \$(wc -l <'$LT_WORK/ids-$B') -eq $N ]"
 both() { lt_all_delivered $A "$LT_WORK/ids-$A" && lt_all_delivered $B "$LT_WORK/ids-$B" && lt_all_delivered $A "$LT_WORK/ids-L"; }
 lt_check "every document shows delivered at its sender" lt_wait_until $((120 + N / 10)) both
 lt_verify $A $B "$LT_WORK/ids-$A"
@@ -193,6 +196,7 @@ hops() { # sender id: the hops in its history, one per line
 	"$LT_BIN/lienthong-status" -c "$(lt_conf "$1")" --history "$2" | grep -o 'at [A-Z]* since' | sort -u
 }
 first=$(head -n 1 "$LT_WORK/ids-$A" | cut -f 1)
+"$LT_BIN/lienthong-status" -c "$(lt_conf $A)" --history "$first"
 lt_check "$A's history of a document to $B shows the hops at NGSP and MIN" \
 	bash -c "[ \"\$1\" = \$'at MIN since\nat NGSP since' ]" _ "$(hops $A "$first")"
 first=$(head -n 1 "$LT_WORK/ids-$B" | cut -f 1)
