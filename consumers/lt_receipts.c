@@ -154,6 +154,29 @@ static int lt_receipts_hop_check(const struct lt_recv *rc, struct lt_txn *t,
 }
 
 /*
+ * Finds a history event "relayed" of the same hop (platform, relay, origin),
+ * whatever its time: a notice carried again, or the document carried again
+ * after a relay's crash.
+ */
+struct lt_receipts_seen {
+	char at[LT_CODE_MAX + 8], by[2 * LT_CODE_MAX + 32];
+	int found;
+};
+
+static int lt_receipts_seen_one(void *ctx, const char *recipient,
+                                const Lienthong__Store__HistoryEvent *ev, lt_err *err)
+{
+	struct lt_receipts_seen *s = ctx;
+	(void)recipient, (void)err;
+	if (strcmp(ev->event, "relayed") == 0 && strncmp(ev->reason, s->at, strlen(s->at)) == 0 &&
+	    strstr(ev->reason, s->by) != NULL) {
+		s->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * A relay's hop notice: 1 when rec is none (an ordinary receipt), else 0
  * (recorded in the document's history, or quarantined) or -1 on error.
  */
@@ -182,9 +205,19 @@ static int lt_receipts_hop(const struct lt_recv *rc, struct lt_txn *t, const str
 		         h->to_platform, since, h->relay, h->from_platform);
 		struct lt_history_in ev = {
 		    .event = "relayed", .at_ms = h->at_ms, .reason = reason, .offset = -1};
-		if (lt_index_status_write(t, r->document_id, r->recipient, st, st, &ev, err) != 0)
+		struct lt_receipts_seen seen = {0};
+		snprintf(seen.at, sizeof seen.at, "at %s since ", h->to_platform);
+		snprintf(seen.by, sizeof seen.by, "(relay %s, from %s)", h->relay,
+		         h->from_platform);
+		/* A relay restarted after a crash may carry a notice again: recorded once. */
+		if (lt_history_list(t, r->document_id, r->recipient, lt_receipts_seen_one, &seen,
+		                    err) != 0)
 			goto out;
-		lt_log_info("document %s for %s: %s", r->document_id, r->recipient, reason);
+		if (!seen.found &&
+		    lt_index_status_write(t, r->document_id, r->recipient, st, st, &ev, err) != 0)
+			goto out;
+		if (!seen.found)
+			lt_log_info("document %s for %s: %s", r->document_id, r->recipient, reason);
 	} else {
 		lt_log_warn("quarantined hop notice %s [%d] @ %lld: %s", rec->topic,
 		            (int)rec->partition, (long long)rec->offset, why.msg);

@@ -193,7 +193,7 @@ lt_verify $B $A "$LT_WORK/ids-$B"
 lt_verify $A $L "$LT_WORK/ids-L"
 
 hops() { # sender id: the hops in its history, one per line
-	"$LT_BIN/lienthong-status" -c "$(lt_conf "$1")" --history "$2" | grep -o 'at [A-Z]* since' | sort -u
+	"$LT_BIN/lienthong-status" -c "$(lt_conf "$1")" --history "$2" | grep -o 'at [A-Z]* since' | sort
 }
 first=$(head -n 1 "$LT_WORK/ids-$A" | cut -f 1)
 "$LT_BIN/lienthong-status" -c "$(lt_conf $A)" --history "$first"
@@ -206,7 +206,7 @@ missing=0
 while IFS=$'\t' read -r id _; do
 	[ "$(hops $A "$id" | wc -l)" -eq 2 ] || missing=$((missing + 1))
 done <"$LT_WORK/ids-$A"
-lt_check "every document of $A to $B has both hops in its history ($missing without)" [ "$missing" -eq 0 ]
+lt_check "every document of $A to $B has both hops in its history, each once ($missing otherwise)" [ "$missing" -eq 0 ]
 first=$(head -n 1 "$LT_WORK/ids-L" | cut -f 1)
 lt_check "a local document has no hop" [ -z "$(hops $A "$first")" ]
 
