@@ -18,7 +18,7 @@ source "$(dirname "$0")/lib.sh"
 N=${LT_FED_DOCS:-60}
 LOCAL=${LT_FED_LOCAL:-20}
 KILLS=${LT_FED_KILLS:-1}
-FLAP=${LT_FED_FLAP:-12}
+FLAP=${LT_FED_FLAP:-8}
 NGSP_STOP=${LT_FED_NGSP_STOP:-0}
 base=${LT_KAFKA_PORT:-39092}
 ngsp_port=${LT_FED_NGSP_PORT:-$((base + 300))}
@@ -42,12 +42,17 @@ min_broker() {
 	LT_KAFKA_PORT=$min_port LT_KAFKA_DIR=$min_dir LT_KAFKA_PROXY_PORT= "$LT_ROOT/deploy/kafka.sh" "$@"
 }
 stop_brokers() {
-	[ -n "${LT_FED_KEEP_BROKERS:-}" ] && return 0
-	ngsp_broker stop >/dev/null 2>&1 || true
-	min_broker stop >/dev/null 2>&1 || true
+	if [ -z "${LT_FED_KEEP_BROKERS:-}" ]; then
+		ngsp_broker stop >/dev/null 2>&1 || true
+		min_broker stop >/dev/null 2>&1 || true
+	fi
 }
 trap 'rc=$?; lt_teardown_relays; stop_brokers; (exit $rc); lt_teardown' EXIT
-lt_teardown_relays() { for r in R1 R2; do [ -f "$LT_WORK/$r.pid" ] && kill -TERM "$(cat "$LT_WORK/$r.pid")" 2>/dev/null; done; true; }
+lt_teardown_relays() {
+	for r in R1 R2; do
+		if [ -f "$LT_WORK/$r.pid" ]; then kill -TERM "$(cat "$LT_WORK/$r.pid")" 2>/dev/null || true; fi
+	done
+}
 ngsp_broker start >"$LT_WORK/kafka-ngsp.log" 2>&1 || { cat "$LT_WORK/kafka-ngsp.log"; exit 1; }
 min_broker start >"$LT_WORK/kafka-min.log" 2>&1 || { cat "$LT_WORK/kafka-min.log"; exit 1; }
 lt_pass "national and ministry brokers on 127.0.0.1:$ngsp_port and :$min_port"
