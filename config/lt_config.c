@@ -347,8 +347,8 @@ static int lt_config_defaults(struct lt_config *cfg, lt_err *err)
 }
 
 /* A kafka.* (or peer.kafka.*) setting: k is the name without its prefix. */
-static int lt_config_kv_add(struct lt_config_kv *list, size_t *n, const char *key, const char *k,
-                            const char *value, const char *where, lt_err *err)
+static int lt_config_kv_add(struct lt_config_kv *list, size_t *n, size_t max, const char *key,
+                            const char *k, const char *value, const char *where, lt_err *err)
 {
 	if (*k == '\0' || strlen(k) >= sizeof list[0].key)
 		return lt_err_set(err, LT_EINVAL, "%s: bad kafka setting name '%.60s'", where, key);
@@ -359,9 +359,9 @@ static int lt_config_kv_add(struct lt_config_kv *list, size_t *n, const char *ke
 			return lt_err_set(err, LT_EINVAL, "%s: '%s' is set twice; keep one line",
 			                  where, key);
 	}
-	if (*n == LT_CONFIG_KAFKA_MAX)
-		return lt_err_set(err, LT_EINVAL, "%s: more than %d kafka.* settings", where,
-		                  LT_CONFIG_KAFKA_MAX);
+	if (*n == max)
+		return lt_err_set(err, LT_EINVAL, "%s: more than %zu %s settings", where, max,
+		                  k == key + 6 ? "kafka.*" : "peer.kafka.*");
 	snprintf(list[*n].key, sizeof list[0].key, "%s", k);
 	snprintf(list[*n].value, sizeof list[0].value, "%s", value);
 	(*n)++;
@@ -385,10 +385,11 @@ static int lt_config_line(struct lt_config *cfg, char *line, const char *where, 
 		return lt_err_set(err, LT_EINVAL, "%s: missing key before '='", where);
 
 	if (strncmp(key, "kafka.", 6) == 0)
-		return lt_config_kv_add(cfg->kafka, &cfg->n_kafka, key, key + 6, value, where, err);
+		return lt_config_kv_add(cfg->kafka, &cfg->n_kafka, LT_CONFIG_KAFKA_MAX, key,
+		                        key + 6, value, where, err);
 	if (strncmp(key, "peer.kafka.", 11) == 0)
-		return lt_config_kv_add(cfg->peer_kafka, &cfg->n_peer_kafka, key, key + 11, value,
-		                        where, err);
+		return lt_config_kv_add(cfg->peer_kafka, &cfg->n_peer_kafka,
+		                        LT_CONFIG_PEER_KAFKA_MAX, key, key + 11, value, where, err);
 	for (size_t i = 0; i < LT_CONFIG_NROWS; i++) {
 		if (strcmp(lt_config_rows[i].name, key) != 0)
 			continue;
@@ -540,10 +541,10 @@ int lt_config_peer(const struct lt_config *cfg, struct lt_config *peer, lt_err *
 	snprintf(peer->peer_platform, sizeof peer->peer_platform, "%s", cfg->platform);
 	snprintf(peer->peer_topic_prefix, sizeof peer->peer_topic_prefix, "%s", cfg->topic_prefix);
 	snprintf(peer->peer_routes, sizeof peer->peer_routes, "%s", cfg->routes);
+	/* The far side's kafka.* settings; the near side's are not needed there. */
 	peer->n_kafka = cfg->n_peer_kafka;
-	memcpy(peer->kafka, cfg->peer_kafka, sizeof peer->kafka);
-	peer->n_peer_kafka = cfg->n_kafka;
-	memcpy(peer->peer_kafka, cfg->kafka, sizeof peer->peer_kafka);
+	memcpy(peer->kafka, cfg->peer_kafka, cfg->n_peer_kafka * sizeof cfg->peer_kafka[0]);
+	peer->n_peer_kafka = 0;
 	return 0;
 }
 

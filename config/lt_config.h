@@ -28,6 +28,7 @@
 #define LT_CODE_MAX 64
 #define LT_TOPIC_MAX 249
 #define LT_CONFIG_KAFKA_MAX 128
+#define LT_CONFIG_PEER_KAFKA_MAX 32 /* peer.kafka.* settings (lienthong-relay) */
 #define LT_CONFIG_LINE_MAX 4096
 #define LT_CONFIG_FILE_MAX (1024 * 1024)
 
@@ -86,7 +87,7 @@ struct lt_config {
 	size_t n_kafka;
 	struct lt_config_kv kafka[LT_CONFIG_KAFKA_MAX];
 	size_t n_peer_kafka; /* lienthong-relay: peer.kafka.* settings, for the far cluster */
-	struct lt_config_kv peer_kafka[LT_CONFIG_KAFKA_MAX];
+	struct lt_config_kv peer_kafka[LT_CONFIG_PEER_KAFKA_MAX];
 	regex_t code_re; /* compiled agency_code_pattern */
 	int code_re_ok;
 };
