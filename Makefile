@@ -53,21 +53,24 @@ LIB_SRCS = errors/lt_err.c log/lt_log.c text/lt_text.c clock/lt_clock.c clock/lt
 	producers/lt_submit.c producers/lt_submitd.c producers/lt_forward.c producers/lt_spool.c producers/lt_manifest.c producers/lt_rows_args.c producers/lt_upload_out.c producers/lt_edxml_in.c \
 	consumers/lt_recv.c consumers/lt_quarantine.c consumers/lt_http.c consumers/lt_deliver.c consumers/lt_edxml_out.c consumers/lt_xfer.c consumers/lt_inbox.c consumers/lt_receipts.c consumers/lt_business.c consumers/lt_watch.c consumers/lt_receive.c \
 	edxml/lt_edxml.c edxml/lt_edxml_write.c \
-	monitor/lt_counters.c monitor/lt_render.c monitor/lt_monitor.c
+	monitor/lt_counters.c monitor/lt_render.c monitor/lt_monitor.c \
+	federation/lt_dir.c federation/lt_dirfollow.c federation/lt_hop.c federation/lt_relay.c
 
 PROGS = lienthong-agent lienthong-upload lienthong-status lienthong-quarantine lienthong-provision \
-	lienthong-report
+	lienthong-report lienthong-directory lienthong-relay
 PROG_SRC_lienthong-agent = agent/main.c
 PROG_SRC_lienthong-upload = producers/upload_main.c
 PROG_SRC_lienthong-status = status/main.c
 PROG_SRC_lienthong-quarantine = consumers/quarantine_main.c
 PROG_SRC_lienthong-provision = broker-adapter/provision_main.c
 PROG_SRC_lienthong-report = consumers/report_main.c
+PROG_SRC_lienthong-directory = federation/directory_main.c
+PROG_SRC_lienthong-relay = federation/relay_main.c
 
 UNIT_TESTS = test_xfer test_config test_log test_canon test_sign test_envelope test_store test_deliver test_text \
 	test_watch test_forward test_lifecycle test_retention test_crl test_index \
-	test_business test_manifest test_spool test_edxml test_vectors test_monitor
-TEST_TOOLS = lt-forge lt-proxy lt-edxml-cat lt-vectors
+	test_business test_manifest test_spool test_edxml test_vectors test_monitor test_federation
+TEST_TOOLS = lt-forge lt-proxy lt-edxml-cat lt-vectors lt-tamper
 
 LIB_OBJS = $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
 LIB = $(BUILD)/liblienthong.a
@@ -106,6 +109,8 @@ $(BUILD)/bin/lienthong-upload: producers/upload_main.c
 $(BUILD)/bin/lienthong-status: status/main.c
 $(BUILD)/bin/lienthong-quarantine: consumers/quarantine_main.c
 $(BUILD)/bin/lienthong-provision: broker-adapter/provision_main.c
+$(BUILD)/bin/lienthong-directory: federation/directory_main.c
+$(BUILD)/bin/lienthong-relay: federation/relay_main.c
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/lt_check.h tests/unit/lt_testpki.h $(LIB)
 	@mkdir -p $(dir $@)
@@ -116,6 +121,10 @@ $(BUILD)/tests/lt-forge: tests/tools/lt_forge.c $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 $(BUILD)/tests/lt-edxml-cat: tests/tools/lt_edxml_cat.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/lt-tamper: tests/tools/lt_tamper.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 

@@ -38,6 +38,7 @@
 #include "../consumers/lt_inbox.h"
 #include "../consumers/lt_receive.h"
 #include "../consumers/lt_xfer.h"
+#include "../federation/lt_dirfollow.h"
 #include "../log/lt_log.h"
 #include "../monitor/lt_monitor.h"
 #include "../producers/lt_forward.h"
@@ -80,7 +81,8 @@ struct lt_agent {
 	struct lt_store *store;
 	struct lt_check_result checked; /* the walk of the store at start */
 	struct lt_target *target;
-	struct lt_xfer *xfer; /* streamed documents being received */
+	struct lt_xfer *xfer;     /* streamed documents being received */
+	struct lt_dirfollow *dir; /* platform mode: the federation directory, followed */
 	struct lt_forward *fw;
 	struct lt_submitd *submitd;
 	struct lt_recv recv;
@@ -265,7 +267,13 @@ static int lt_agent_start_kafka(struct lt_agent *a, lt_err *err)
 	if (a->fw == NULL)
 		return -1;
 	a->rx = lt_receive_new(&a->recv, a->inbox_topic, a->receipt_topic, lt_now_ms(), err);
-	return a->rx == NULL ? -1 : 0;
+	if (a->rx == NULL)
+		return -1;
+	if (a->cfg.platform[0] != '\0' &&
+	    (a->dir = lt_dirfollow_new(&a->cfg, a->trust, a->store, lt_dirfollow_keep, NULL,
+	                               err)) == NULL)
+		return -1;
+	return 0;
 }
 
 /* Creates this agency's topics; retried every 10 s while the broker cannot be reached. */
@@ -415,6 +423,7 @@ static void lt_agent_teardown(struct lt_agent *a)
 {
 	lt_monitor_stop(a->monitor);
 	lt_submitd_stop(a->submitd);
+	lt_dirfollow_free(a->dir);
 	lt_receive_free(a->rx);
 	lt_xfer_free(a->xfer);
 	if (a->fw != NULL)
@@ -524,6 +533,8 @@ int main(int argc, char **argv)
 			lt_log_warn("outbox: %s", err.msg);
 		lt_retention_tick(a.store, &a.cfg, now);
 		lt_trust_crl_tick(a.trust, now);
+		if (a.dir != NULL && lt_dirfollow_tick(a.dir, &err) < 0)
+			lt_log_warn("directory: %s; reading it again", err.msg);
 		if ((lt_receive_tick(a.rx, now) | lt_business_scan(&a.recv, now) |
 		     lt_inbox_transfers(&a.recv, now)) > 0)
 			lt_forward_wake(a.fw); /* receipts are waiting in the outbox */

@@ -265,6 +265,8 @@ rd_kafka_t *lt_kafka_consumer_new(const struct lt_config *cfg, const char *const
 	if (rk == NULL)
 		return NULL;
 	rd_kafka_poll_set_consumer(rk);
+	if (n_topics == 0)
+		return rk; /* the caller subscribes (rd_kafka_subscribe) */
 	list = rd_kafka_topic_partition_list_new((int)n_topics);
 	for (size_t i = 0; i < n_topics; i++)
 		rd_kafka_topic_partition_list_add(list, topics[i], RD_KAFKA_PARTITION_UA);
@@ -272,6 +274,46 @@ rd_kafka_t *lt_kafka_consumer_new(const struct lt_config *cfg, const char *const
 	rd_kafka_topic_partition_list_destroy(list);
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		lt_err_set(err, LT_EIO, "cannot subscribe: %s", rd_kafka_err2str(e));
+		lt_kafka_destroy(rk, 0);
+		return NULL;
+	}
+	return rk;
+}
+
+rd_kafka_t *lt_kafka_reader_new(const struct lt_config *cfg, const char *topic, lt_err *err)
+{
+	const struct lt_kafka_kv defs[] = {
+	    {"queued.max.messages.kbytes", "1024"},
+	    {"enable.auto.commit", "false"},
+	    {"enable.auto.offset.store", "false"},
+	    {"client.id", "lienthong-reader"},
+	};
+	rd_kafka_conf_t *conf = lt_kafka_conf(cfg, defs, sizeof defs / sizeof defs[0], err);
+	if (conf == NULL)
+		return NULL;
+	/* Assigned its partition, never joining or committing: the group only names it. */
+	char group[sizeof cfg->group_id + 16];
+	snprintf(group, sizeof group, "%s.reader", cfg->group_id);
+	if (lt_kafka_set(conf, "group.id", group, "defaults", err) != 0) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	void *own = calloc(1, sizeof(struct lt_kafka_consumer_cbs));
+	if (own == NULL) {
+		rd_kafka_conf_destroy(conf);
+		lt_err_set(err, LT_EIO, "out of memory");
+		return NULL;
+	}
+	rd_kafka_t *rk = lt_kafka_new(RD_KAFKA_CONSUMER, conf, own, err);
+	if (rk == NULL)
+		return NULL;
+	rd_kafka_poll_set_consumer(rk);
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(list, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+	rd_kafka_resp_err_t e = rd_kafka_assign(rk, list);
+	rd_kafka_topic_partition_list_destroy(list);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		lt_err_set(err, LT_EIO, "cannot read %s: %s", topic, rd_kafka_err2str(e));
 		lt_kafka_destroy(rk, 0);
 		return NULL;
 	}
@@ -351,8 +393,9 @@ int lt_kafka_produce_owned(rd_kafka_t *rk, const char *topic, const void *key, s
 	return lt_kafka_producev(rk, topic, key, klen, val, vlen, RD_KAFKA_MSG_F_FREE, opaque, err);
 }
 
-int lt_kafka_create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partitions,
-                           int replication, int min_insync, int timeout_ms, lt_err *err)
+static int lt_kafka_create(rd_kafka_t *rk, const char *const *topics, size_t n, int partitions,
+                           int replication, int min_insync, int compact, int timeout_ms,
+                           lt_err *err)
 {
 	rd_kafka_NewTopic_t **nt = calloc(n, sizeof *nt);
 	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
@@ -381,6 +424,12 @@ int lt_kafka_create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, 
 		        RD_KAFKA_RESP_ERR_NO_ERROR) {
 			lt_err_set(err, LT_EINVAL, "topic %s: cannot set min.insync.replicas %s",
 			           topics[i], isr);
+			goto out;
+		}
+		if (compact && rd_kafka_NewTopic_set_config(nt[i], "cleanup.policy", "compact") !=
+		                   RD_KAFKA_RESP_ERR_NO_ERROR) {
+			lt_err_set(err, LT_EINVAL, "topic %s: cannot ask for compaction",
+			           topics[i]);
 			goto out;
 		}
 	}
@@ -426,6 +475,19 @@ out:
 	rd_kafka_AdminOptions_destroy(opts);
 	rd_kafka_queue_destroy(q);
 	return rc;
+}
+
+int lt_kafka_create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partitions,
+                           int replication, int min_insync, int timeout_ms, lt_err *err)
+{
+	return lt_kafka_create(rk, topics, n, partitions, replication, min_insync, 0, timeout_ms,
+	                       err);
+}
+
+int lt_kafka_create_compacted(rd_kafka_t *rk, const char *topic, int replication, int min_insync,
+                              int timeout_ms, lt_err *err)
+{
+	return lt_kafka_create(rk, &topic, 1, 1, replication, min_insync, 1, timeout_ms, err);
 }
 
 int lt_kafka_create_acls(rd_kafka_t *rk, const struct lt_kafka_acl *acls, size_t n, int timeout_ms,

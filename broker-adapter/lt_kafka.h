@@ -40,7 +40,8 @@ rd_kafka_t *lt_kafka_producer_new(const struct lt_config *cfg, lt_kafka_dr_fn dr
                                   lt_err *err);
 
 /*
- * Consumer in cfg->group_id, subscribed to the given topics, offsets stored
+ * Consumer in cfg->group_id, subscribed to the given topics (none: the
+ * caller subscribes with rd_kafka_subscribe), offsets stored
  * only by the caller (lt_kafka_consumer_done) and committed in the
  * background. No static membership (group.instance.id): a member that loses
  * its session through a flapping link simply joins again, where a static
@@ -68,6 +69,13 @@ struct lt_kafka_consumer_cbs {
 rd_kafka_t *lt_kafka_consumer_new(const struct lt_config *cfg, const char *const *topics,
                                   size_t n_topics, const struct lt_kafka_consumer_cbs *cbs,
                                   lt_err *err);
+
+/*
+ * A reader of partition 0 of topic from its beginning, in no group (nothing
+ * committed): for small compacted topics read whole at every start (the
+ * federation directory). Destroy with lt_kafka_destroy(rk, 0).
+ */
+rd_kafka_t *lt_kafka_reader_new(const struct lt_config *cfg, const char *topic, lt_err *err);
 
 /* Marks a consumed message as fully handled: its offset may be committed. */
 int lt_kafka_consumer_done(rd_kafka_t *rk, const rd_kafka_message_t *msg, lt_err *err);
@@ -105,6 +113,10 @@ int lt_kafka_produce_owned(rd_kafka_t *rk, const char *topic, const void *key, s
  */
 int lt_kafka_create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partitions,
                            int replication, int min_insync, int timeout_ms, lt_err *err);
+
+/* The same for one compacted topic of one partition (cleanup.policy=compact). */
+int lt_kafka_create_compacted(rd_kafka_t *rk, const char *topic, int replication, int min_insync,
+                              int timeout_ms, lt_err *err);
 
 /*
  * Closes and destroys a handle made here. A consumer leaves its group and

@@ -184,6 +184,24 @@ static const struct lt_config_row lt_config_rows[] = {
      "or json (one JSON object a line, for log collectors: time, level, program, pid, "
      "message, and fields such as document_id, sender, recipient, topic where the message "
      "is about one)."},
+    {"platform", LT_CT_STRING, LT_STR(platform), "", 0, 0,
+     "Federation: the code of the platform (Kafka cluster) this agency or relay is on, "
+     "e.g. LGSP-HN. Set, the agent follows the signed directory (<prefix>.directory) "
+     "into its store and lienthong-upload refuses recipients the directory does not "
+     "know; documents for agencies of other platforms are carried by lienthong-relay. "
+     "Empty: one platform, no directory."},
+    {"routes", LT_CT_STRING, LT_STR(routes), "", 0, 0,
+     "lienthong-relay: the platforms reached through this side besides its own, comma "
+     "separated, or * for every platform not reached through the other side (the side "
+     "of a hub such as the national platform)."},
+    {"peer_platform", LT_CT_STRING, LT_STR(peer_platform), "", 0, 0,
+     "lienthong-relay: the code of the far platform of the link; its cluster is "
+     "configured by peer.kafka.* settings (as kafka.* for the near one)."},
+    {"peer_topic_prefix", LT_CT_STRING, LT_STR(peer_topic_prefix), "lienthong", 0, 0,
+     "lienthong-relay: topic_prefix of the far platform."},
+    {"peer_routes", LT_CT_STRING, LT_STR(peer_routes), "", 0, 0,
+     "lienthong-relay: routes of the far side (see routes), e.g. * on a provincial "
+     "platform's link to the national one."},
 };
 
 #define LT_CONFIG_NROWS (sizeof lt_config_rows / sizeof lt_config_rows[0])
@@ -347,6 +365,28 @@ static int lt_config_defaults(struct lt_config *cfg, lt_err *err)
 	return 0;
 }
 
+/* A kafka.* (or peer.kafka.*) setting: k is the name without its prefix. */
+static int lt_config_kv_add(struct lt_config_kv *list, size_t *n, size_t max, const char *key,
+                            const char *k, const char *value, const char *where, lt_err *err)
+{
+	if (*k == '\0' || strlen(k) >= sizeof list[0].key)
+		return lt_err_set(err, LT_EINVAL, "%s: bad kafka setting name '%.60s'", where, key);
+	if (strlen(value) >= sizeof list[0].value)
+		return lt_err_set(err, LT_EINVAL, "%s: value of '%s' is too long", where, key);
+	for (size_t i = 0; i < *n; i++) {
+		if (strcmp(list[i].key, k) == 0)
+			return lt_err_set(err, LT_EINVAL, "%s: '%s' is set twice; keep one line",
+			                  where, key);
+	}
+	if (*n == max)
+		return lt_err_set(err, LT_EINVAL, "%s: more than %zu %s settings", where, max,
+		                  k == key + 6 ? "kafka.*" : "peer.kafka.*");
+	snprintf(list[*n].key, sizeof list[0].key, "%s", k);
+	snprintf(list[*n].value, sizeof list[0].value, "%s", value);
+	(*n)++;
+	return 0;
+}
+
 static int lt_config_line(struct lt_config *cfg, char *line, const char *where, uint8_t *seen,
                           lt_err *err)
 {
@@ -363,28 +403,12 @@ static int lt_config_line(struct lt_config *cfg, char *line, const char *where, 
 	if (*key == '\0')
 		return lt_err_set(err, LT_EINVAL, "%s: missing key before '='", where);
 
-	if (strncmp(key, "kafka.", 6) == 0) {
-		const char *k = key + 6;
-		if (*k == '\0' || strlen(k) >= sizeof cfg->kafka[0].key)
-			return lt_err_set(err, LT_EINVAL, "%s: bad kafka setting name '%.60s'",
-			                  where, key);
-		if (strlen(value) >= sizeof cfg->kafka[0].value)
-			return lt_err_set(err, LT_EINVAL, "%s: value of '%s' is too long", where,
-			                  key);
-		for (size_t i = 0; i < cfg->n_kafka; i++) {
-			if (strcmp(cfg->kafka[i].key, k) == 0)
-				return lt_err_set(err, LT_EINVAL,
-				                  "%s: '%s' is set twice; keep one line", where,
-				                  key);
-		}
-		if (cfg->n_kafka == LT_CONFIG_KAFKA_MAX)
-			return lt_err_set(err, LT_EINVAL, "%s: more than %d kafka.* settings",
-			                  where, LT_CONFIG_KAFKA_MAX);
-		snprintf(cfg->kafka[cfg->n_kafka].key, sizeof cfg->kafka[0].key, "%s", k);
-		snprintf(cfg->kafka[cfg->n_kafka].value, sizeof cfg->kafka[0].value, "%s", value);
-		cfg->n_kafka++;
-		return 0;
-	}
+	if (strncmp(key, "kafka.", 6) == 0)
+		return lt_config_kv_add(cfg->kafka, &cfg->n_kafka, LT_CONFIG_KAFKA_MAX, key,
+		                        key + 6, value, where, err);
+	if (strncmp(key, "peer.kafka.", 11) == 0)
+		return lt_config_kv_add(cfg->peer_kafka, &cfg->n_peer_kafka,
+		                        LT_CONFIG_PEER_KAFKA_MAX, key, key + 11, value, where, err);
 	for (size_t i = 0; i < LT_CONFIG_NROWS; i++) {
 		if (strcmp(lt_config_rows[i].name, key) != 0)
 			continue;
@@ -520,9 +544,38 @@ int lt_config_parse(struct lt_config *cfg, const char *name, const char *text, s
 		return lt_err_set(err, LT_EINVAL,
 		                  "%s: bad value for 'log_format': '%s' (use text or json)", name,
 		                  cfg->log_format);
+	if (!lt_config_topic_chars(cfg->platform) || !lt_config_topic_chars(cfg->peer_platform) ||
+	    !lt_config_topic_chars(cfg->peer_topic_prefix))
+		return lt_err_set(err, LT_EINVAL,
+		                  "%s: platform, peer_platform and peer_topic_prefix may use only "
+		                  "letters, digits, '.', '_' and '-'",
+		                  name);
 	if (cfg->group_id[0] == '\0')
 		snprintf(cfg->group_id, sizeof cfg->group_id, "%s.agent.%s", cfg->topic_prefix,
 		         cfg->agency_code);
+	return 0;
+}
+
+int lt_config_peer(const struct lt_config *cfg, struct lt_config *peer, lt_err *err)
+{
+	if (cfg->peer_platform[0] == '\0' || cfg->peer_topic_prefix[0] == '\0' ||
+	    cfg->platform[0] == '\0')
+		return lt_err_set(err, LT_EINVAL,
+		                  "%s: a relay needs platform, peer_platform and peer_topic_prefix "
+		                  "(and peer.kafka.bootstrap.servers)",
+		                  cfg->path);
+	*peer = *cfg;
+	peer->code_re_ok = 0; /* the compiled pattern stays cfg's (freed with it) */
+	snprintf(peer->platform, sizeof peer->platform, "%s", cfg->peer_platform);
+	snprintf(peer->topic_prefix, sizeof peer->topic_prefix, "%s", cfg->peer_topic_prefix);
+	snprintf(peer->routes, sizeof peer->routes, "%s", cfg->peer_routes);
+	snprintf(peer->peer_platform, sizeof peer->peer_platform, "%s", cfg->platform);
+	snprintf(peer->peer_topic_prefix, sizeof peer->peer_topic_prefix, "%s", cfg->topic_prefix);
+	snprintf(peer->peer_routes, sizeof peer->peer_routes, "%s", cfg->routes);
+	/* The far side's kafka.* settings; the near side's are not needed there. */
+	peer->n_kafka = cfg->n_peer_kafka;
+	memcpy(peer->kafka, cfg->peer_kafka, cfg->n_peer_kafka * sizeof cfg->peer_kafka[0]);
+	peer->n_peer_kafka = 0;
 	return 0;
 }
 
@@ -610,6 +663,10 @@ static const char lt_config_kafka_doc[] =
     "of them "
     "can be overridden. Example: kafka.security.protocol = ssl.";
 
+static const char lt_config_peer_kafka_doc[] =
+    "lienthong-relay: the same for the cluster of the far platform (peer_platform), e.g. "
+    "peer.kafka.bootstrap.servers.";
+
 void lt_config_print_reference(FILE *out)
 {
 	fprintf(out, "Configuration file (-c FILE): one 'key = value' per line, '#' starts a "
@@ -623,6 +680,8 @@ void lt_config_print_reference(FILE *out)
 	}
 	fprintf(out, "  %-22s %-8s\n", "kafka.<property>", "string");
 	lt_config_wrap(out, lt_config_kafka_doc, "      ", 78);
+	fprintf(out, "  %-22s %-8s\n", "peer.kafka.<property>", "string");
+	lt_config_wrap(out, lt_config_peer_kafka_doc, "      ", 78);
 }
 
 /* Prints text for roff: backslashes and hyphens escaped, a leading control character disarmed. */
@@ -658,5 +717,8 @@ void lt_config_print_man(FILE *out)
 	}
 	fputs(".TP\n.BI kafka. property\n\\fIstring\\fR\n.br\n", out);
 	lt_config_roff(out, lt_config_kafka_doc);
+	fputc('\n', out);
+	fputs(".TP\n.BI peer.kafka. property\n\\fIstring\\fR\n.br\n", out);
+	lt_config_roff(out, lt_config_peer_kafka_doc);
 	fputc('\n', out);
 }

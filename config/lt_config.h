@@ -28,6 +28,7 @@
 #define LT_CODE_MAX 64
 #define LT_TOPIC_MAX 249
 #define LT_CONFIG_KAFKA_MAX 128
+#define LT_CONFIG_PEER_KAFKA_MAX 32 /* peer.kafka.* settings (lienthong-relay) */
 #define LT_CONFIG_LINE_MAX 4096
 #define LT_CONFIG_FILE_MAX (1024 * 1024)
 
@@ -80,9 +81,16 @@ struct lt_config {
 	int64_t max_in_flight;
 	char log_level[16];
 	char http_listen[80];
-	char log_format[8]; /* "text" or "json" */
+	char log_format[8];                  /* "text" or "json" */
+	char platform[LT_CODE_MAX + 1];      /* federation: this platform ("" single platform) */
+	char routes[1024];                   /* lienthong-relay: platforms reached beyond */
+	char peer_platform[LT_CODE_MAX + 1]; /* lienthong-relay: the far platform */
+	char peer_topic_prefix[128];         /* lienthong-relay: its topic prefix */
+	char peer_routes[1024];              /* lienthong-relay: platforms reached beyond it */
 	size_t n_kafka;
 	struct lt_config_kv kafka[LT_CONFIG_KAFKA_MAX];
+	size_t n_peer_kafka; /* lienthong-relay: peer.kafka.* settings, for the far cluster */
+	struct lt_config_kv peer_kafka[LT_CONFIG_PEER_KAFKA_MAX];
 	regex_t code_re; /* compiled agency_code_pattern */
 	int code_re_ok;
 };
@@ -100,6 +108,14 @@ int lt_config_check_code(const struct lt_config *cfg, const char *code, lt_err *
 /* Topic names: <topic_prefix>.inbox.<code> and <topic_prefix>.receipts.<code>. */
 void lt_config_inbox_topic(const struct lt_config *cfg, const char *code, char *buf, size_t size);
 void lt_config_receipt_topic(const struct lt_config *cfg, const char *code, char *buf, size_t size);
+
+/*
+ * The configuration of a relay's far side: a copy of cfg with the peer_*
+ * settings in place of platform, topic_prefix and routes, and the peer.kafka.*
+ * settings in place of kafka.* (lienthong-relay). Fails when peer_platform
+ * is not set.
+ */
+int lt_config_peer(const struct lt_config *cfg, struct lt_config *peer, lt_err *err);
 
 /* Value of a kafka.* setting (key without the prefix), or NULL. */
 const char *lt_config_kafka_get(const struct lt_config *cfg, const char *key);

@@ -3,10 +3,12 @@
 #include <string.h>
 
 #include "../clock/lt_clock.h"
+#include "../federation/lt_hop.h"
 #include "../lifecycle/lt_lifecycle.h"
 #include "../log/lt_log.h"
 #include "../proto/lt_envelope.h"
 #include "../proto/lt_receipt.h"
+#include "../store/lt_index.h"
 #include "lt_edxml_out.h"
 
 /*
@@ -115,11 +117,133 @@ static int lt_receipts_apply(struct lt_txn *t, const Lienthong__Receipt *r, lt_e
 	}
 }
 
+/* Checks a hop notice (federation/lt_hop.h) against the document sent: 0, 1 with why set, -1. */
+static int lt_receipts_hop_check(const struct lt_recv *rc, struct lt_txn *t,
+                                 const Lienthong__Receipt *r, Lienthong__Store__StatusRecord **st,
+                                 lt_err *why, lt_err *err)
+{
+	if (r->version != 1 || r->n_hops != 1 || r->document_digest.len != LT_DIGEST_LEN) {
+		lt_err_set(
+		    why, LT_EINVAL,
+		    "malformed hop notice (version 1, one hop and a 32-byte digest expected)");
+		return 1;
+	}
+	if (lt_docid_check(r->document_id, why) != 0 ||
+	    lt_config_check_code(rc->cfg, r->recipient, why) != 0)
+		return 1;
+	if (strcmp(r->sender, rc->cfg->agency_code) != 0) {
+		lt_err_set(why, LT_EINVAL, "hop notice addressed to %.64s, not to %s", r->sender,
+		           rc->cfg->agency_code);
+		return 1;
+	}
+	if (lt_hop_verify(r->hops[0], r->document_digest.data, rc->trust, why) != 0)
+		return 1;
+	if (lt_status_get(t, r->document_id, r->recipient, st, err) != 0)
+		return -1;
+	if (*st == NULL) {
+		lt_err_set(why, LT_ENOTFOUND,
+		           "hop notice for document %s, which this agency did not send to %s",
+		           r->document_id, r->recipient);
+		return 1;
+	}
+	if ((*st)->digest.len != LT_DIGEST_LEN ||
+	    memcmp((*st)->digest.data, r->document_digest.data, LT_DIGEST_LEN) != 0) {
+		lt_err_set(why, LT_EVERIFY,
+		           "hop notice for document %s names other content than was sent to %s",
+		           r->document_id, r->recipient);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Finds a history event "relayed" of the same hop (platform, relay, origin),
+ * whatever its time: a notice carried again, or the document carried again
+ * after a relay's crash.
+ */
+struct lt_receipts_seen {
+	char at[LT_CODE_MAX + 8], by[2 * LT_CODE_MAX + 32];
+	int found;
+};
+
+static int lt_receipts_seen_one(void *ctx, const char *recipient,
+                                const Lienthong__Store__HistoryEvent *ev, lt_err *err)
+{
+	struct lt_receipts_seen *s = ctx;
+	(void)recipient, (void)err;
+	if (strcmp(ev->event, "relayed") == 0 && strncmp(ev->reason, s->at, strlen(s->at)) == 0 &&
+	    strstr(ev->reason, s->by) != NULL) {
+		s->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * A relay's hop notice: 1 when rec is none (an ordinary receipt), else 0
+ * (recorded in the document's history, or quarantined) or -1 on error.
+ */
+static int lt_receipts_hop(const struct lt_recv *rc, struct lt_txn *t, const struct lt_record *rec,
+                           int64_t now_ms, lt_err *err)
+{
+	if (rec->len > (size_t)rc->cfg->max_message_bytes)
+		return 1;
+	Lienthong__Receipt *r = lienthong__receipt__unpack(NULL, rec->len, rec->value);
+	if (r == NULL)
+		return 1;
+	if (r->status != LIENTHONG__RECEIPT_STATUS__RECEIPT_HOP) {
+		lienthong__receipt__free_unpacked(r, NULL);
+		return 1;
+	}
+	Lienthong__Store__StatusRecord *st = NULL;
+	lt_err why = {0};
+	int ret = -1, q = lt_receipts_hop_check(rc, t, r, &st, &why, err);
+	if (q < 0)
+		goto out;
+	if (q == 0) {
+		const Lienthong__Hop *h = r->hops[0];
+		char since[LT_TIME_TEXT], reason[LT_CODE_MAX * 3 + LT_TIME_TEXT + 64];
+		lt_time_format(h->at_ms, since, sizeof since);
+		snprintf(reason, sizeof reason, "at %s since %s (relay %s, from %s)",
+		         h->to_platform, since, h->relay, h->from_platform);
+		struct lt_history_in ev = {
+		    .event = "relayed", .at_ms = h->at_ms, .reason = reason, .offset = -1};
+		struct lt_receipts_seen seen = {0};
+		snprintf(seen.at, sizeof seen.at, "at %s since ", h->to_platform);
+		snprintf(seen.by, sizeof seen.by, "(relay %s, from %s)", h->relay,
+		         h->from_platform);
+		/* A relay restarted after a crash may carry a notice again: recorded once. */
+		if (lt_history_list(t, r->document_id, r->recipient, lt_receipts_seen_one, &seen,
+		                    err) != 0)
+			goto out;
+		if (!seen.found &&
+		    lt_index_status_write(t, r->document_id, r->recipient, st, st, &ev, err) != 0)
+			goto out;
+		if (!seen.found)
+			lt_log_info("document %s for %s: %s", r->document_id, r->recipient, reason);
+	} else {
+		lt_log_warn("quarantined hop notice %s [%d] @ %lld: %s", rec->topic,
+		            (int)rec->partition, (long long)rec->offset, why.msg);
+		if (lt_recv_quarantine(t, rec, why.msg, r->document_id, r->recipient, now_ms,
+		                       err) != 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	if (st != NULL)
+		lienthong__store__status_record__free_unpacked(st, NULL);
+	lienthong__receipt__free_unpacked(r, NULL);
+	return ret;
+}
+
 int lt_receipts_handle(const struct lt_recv *rc, struct lt_txn *t, const struct lt_record *rec,
                        int64_t now_ms, lt_err *err)
 {
 	lt_err why;
 	int ret = -1, q = 1;
+	int hop = lt_receipts_hop(rc, t, rec, now_ms, err);
+	if (hop <= 0)
+		return hop;
 	Lienthong__Receipt *r = lt_receipt_decode(rec->value, rec->len, rc->cfg, &why);
 	if (r != NULL) {
 		if (strcmp(r->sender, rc->cfg->agency_code) != 0)

@@ -11,6 +11,11 @@
 #                                        127.0.0.1 (the local Kafka broker), CN = NAME
 #   deploy/pki.sh client DIR NAME        DIR/NAME.key, DIR/NAME.crt for a Kafka TLS client
 #                                        that is no agency (a super user such as ADMIN)
+#   deploy/pki.sh directory DIR NAME     DIR/NAME.key, DIR/NAME.crt: a directory signer of a
+#                                        platform operator (signs directory entries only;
+#                                        Kafka TLS client)
+#   deploy/pki.sh relay DIR NAME         DIR/NAME.key, DIR/NAME.crt: a relay between two
+#                                        platforms (signs hop records; Kafka TLS client)
 #   deploy/pki.sh revoke DIR CODE        revokes DIR/CODE.crt and rewrites DIR/crl.pem
 #   deploy/pki.sh crl DIR [--seconds N]  (re)writes DIR/crl.pem, the CA's current CRL (valid
 #                                        30 days, or N seconds: to test an expiring CRL)
@@ -23,7 +28,10 @@
 # document-signing purpose 2.25.69132503926791855514943689871763486380
 # (lienthong accepts documents and receipts only from certificates with it).
 # Server and client certificates do not carry that purpose: they cannot sign
-# documents. Keys are unencrypted PEM (PKCS#8), created mode 0600 (umask 077).
+# documents. Directory signer and relay certificates carry only their own
+# purpose (2.25.259381853905519169409729357295230766296 signs directory
+# entries, 2.25.230319573196597361979453267187214825236 hop records), and
+# agency certificates neither. Keys are unencrypted PEM (PKCS#8), created mode 0600 (umask 077).
 # For production, use the agencies' real CA.
 set -euo pipefail
 
@@ -40,6 +48,8 @@ days=${LT_PKI_DAYS:-825}
 
 # lienthong's agency document-signing purpose (pki/lt_pki.h LT_PKI_SIGNING_OID).
 signing_oid=2.25.69132503926791855514943689871763486380
+directory_oid=2.25.259381853905519169409729357295230766296
+relay_oid=2.25.230319573196597361979453267187214825236
 
 newkey() { # path type: the key is never readable by others, not even while written
 	(
@@ -91,6 +101,18 @@ authorityKeyIdentifier = keyid
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
 extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[ directory ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth,$directory_oid
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[ relay ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth,$relay_oid
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 [ intermediate ]
@@ -210,6 +232,10 @@ server)
 client)
 	[ $# -eq 3 ] || die "usage: deploy/pki.sh client DIR NAME"
 	LT_PKI_EXTENSIONS=client cmd_agency "$2" "$3" ec
+	;;
+directory | relay)
+	[ $# -eq 3 ] || die "usage: deploy/pki.sh $1 DIR NAME"
+	LT_PKI_EXTENSIONS=$1 cmd_agency "$2" "$3" ec
 	;;
 revoke)
 	[ $# -eq 3 ] || die "usage: deploy/pki.sh revoke DIR CODE"

@@ -456,6 +456,29 @@ int lt_pki_check_signer_purpose(X509 *cert, lt_err *err)
 	return 0;
 }
 
+int lt_pki_check_purpose(X509 *cert, const char *oid, const char *what, lt_err *err)
+{
+	if (X509_check_ca(cert) != 0)
+		return lt_err_set(err, LT_EVERIFY,
+		                  "certificate is a CA certificate (basicConstraints CA:TRUE): it "
+		                  "cannot be used for %s",
+		                  what);
+	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL);
+	ASN1_OBJECT *want = OBJ_txt2obj(oid, 1);
+	int found = 0;
+	for (int i = 0; eku != NULL && want != NULL && i < sk_ASN1_OBJECT_num(eku); i++)
+		found |= OBJ_cmp(sk_ASN1_OBJECT_value(eku, i), want) == 0;
+	ASN1_OBJECT_free(want);
+	EXTENDED_KEY_USAGE_free(eku);
+	ERR_clear_error();
+	if (!found)
+		return lt_err_set(err, LT_EVERIFY,
+		                  "certificate lacks the %s purpose (extendedKeyUsage %s): issue "
+		                  "one for it (deploy/pki.sh)",
+		                  what, oid);
+	return 0;
+}
+
 int lt_pki_check_key_file(const char *path, lt_err *err)
 {
 	struct stat st;

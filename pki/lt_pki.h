@@ -33,6 +33,15 @@ struct lt_trust;
  */
 #define LT_PKI_SIGNING_OID "2.25.69132503926791855514943689871763486380"
 
+/*
+ * Federation purposes (README "Federation"), OIDs made the same way:
+ * signing directory entries (UUID c32320c1-1df3-47c1-b180-c4e9b5f5ccd8) and
+ * signing relays' hop records (UUID ad45efb0-0821-4cdc-a98b-051c5a53b714).
+ * deploy/pki.sh puts each into its own kind of certificate only, so an
+ * agency certificate can sign neither.
+ */
+#define LT_PKI_DIRECTORY_OID "2.25.259381853905519169409729357295230766296"
+#define LT_PKI_RELAY_OID "2.25.230319573196597361979453267187214825236"
 EVP_PKEY *lt_pki_load_key(const char *path, lt_err *err);
 X509 *lt_pki_load_cert(const char *path, lt_err *err);
 
@@ -56,6 +65,11 @@ int lt_trust_load_crls(struct lt_trust *t, const char *crl_file, lt_err *err);
  * the same CA cannot sign documents. The error says which rule failed.
  */
 int lt_pki_check_signer_purpose(X509 *cert, lt_err *err);
+/*
+ * The same rules for another purpose: not a CA, and an extendedKeyUsage that
+ * names oid; `what` names the purpose in the error ("directory signing").
+ */
+int lt_pki_check_purpose(X509 *cert, const char *oid, const char *what, lt_err *err);
 
 /*
  * A private key file readable only by its owner: refused (with the chmod to

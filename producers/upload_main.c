@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "../clock/lt_clock.h"
+#include "../federation/lt_dir.h"
 #include "../log/lt_log.h"
 #include "../pki/lt_pki.h"
 #include "../proto/lt_crypt.h"
@@ -722,6 +723,11 @@ static void lt_upload_check_recipient(const struct lt_upload *u, const char *whe
 		lt_problem_add(p, "%s: %s", where, err.msg);
 		return;
 	}
+	if (u->cfg->platform[0] != '\0' && u->store != NULL &&
+	    lt_dir_check_recipients(u->store, u->cfg, &code, 1, &err) != 0) {
+		lt_problem_add(p, "%s: %s", where, err.msg);
+		return;
+	}
 	if (u->cfg->agency_certs_dir[0] == '\0')
 		return;
 	snprintf(path, sizeof path, "%s/%s.crt", u->cfg->agency_certs_dir, code);
@@ -1359,6 +1365,14 @@ int main(int argc, char **argv)
 	}
 	if (lt_upload_check_to(&cfg, recipients, n_recipients) != 0)
 		goto out;
+	/* Federation: recipients must be in the directory this agency's agent follows. */
+	if (cfg.platform[0] != '\0' &&
+	    (lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err) != 0 ||
+	     lt_dir_check_recipients(store, &cfg, recipients, n_recipients, &err) != 0)) {
+		lt_log_error("%s", err.msg);
+		goto out;
+	}
+	u.store = store;
 	struct lt_upload_opts uo = {.recipients = recipients,
 	                            .n_recipients = n_recipients,
 	                            .subject = subject,
@@ -1386,7 +1400,8 @@ int main(int argc, char **argv)
 		uo.trust = trust;
 	}
 	if (control) {
-		if (lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err) != 0 ||
+		if ((store == NULL &&
+		     lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err) != 0) ||
 		    lt_upload_request(&cfg, &signer, store, &uo, lt_now_ms(), &err) != 0) {
 			lt_log_error("%s", err.msg);
 			goto out;

@@ -6,6 +6,8 @@
 
 #define LT_CANON_ENVELOPE_MAGIC "lienthong-envelope-v2\n"
 #define LT_CANON_RECEIPT_MAGIC "lienthong-receipt-v1\n"
+#define LT_CANON_DIRECTORY_MAGIC "lienthong-directory-v1\n"
+#define LT_CANON_HOP_MAGIC "lienthong-hop-v1\n"
 
 /* A writer that only counts when p is NULL, so size and bytes come from one routine. */
 struct lt_canon_w {
@@ -112,6 +114,34 @@ static void lt_canon_receipt_w(struct lt_canon_w *w, const void *msg)
 	lt_canon_str(w, r->reported_by);
 }
 
+static void lt_canon_directory_w(struct lt_canon_w *w, const void *msg)
+{
+	const Lienthong__DirectoryEntry *e = msg;
+	lt_canon_raw(w, LT_CANON_DIRECTORY_MAGIC, strlen(LT_CANON_DIRECTORY_MAGIC));
+	lt_canon_str(w, e->code);
+	lt_canon_str(w, e->platform);
+	lt_canon_bytes(w, e->certificate.data, e->certificate.len);
+	lt_canon_be(w, e->serial, 8);
+	lt_canon_be(w, (uint64_t)e->issued_at_ms, 8);
+	lt_canon_be(w, e->withdrawn ? 1 : 0, 4);
+}
+
+struct lt_canon_hop_in {
+	const uint8_t *digest;
+	const Lienthong__Hop *hop;
+};
+
+static void lt_canon_hop_w(struct lt_canon_w *w, const void *msg)
+{
+	const struct lt_canon_hop_in *in = msg;
+	lt_canon_raw(w, LT_CANON_HOP_MAGIC, strlen(LT_CANON_HOP_MAGIC));
+	lt_canon_raw(w, in->digest, 32);
+	lt_canon_str(w, in->hop->relay);
+	lt_canon_str(w, in->hop->from_platform);
+	lt_canon_str(w, in->hop->to_platform);
+	lt_canon_be(w, (uint64_t)in->hop->at_ms, 8);
+}
+
 /* Runs fill twice: once counting, once writing into a buffer of the counted size. */
 static int lt_canon_build(void (*fill)(struct lt_canon_w *, const void *), const void *msg,
                           uint8_t **out, size_t *len, lt_err *err)
@@ -146,4 +176,16 @@ int lt_canon_envelope_declared(const Lienthong__Envelope *env, uint8_t **out, si
 int lt_canon_receipt(const Lienthong__Receipt *r, uint8_t **out, size_t *len, lt_err *err)
 {
 	return lt_canon_build(lt_canon_receipt_w, r, out, len, err);
+}
+
+int lt_canon_directory(const Lienthong__DirectoryEntry *e, uint8_t **out, size_t *len, lt_err *err)
+{
+	return lt_canon_build(lt_canon_directory_w, e, out, len, err);
+}
+
+int lt_canon_hop(const uint8_t digest[32], const Lienthong__Hop *hop, uint8_t **out, size_t *len,
+                 lt_err *err)
+{
+	struct lt_canon_hop_in in = {.digest = digest, .hop = hop};
+	return lt_canon_build(lt_canon_hop_w, &in, out, len, err);
 }

@@ -55,5 +55,9 @@ int lt_canon_envelope(const Lienthong__Envelope *env, uint8_t **out, size_t *len
 int lt_canon_envelope_declared(const Lienthong__Envelope *env, uint8_t **out, size_t *len,
                                lt_err *err);
 int lt_canon_receipt(const Lienthong__Receipt *r, uint8_t **out, size_t *len, lt_err *err);
+/* Federation (docs/WIRE.md section 8): a directory entry; a hop over a document's digest. */
+int lt_canon_directory(const Lienthong__DirectoryEntry *e, uint8_t **out, size_t *len, lt_err *err);
+int lt_canon_hop(const uint8_t digest[32], const Lienthong__Hop *hop, uint8_t **out, size_t *len,
+                 lt_err *err);
 
 #endif

@@ -258,3 +258,25 @@ int lt_sign_check_at(const struct lt_trust *trust, const char *expected_code, co
 	return lt_sign_check_cert(trust, expected_code, algorithm, cert_der, cert_len, msg, len,
 	                          sig, sig_len, signed_at_ms < 0 ? 0 : signed_at_ms, err);
 }
+
+int lt_sign_check_purpose(const struct lt_trust *trust, const char *oid, const char *what,
+                          const char *algorithm, const uint8_t *cert_der, size_t cert_len,
+                          const uint8_t *msg, size_t len, const uint8_t *sig, size_t sig_len,
+                          char *code, size_t code_size, lt_err *err)
+{
+	X509 *cert = lt_trust_verify_der(trust, cert_der, cert_len, code, code_size, err);
+	if (cert == NULL)
+		return lt_err_wrap(err, "%s certificate", what);
+	int rc = -1;
+	if (lt_pki_check_purpose(cert, oid, what, err) != 0)
+		goto out;
+	EVP_PKEY *pub = X509_get0_pubkey(cert);
+	if (pub == NULL) {
+		lt_err_ssl(err, LT_EVERIFY, "%s certificate has no usable public key", what);
+		goto out;
+	}
+	rc = lt_sign_verify(pub, algorithm, msg, len, sig, sig_len, err);
+out:
+	X509_free(cert);
+	return rc;
+}

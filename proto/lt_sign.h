@@ -74,4 +74,14 @@ int lt_sign_check_at(const struct lt_trust *trust, const char *expected_code, co
                      const uint8_t *cert_der, size_t cert_len, const uint8_t *msg, size_t len,
                      const uint8_t *sig, size_t sig_len, int64_t signed_at_ms, lt_err *err);
 
+/*
+ * A signature of another role (federation: directory signers, relays): the
+ * certificate chains to a trusted CA and is valid now (lt_trust_verify_der),
+ * has the purpose oid (lt_pki_check_purpose; `what` names it), and sig over
+ * msg verifies. On success its CN is in code.
+ */
+int lt_sign_check_purpose(const struct lt_trust *trust, const char *oid, const char *what,
+                          const char *algorithm, const uint8_t *cert_der, size_t cert_len,
+                          const uint8_t *msg, size_t len, const uint8_t *sig, size_t sig_len,
+                          char *code, size_t code_size, lt_err *err);
 #endif

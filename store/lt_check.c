@@ -45,6 +45,11 @@ static const ProtobufCMessageDescriptor *lt_check_type(enum lt_db db)
 		return &lienthong__store__history_event__descriptor;
 	case LT_DB_BUSINESS:
 		return &lienthong__store__business_record__descriptor;
+	case LT_DB_DIRECTORY:
+	case LT_DB_DIRSEEN:
+		return &lienthong__directory_entry__descriptor;
+	case LT_DB_RELAYQ:
+		return &lienthong__store__relay_item__descriptor;
 	default:
 		return NULL;
 	}

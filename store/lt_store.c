@@ -43,10 +43,14 @@ struct lt_txn {
 };
 
 static const char *const lt_db_names[LT_DB_COUNT] = {
-    [LT_DB_META] = "meta",       [LT_DB_DOCS] = "docs",           [LT_DB_STATUS] = "status",
-    [LT_DB_OUTQ] = "outq",       [LT_DB_INBOX] = "inbox",         [LT_DB_QUARANTINE] = "quarantine",
-    [LT_DB_HISTORY] = "history", [LT_DB_INDEX] = "index",         [LT_DB_BUSINESS] = "business",
-    [LT_DB_KEYS] = "keys",       [LT_DB_TRANSFERS] = "transfers", [LT_DB_SENDPROG] = "sendprog",
+    [LT_DB_META] = "meta",           [LT_DB_DOCS] = "docs",
+    [LT_DB_STATUS] = "status",       [LT_DB_OUTQ] = "outq",
+    [LT_DB_INBOX] = "inbox",         [LT_DB_QUARANTINE] = "quarantine",
+    [LT_DB_HISTORY] = "history",     [LT_DB_INDEX] = "index",
+    [LT_DB_BUSINESS] = "business",   [LT_DB_KEYS] = "keys",
+    [LT_DB_TRANSFERS] = "transfers", [LT_DB_SENDPROG] = "sendprog",
+    [LT_DB_DIRECTORY] = "directory", [LT_DB_RELAYQ] = "relayq",
+    [LT_DB_DIRSEEN] = "dirseen",
 };
 
 const char *lt_db_name(enum lt_db db)

@@ -25,6 +25,12 @@
  *   sendprog    outbox sequence (8 bytes BE, the outq key) -> SendProgress: how
  *               far a streamed document's manifest and chunks are acknowledged
  *               by Kafka; removed with its outbox record (producers/lt_forward.h)
+ *   directory   agency code -> DirectoryEntry (lienthong.proto): the newest
+ *               verified entry of the federation directory (federation/lt_dir.h)
+ *   relayq      lienthong-relay's store: side (1 byte) || sequence (8 bytes BE)
+ *               -> RelayItem: records taken over, still to produce there
+ *   dirseen     lienthong-relay's store: "<platform>\0<code>" -> DirectoryEntry:
+ *               the newest entry that platform's directory topic holds
  *
  * meta also keeps the quarantine's accounting: "q.bytes" (bytes of its
  * records), "q.dropped" and "q.dropped_bytes" (records dropped at the
@@ -66,6 +72,9 @@ enum lt_db {
 	LT_DB_KEYS,      /* batch key -> KeyRecord: lt_batch_key_get/put below */
 	LT_DB_TRANSFERS, /* consumers/lt_xfer.h */
 	LT_DB_SENDPROG,  /* producers/lt_forward.h */
+	LT_DB_DIRECTORY, /* federation/lt_dir.h */
+	LT_DB_RELAYQ,    /* federation/lt_relay.h */
+	LT_DB_DIRSEEN,   /* federation/lt_relay.h */
 	LT_DB_COUNT
 };
 

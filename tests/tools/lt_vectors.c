@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../federation/lt_dir.h"
+#include "../../federation/lt_hop.h"
 #include "../../proto/lt_canon.h"
 #include "../../proto/lt_envelope.h"
 #include "../../proto/lt_receipt.h"
@@ -68,6 +70,73 @@ static int vec_record(const char *name, const uint8_t *rec, size_t len, int rece
 	return rc;
 }
 
+/*
+ * Federation (docs/WIRE.md section 8): a directory entry for VEC.A01 signed by
+ * VEC.DIR, and envelope.bin as relay VEC.RELAY carries it: with its hop
+ * appended, the hop's canonical bytes, and the hop notice for the sender.
+ */
+static int vec_federation(const struct lt_signer *agency, const uint8_t *env_buf, size_t env_len,
+                          const uint8_t digest[32], lt_err *err)
+{
+	struct lt_signer dsig = {0}, rsig = {0};
+	uint8_t *rec = NULL, *notice = NULL, *canon = NULL;
+	size_t len = 0, notice_len = 0, clen = 0;
+	Lienthong__Envelope *env = NULL, *carried = NULL;
+	int rc = -1;
+	char dkey[4096], dcrt[4096], rkey[4096], rcrt[4096];
+	snprintf(dkey, sizeof dkey, "%s/VEC.DIR.key", dir);
+	snprintf(dcrt, sizeof dcrt, "%s/VEC.DIR.crt", dir);
+	snprintf(rkey, sizeof rkey, "%s/VEC.RELAY.key", dir);
+	snprintf(rcrt, sizeof rcrt, "%s/VEC.RELAY.crt", dir);
+	if (lt_signer_load_any(&dsig, dkey, dcrt, err) != 0 ||
+	    lt_signer_load_any(&rsig, rkey, rcrt, err) != 0)
+		goto out;
+	struct lt_dir_in d = {.code = agency->code,
+	                      .platform = "VEC",
+	                      .cert_der = agency->cert_der,
+	                      .cert_len = agency->cert_der_len,
+	                      .serial = (uint64_t)VEC_TIME_MS,
+	                      .issued_at_ms = VEC_TIME_MS};
+	Lienthong__DirectoryEntry *e = NULL;
+	if (lt_dir_seal(&d, &dsig, &rec, &len, err) != 0 ||
+	    (e = lienthong__directory_entry__unpack(NULL, len, rec)) == NULL ||
+	    lt_canon_directory(e, &canon, &clen, err) != 0 ||
+	    vec_write("directory", ".bin", rec, len) ||
+	    vec_write("directory", ".canonical", canon, clen)) {
+		if (e != NULL)
+			lienthong__directory_entry__free_unpacked(e, NULL);
+		goto out;
+	}
+	lienthong__directory_entry__free_unpacked(e, NULL);
+	free(rec);
+	free(canon);
+	rec = canon = NULL;
+	struct lt_hop_in h = {
+	    .from_platform = "VEC", .to_platform = "NGSP", .at_ms = VEC_TIME_MS + 1000};
+	if ((env = lienthong__envelope__unpack(NULL, env_len, env_buf)) == NULL ||
+	    lt_hop_make(env, env_buf, env_len, "VEC.B02", &h, &rsig, &rec, &len, &notice,
+	                &notice_len, err) != 0 ||
+	    (carried = lienthong__envelope__unpack(NULL, len, rec)) == NULL ||
+	    carried->n_hops != 1 ||
+	    lt_canon_hop(digest, carried->hops[0], &canon, &clen, err) != 0 ||
+	    vec_write("envelope-hop", ".bin", rec, len) ||
+	    vec_write("hop", ".canonical", canon, clen) ||
+	    vec_write("hop-notice", ".bin", notice, notice_len))
+		goto out;
+	rc = 0;
+out:
+	if (env != NULL)
+		lienthong__envelope__free_unpacked(env, NULL);
+	if (carried != NULL)
+		lienthong__envelope__free_unpacked(carried, NULL);
+	free(rec);
+	free(notice);
+	free(canon);
+	lt_signer_free(&dsig);
+	lt_signer_free(&rsig);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static struct lt_config cfg;
@@ -116,7 +185,8 @@ int main(int argc, char **argv)
 	uint8_t *buf = NULL, digest[32], sha[32], chunks[3 * 32];
 	size_t len = 0;
 	if (lt_envelope_seal(&in, &signer, &cfg, &buf, &len, digest, &err) != 0 ||
-	    vec_record("envelope", buf, len, 0) != 0)
+	    vec_record("envelope", buf, len, 0) != 0 ||
+	    vec_federation(&signer, buf, len, digest, &err) != 0)
 		goto fail;
 	free(buf);
 

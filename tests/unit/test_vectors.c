@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../federation/lt_dir.h"
+#include "../../federation/lt_hop.h"
 #include "../../pki/lt_pki.h"
 #include "../../proto/lt_canon.h"
 #include "../../proto/lt_envelope.h"
@@ -169,6 +171,81 @@ out:
 	free(rec);
 }
 
+/* The committed file NAME equals buf. */
+static void check_file(const char *name, const uint8_t *buf, size_t len)
+{
+	size_t n = 0;
+	uint8_t *want = slurp(name, &n);
+	if (want != NULL)
+		CHECK(n == len && memcmp(want, buf, n) == 0);
+	free(want);
+}
+
+/* Federation (docs/WIRE.md section 8): directory entry, hop, hop notice. */
+static void test_federation(void)
+{
+	lt_err err;
+	size_t len = 0, env_len = 0, hop_len = 0, nlen = 0, clen = 0;
+	uint8_t *canon = NULL, *resealed = NULL, d[32];
+	struct lt_signer dsig = {0};
+	struct lt_trust *fed = lt_trust_load(VEC "fed-trust.crt", &err);
+	uint8_t *rec = slurp("directory.bin", &len), *env = slurp("envelope.bin", &env_len);
+	uint8_t *hop = slurp("envelope-hop.bin", &hop_len),
+	        *notice = slurp("hop-notice.bin", &nlen);
+	Lienthong__DirectoryEntry *e = NULL;
+	Lienthong__Envelope *carried = NULL;
+	Lienthong__Receipt *r = NULL;
+	if (!CHECK(fed != NULL) || rec == NULL || env == NULL || hop == NULL || notice == NULL)
+		goto out;
+	e = lt_dir_open(rec, len, &cfg, fed, NULL, 0, &err);
+	if (!CHECK(e != NULL) || !CHECK_OK(lt_canon_directory(e, &canon, &clen, &err), err))
+		goto out;
+	check_file("directory.canonical", canon, clen);
+	CHECK(strcmp(e->code, "VEC.A01") == 0 && strcmp(e->platform, "VEC") == 0);
+	/* Deterministic: VEC.DIR signs the same entry into the same bytes. */
+	struct lt_dir_in in = {.code = e->code,
+	                       .platform = e->platform,
+	                       .cert_der = e->certificate.data,
+	                       .cert_len = e->certificate.len,
+	                       .serial = e->serial,
+	                       .issued_at_ms = e->issued_at_ms};
+	if (CHECK_OK(lt_signer_load_any(&dsig, VEC "VEC.DIR.key", VEC "VEC.DIR.crt", &err), err) &&
+	    CHECK_OK(lt_dir_seal(&in, &dsig, &resealed, &len, &err), err))
+		check_file("directory.bin", resealed, len);
+	/* The carried record: the sender's bytes first, then one hop that verifies. */
+	CHECK(hop_len > env_len && memcmp(hop, env, env_len) == 0);
+	carried = lienthong__envelope__unpack(NULL, hop_len, hop);
+	if (!CHECK(carried != NULL && carried->n_hops == 1))
+		goto out;
+	CHECK_OK(lt_envelope_verify(carried, trust, d, &err), err);
+	free(canon);
+	canon = NULL;
+	if (CHECK_OK(lt_canon_hop(d, carried->hops[0], &canon, &clen, &err), err))
+		check_file("hop.canonical", canon, clen);
+	CHECK_OK(lt_hop_verify(carried->hops[0], d, fed, &err), err);
+	r = lienthong__receipt__unpack(NULL, nlen, notice);
+	if (CHECK(r != NULL)) {
+		CHECK(r->status == LIENTHONG__RECEIPT_STATUS__RECEIPT_HOP && r->n_hops == 1);
+		CHECK(r->document_digest.len == 32 && memcmp(r->document_digest.data, d, 32) == 0);
+		CHECK_OK(lt_hop_verify(r->hops[0], d, fed, &err), err);
+	}
+out:
+	if (r != NULL)
+		lienthong__receipt__free_unpacked(r, NULL);
+	if (carried != NULL)
+		lienthong__envelope__free_unpacked(carried, NULL);
+	if (e != NULL)
+		lienthong__directory_entry__free_unpacked(e, NULL);
+	lt_signer_free(&dsig);
+	lt_trust_free(fed);
+	free(resealed);
+	free(canon);
+	free(rec);
+	free(env);
+	free(hop);
+	free(notice);
+}
+
 int main(void)
 {
 	lt_err err;
@@ -185,6 +262,7 @@ int main(void)
 	LT_RUN(test_chunks);
 	LT_RUN(test_receipt);
 	LT_RUN(test_resign);
+	LT_RUN(test_federation);
 	lt_trust_free(trust);
 	lt_config_free(&cfg);
 	return lt_check_summary();
