@@ -86,6 +86,7 @@ settings_documented() {
 	for key in $("$LT_BIN/lienthong-agent" --help | awk '/^Configuration file/ { on = 1; next } on && /^  [a-z]/ { print $1 }'); do
 		case "$key" in
 		kafka.*) grep -qx '\.BI kafka\. property' "$conf5" ;;
+		peer.kafka.*) grep -qx '\.BI peer\.kafka\. property' "$conf5" ;;
 		*) grep -qx "\.B $key" "$conf5" ;;
 		esac || { echo "lienthong.conf.5 lacks $key" >&2; missing=1; }
 	done
