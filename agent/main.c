@@ -36,6 +36,7 @@
 #include "../consumers/lt_receive.h"
 #include "../consumers/lt_xfer.h"
 #include "../log/lt_log.h"
+#include "../producers/lt_edxml_in.h"
 #include "../producers/lt_forward.h"
 #include "../producers/lt_submitd.h"
 #include "../store/lt_check.h"
@@ -199,6 +200,13 @@ static int lt_agent_setup(struct lt_agent *a, const char *path, int check, lt_er
 		return -1;
 	if (!check && lt_index_upgrade(a->store, err) != 0) /* a store of an earlier version */
 		return -1;
+	size_t swept = 0;
+	if (!check && lt_edxml_in_sweep(a->cfg.data_dir, &swept, err) != 0)
+		return -1;
+	if (swept > 0)
+		lt_log_info("removed %zu edXML decoding folder(s) (edxml-tmp.*) left in %s by "
+		            "interrupted uploads",
+		            swept, a->cfg.data_dir);
 	lt_config_inbox_topic(&a->cfg, a->cfg.agency_code, a->inbox_topic, sizeof a->inbox_topic);
 	lt_config_receipt_topic(&a->cfg, a->cfg.agency_code, a->receipt_topic,
 	                        sizeof a->receipt_topic);

@@ -475,6 +475,8 @@ static void test_stream_in_order(void)
 	if (CHECK(st != NULL)) {
 		CHECK(st->status == LIENTHONG__STORE__DOC_STATUS__SENT);
 		CHECK(st->offset == rb.manifest_offset);
+		/* One send: the progress written meanwhile ("sending: N of M") is no attempt. */
+		CHECK(st->attempts == 1);
 		lienthong__store__status_record__free_unpacked(st, NULL);
 	}
 out:
