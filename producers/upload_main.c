@@ -313,24 +313,11 @@ static int lt_upload_spool(const struct lt_config *cfg, const char *id, char *co
 	return rc;
 }
 
-/*
- * Removes the spool of a document that was not submitted, unless the store
- * has it after all (the agent committed it, then went away before saying so).
- */
+/* lt_spool_discard, its error told. */
 static void lt_upload_unspool(const struct lt_config *cfg, struct lt_store *store, const char *id)
 {
-	struct lt_txn *t = NULL;
-	const void *v = NULL;
-	size_t vlen;
 	lt_err err;
-	if (store != NULL &&
-	    (lt_txn_begin(store, 0, &t, &err) != 0 ||
-	     lt_txn_get(t, LT_DB_DOCS, id, strlen(id), &v, &vlen, &err) != 0 || v != NULL)) {
-		lt_txn_abort(t);
-		return; /* when in doubt the agent's orphan sweep decides */
-	}
-	lt_txn_abort(t);
-	if (lt_spool_remove(cfg->data_dir, id, &err) != 0)
+	if (lt_spool_discard(cfg->data_dir, store, id, &err) != 0)
 		fprintf(stderr, "lienthong-upload: %s\n", err.msg);
 }
 
