@@ -266,6 +266,7 @@ static void lt_agent_health_write(struct lt_agent *a, int64_t now_ms)
 	r.receiving_since_ms = rs->since_ms;
 	r.receiving_reason = (char *)rs->reason;
 	r.consumer_replacements = rs->replaced;
+	r.consumers_stuck = rs->stuck;
 	r.submission_down = h->submission_down;
 	r.submission_reason = h->submission_reason;
 	r.last_received_ms = rs->last_handled_ms;
