@@ -48,7 +48,6 @@
 static volatile sig_atomic_t lt_agent_stop;
 
 #define LT_AGENT_CHECK_S 600            /* longest walk of the store at start */
-#define LT_AGENT_STUCK_S 300            /* main loop silent this long: exit, to be restarted */
 #define LT_AGENT_WATCH_MS 1000          /* how often handles and threads are checked */
 #define LT_AGENT_HEALTH_MS 60000        /* the health record is rewritten at least this often */
 #define LT_AGENT_SUBMITD_RETRY_MS 10000 /* a submission service that cannot start */
@@ -96,20 +95,25 @@ struct lt_agent {
  * stops (a library call that never returns: librdkafka 2.0.2 was seen to
  * hang for hours in rd_kafka_destroy of a consumer replaced while its broker
  * was gone) must not leave an agent that looks alive and does nothing.
+ * The watchdog thread looks every second; a loop silent for watchdog_s ends
+ * the agent with LT_AGENT_STUCK_LINE (documented: operators may alert on it).
  */
 static _Atomic int64_t lt_agent_beat_ms;
 
+#define LT_AGENT_STUCK_LINE "the agent's main loop has not moved for"
+
 static void *lt_agent_watchdog(void *arg)
 {
-	(void)arg;
+	const int64_t limit_ms = *(const int64_t *)arg * 1000;
 	for (;;) {
-		sleep(5);
+		sleep(1);
 		int64_t last = atomic_load(&lt_agent_beat_ms);
-		if (last != 0 && lt_now_ms() - last > (int64_t)LT_AGENT_STUCK_S * 1000) {
+		if (last != 0 && lt_now_ms() - last > limit_ms) {
 			lt_log_error(
-			    "the agent's main loop has not moved for %lld s (a call that "
-			    "never returns); exiting with status 1 so that its supervisor "
-			    "restarts it: nothing accepted is lost, nothing is delivered twice",
+			    LT_AGENT_STUCK_LINE
+			    " %lld s (a call that never returns); exiting with status 1 so "
+			    "that its supervisor restarts it: nothing accepted is lost, "
+			    "nothing is delivered twice",
 			    (long long)((lt_now_ms() - last) / 1000));
 			_exit(1);
 		}
@@ -433,7 +437,7 @@ int main(int argc, char **argv)
 	            a.cfg.target_dir);
 	pthread_t watchdog;
 	atomic_store(&lt_agent_beat_ms, lt_now_ms());
-	if (pthread_create(&watchdog, NULL, lt_agent_watchdog, NULL) == 0)
+	if (pthread_create(&watchdog, NULL, lt_agent_watchdog, &a.cfg.watchdog_s) == 0)
 		pthread_detach(watchdog);
 	else
 		lt_log_warn(

@@ -73,6 +73,7 @@ struct lt_config {
 	int64_t max_parts;
 	char group_id[256];
 	int64_t receive_stall_s;
+	int64_t watchdog_s;
 	int64_t poll_interval_ms;
 	int64_t retry_backoff_min_ms;
 	int64_t retry_backoff_max_ms;
