@@ -31,8 +31,7 @@ static void *lt_reaper_run(void *arg)
 	return NULL;
 }
 
-void lt_reaper_init(struct lt_reaper *rp, const char *what, lt_reaper_fn destroy,
-                    int64_t limit_ms)
+void lt_reaper_init(struct lt_reaper *rp, const char *what, lt_reaper_fn destroy, int64_t limit_ms)
 {
 	*rp = (struct lt_reaper){.what = what, .destroy = destroy, .limit_ms = limit_ms};
 }
@@ -83,9 +82,10 @@ int lt_reaper_tick(struct lt_reaper *rp, int64_t now_ms)
 			pthread_join(s->thread, NULL);
 			int64_t took = atomic_load(&s->took_ms);
 			if (s->reported)
-				lt_log_info("a replaced %s was destroyed after all, %lld s after it "
-				            "was replaced",
-				            rp->what, (long long)(took / 1000));
+				lt_log_info(
+				    "a replaced %s was destroyed after all, %lld s after it "
+				    "was replaced",
+				    rp->what, (long long)(took / 1000));
 			else
 				lt_log_debug("replaced %s destroyed in %lld ms", rp->what,
 				             (long long)took);
@@ -96,12 +96,13 @@ int lt_reaper_tick(struct lt_reaper *rp, int64_t now_ms)
 			s->reported = 1;
 			rp->stuck++;
 			grew = 1;
-			lt_log_error("a replaced %s is not destroyed %lld s after it was replaced "
-			             "(a library call that does not return): left as it is, its "
-			             "memory and threads stay until the process ends; %u such since "
-			             "start, at most %d are kept",
-			             rp->what, (long long)((now_ms - s->started_ms) / 1000),
-			             rp->stuck, LT_REAPER_MAX);
+			lt_log_error(
+			    "a replaced %s is not destroyed %lld s after it was replaced "
+			    "(a library call that does not return): left as it is, its "
+			    "memory and threads stay until the process ends; %u such since "
+			    "start, at most %d are kept",
+			    rp->what, (long long)((now_ms - s->started_ms) / 1000), rp->stuck,
+			    LT_REAPER_MAX);
 		}
 	}
 	return grew;

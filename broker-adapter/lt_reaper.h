@@ -42,8 +42,7 @@ struct lt_reaper {
 	unsigned destroyed; /* destroys that returned */
 };
 
-void lt_reaper_init(struct lt_reaper *rp, const char *what, lt_reaper_fn destroy,
-                    int64_t limit_ms);
+void lt_reaper_init(struct lt_reaper *rp, const char *what, lt_reaper_fn destroy, int64_t limit_ms);
 /*
  * Starts destroying handle on a helper thread and returns at once: 0, or -1
  * with LT_EFULL when LT_REAPER_MAX destroys are still running, or LT_EIO
