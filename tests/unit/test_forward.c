@@ -77,46 +77,72 @@ static int drain(struct lt_forward *fw, struct lt_store *s)
 	return outq_count(s) == 0;
 }
 
-/* Reads the topic back; counts distinct "receipt-i" payloads 0 <= i < max. */
-static int distinct_records(int max)
+/*
+ * Reads partition 0 of topic from its beginning to its end as it is now (the
+ * high watermark: everything acknowledged so far), handing each record to fn.
+ */
+static void read_all(const char *topic, void (*fn)(const rd_kafka_message_t *m, void *ctx),
+                     void *ctx)
 {
 	char errstr[256];
-	unsigned char seen[2 * N] = {0};
-	int distinct = 0;
+	int64_t low = 0, high = 0;
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, errstr, sizeof errstr);
 	rd_kafka_conf_set(conf, "group.id", "test-forward", errstr, sizeof errstr);
 	rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-	if (c == NULL)
-		return -1;
+	if (!CHECK(c != NULL))
+		return;
+	CHECK(rd_kafka_query_watermark_offsets(c, topic, 0, &low, &high, 10000) ==
+	      RD_KAFKA_RESP_ERR_NO_ERROR);
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(l, TOPIC, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+	rd_kafka_topic_partition_list_add(l, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
 	rd_kafka_assign(c, l);
 	rd_kafka_topic_partition_list_destroy(l);
-	int64_t quiet_until = lt_now_ms() + 5000;
-	while (lt_now_ms() < quiet_until) {
+	int64_t next = low, until = lt_now_ms() + 30000;
+	while (next < high && lt_now_ms() < until) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
 		if (m == NULL)
 			continue;
-		int i = -1;
-		if (m->err == 0 && m->len < 32) {
-			char buf[32];
-			memcpy(buf, m->payload, m->len);
-			buf[m->len] = '\0';
-			if (sscanf(buf, "receipt-%d", &i) != 1)
-				i = -1;
+		if (m->err == 0) {
+			fn(m, ctx);
+			next = m->offset + 1;
 		}
-		if (i >= 0 && i < max && !seen[i]) {
-			seen[i] = 1;
-			distinct++;
-		}
-		if (m->err == 0)
-			quiet_until = lt_now_ms() + 2000;
 		rd_kafka_message_destroy(m);
 	}
+	CHECK(next >= high); /* read to the end */
 	rd_kafka_consumer_close(c);
 	rd_kafka_destroy(c);
-	return distinct;
+}
+
+/* Distinct "receipt-i" payloads, 0 <= i < max. */
+struct distinct {
+	unsigned char seen[2 * N];
+	int max, n;
+};
+
+static void distinct_one(const rd_kafka_message_t *m, void *ctx)
+{
+	struct distinct *d = ctx;
+	char buf[32];
+	int i = -1;
+	if (m->len < sizeof buf) {
+		memcpy(buf, m->payload, m->len);
+		buf[m->len] = '\0';
+		if (sscanf(buf, "receipt-%d", &i) != 1)
+			i = -1;
+	}
+	if (i >= 0 && i < d->max && !d->seen[i]) {
+		d->seen[i] = 1;
+		d->n++;
+	}
+}
+
+/* Reads the topic back; counts distinct "receipt-i" payloads 0 <= i < max. */
+static int distinct_records(int max)
+{
+	struct distinct d = {.max = max};
+	read_all(TOPIC, distinct_one, &d);
+	return d.n;
 }
 
 static void test_fatal_error_replaces_producer(void)
@@ -229,6 +255,7 @@ static rd_kafka_mock_cluster_t *mock;
 
 struct stream_doc {
 	char id[LT_DOCID_LEN + 1];
+	const char *to;
 	char spool[PATH_MAX];
 	uint8_t *data; /* the part's bytes, as written to the spool */
 	uint8_t *env;  /* the signed manifest */
@@ -254,6 +281,7 @@ static int stream_submit(const struct lt_config *cfg, struct lt_store *store, co
 	char dir[PATH_MAX];
 	int ok = 0;
 	memset(d, 0, sizeof *d);
+	d->to = to;
 	if (!CHECK_OK(lt_docid_new(d->id, &err), err) ||
 	    !CHECK((d->data = malloc(STREAM_BYTES)) != NULL))
 		return 0;
@@ -315,63 +343,51 @@ struct readback {
 	int records;
 };
 
+struct readback_run {
+	const struct stream_doc *d;
+	struct readback *rb;
+	int next;
+};
+
+static void readback_one(const rd_kafka_message_t *m, void *ctx)
+{
+	struct readback_run *run = ctx;
+	const struct stream_doc *d = run->d;
+	struct readback *rb = run->rb;
+	Lienthong__Envelope *e = lienthong__envelope__unpack(NULL, m->len, m->payload);
+	if (e != NULL && e->chunk == NULL) {
+		rb->records++;
+		rb->manifests++;
+		rb->manifest_offset = m->offset;
+		rb->bytes_same &= m->len == d->env_len && memcmp(m->payload, d->env, m->len) == 0;
+	} else if (e != NULL) {
+		const Lienthong__Chunk *ch = e->chunk;
+		rb->records++;
+		if (ch->index < CHUNKS && ch->part == 0 && strcmp(ch->document_id, d->id) == 0) {
+			size_t want =
+			    ch->index + 1 < CHUNKS ? CHUNK : STREAM_BYTES - ch->index * CHUNK;
+			rb->bytes_same &=
+			    ch->data.len == want &&
+			    memcmp(ch->data.data, d->data + ch->index * CHUNK, want) == 0;
+			if (rb->copies[ch->index]++ == 0) {
+				rb->in_order &= rb->manifests > 0 && (int)ch->index == run->next;
+				run->next++;
+			}
+		} else {
+			rb->bytes_same = 0;
+		}
+	}
+	if (e != NULL)
+		lienthong__envelope__free_unpacked(e, NULL);
+}
+
 static void read_topic(const char *topic, const struct stream_doc *d, struct readback *rb)
 {
-	char errstr[256];
+	struct readback_run run = {.d = d, .rb = rb};
 	memset(rb, 0, sizeof *rb);
 	rb->in_order = rb->bytes_same = 1;
 	rb->manifest_offset = -1;
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, errstr, sizeof errstr);
-	rd_kafka_conf_set(conf, "group.id", "test-forward-stream", errstr, sizeof errstr);
-	rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-	if (!CHECK(c != NULL))
-		return;
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(l, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-	rd_kafka_assign(c, l);
-	rd_kafka_topic_partition_list_destroy(l);
-	int64_t quiet_until = lt_now_ms() + 5000;
-	int next = 0;
-	while (lt_now_ms() < quiet_until) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
-		if (m == NULL)
-			continue;
-		Lienthong__Envelope *e =
-		    m->err ? NULL : lienthong__envelope__unpack(NULL, m->len, m->payload);
-		if (e != NULL && e->chunk == NULL) {
-			rb->records++;
-			rb->manifests++;
-			rb->manifest_offset = m->offset;
-			rb->bytes_same &=
-			    m->len == d->env_len && memcmp(m->payload, d->env, m->len) == 0;
-		} else if (e != NULL) {
-			const Lienthong__Chunk *ch = e->chunk;
-			rb->records++;
-			if (ch->index < CHUNKS && ch->part == 0 &&
-			    strcmp(ch->document_id, d->id) == 0) {
-				size_t want = ch->index + 1 < CHUNKS
-				                  ? CHUNK
-				                  : STREAM_BYTES - ch->index * CHUNK;
-				rb->bytes_same &=
-				    ch->data.len == want &&
-				    memcmp(ch->data.data, d->data + ch->index * CHUNK, want) == 0;
-				if (rb->copies[ch->index]++ == 0) {
-					rb->in_order &= rb->manifests > 0 && (int)ch->index == next;
-					next++;
-				}
-			} else {
-				rb->bytes_same = 0;
-			}
-		}
-		if (e != NULL)
-			lienthong__envelope__free_unpacked(e, NULL);
-		if (m->err == 0)
-			quiet_until = lt_now_ms() + 2000;
-		rd_kafka_message_destroy(m);
-	}
-	rd_kafka_consumer_close(c);
-	rd_kafka_destroy(c);
+	read_all(topic, readback_one, &run);
 }
 
 static Lienthong__Store__StatusRecord *status_of(struct lt_store *s, const char *id, const char *to)
@@ -433,7 +449,9 @@ static int stream_config_with(struct lt_config *cfg, const char *stem, const cha
 	         "poll_interval_ms = 10\n"
 	         "retry_backoff_min_ms = 10\nretry_backoff_max_ms = 200\n"
 	         "kafka.bootstrap.servers = %s\n"
-	         "kafka.message.timeout.ms = 3000\n%s",
+	         "kafka.message.timeout.ms = 3000\n"
+	         /* back at once when the mock broker is up again (default: up to 10 s) */
+	         "kafka.reconnect.backoff.max.ms = 200\n%s",
 	         bootstraps, more);
 	return lt_tpki_config(&pki, stem, "A.1", &ca, &agency, extra, cfg, err);
 }
@@ -468,6 +486,26 @@ static int stream_setup(struct stream_fx *x, const char *stem, const char *to, c
 	}
 	x->fw = lt_forward_new(fw_more != NULL ? &x->fw_cfg : &x->cfg, x->store, &err);
 	return CHECK_OK(x->fw == NULL ? -1 : 0, err);
+}
+
+/* Whether the status of the fixture's document has part in its reason. */
+static int reason_has(struct stream_fx *x, const char *part)
+{
+	Lienthong__Store__StatusRecord *st = status_of(x->store, x->d.id, x->d.to);
+	int has = st != NULL && strstr(st->reason, part) != NULL;
+	if (st != NULL)
+		lienthong__store__status_record__free_unpacked(st, NULL);
+	return has;
+}
+
+/* n more turns of the forwarder, 10 ms apart. */
+static void ticks(struct stream_fx *x, int n)
+{
+	lt_err err;
+	for (int i = 0; i < n; i++) {
+		lt_forward_tick(x->fw, lt_now_ms(), &err);
+		nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
+	}
 }
 
 static void stream_teardown(struct stream_fx *x)
@@ -670,11 +708,13 @@ static void test_stream_damaged_spool(void)
 	fseek(f, 3 * CHUNK + 17, SEEK_SET);
 	fputc(x.d.data[3 * CHUNK + 17] ^ 0x20, f);
 	fclose(f);
-	int64_t until = lt_now_ms() + 3000;
-	while (lt_now_ms() < until) {
+	/* Until the chunks before the damage are acknowledged and the status names it. */
+	int64_t until = lt_now_ms() + 30000;
+	while (lt_now_ms() < until && !(chunks_acked(x.store) == 3 && reason_has(&x, "damaged"))) {
 		lt_forward_tick(x.fw, lt_now_ms(), &err);
 		nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
 	}
+	ticks(&x, 50); /* and it goes no further */
 	CHECK(outq_count(x.store) == 1);
 	CHECK(chunks_acked(x.store) == 3);
 	Lienthong__Store__StatusRecord *st = status_of(x.store, x.d.id, "S.3");
@@ -729,11 +769,12 @@ static void test_stream_refused(void)
 	lt_err err;
 	if (!stream_setup(&x, "s4", "S.4", "max_message_bytes = 4096\n"))
 		goto out;
-	int64_t until = lt_now_ms() + 2000;
-	while (lt_now_ms() < until) {
+	int64_t until = lt_now_ms() + 30000;
+	while (lt_now_ms() < until && !reason_has(&x, "configuration refuses the manifest")) {
 		lt_forward_tick(x.fw, lt_now_ms(), &err);
 		nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
 	}
+	ticks(&x, 50); /* scans after the first (poll_interval_ms = 10) */
 	CHECK(outq_count(x.store) == 1);
 	Lienthong__Store__StatusRecord *st = status_of(x.store, x.d.id, "S.4");
 	if (CHECK(st != NULL)) {
