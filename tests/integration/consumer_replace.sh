@@ -14,20 +14,13 @@ source "$(dirname "$0")/lib.sh"
 N=${LT_REPLACE_DOCS:-30} # in three rounds
 A=RPL.A01
 B=RPL.B02
-proxy_port=${LT_KAFKA_PROXY_PORT:?the broker needs its proxied listener (tests/run-all.sh sets it)}
-proxied_port=${LT_KAFKA_PROXIED_PORT:-$((${LT_KAFKA_PORT:?} + 1))}
 
 lt_setup
-mode="$LT_WORK/proxy.mode"
-set_mode() { echo "$1" >"$mode.new" && mv "$mode.new" "$mode"; }
-set_mode up
-"$LT_BUILD/tests/lt-proxy" --listen "$proxy_port" --target "$proxied_port" --control "$mode" \
-	2>"$LT_WORK/proxy.log" &
-LT_PIDS+=($!)
+lt_proxy
 
 lt_agency $A
 lt_agency $B
-lt_set $B kafka.bootstrap.servers "127.0.0.1:$proxy_port"
+lt_set $B kafka.bootstrap.servers "127.0.0.1:$LT_PROXY_PORT"
 lt_set $B receive_stall_s 5
 lt_set $B kafka.session.timeout.ms 6000
 lt_set $B kafka.socket.timeout.ms 5000
@@ -43,16 +36,16 @@ lt_upload $A $B "$LT_WORK/ids" "${files[@]:0:third}"
 lt_check "first $third documents delivered" lt_wait_until 90 lt_all_delivered $A "$LT_WORK/ids"
 
 replacements() { grep -c 'replacing the Kafka consumer' "$LT_WORK/$B/agent.log" || true; }
-set_mode blackhole
+lt_proxy_mode blackhole
 lt_upload $A $B "$LT_WORK/ids" "${files[@]:third:third}"
 two() { [ "$(replacements)" -ge 2 ]; }
 lt_check "B replaced its stalled consumer twice while the link was black-holed" lt_wait_until 60 two
-set_mode drop
+lt_proxy_mode drop
 sleep 2
-set_mode blackhole
+lt_proxy_mode blackhole
 three() { [ "$(replacements)" -ge 3 ]; }
 lt_check "and once more after the link was cut and black-holed again" lt_wait_until 60 three
-set_mode up
+lt_proxy_mode up
 lt_check "B's main loop kept running: all $((2 * third)) documents delivered after the link came back" \
 	lt_wait_until 120 lt_all_delivered $A "$LT_WORK/ids"
 lt_upload $A $B "$LT_WORK/ids" "${files[@]:2*third}"
