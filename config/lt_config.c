@@ -117,6 +117,10 @@ static const struct lt_config_row lt_config_rows[] = {
      "of the inbox topic on the broker (Kafka's retention.ms, 7 days by default): a "
      "record still on the broker after its memory here is gone would be delivered again. "
      "Default 90 days."},
+    {"retention_pass_s", LT_CT_INT, LT_NUM(retention_pass_s), "60", 1, 86400,
+     "Pause between two passes of the retention sweep (and after a sweep that failed). "
+     "The sweep works in small steps; this only says how soon after one pass the next "
+     "begins."},
     {"quarantine_max_bytes", LT_CT_SIZE, LT_NUM(quarantine_max_bytes), "256M", 1 << 20,
      (int64_t)1 << 40,
      "Ceiling of the quarantine in LMDB (suffix K, M, G, T); at the ceiling the oldest "

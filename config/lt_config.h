@@ -62,6 +62,7 @@ struct lt_config {
 	int64_t retention_sent_body_s;
 	int64_t retention_status_s;
 	int64_t retention_inbox_s;
+	int64_t retention_pass_s;
 	int64_t quarantine_max_bytes;
 	int64_t quarantine_keep_bytes;
 	char topic_prefix[128];

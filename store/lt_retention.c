@@ -320,24 +320,25 @@ void lt_retention_tick(struct lt_store *s, const struct lt_config *cfg, int64_t 
 	    .final_status_ms = cfg->retention_status_s * 1000,
 	    .inbox_ms = cfg->retention_inbox_s * 1000,
 	};
+	const int64_t pause_ms = cfg->retention_pass_s * 1000;
 	int pass_done;
 	lt_err err;
 	lt_store_set_quarantine_limits(s, cfg->quarantine_max_bytes, cfg->quarantine_keep_bytes);
 	if (now_ms < r.next_pass_ms)
 		return;
 	if (lt_retention_step(&r, s, &lim, now_ms, &pass_done, &done, &err) != 0) {
-		lt_log_warn("retention sweep: %s; tried again in %d s", err.msg,
-		            LT_RETENTION_PAUSE_MS / 1000);
-		r = (struct lt_retention){.next_pass_ms = now_ms + LT_RETENTION_PAUSE_MS};
+		lt_log_warn("retention sweep: %s; tried again in %lld s", err.msg,
+		            (long long)(pause_ms / 1000));
+		r = (struct lt_retention){.next_pass_ms = now_ms + pause_ms};
 		return;
 	}
 	if (!pass_done)
 		return;
-	r.next_pass_ms = now_ms + LT_RETENTION_PAUSE_MS;
+	r.next_pass_ms = now_ms + pause_ms;
 	size_t orphans = 0;
 	if (lt_spool_sweep(cfg->data_dir, s, now_ms, &orphans, &err) != 0)
-		lt_log_warn("spool sweep: %s; tried again in %d s", err.msg,
-		            LT_RETENTION_PAUSE_MS / 1000);
+		lt_log_warn("spool sweep: %s; tried again in %lld s", err.msg,
+		            (long long)(pause_ms / 1000));
 	if (orphans > 0)
 		lt_log_info("spool: removed %zu orphaned or unfinished spool folder(s) older than "
 		            "%d minutes",

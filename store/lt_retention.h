@@ -25,7 +25,7 @@
  * records and deletes at most LT_RETENTION_DELETES in one short write
  * transaction (aborted, so not fsync'd, when it deleted nothing), then
  * resumes after the last key visited. A full pass is followed by a pause of
- * LT_RETENTION_PAUSE_MS.
+ * the configuration's retention_pass_s.
  *
  * Threads: an lt_retention belongs to one thread (the agent's main loop).
  */
@@ -41,7 +41,6 @@
 
 #define LT_RETENTION_VISITS 1000
 #define LT_RETENTION_DELETES 200
-#define LT_RETENTION_PAUSE_MS 60000
 
 struct lt_retention_limits {
 	int64_t sent_body_ms, final_status_ms, inbox_ms;
@@ -70,7 +69,7 @@ int lt_retention_step(struct lt_retention *r, struct lt_store *s,
 /*
  * Called by the agent's main loop on every turn: applies cfg's quarantine
  * bounds to s, and runs one step of the sweep unless a pass ended less than
- * LT_RETENTION_PAUSE_MS ago. Logs what it deleted and any error (the sweep is
+ * retention_pass_s ago. Logs what it deleted and any error (the sweep is
  * tried again at the next pass); never fails. Keeps its place in a static
  * lt_retention: main loop thread only.
  */
