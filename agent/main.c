@@ -41,6 +41,7 @@
 #include "../federation/lt_dirfollow.h"
 #include "../log/lt_log.h"
 #include "../monitor/lt_monitor.h"
+#include "../producers/lt_edxml_in.h"
 #include "../producers/lt_forward.h"
 #include "../producers/lt_submitd.h"
 #include "../store/lt_backup.h"
@@ -53,7 +54,6 @@
 static volatile sig_atomic_t lt_agent_stop;
 
 #define LT_AGENT_CHECK_S 600            /* longest walk of the store at start */
-#define LT_AGENT_STUCK_S 300            /* main loop silent this long: exit, to be restarted */
 #define LT_AGENT_WATCH_MS 1000          /* how often handles and threads are checked */
 #define LT_AGENT_HEALTH_MS 60000        /* the health record is rewritten at least this often */
 #define LT_AGENT_SUBMITD_RETRY_MS 10000 /* a submission service that cannot start */
@@ -104,20 +104,25 @@ struct lt_agent {
  * stops (a library call that never returns: librdkafka 2.0.2 was seen to
  * hang for hours in rd_kafka_destroy of a consumer replaced while its broker
  * was gone) must not leave an agent that looks alive and does nothing.
+ * The watchdog thread looks every second; a loop silent for watchdog_s ends
+ * the agent with LT_AGENT_STUCK_LINE (documented: operators may alert on it).
  */
 static _Atomic int64_t lt_agent_beat_ms;
 
+#define LT_AGENT_STUCK_LINE "the agent's main loop has not moved for"
+
 static void *lt_agent_watchdog(void *arg)
 {
-	(void)arg;
+	const int64_t limit_ms = *(const int64_t *)arg * 1000;
 	for (;;) {
-		sleep(5);
+		sleep(1);
 		int64_t last = atomic_load(&lt_agent_beat_ms);
-		if (last != 0 && lt_now_ms() - last > (int64_t)LT_AGENT_STUCK_S * 1000) {
+		if (last != 0 && lt_now_ms() - last > limit_ms) {
 			lt_log_error(
-			    "the agent's main loop has not moved for %lld s (a call that "
-			    "never returns); exiting with status 1 so that its supervisor "
-			    "restarts it: nothing accepted is lost, nothing is delivered twice",
+			    LT_AGENT_STUCK_LINE
+			    " %lld s (a call that never returns); exiting with status 1 so "
+			    "that its supervisor restarts it: nothing accepted is lost, "
+			    "nothing is delivered twice",
 			    (long long)((lt_now_ms() - last) / 1000));
 			_exit(1);
 		}
@@ -249,6 +254,13 @@ static int lt_agent_setup(struct lt_agent *a, const char *path, int check, lt_er
 		return -1;
 	if (!check && lt_index_upgrade(a->store, err) != 0) /* a store of an earlier version */
 		return -1;
+	size_t swept = 0;
+	if (!check && lt_edxml_in_sweep(a->cfg.data_dir, &swept, err) != 0)
+		return -1;
+	if (swept > 0)
+		lt_log_info("removed %zu edXML decoding folder(s) (edxml-tmp.*) left in %s by "
+		            "interrupted uploads",
+		            swept, a->cfg.data_dir);
 	lt_config_inbox_topic(&a->cfg, a->cfg.agency_code, a->inbox_topic, sizeof a->inbox_topic);
 	lt_config_receipt_topic(&a->cfg, a->cfg.agency_code, a->receipt_topic,
 	                        sizeof a->receipt_topic);
@@ -314,6 +326,7 @@ static void lt_agent_health_write(struct lt_agent *a, int64_t now_ms)
 	r.receiving_since_ms = rs->since_ms;
 	r.receiving_reason = (char *)rs->reason;
 	r.consumer_replacements = rs->replaced;
+	r.consumers_stuck = rs->stuck;
 	r.submission_down = h->submission_down;
 	r.submission_reason = h->submission_reason;
 	r.last_received_ms = rs->last_handled_ms;
@@ -518,7 +531,7 @@ int main(int argc, char **argv)
 	            a.cfg.target_dir);
 	pthread_t watchdog;
 	atomic_store(&lt_agent_beat_ms, lt_now_ms());
-	if (pthread_create(&watchdog, NULL, lt_agent_watchdog, NULL) == 0)
+	if (pthread_create(&watchdog, NULL, lt_agent_watchdog, &a.cfg.watchdog_s) == 0)
 		pthread_detach(watchdog);
 	else
 		lt_log_warn(

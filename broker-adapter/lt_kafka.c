@@ -320,6 +320,12 @@ rd_kafka_t *lt_kafka_reader_new(const struct lt_config *cfg, const char *topic, 
 	return rk;
 }
 
+void lt_kafka_consumer_forget(rd_kafka_t *rk)
+{
+	struct lt_kafka_consumer_cbs *cbs = rd_kafka_opaque(rk);
+	*cbs = (struct lt_kafka_consumer_cbs){0};
+}
+
 int lt_kafka_consumer_done(rd_kafka_t *rk, const rd_kafka_message_t *msg, lt_err *err)
 {
 	(void)rk;

@@ -77,6 +77,13 @@ rd_kafka_t *lt_kafka_consumer_new(const struct lt_config *cfg, const char *const
  */
 rd_kafka_t *lt_kafka_reader_new(const struct lt_config *cfg, const char *topic, lt_err *err);
 
+/*
+ * The consumer's callbacks are no longer called (it is about to be closed on
+ * another thread, whose context they must not touch). Call it from the
+ * thread that polls, before handing the consumer over.
+ */
+void lt_kafka_consumer_forget(rd_kafka_t *rk);
+
 /* Marks a consumed message as fully handled: its offset may be committed. */
 int lt_kafka_consumer_done(rd_kafka_t *rk, const rd_kafka_message_t *msg, lt_err *err);
 

@@ -117,6 +117,10 @@ static const struct lt_config_row lt_config_rows[] = {
      "of the inbox topic on the broker (Kafka's retention.ms, 7 days by default): a "
      "record still on the broker after its memory here is gone would be delivered again. "
      "Default 90 days."},
+    {"retention_pass_s", LT_CT_INT, LT_NUM(retention_pass_s), "60", 1, 86400,
+     "Pause between two passes of the retention sweep (and after a sweep that failed). "
+     "The sweep works in small steps; this only says how soon after one pass the next "
+     "begins."},
     {"quarantine_max_bytes", LT_CT_SIZE, LT_NUM(quarantine_max_bytes), "256M", 1 << 20,
      (int64_t)1 << 40,
      "Ceiling of the quarantine in LMDB (suffix K, M, G, T); at the ceiling the oldest "
@@ -162,6 +166,11 @@ static const struct lt_config_row lt_config_rows[] = {
      "How long receiving may make no progress (records wait and none is handled, or no "
      "consumer group membership) before the agent warns, shows it in lienthong-status "
      "--summary and replaces its Kafka consumer (again after 2x, 4x... up to 10 min)."},
+    {"watchdog_s", LT_CT_INT, LT_NUM(watchdog_s), "300", 10, 86400,
+     "How long the agent's main loop may not move (a call that never returns) before the "
+     "agent logs \"the agent's main loop has not moved for N s\" as an error and exits "
+     "with status 1, for its supervisor to restart it. Keep it above target_timeout_ms: "
+     "a slower HTTP delivery holds the main loop that long."},
     {"poll_interval_ms", LT_CT_INT, LT_NUM(poll_interval_ms), "200", 10, 60000,
      "How often the agent looks for documents in the outbox that it was not told "
      "about (a submission through the running agent is forwarded at once)."},

@@ -63,6 +63,7 @@ struct lt_config {
 	int64_t retention_sent_body_s;
 	int64_t retention_status_s;
 	int64_t retention_inbox_s;
+	int64_t retention_pass_s;
 	int64_t quarantine_max_bytes;
 	int64_t quarantine_keep_bytes;
 	char topic_prefix[128];
@@ -75,6 +76,7 @@ struct lt_config {
 	int64_t max_parts;
 	char group_id[256];
 	int64_t receive_stall_s;
+	int64_t watchdog_s;
 	int64_t poll_interval_ms;
 	int64_t retry_backoff_min_ms;
 	int64_t retry_backoff_max_ms;

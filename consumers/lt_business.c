@@ -495,6 +495,20 @@ static int lt_business_json_str(json_t *o, const char *key, const char **out, lt
 	return 0;
 }
 
+/* lt_business_report of rep in a transaction of its own, committed. */
+static int lt_business_report_commit(const struct lt_recv *rc, const struct lt_business_report *rep,
+                                     int64_t now_ms, lt_err *err)
+{
+	struct lt_txn *t = NULL;
+	if (lt_txn_begin(rc->store, 1, &t, err) != 0)
+		return -1;
+	if (lt_business_report(rc->cfg, t, rc->signer, rep, now_ms, err) < 0) {
+		lt_txn_abort(t);
+		return -1;
+	}
+	return lt_txn_commit(t, err);
+}
+
 /* Reads and applies one status file in its own transaction. */
 static int lt_business_file(const struct lt_recv *rc, int dir_fd, const char *name, int64_t now_ms,
                             lt_err *err)
@@ -543,15 +557,8 @@ static int lt_business_file(const struct lt_recv *rc, int dir_fd, const char *na
 	                 lt_business_json_str(o, "comment", &rep.comment, err) != 0 ||
 	                 lt_business_json_str(o, "reported_by", &rep.reported_by, err) != 0))
 		ret = -1;
-	struct lt_txn *t = NULL;
-	if (ret == 0 && (ret = lt_txn_begin(rc->store, 1, &t, err)) == 0) {
-		if (lt_business_report(rc->cfg, t, rc->signer, &rep, now_ms, err) < 0) {
-			lt_txn_abort(t);
-			ret = -1;
-		} else {
-			ret = lt_txn_commit(t, err);
-		}
-	}
+	if (ret == 0)
+		ret = lt_business_report_commit(rc, &rep, now_ms, err);
 	json_decref(o);
 	return ret;
 }
@@ -652,15 +659,8 @@ static int lt_business_edxml_file(const struct lt_recv *rc, int dir_fd, const ch
 	                                 .comment = st.description,
 	                                 .reported_by =
 	                                     lt_edxml_status_reported_by(&st, by, sizeof by)};
-	struct lt_txn *t = NULL;
-	if (ret == 0 && (ret = lt_txn_begin(rc->store, 1, &t, err)) == 0) {
-		if (lt_business_report(rc->cfg, t, rc->signer, &rep, now_ms, err) < 0) {
-			lt_txn_abort(t);
-			ret = -1;
-		} else {
-			ret = lt_txn_commit(t, err);
-		}
-	}
+	if (ret == 0)
+		ret = lt_business_report_commit(rc, &rep, now_ms, err);
 	lt_edxml_status_free(&st);
 	return ret;
 }

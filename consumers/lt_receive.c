@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../broker-adapter/lt_kafka.h"
+#include "../broker-adapter/lt_reaper.h"
 #include "../clock/lt_backoff.h"
 #include "../clock/lt_clock.h"
 #include "../log/lt_log.h"
@@ -19,6 +20,7 @@
 #define LT_RECEIVE_BATCH 64              /* records handled per LMDB commit, at most */
 #define LT_RECEIVE_BATCH_BYTES (4 << 20) /* ... and bytes of them (chunks are large) */
 #define LT_RECEIVE_CLOSE_MS 5000         /* longest wait for a consumer to close */
+#define LT_RECEIVE_DESTROY_MS 30000      /* a replaced consumer not destroyed by then: stuck */
 #define LT_RECEIVE_VERIFY_SPLIT 8        /* records from which a batch is verified on 2 threads */
 
 /*
@@ -50,6 +52,7 @@ struct lt_receive {
 	size_t n_blocked, cap_blocked;
 	struct lt_watch watch; /* progress */
 	struct lt_receive_state state;
+	struct lt_reaper reaper; /* replaced consumers being destroyed, on helper threads */
 	struct lt_inbox_item items[LT_RECEIVE_BATCH]; /* the batch's inbox records, checked */
 };
 
@@ -97,16 +100,35 @@ static int lt_receive_consumer_new(struct lt_receive *r, lt_err *err)
 	return 0;
 }
 
-/* Closes the consumer; lt_receive_wake no longer reaches it. */
-static void lt_receive_consumer_close(struct lt_receive *r)
+/* A consumer handed to the reaper: closed, then destroyed, on the reaper's thread. */
+static void lt_receive_consumer_destroy(void *consumer)
 {
+	lt_kafka_destroy(consumer, LT_RECEIVE_CLOSE_MS);
+}
+
+/*
+ * Hands the consumer to the reaper: lt_receive_wake no longer reaches it,
+ * its callbacks no longer reach this receiver (it is closed on another
+ * thread; the caller forgets the blocked partitions). Without a reaper slot
+ * or thread it is destroyed here, when ending (end), or the agent exits.
+ */
+static void lt_receive_consumer_drop(struct lt_receive *r, int64_t now_ms, int end)
+{
+	lt_err err;
 	pthread_mutex_lock(&r->wake_lock);
 	if (r->queue != NULL)
 		rd_kafka_queue_destroy(r->queue);
 	r->queue = NULL;
 	pthread_mutex_unlock(&r->wake_lock);
-	/* Closing revokes the partitions: lt_receive_revoke then forgets the blocked ones. */
-	lt_kafka_destroy(r->consumer, LT_RECEIVE_CLOSE_MS);
+	lt_kafka_consumer_forget(r->consumer);
+	if (lt_reaper_add(&r->reaper, r->consumer, now_ms, &err) != 0) {
+		if (!end)
+			lt_log_fatal(
+			    "receiving: %s; exiting so that the agent is restarted without "
+			    "them (nothing accepted is lost, nothing is delivered twice)",
+			    err.msg);
+		lt_receive_consumer_destroy(r->consumer);
+	}
 	r->consumer = NULL;
 }
 
@@ -131,6 +153,8 @@ struct lt_receive *lt_receive_new(const struct lt_recv *recv, const char *inbox_
 	snprintf(r->inbox_topic, sizeof r->inbox_topic, "%s", inbox_topic);
 	snprintf(r->receipt_topic, sizeof r->receipt_topic, "%s", receipt_topic);
 	lt_watch_init(&r->watch, r->cfg->receive_stall_s * 1000, now_ms);
+	lt_reaper_init(&r->reaper, "Kafka consumer", lt_receive_consumer_destroy,
+	               LT_RECEIVE_DESTROY_MS);
 	r->state.since_ms = now_ms;
 	pthread_mutex_init(&r->wake_lock, NULL);
 	if (lt_receive_consumer_new(r, err) != 0) {
@@ -147,12 +171,15 @@ struct lt_receive *lt_receive_new(const struct lt_recv *recv, const char *inbox_
  * inbox records and not delivered twice. Blocked partitions are forgotten:
  * their records come again. A consumer from the configuration that made the
  * first one can only fail for want of memory or threads: then the agent exits
- * (its supervisor restarts it) rather than run on without receiving.
+ * (its supervisor restarts it) rather than run on without receiving. The old
+ * one is destroyed on a helper thread (lt_reaper): a destroy that hangs does
+ * not stop the main loop; one stuck longer than LT_RECEIVE_DESTROY_MS is
+ * logged and counted, and the agent exits when LT_REAPER_MAX are pending.
  */
 static void lt_receive_replace(struct lt_receive *r, int64_t now_ms)
 {
 	lt_err err;
-	lt_receive_consumer_close(r);
+	lt_receive_consumer_drop(r, now_ms, 0);
 	r->n_blocked = 0;
 	if (lt_receive_consumer_new(r, &err) != 0)
 		lt_log_fatal("cannot create a new Kafka consumer: %s", err.msg);
@@ -177,6 +204,8 @@ int lt_receive_watch(struct lt_receive *r, int64_t now_ms)
 	}
 	if (r->n_blocked == 0)
 		st->blocked_reason[0] = '\0';
+	int stuck = lt_reaper_tick(&r->reaper, now_ms); /* a replaced one not destroyed in time */
+	st->stuck = r->reaper.stuck;
 	if (lt_kafka_fatal(r->consumer, &err)) {
 		lt_log_error(
 		    "receiving: %s; replacing the Kafka consumer: the new one resumes from "
@@ -212,7 +241,7 @@ int lt_receive_watch(struct lt_receive *r, int64_t now_ms)
 	case LT_WATCH_NONE:
 		break;
 	}
-	return 0;
+	return stuck;
 }
 
 const struct lt_receive_state *lt_receive_state(const struct lt_receive *r)
@@ -224,7 +253,8 @@ void lt_receive_free(struct lt_receive *r)
 {
 	if (r == NULL)
 		return;
-	lt_receive_consumer_close(r);
+	lt_receive_consumer_drop(r, lt_now_ms(), 1);
+	lt_reaper_finish(&r->reaper, LT_RECEIVE_CLOSE_MS + 5000);
 	pthread_mutex_destroy(&r->wake_lock);
 	free(r->blocked);
 	free(r);

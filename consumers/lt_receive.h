@@ -18,7 +18,9 @@
  * Threads: one thread (the agent's main loop) calls everything but
  * lt_receive_wake, which any thread may call; librdkafka calls back from
  * inside lt_receive_tick, which verifies a batch with the help of a second
- * thread that it starts and joins (lt_inbox_verify). Ownership: the consumer and the
+ * thread that it starts and joins (lt_inbox_verify); a replaced consumer is
+ * destroyed on a helper thread of its own (lt_reaper), which never touches
+ * the receiver. Ownership: the consumer and the
  * blocked-partition table are the receiver's; the lt_recv (configuration,
  * store, signer, trust, target) is borrowed and must outlive it.
  */
@@ -39,6 +41,7 @@ struct lt_receive_state {
 	int64_t since_ms;  /* stalled since, or fine since */
 	char reason[512];  /* why stalled, and what is done about it */
 	unsigned replaced; /* consumers replaced since start */
+	unsigned stuck;    /* replaced consumers whose destroy did not return in time */
 	int64_t last_handled_ms;
 	/* For the metrics and the operator page (monitor/lt_monitor.h), as of the last watch: */
 	int64_t stats_ms;         /* the consumer's last statistics, 0 none yet */
@@ -66,7 +69,10 @@ void lt_receive_wake(struct lt_receive *r);
 /* Checks the consumer, replacing it if needed; 1 when the state changed. */
 int lt_receive_watch(struct lt_receive *r, int64_t now_ms);
 const struct lt_receive_state *lt_receive_state(const struct lt_receive *r);
-/* Closes the consumer (committing stored offsets, at most a few seconds) and frees. */
+/*
+ * Closes the consumer (committing stored offsets, at most a few seconds),
+ * waits up to 10 s for replaced ones still being destroyed, and frees.
+ */
 void lt_receive_free(struct lt_receive *r);
 
 #endif

@@ -30,6 +30,21 @@ struct wr {
 	int failed;
 };
 
+/* A writer to fd, its failures into err; NULL (err set) without memory. */
+static struct wr *wr_new(int fd, lt_err *err)
+{
+	struct wr *w = malloc(sizeof *w);
+	if (w == NULL) {
+		lt_err_set(err, LT_EIO, "out of memory");
+		return NULL;
+	}
+	w->fd = fd;
+	w->n = 0;
+	w->err = err;
+	w->failed = 0;
+	return w;
+}
+
 static void wr_flush(struct wr *w)
 {
 	size_t off = 0;
@@ -273,6 +288,30 @@ static int wn_insert(struct wn *root, const char *path, const char *value, const
 	return 0;
 }
 
+/*
+ * The children of an organ (From, To), in the standard's order: ranks the
+ * meta fields of a document's From and To, and writes a status message's From.
+ */
+static const struct wr_organ_field {
+	const char *name;
+	size_t off; /* of its value in struct lt_edxml_organ */
+} wr_organ_fields[] = {
+    {"OrganId", offsetof(struct lt_edxml_organ, organ_id)},
+    {"OrganizationInCharge", offsetof(struct lt_edxml_organ, organization_in_charge)},
+    {"OrganName", offsetof(struct lt_edxml_organ, organ_name)},
+    {"OrganAdd", offsetof(struct lt_edxml_organ, organ_add)},
+    {"Email", offsetof(struct lt_edxml_organ, email)},
+    {"Telephone", offsetof(struct lt_edxml_organ, telephone)},
+    {"Fax", offsetof(struct lt_edxml_organ, fax)},
+    {"Website", offsetof(struct lt_edxml_organ, website)},
+};
+#define WR_ORGAN_FIELDS (sizeof wr_organ_fields / sizeof wr_organ_fields[0])
+
+static const char *wr_organ_value(const struct lt_edxml_organ *o, size_t i)
+{
+	return *(char *const *)((const char *)o + wr_organ_fields[i].off);
+}
+
 /* The standard's order of children, by the parent's name; others follow as given. */
 static int wn_rank(const char *parent, const char *name)
 {
@@ -292,11 +331,6 @@ static int wn_rank(const char *parent, const char *name)
 	                                 "SteeringType",
 	                                 "ResponseFor",
 	                                 NULL};
-	static const char *const organ[] = {"OrganId",   "OrganizationInCharge",
-	                                    "OrganName", "OrganAdd",
-	                                    "Email",     "Telephone",
-	                                    "Fax",       "Website",
-	                                    NULL};
 	static const char *const code[] = {"CodeNumber", "CodeNotation", NULL};
 	static const char *const th[] = {"TraceHeader", "Bussiness", NULL};
 	static const char *const bus[] = {"DocumentId", "BussinessDocType", "BussinessDocReason",
@@ -307,9 +341,12 @@ static int wn_rank(const char *parent, const char *name)
 	const char *const *t = NULL;
 	if (strcmp(parent, "MessageHeader") == 0)
 		t = mh;
-	else if (strcmp(parent, "From") == 0 || strcmp(parent, "To") == 0)
-		t = organ;
-	else if (strcmp(parent, "Code") == 0)
+	else if (strcmp(parent, "From") == 0 || strcmp(parent, "To") == 0) {
+		for (size_t i = 0; i < WR_ORGAN_FIELDS; i++) {
+			if (strcmp(wr_organ_fields[i].name, name) == 0)
+				return (int)i;
+		}
+	} else if (strcmp(parent, "Code") == 0)
 		t = code;
 	else if (strcmp(parent, "TraceHeaderList") == 0)
 		t = th;
@@ -697,15 +734,8 @@ int lt_edxml_write(int out_fd, const Lienthong__Header *h, const struct lt_edxml
 		if (lt_edxml_sig_check(sig, sig_len, err) != 0)
 			goto out;
 	}
-	w = malloc(sizeof *w);
-	if (w == NULL) {
-		lt_err_set(err, LT_EIO, "out of memory");
+	if ((w = wr_new(out_fd, err)) == NULL)
 		goto out;
-	}
-	w->fd = out_fd;
-	w->n = 0;
-	w->err = err;
-	w->failed = 0;
 	wr_str(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 	          "<edXML:edXML xmlns:edXML=\"" LT_EDXML_NS "\">\n"
 	          "<edXML:edXMLEnvelope>\n<edXML:edXMLHeader>\n<edXML:MessageHeader>\n");
@@ -759,23 +789,9 @@ static void wr_opt(struct wr *w, const char *name, const char *value)
 int lt_edxml_status_write(int out_fd, const struct lt_edxml_status *st, lt_err *err)
 {
 	const struct lt_edxml_organ *f = &st->from;
-	const char *all[] = {f->organ_id,
-	                     f->organization_in_charge,
-	                     f->organ_name,
-	                     f->organ_add,
-	                     f->email,
-	                     f->telephone,
-	                     f->fax,
-	                     f->website,
-	                     st->rf_organ_id,
-	                     st->rf_code,
-	                     st->rf_promulgation_date,
-	                     st->rf_document_id,
-	                     st->staff_department,
-	                     st->staff,
-	                     st->staff_email,
-	                     st->staff_mobile,
-	                     st->description,
+	const char *all[] = {st->rf_organ_id,    st->rf_code,          st->rf_promulgation_date,
+	                     st->rf_document_id, st->staff_department, st->staff,
+	                     st->staff_email,    st->staff_mobile,     st->description,
 	                     st->timestamp};
 	struct wr *w;
 	int rc;
@@ -788,32 +804,23 @@ int lt_edxml_status_write(int out_fd, const struct lt_edxml_status *st, lt_err *
 		    err, LT_EINVAL,
 		    "a status message needs ResponseFor/DocumentId (the document it is "
 		    "about)");
-	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-		if (all[i] != NULL && (!wr_xml_ok(all[i]) || strlen(all[i]) > LT_META_VALUE_MAX))
+	for (size_t i = 0; i < WR_ORGAN_FIELDS + sizeof all / sizeof all[0]; i++) {
+		const char *v =
+		    i < WR_ORGAN_FIELDS ? wr_organ_value(f, i) : all[i - WR_ORGAN_FIELDS];
+		if (v != NULL && (!wr_xml_ok(v) || strlen(v) > LT_META_VALUE_MAX))
 			return lt_err_set(
 			    err, LT_EINVAL,
 			    "a status field holds a character XML 1.0 cannot carry or more "
 			    "than %d bytes",
 			    LT_META_VALUE_MAX);
 	}
-	w = malloc(sizeof *w);
-	if (w == NULL)
-		return lt_err_set(err, LT_EIO, "out of memory");
-	w->fd = out_fd;
-	w->n = 0;
-	w->err = err;
-	w->failed = 0;
+	if ((w = wr_new(out_fd, err)) == NULL)
+		return -1;
 	wr_str(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 	          "<edXML:Status xmlns:edXML=\"" LT_EDXML_NS "\">\n"
 	          "<edXML:Header>\n<edXML:MessageStatus>\n<edXML:From>\n");
-	wr_opt(w, "OrganId", f->organ_id);
-	wr_opt(w, "OrganizationInCharge", f->organization_in_charge);
-	wr_opt(w, "OrganName", f->organ_name);
-	wr_opt(w, "OrganAdd", f->organ_add);
-	wr_opt(w, "Email", f->email);
-	wr_opt(w, "Telephone", f->telephone);
-	wr_opt(w, "Fax", f->fax);
-	wr_opt(w, "Website", f->website);
+	for (size_t i = 0; i < WR_ORGAN_FIELDS; i++)
+		wr_opt(w, wr_organ_fields[i].name, wr_organ_value(f, i));
 	wr_str(w, "</edXML:From>\n<edXML:ResponseFor>\n");
 	wr_opt(w, "OrganId", st->rf_organ_id);
 	wr_opt(w, "Code", st->rf_code);

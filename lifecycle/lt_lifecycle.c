@@ -390,7 +390,7 @@ int lt_life_apply(struct lt_txn *t, const char *doc_id, const char *recipient,
 		rec->reason = (char *)(ch->reason ? ch->reason : "");
 		rec->updated_at_ms = ch->at_ms;
 	}
-	if (kafka)
+	if (kafka && !ch->progress)
 		rec->attempts++;
 	if (ch->event == LT_LIFE_KAFKA_ACK) {
 		rec->partition = ch->partition;

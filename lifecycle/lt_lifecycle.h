@@ -154,11 +154,13 @@ struct lt_life_change {
 	int64_t offset;            /* kafka-ack only */
 	const char *who;           /* who reported it (a person or unit); NULL: none */
 	const char *business_code; /* the edXML code of a business event; NULL: none */
+	int progress;              /* kafka-wait: a report of a send under way ("sending: N
+	                              of M chunks"), not an attempt of its own */
 };
 
 /*
  * Applies ch to the status record of (doc_id, recipient) in t, through the
- * table. Kafka events also count an attempt, and kafka-ack records the
+ * table. Kafka events also count an attempt (but a progress report), and kafka-ack records the
  * partition and offset, whatever the status. Returns the verdict (>= 0;
  * nothing is written unless KEPT or MOVED), or -1 with err set on a store
  * error.

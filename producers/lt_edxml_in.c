@@ -1,5 +1,6 @@
 #include "lt_edxml_in.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -7,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lienthong.pb-c.h"
@@ -227,4 +230,66 @@ static int lt_edxml_in_rm_one(const char *path, const struct stat *st, int flag,
 void lt_edxml_in_rmdir(const char *dir)
 {
 	nftw(dir, lt_edxml_in_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+#define LT_EDXML_IN_TMP_PREFIX "edxml-tmp."
+
+int lt_edxml_in_tmpdir(const char *data_dir, char *out, size_t size, int *lock_fd, lt_err *err)
+{
+	if ((size_t)snprintf(out, size, "%s/" LT_EDXML_IN_TMP_PREFIX "XXXXXX", data_dir) >= size) {
+		out[0] = '\0';
+		return lt_err_set(err, LT_EINVAL, "data_dir %s: path too long", data_dir);
+	}
+	if (mkdtemp(out) == NULL) {
+		int e = errno;
+		out[0] = '\0';
+		return lt_err_errno(err, e,
+		                    "cannot create a folder in %s for the attachments of edXML "
+		                    "messages",
+		                    data_dir);
+	}
+	*lock_fd = open(out, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*lock_fd < 0 || flock(*lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		if (*lock_fd >= 0)
+			close(*lock_fd);
+		*lock_fd = -1;
+		rmdir(out);
+		out[0] = '\0';
+		return lt_err_errno(err, e, "cannot lock a new folder in %s", data_dir);
+	}
+	return 0;
+}
+
+int lt_edxml_in_sweep(const char *data_dir, size_t *removed, lt_err *err)
+{
+	*removed = 0;
+	DIR *d = opendir(data_dir);
+	if (d == NULL)
+		return lt_err_errno(err, errno, "cannot read data_dir %s", data_dir);
+	struct dirent *de;
+	time_t now = time(NULL);
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, LT_EDXML_IN_TMP_PREFIX, strlen(LT_EDXML_IN_TMP_PREFIX)) !=
+		    0)
+			continue;
+		char path[PATH_MAX];
+		struct stat st;
+		if ((size_t)snprintf(path, sizeof path, "%s/%s", data_dir, de->d_name) >=
+		        sizeof path ||
+		    lstat(path, &st) != 0 || !S_ISDIR(st.st_mode) ||
+		    now - st.st_mtime < LT_EDXML_IN_TMP_GRACE_S)
+			continue;
+		int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		/* Locked: an upload runs and uses it. */
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			lt_edxml_in_rmdir(path);
+			*removed += 1;
+		}
+		close(fd);
+	}
+	closedir(d);
+	return 0;
 }

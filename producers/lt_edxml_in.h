@@ -9,7 +9,11 @@
  * Files: under a folder of the caller's (lt_edxml_in_open's dir, created
  * here), attachments as dir/p/<part name>, the original as the symbolic
  * link dir/edxml-original.xml (no copy of a large message). The caller
- * removes dir when the upload ends (lt_edxml_in_rmdir).
+ * removes dir when the upload ends (lt_edxml_in_rmdir). The folders of an
+ * upload live under one lt_edxml_in_tmpdir, <data_dir>/edxml-tmp.XXXXXX,
+ * locked (flock) while the upload runs: the agent's start removes those no
+ * running upload holds (lt_edxml_in_sweep), left by an upload killed or
+ * crashed.
  *
  * Ownership: an lt_edxml_in owns its doc, paths and types
  * (lt_edxml_in_free). Not shared between threads while being filled; read
@@ -64,5 +68,20 @@ int lt_edxml_in_concerns(struct lt_store *store, const char *edxml_id, char out[
 
 /* Removes dir and everything under it (never following links); errors ignored. */
 void lt_edxml_in_rmdir(const char *dir);
+
+/*
+ * Creates <data_dir>/edxml-tmp.XXXXXX (its path into out) and locks it
+ * through *lock_fd, which the caller keeps open until it removed the folder
+ * (or the process ends: the kernel drops the lock).
+ */
+int lt_edxml_in_tmpdir(const char *data_dir, char *out, size_t size, int *lock_fd, lt_err *err);
+
+#define LT_EDXML_IN_TMP_GRACE_S 60 /* younger folders are never swept (being created) */
+
+/*
+ * Removes the <data_dir>/edxml-tmp.* folders that no running upload locks
+ * and that are older than LT_EDXML_IN_TMP_GRACE_S; *removed counts them.
+ */
+int lt_edxml_in_sweep(const char *data_dir, size_t *removed, lt_err *err);
 
 #endif

@@ -579,6 +579,7 @@ static int lt_forward_stream_record(struct lt_txn *t, struct lt_forward_stream *
 		snprintf(reason, sizeof reason, "sending: %llu of %llu chunks",
 		         (unsigned long long)s->acked, (unsigned long long)s->total);
 		ch.reason = reason;
+		ch.progress = 1; /* the send goes on: no attempt of its own */
 		s->reason_at_ms = now_ms;
 	}
 	if (lt_life_apply(t, s->doc_id, s->dest, &ch, err) < 0)

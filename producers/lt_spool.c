@@ -480,8 +480,7 @@ static int64_t lt_spool_touched_ms(int at, const char *name)
 	return t * 1000;
 }
 
-/* 1 if store has a docs record for doc_id, 0 if not, -1 on error. */
-static int lt_spool_has_doc(struct lt_store *store, const char *doc_id, lt_err *err)
+int lt_spool_has_doc(struct lt_store *store, const char *doc_id, lt_err *err)
 {
 	struct lt_txn *t = NULL;
 	const void *v;
@@ -491,6 +490,15 @@ static int lt_spool_has_doc(struct lt_store *store, const char *doc_id, lt_err *
 	int rc = lt_txn_get(t, LT_DB_DOCS, doc_id, strlen(doc_id), &v, &vlen, err);
 	lt_txn_abort(t);
 	return rc != 0 ? -1 : v != NULL;
+}
+
+int lt_spool_discard(const char *data_dir, struct lt_store *store, const char *doc_id, lt_err *err)
+{
+	lt_err why;
+	int has = store != NULL ? lt_spool_has_doc(store, doc_id, &why) : 0;
+	if (has != 0)
+		return 0; /* stored after all, or cannot tell: the orphan sweep decides later */
+	return lt_spool_remove(data_dir, doc_id, err);
 }
 
 int lt_spool_sweep(const char *data_dir, struct lt_store *store, int64_t now_ms, size_t *removed,

@@ -109,6 +109,17 @@ int lt_spool_chunk_verify(const Lienthong__Part *p, uint64_t index, const uint8_
 /* Removes the spool of doc_id (none is not an error). */
 int lt_spool_remove(const char *data_dir, const char *doc_id, lt_err *err);
 
+/* 1 if store holds the document doc_id (a docs record), 0 if not, -1 on error. */
+int lt_spool_has_doc(struct lt_store *store, const char *doc_id, lt_err *err);
+
+/*
+ * The spool of a document that was not submitted: removed unless store holds
+ * the document after all (the agent committed it, then went away before
+ * saying so); when the store cannot tell, kept for the orphan sweep to decide.
+ * store NULL (never opened: nothing was committed): removed.
+ */
+int lt_spool_discard(const char *data_dir, struct lt_store *store, const char *doc_id, lt_err *err);
+
 /*
  * Removes orphans older than LT_SPOOL_ORPHAN_MS at now_ms: spool folders of
  * documents without a docs record in store, unfinished .tmp- folders. Adds

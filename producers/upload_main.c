@@ -314,24 +314,11 @@ static int lt_upload_spool(const struct lt_config *cfg, const char *id, char *co
 	return rc;
 }
 
-/*
- * Removes the spool of a document that was not submitted, unless the store
- * has it after all (the agent committed it, then went away before saying so).
- */
+/* lt_spool_discard, its error told. */
 static void lt_upload_unspool(const struct lt_config *cfg, struct lt_store *store, const char *id)
 {
-	struct lt_txn *t = NULL;
-	const void *v = NULL;
-	size_t vlen;
 	lt_err err;
-	if (store != NULL &&
-	    (lt_txn_begin(store, 0, &t, &err) != 0 ||
-	     lt_txn_get(t, LT_DB_DOCS, id, strlen(id), &v, &vlen, &err) != 0 || v != NULL)) {
-		lt_txn_abort(t);
-		return; /* when in doubt the agent's orphan sweep decides */
-	}
-	lt_txn_abort(t);
-	if (lt_spool_remove(cfg->data_dir, id, &err) != 0)
+	if (lt_spool_discard(cfg->data_dir, store, id, &err) != 0)
 		fprintf(stderr, "lienthong-upload: %s\n", err.msg);
 }
 
@@ -905,9 +892,10 @@ static int lt_upload_jobs(struct lt_upload *u, struct lt_manifest *m, lt_err *er
  * their documents: parts decoded into tmp (created on first use), the
  * original message as the last part, recipients, subject, number, meta and
  * business type from the message. Each message's problem goes to p.
+ * tmp_lock: the lock of tmp (lt_edxml_in_tmpdir), held until tmp is removed.
  */
 static int lt_upload_edxml(struct lt_upload *u, struct lt_store **store, int force, char *tmp,
-                           size_t tmp_size, struct lt_problems *p, lt_err *err)
+                           size_t tmp_size, int *tmp_lock, struct lt_problems *p, lt_err *err)
 {
 	for (size_t i = 0; i < u->n_jobs; i++) {
 		struct lt_job *j = &u->jobs[i];
@@ -924,17 +912,9 @@ static int lt_upload_edxml(struct lt_upload *u, struct lt_store **store, int for
 		if (*store == NULL &&
 		    lt_store_open(store, u->cfg->data_dir, u->cfg->lmdb_map_size, err) != 0)
 			return -1;
-		if (tmp[0] == '\0') {
-			snprintf(tmp, tmp_size, "%s/edxml-tmp.XXXXXX", u->cfg->data_dir);
-			if (mkdtemp(tmp) == NULL) {
-				int e = errno;
-				tmp[0] = '\0';
-				return lt_err_errno(err, e,
-				                    "cannot create a folder in %s for the "
-				                    "attachments of edXML messages",
-				                    u->cfg->data_dir);
-			}
-		}
+		if (tmp[0] == '\0' &&
+		    lt_edxml_in_tmpdir(u->cfg->data_dir, tmp, tmp_size, tmp_lock, err) != 0)
+			return -1;
 		char dir[PATH_MAX];
 		lt_err e;
 		struct lt_edxml_in *x = calloc(1, sizeof *x);
@@ -1204,6 +1184,7 @@ int main(int argc, char **argv)
 	int encrypt = -1; /* -1: as encrypt_parts says */
 	int format = -1, dry_run = 0, no_key = 0, edxml = 0;
 	char edxml_tmp[PATH_MAX] = "";
+	int edxml_tmp_lock = -1;
 	int c;
 	lt_log_init(argv[0], LT_LOG_INFO);
 	while ((c = getopt_long(argc, argv, "c:t:s:n:m:e:f:h", opts, NULL)) != -1) {
@@ -1422,7 +1403,7 @@ int main(int argc, char **argv)
 	         : lt_rows_from_args(&rows, argv + optind, files, &problems, &err)) != 0 ||
 	    lt_upload_jobs(&u, &rows, &err) != 0 ||
 	    (manifest == NULL && lt_upload_edxml(&u, &store, edxml, edxml_tmp, sizeof edxml_tmp,
-	                                         &problems, &err) != 0)) {
+	                                         &edxml_tmp_lock, &problems, &err) != 0)) {
 		lt_log_error("%s", err.msg);
 		goto out;
 	}
@@ -1488,6 +1469,8 @@ out:
 	lt_report_close(&rep, &err);
 	if (edxml_tmp[0] != '\0')
 		lt_edxml_in_rmdir(edxml_tmp);
+	if (edxml_tmp_lock >= 0)
+		close(edxml_tmp_lock);
 	lt_upload_free(&u);
 	lt_manifest_free(&rows);
 	lt_problems_free(&problems);

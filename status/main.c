@@ -556,6 +556,7 @@ static json_t *lt_status_agent(struct lt_store *store, const char *data_dir)
 		json_object_set_new(o, "last_received", json_string(at));
 	}
 	json_object_set_new(o, "consumer_replacements", json_integer(h->consumer_replacements));
+	json_object_set_new(o, "consumers_stuck", json_integer(h->consumers_stuck));
 	json_object_set_new(o, "forwarding_failing_topics", json_integer(h->forwarding_failing));
 	if (h->forwarding_failing > 0) {
 		lt_time_format(h->forwarding_since_ms, at, sizeof at);

@@ -13,14 +13,14 @@ enum {
 	LT_RETENTION_STATUS,
 	LT_RETENTION_DOCS,
 	LT_RETENTION_INBOX,
+	LT_RETENTION_BUSINESS,
 	LT_RETENTION_KEYS,
 	LT_RETENTION_PHASES
 };
 
 static const enum lt_db lt_retention_dbs[LT_RETENTION_PHASES] = {
-    [LT_RETENTION_STATUS] = LT_DB_STATUS,
-    [LT_RETENTION_DOCS] = LT_DB_DOCS,
-    [LT_RETENTION_INBOX] = LT_DB_INBOX,
+    [LT_RETENTION_STATUS] = LT_DB_STATUS, [LT_RETENTION_DOCS] = LT_DB_DOCS,
+    [LT_RETENTION_INBOX] = LT_DB_INBOX,   [LT_RETENTION_BUSINESS] = LT_DB_BUSINESS,
     [LT_RETENTION_KEYS] = LT_DB_KEYS,
 };
 
@@ -154,6 +154,30 @@ static int lt_retention_keys(struct lt_retention_scan *sc, const void *key, size
 	return rc;
 }
 
+/*
+ * business: a business record goes once its document's inbox record is gone
+ * (forgotten, or never there: a recall that came first) and it has not
+ * changed for inbox_ms either. Same key as the inbox record.
+ */
+static int lt_retention_business(struct lt_retention_scan *sc, const void *key, size_t klen,
+                                 const void *val, size_t vlen, lt_err *err)
+{
+	Lienthong__Store__BusinessRecord *b =
+	    lienthong__store__business_record__unpack(NULL, vlen, val);
+	const void *in;
+	size_t inlen;
+	int rc = 0;
+	if (b == NULL)
+		return 0; /* lienthong-status reports it; not ours to judge */
+	if (lt_retention_expired(b->at_ms, sc->lim->inbox_ms, sc->now_ms)) {
+		rc = lt_txn_get(sc->t, LT_DB_INBOX, key, klen, &in, &inlen, err);
+		if (rc == 0 && in == NULL)
+			lt_retention_mark(sc, key, klen);
+	}
+	lienthong__store__business_record__free_unpacked(b, NULL);
+	return rc;
+}
+
 static int lt_retention_row(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
                             lt_err *err)
 {
@@ -171,6 +195,8 @@ static int lt_retention_row(void *ctx, const void *key, size_t klen, const void 
 		return lt_retention_docs(sc, key, klen, err);
 	if (r->phase == LT_RETENTION_KEYS)
 		return lt_retention_keys(sc, key, klen, val, vlen, err);
+	if (r->phase == LT_RETENTION_BUSINESS)
+		return lt_retention_business(sc, key, klen, val, vlen, err);
 	if (r->phase == LT_RETENTION_STATUS) {
 		Lienthong__Store__StatusRecord *st =
 		    lienthong__store__status_record__unpack(NULL, vlen, val);
@@ -264,10 +290,11 @@ int lt_retention_step(struct lt_retention *r, struct lt_store *s,
 		sc.t = NULL;
 		ret = 0;
 	}
-	uint64_t *count = r->phase == LT_RETENTION_STATUS ? &counts->statuses
-	                  : r->phase == LT_RETENTION_DOCS ? &counts->bodies
-	                  : r->phase == LT_RETENTION_KEYS ? &counts->keys
-	                                                  : &counts->inbox;
+	uint64_t *count = r->phase == LT_RETENTION_STATUS     ? &counts->statuses
+	                  : r->phase == LT_RETENTION_DOCS     ? &counts->bodies
+	                  : r->phase == LT_RETENTION_KEYS     ? &counts->keys
+	                  : r->phase == LT_RETENTION_BUSINESS ? &counts->business
+	                                                      : &counts->inbox;
 	*count += sc.n_del;
 	if (!sc.more) {
 		r->flen = 0;
@@ -293,33 +320,35 @@ void lt_retention_tick(struct lt_store *s, const struct lt_config *cfg, int64_t 
 	    .final_status_ms = cfg->retention_status_s * 1000,
 	    .inbox_ms = cfg->retention_inbox_s * 1000,
 	};
+	const int64_t pause_ms = cfg->retention_pass_s * 1000;
 	int pass_done;
 	lt_err err;
 	lt_store_set_quarantine_limits(s, cfg->quarantine_max_bytes, cfg->quarantine_keep_bytes);
 	if (now_ms < r.next_pass_ms)
 		return;
 	if (lt_retention_step(&r, s, &lim, now_ms, &pass_done, &done, &err) != 0) {
-		lt_log_warn("retention sweep: %s; tried again in %d s", err.msg,
-		            LT_RETENTION_PAUSE_MS / 1000);
-		r = (struct lt_retention){.next_pass_ms = now_ms + LT_RETENTION_PAUSE_MS};
+		lt_log_warn("retention sweep: %s; tried again in %lld s", err.msg,
+		            (long long)(pause_ms / 1000));
+		r = (struct lt_retention){.next_pass_ms = now_ms + pause_ms};
 		return;
 	}
 	if (!pass_done)
 		return;
-	r.next_pass_ms = now_ms + LT_RETENTION_PAUSE_MS;
+	r.next_pass_ms = now_ms + pause_ms;
 	size_t orphans = 0;
 	if (lt_spool_sweep(cfg->data_dir, s, now_ms, &orphans, &err) != 0)
-		lt_log_warn("spool sweep: %s; tried again in %d s", err.msg,
-		            LT_RETENTION_PAUSE_MS / 1000);
+		lt_log_warn("spool sweep: %s; tried again in %lld s", err.msg,
+		            (long long)(pause_ms / 1000));
 	if (orphans > 0)
 		lt_log_info("spool: removed %zu orphaned or unfinished spool folder(s) older than "
 		            "%d minutes",
 		            orphans, LT_SPOOL_ORPHAN_MS / 60000);
-	if (done.bodies + done.statuses + done.inbox + done.keys > 0)
+	if (done.bodies + done.statuses + done.inbox + done.business + done.keys > 0)
 		lt_log_info("retention: deleted %llu sent document bodies, %llu final statuses, "
-		            "%llu inbox records past their retention, %llu batch keys of "
-		            "forgotten documents",
+		            "%llu inbox records and %llu business records past their retention, "
+		            "%llu batch keys of forgotten documents",
 		            (unsigned long long)done.bodies, (unsigned long long)done.statuses,
-		            (unsigned long long)done.inbox, (unsigned long long)done.keys);
+		            (unsigned long long)done.inbox, (unsigned long long)done.business,
+		            (unsigned long long)done.keys);
 	done = (struct lt_retention_counts){0};
 }

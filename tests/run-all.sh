@@ -18,10 +18,11 @@ export LT_KAFKA_PROXY_PORT=$((LT_TEST_KAFKA_PORT + 100))
 passed=0
 failed=0
 kafka_dir=$(mktemp -d /tmp/lienthong-kafka.XXXXXX)
+times=$(mktemp) # wall time of each part, printed at the end, slowest first
 
 cleanup() {
 	LT_KAFKA_PORT=$LT_TEST_KAFKA_PORT LT_KAFKA_DIR=$kafka_dir deploy/kafka.sh stop >/dev/null 2>&1 || true
-	rm -rf "$kafka_dir"
+	rm -rf "$kafka_dir" "$times"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -44,21 +45,50 @@ tally() { # log status
 }
 
 run() { # name command...
-	local name=$1 log st=0
+	local name=$1 log st=0 t0
 	shift
 	log=$(mktemp)
 	echo "=== $name"
+	t0=$(date +%s)
 	"$@" 2>&1 | tee "$log" || st=$?
+	echo "$(($(date +%s) - t0)) s  $name" >>"$times"
 	tally "$log" "$st"
 	rm -f "$log"
+}
+
+# A part run in the background (bg_start NAME LOG COMMAND...), its output and
+# result reported once it ended (bg_end NAME LOG PID).
+bg_start() {
+	local log=$2
+	shift 2
+	(
+		t0=$(date +%s)
+		"$@" >"$log" 2>&1 && st=0 || st=$?
+		echo "$st $(($(date +%s) - t0))" >"$log.st"
+	) &
+}
+bg_end() {
+	local st=1 secs=0
+	wait "$3" || true
+	[ -s "$2.st" ] && read -r st secs <"$2.st"
+	echo "=== $1"
+	cat "$2"
+	echo "$secs s  $1" >>"$times"
+	tally "$2" "$st"
+	rm -f "$2" "$2.st"
 }
 
 deploy/install-deps.sh
 make -j2 all
 make -j2 SAN=1 all
+# The two unit runs are independent (build/ and build-san/), and mostly wait on
+# librdkafka's mock cluster: side by side.
+san_log=$(mktemp)
+bg_start "unit tests under ASan/UBSan" "$san_log" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1 tests/run-unit.sh build-san
+san_pid=$!
 run "unit tests" tests/run-unit.sh build
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	run "unit tests under ASan/UBSan" tests/run-unit.sh build-san
+bg_end "unit tests under ASan/UBSan" "$san_log" "$san_pid"
 
 echo "=== starting the test Kafka broker on 127.0.0.1:$LT_TEST_KAFKA_PORT"
 LT_KAFKA_PORT=$LT_TEST_KAFKA_PORT LT_KAFKA_DIR=$kafka_dir LT_KAFKA_RESET=1 deploy/kafka.sh start
@@ -84,6 +114,8 @@ if [ $long -eq 1 ]; then
 	rm -f "$fuzz_log"
 fi
 
+echo "=== wall time per part, slowest first"
+sort -rn "$times"
 echo "=== total"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

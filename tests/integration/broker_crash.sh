@@ -40,6 +40,7 @@ up2=$!
 pid=$(LT_KAFKA_PORT=$LT_KAFKA_PORT LT_KAFKA_DIR=$LT_KAFKA_DIR "$LT_ROOT/deploy/kafka.sh" status | sed -n 's/^running (pid \([0-9]*\),.*/\1/p')
 lt_check "the broker runs (pid $pid)" [ -n "$pid" ]
 kill -KILL "$pid"
+killed_at=$SECONDS
 wait $up1 $up2
 # And more while it is down.
 lt_upload $A $B "$LT_WORK/ids-$A" "${fa[@]:2*q}"
@@ -48,7 +49,8 @@ lt_check "all $N documents accepted" [ "$(cat "$LT_WORK/ids-$A" "$LT_WORK/ids-$B
 
 stalled() { "$LT_BIN/lienthong-status" -c "$(lt_conf $B)" --summary | grep -Eq '^receiving +stalled since .*not a member of its Kafka consumer group'; }
 lt_check "status of $B says receiving is stalled, and why, while the broker is down" lt_wait_until "$DOWN" stalled
-sleep "$DOWN"
+down_long_enough() { [ $((SECONDS - killed_at)) -ge "$DOWN" ]; }
+lt_wait_until $((DOWN + 5)) down_long_enough # down DOWN s in all, stall included
 lt_check "both agents survived the crash" kill -0 "$(cat "$LT_WORK/$A/agent.pid")" "$(cat "$LT_WORK/$B/agent.pid")"
 lt_broker start
 start=$SECONDS

@@ -4,7 +4,7 @@
 # outbox), statuses say they wait, and everything flows once it is back.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-N=${LT_OUTAGE_DOCS:-5000} # more than twice max_in_flight: the in-flight set turns over
+N=${LT_OUTAGE_DOCS:-1500} # three times max_in_flight (500 here): the in-flight set turns over
 PAUSE=${LT_OUTAGE_PAUSE:-10}
 A=OUT.A01
 B=OUT.B02
@@ -12,6 +12,7 @@ B=OUT.B02
 lt_setup
 lt_agency $A
 lt_agency $B
+lt_set $A max_in_flight 500
 lt_start $A
 lt_start $B
 topics_ready() { grep -q 'topics ready' "$LT_WORK/$A/agent.log" && grep -q 'topics ready' "$LT_WORK/$B/agent.log"; }

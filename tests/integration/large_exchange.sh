@@ -61,8 +61,6 @@ note_peak
 kill -KILL "$(cat "$LT_WORK/$B/agent.pid")"
 wait "$(cat "$LT_WORK/$B/agent.pid")" 2>/dev/null || true
 lt_start $B
-sleep 5
-note_peak
 
 # Two thirds, then the broker goes away for a while.
 staged2() {

@@ -110,6 +110,19 @@ lt_broker() {
 		"$LT_ROOT/deploy/kafka.sh" "$1" >/dev/null
 }
 
+# lt_proxy: starts the test proxy (tests/tools/lt_proxy.c) on the broker's advertised
+# proxied port ($LT_PROXY_PORT), forwarding to its proxied listener; the link
+# follows lt_proxy_mode up|drop|blackhole (up at first).
+lt_proxy() {
+	LT_PROXY_PORT=${LT_KAFKA_PROXY_PORT:?the broker needs its proxied listener (tests/run-all.sh sets it)}
+	local proxied=${LT_KAFKA_PROXIED_PORT:-$((${LT_KAFKA_PORT:?} + 1))}
+	lt_proxy_mode up
+	"$LT_BUILD/tests/lt-proxy" --listen "$LT_PROXY_PORT" --target "$proxied" \
+		--control "$LT_WORK/proxy.mode" 2>"$LT_WORK/proxy.log" &
+	LT_PIDS+=($!)
+}
+lt_proxy_mode() { echo "$1" >"$LT_WORK/proxy.mode.new" && mv "$LT_WORK/proxy.mode.new" "$LT_WORK/proxy.mode"; }
+
 # lt_make_docs DIR COUNT [MAXSIZE]: COUNT files of random bytes (0..MAXSIZE bytes).
 lt_make_docs() {
 	local max=${3:-20000}

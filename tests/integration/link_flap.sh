@@ -9,20 +9,13 @@ N=${LT_FLAP_DOCS:-2000} # in total, half each way
 FLAP=${LT_FLAP_SECONDS:-60}
 A=FLAP.A01
 B=FLAP.B02
-proxy_port=${LT_KAFKA_PROXY_PORT:?the broker needs its proxied listener (tests/run-all.sh sets it)}
-proxied_port=${LT_KAFKA_PROXIED_PORT:-$((${LT_KAFKA_PORT:?} + 1))}
 
 lt_setup
-mode="$LT_WORK/proxy.mode"
-set_mode() { echo "$1" >"$mode.new" && mv "$mode.new" "$mode"; }
-set_mode up
-"$LT_BUILD/tests/lt-proxy" --listen "$proxy_port" --target "$proxied_port" --control "$mode" \
-	2>"$LT_WORK/proxy.log" &
-LT_PIDS+=($!)
+lt_proxy
 
 for code in $A $B; do
 	lt_agency $code
-	lt_set $code kafka.bootstrap.servers "127.0.0.1:$proxy_port"
+	lt_set $code kafka.bootstrap.servers "127.0.0.1:$LT_PROXY_PORT"
 	# Notice a dead link sooner than the defaults (60 s): keeps the test short.
 	lt_set $code kafka.socket.timeout.ms 10000
 	lt_set $code kafka.message.timeout.ms 30000
@@ -51,14 +44,14 @@ end=$((SECONDS + FLAP))
 flaps=0
 while [ $SECONDS -lt $end ]; do
 	case $((RANDOM % 3)) in
-	0) set_mode drop ;;
-	1) set_mode blackhole ;;
-	2) set_mode up ;;
+	0) lt_proxy_mode drop ;;
+	1) lt_proxy_mode blackhole ;;
+	2) lt_proxy_mode up ;;
 	esac
 	flaps=$((flaps + 1))
 	sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.1f", 2 + (r % 30) / 10 }')"
 done
-set_mode up
+lt_proxy_mode up
 wait $up1 $up2
 lt_figure "link flapped $flaps times in ${FLAP}s while $N documents were submitted"
 start=$SECONDS

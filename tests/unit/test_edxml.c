@@ -12,10 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../../edxml/lt_edxml.h"
+#include "../../producers/lt_edxml_in.h"
 #include "lt_check.h"
 #include "lt_testpki.h"
 
@@ -1089,6 +1091,53 @@ static void test_status_refusals(void)
 	CHECK(strcmp(lt_edxml_timestamp(1764318600000LL, ts), "2025/11/28 15:30:00") == 0);
 }
 
+/* Makes path look older than the sweep's grace period. */
+static void age(const char *path)
+{
+	struct timeval tv[2];
+	gettimeofday(&tv[0], NULL);
+	tv[0].tv_sec -= 2 * LT_EDXML_IN_TMP_GRACE_S;
+	tv[1] = tv[0];
+	utimes(path, tv);
+}
+
+/*
+ * The decoding folders of uploads (edxml-tmp.*): one an upload holds is
+ * kept, one left by an upload that ended is removed with what it holds, a
+ * young one is kept (being created), other names are never touched.
+ */
+static void test_tmp_sweep(void)
+{
+	char dd[128], held[256], left[256], young[256], other[256], file[300];
+	int lock = -1;
+	size_t removed = 99;
+	lt_err err;
+	snprintf(dd, sizeof dd, "%s/sweep", tmp);
+	CHECK(mkdir(dd, 0700) == 0);
+	CHECK_OK(lt_edxml_in_tmpdir(dd, held, sizeof held, &lock, &err), err);
+	CHECK(lock >= 0);
+	snprintf(left, sizeof left, "%s/edxml-tmp.LEFT01", dd);
+	snprintf(young, sizeof young, "%s/edxml-tmp.YOUNG1", dd);
+	snprintf(other, sizeof other, "%s/keep-tmp.OTHER1", dd);
+	CHECK(mkdir(left, 0700) == 0 && mkdir(young, 0700) == 0 && mkdir(other, 0700) == 0);
+	snprintf(file, sizeof file, "%s/0", left);
+	CHECK(mkdir(file, 0700) == 0);
+	age(held);
+	age(left);
+	age(other);
+	CHECK_OK(lt_edxml_in_sweep(dd, &removed, &err), err);
+	CHECK(removed == 1);
+	CHECK(access(left, F_OK) != 0);
+	CHECK(access(held, F_OK) == 0);
+	CHECK(access(young, F_OK) == 0);
+	CHECK(access(other, F_OK) == 0);
+	/* The upload ended without removing its folder (killed): now it goes. */
+	close(lock);
+	CHECK_OK(lt_edxml_in_sweep(dd, &removed, &err), err);
+	CHECK(removed == 1);
+	CHECK(access(held, F_OK) != 0);
+}
+
 int main(void)
 {
 	static const char text[] = "agency_code = 000.00.00.G22\n"
@@ -1121,6 +1170,7 @@ int main(void)
 	LT_RUN(test_refuse_attachments);
 	LT_RUN(test_status);
 	LT_RUN(test_status_refusals);
+	LT_RUN(test_tmp_sweep);
 	char cmd[128];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
 	if (system(cmd) != 0)

@@ -77,46 +77,72 @@ static int drain(struct lt_forward *fw, struct lt_store *s)
 	return outq_count(s) == 0;
 }
 
-/* Reads the topic back; counts distinct "receipt-i" payloads 0 <= i < max. */
-static int distinct_records(int max)
+/*
+ * Reads partition 0 of topic from its beginning to its end as it is now (the
+ * high watermark: everything acknowledged so far), handing each record to fn.
+ */
+static void read_all(const char *topic, void (*fn)(const rd_kafka_message_t *m, void *ctx),
+                     void *ctx)
 {
 	char errstr[256];
-	unsigned char seen[2 * N] = {0};
-	int distinct = 0;
+	int64_t low = 0, high = 0;
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, errstr, sizeof errstr);
 	rd_kafka_conf_set(conf, "group.id", "test-forward", errstr, sizeof errstr);
 	rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-	if (c == NULL)
-		return -1;
+	if (!CHECK(c != NULL))
+		return;
+	CHECK(rd_kafka_query_watermark_offsets(c, topic, 0, &low, &high, 10000) ==
+	      RD_KAFKA_RESP_ERR_NO_ERROR);
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(l, TOPIC, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+	rd_kafka_topic_partition_list_add(l, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
 	rd_kafka_assign(c, l);
 	rd_kafka_topic_partition_list_destroy(l);
-	int64_t quiet_until = lt_now_ms() + 5000;
-	while (lt_now_ms() < quiet_until) {
+	int64_t next = low, until = lt_now_ms() + 30000;
+	while (next < high && lt_now_ms() < until) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
 		if (m == NULL)
 			continue;
-		int i = -1;
-		if (m->err == 0 && m->len < 32) {
-			char buf[32];
-			memcpy(buf, m->payload, m->len);
-			buf[m->len] = '\0';
-			if (sscanf(buf, "receipt-%d", &i) != 1)
-				i = -1;
+		if (m->err == 0) {
+			fn(m, ctx);
+			next = m->offset + 1;
 		}
-		if (i >= 0 && i < max && !seen[i]) {
-			seen[i] = 1;
-			distinct++;
-		}
-		if (m->err == 0)
-			quiet_until = lt_now_ms() + 2000;
 		rd_kafka_message_destroy(m);
 	}
+	CHECK(next >= high); /* read to the end */
 	rd_kafka_consumer_close(c);
 	rd_kafka_destroy(c);
-	return distinct;
+}
+
+/* Distinct "receipt-i" payloads, 0 <= i < max. */
+struct distinct {
+	unsigned char seen[2 * N];
+	int max, n;
+};
+
+static void distinct_one(const rd_kafka_message_t *m, void *ctx)
+{
+	struct distinct *d = ctx;
+	char buf[32];
+	int i = -1;
+	if (m->len < sizeof buf) {
+		memcpy(buf, m->payload, m->len);
+		buf[m->len] = '\0';
+		if (sscanf(buf, "receipt-%d", &i) != 1)
+			i = -1;
+	}
+	if (i >= 0 && i < d->max && !d->seen[i]) {
+		d->seen[i] = 1;
+		d->n++;
+	}
+}
+
+/* Reads the topic back; counts distinct "receipt-i" payloads 0 <= i < max. */
+static int distinct_records(int max)
+{
+	struct distinct d = {.max = max};
+	read_all(TOPIC, distinct_one, &d);
+	return d.n;
 }
 
 static void test_fatal_error_replaces_producer(void)
@@ -229,6 +255,7 @@ static rd_kafka_mock_cluster_t *mock;
 
 struct stream_doc {
 	char id[LT_DOCID_LEN + 1];
+	const char *to;
 	char spool[PATH_MAX];
 	uint8_t *data; /* the part's bytes, as written to the spool */
 	uint8_t *env;  /* the signed manifest */
@@ -254,6 +281,7 @@ static int stream_submit(const struct lt_config *cfg, struct lt_store *store, co
 	char dir[PATH_MAX];
 	int ok = 0;
 	memset(d, 0, sizeof *d);
+	d->to = to;
 	if (!CHECK_OK(lt_docid_new(d->id, &err), err) ||
 	    !CHECK((d->data = malloc(STREAM_BYTES)) != NULL))
 		return 0;
@@ -315,63 +343,51 @@ struct readback {
 	int records;
 };
 
+struct readback_run {
+	const struct stream_doc *d;
+	struct readback *rb;
+	int next;
+};
+
+static void readback_one(const rd_kafka_message_t *m, void *ctx)
+{
+	struct readback_run *run = ctx;
+	const struct stream_doc *d = run->d;
+	struct readback *rb = run->rb;
+	Lienthong__Envelope *e = lienthong__envelope__unpack(NULL, m->len, m->payload);
+	if (e != NULL && e->chunk == NULL) {
+		rb->records++;
+		rb->manifests++;
+		rb->manifest_offset = m->offset;
+		rb->bytes_same &= m->len == d->env_len && memcmp(m->payload, d->env, m->len) == 0;
+	} else if (e != NULL) {
+		const Lienthong__Chunk *ch = e->chunk;
+		rb->records++;
+		if (ch->index < CHUNKS && ch->part == 0 && strcmp(ch->document_id, d->id) == 0) {
+			size_t want =
+			    ch->index + 1 < CHUNKS ? CHUNK : STREAM_BYTES - ch->index * CHUNK;
+			rb->bytes_same &=
+			    ch->data.len == want &&
+			    memcmp(ch->data.data, d->data + ch->index * CHUNK, want) == 0;
+			if (rb->copies[ch->index]++ == 0) {
+				rb->in_order &= rb->manifests > 0 && (int)ch->index == run->next;
+				run->next++;
+			}
+		} else {
+			rb->bytes_same = 0;
+		}
+	}
+	if (e != NULL)
+		lienthong__envelope__free_unpacked(e, NULL);
+}
+
 static void read_topic(const char *topic, const struct stream_doc *d, struct readback *rb)
 {
-	char errstr[256];
+	struct readback_run run = {.d = d, .rb = rb};
 	memset(rb, 0, sizeof *rb);
 	rb->in_order = rb->bytes_same = 1;
 	rb->manifest_offset = -1;
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, errstr, sizeof errstr);
-	rd_kafka_conf_set(conf, "group.id", "test-forward-stream", errstr, sizeof errstr);
-	rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-	if (!CHECK(c != NULL))
-		return;
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(l, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-	rd_kafka_assign(c, l);
-	rd_kafka_topic_partition_list_destroy(l);
-	int64_t quiet_until = lt_now_ms() + 5000;
-	int next = 0;
-	while (lt_now_ms() < quiet_until) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
-		if (m == NULL)
-			continue;
-		Lienthong__Envelope *e =
-		    m->err ? NULL : lienthong__envelope__unpack(NULL, m->len, m->payload);
-		if (e != NULL && e->chunk == NULL) {
-			rb->records++;
-			rb->manifests++;
-			rb->manifest_offset = m->offset;
-			rb->bytes_same &=
-			    m->len == d->env_len && memcmp(m->payload, d->env, m->len) == 0;
-		} else if (e != NULL) {
-			const Lienthong__Chunk *ch = e->chunk;
-			rb->records++;
-			if (ch->index < CHUNKS && ch->part == 0 &&
-			    strcmp(ch->document_id, d->id) == 0) {
-				size_t want = ch->index + 1 < CHUNKS
-				                  ? CHUNK
-				                  : STREAM_BYTES - ch->index * CHUNK;
-				rb->bytes_same &=
-				    ch->data.len == want &&
-				    memcmp(ch->data.data, d->data + ch->index * CHUNK, want) == 0;
-				if (rb->copies[ch->index]++ == 0) {
-					rb->in_order &= rb->manifests > 0 && (int)ch->index == next;
-					next++;
-				}
-			} else {
-				rb->bytes_same = 0;
-			}
-		}
-		if (e != NULL)
-			lienthong__envelope__free_unpacked(e, NULL);
-		if (m->err == 0)
-			quiet_until = lt_now_ms() + 2000;
-		rd_kafka_message_destroy(m);
-	}
-	rd_kafka_consumer_close(c);
-	rd_kafka_destroy(c);
+	read_all(topic, readback_one, &run);
 }
 
 static Lienthong__Store__StatusRecord *status_of(struct lt_store *s, const char *id, const char *to)
@@ -433,36 +449,86 @@ static int stream_config_with(struct lt_config *cfg, const char *stem, const cha
 	         "poll_interval_ms = 10\n"
 	         "retry_backoff_min_ms = 10\nretry_backoff_max_ms = 200\n"
 	         "kafka.bootstrap.servers = %s\n"
-	         "kafka.message.timeout.ms = 3000\n%s",
+	         "kafka.message.timeout.ms = 3000\n"
+	         /* back at once when the mock broker is up again (default: up to 10 s) */
+	         "kafka.reconnect.backoff.max.ms = 200\n%s",
 	         bootstraps, more);
 	return lt_tpki_config(&pki, stem, "A.1", &ca, &agency, extra, cfg, err);
 }
 
-static int stream_config(struct lt_config *cfg, const char *stem, lt_err *err)
+/*
+ * What every stream test starts from: a configuration (stem), a store with
+ * one streamed document for `to` in its outbox, and a forwarder, made with
+ * the configuration plus fw_more when given (else the same one).
+ */
+struct stream_fx {
+	struct lt_config cfg, fw_cfg;
+	int have_cfg, have_fw_cfg;
+	struct lt_store *store;
+	struct lt_forward *fw;
+	struct stream_doc d;
+};
+
+static int stream_setup(struct stream_fx *x, const char *stem, const char *to, const char *fw_more)
 {
-	return stream_config_with(cfg, stem, "", err);
+	lt_err err;
+	memset(x, 0, sizeof *x);
+	if (!CHECK_OK(stream_config_with(&x->cfg, stem, "", &err), err))
+		return 0;
+	x->have_cfg = 1;
+	if (!CHECK_OK(lt_store_open(&x->store, x->cfg.data_dir, x->cfg.lmdb_map_size, &err), err) ||
+	    !stream_submit(&x->cfg, x->store, to, &x->d))
+		return 0;
+	if (fw_more != NULL) {
+		if (!CHECK_OK(stream_config_with(&x->fw_cfg, stem, fw_more, &err), err))
+			return 0;
+		x->have_fw_cfg = 1;
+	}
+	x->fw = lt_forward_new(fw_more != NULL ? &x->fw_cfg : &x->cfg, x->store, &err);
+	return CHECK_OK(x->fw == NULL ? -1 : 0, err);
+}
+
+/* Whether the status of the fixture's document has part in its reason. */
+static int reason_has(struct stream_fx *x, const char *part)
+{
+	Lienthong__Store__StatusRecord *st = status_of(x->store, x->d.id, x->d.to);
+	int has = st != NULL && strstr(st->reason, part) != NULL;
+	if (st != NULL)
+		lienthong__store__status_record__free_unpacked(st, NULL);
+	return has;
+}
+
+/* n more turns of the forwarder, 10 ms apart. */
+static void ticks(struct stream_fx *x, int n)
+{
+	lt_err err;
+	for (int i = 0; i < n; i++) {
+		lt_forward_tick(x->fw, lt_now_ms(), &err);
+		nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
+	}
+}
+
+static void stream_teardown(struct stream_fx *x)
+{
+	lt_forward_free(x->fw, 1000);
+	lt_store_close(x->store);
+	if (x->have_fw_cfg)
+		lt_config_free(&x->fw_cfg);
+	if (x->have_cfg)
+		lt_config_free(&x->cfg);
+	stream_doc_free(&x->d);
 }
 
 /* The manifest, then every chunk in order, bytes as in the spool; then `sent`. */
 static void test_stream_in_order(void)
 {
-	struct lt_config cfg;
-	struct lt_store *store = NULL;
-	struct lt_forward *fw = NULL;
-	struct stream_doc d = {0};
+	struct stream_fx x;
 	struct readback rb;
-	lt_err err;
-	if (!CHECK_OK(stream_config(&cfg, "s1", &err), err))
+	if (!stream_setup(&x, "s1", "S.1", NULL))
 		goto out;
-	if (!CHECK_OK(lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err), err) ||
-	    !stream_submit(&cfg, store, "S.1", &d))
-		goto out;
-	fw = lt_forward_new(&cfg, store, &err);
-	if (!CHECK_OK(fw == NULL ? -1 : 0, err))
-		goto out;
-	CHECK(drain(fw, store));
-	CHECK(count_db(store, LT_DB_SENDPROG) == 0);
-	read_topic("lienthong.inbox.S.1", &d, &rb);
+	CHECK(drain(x.fw, x.store));
+	CHECK(count_db(x.store, LT_DB_SENDPROG) == 0);
+	read_topic("lienthong.inbox.S.1", &x.d, &rb);
 	CHECK(rb.manifests == 1);
 	CHECK(rb.in_order);
 	CHECK(rb.bytes_same);
@@ -471,17 +537,16 @@ static void test_stream_in_order(void)
 		all_once &= rb.copies[i] == 1;
 	CHECK(all_once);
 	CHECK(rb.records == CHUNKS + 1);
-	Lienthong__Store__StatusRecord *st = status_of(store, d.id, "S.1");
+	Lienthong__Store__StatusRecord *st = status_of(x.store, x.d.id, "S.1");
 	if (CHECK(st != NULL)) {
 		CHECK(st->status == LIENTHONG__STORE__DOC_STATUS__SENT);
 		CHECK(st->offset == rb.manifest_offset);
+		/* One send: the progress written meanwhile ("sending: N of M") is no attempt. */
+		CHECK(st->attempts == 1);
 		lienthong__store__status_record__free_unpacked(st, NULL);
 	}
 out:
-	lt_forward_free(fw, 1000);
-	lt_store_close(store);
-	lt_config_free(&cfg);
-	stream_doc_free(&d);
+	stream_teardown(&x);
 }
 
 /*
@@ -491,44 +556,35 @@ out:
  */
 static void test_stream_broker_down(void)
 {
-	struct lt_config cfg;
-	struct lt_store *store = NULL;
-	struct lt_forward *fw = NULL;
-	struct stream_doc d = {0};
+	struct stream_fx x;
 	struct readback rb;
 	lt_err err;
-	if (!CHECK_OK(stream_config(&cfg, "s2", &err), err))
-		goto out;
-	if (!CHECK_OK(lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err), err) ||
-	    !stream_submit(&cfg, store, "S.2", &d))
-		goto out;
-	fw = lt_forward_new(&cfg, store, &err);
-	if (!CHECK_OK(fw == NULL ? -1 : 0, err))
+	if (!stream_setup(&x, "s2", "S.2", NULL))
 		goto out;
 	/* Slow acknowledgements, so that the broker fails with chunks in flight. */
 	rd_kafka_mock_broker_set_rtt(mock, 1, 200);
 	int64_t until = lt_now_ms() + 30000;
-	while (chunks_acked(store) < 10 && lt_now_ms() < until) {
-		lt_forward_tick(fw, lt_now_ms(), &err);
+	while (chunks_acked(x.store) < 10 && lt_now_ms() < until) {
+		lt_forward_tick(x.fw, lt_now_ms(), &err);
 		nanosleep(&(struct timespec){.tv_nsec = 5000000}, NULL);
 	}
 	rd_kafka_mock_broker_set_down(mock, 1);
-	int64_t before = chunks_acked(store);
+	int64_t before = chunks_acked(x.store);
 	CHECK(before >= 10 && before < CHUNKS);
 	/* Down until what was in flight failed (message.timeout.ms) and the status says so. */
 	Lienthong__Store__StatusRecord *st = NULL;
 	until = lt_now_ms() + 30000;
 	while (lt_now_ms() < until) {
-		lt_forward_tick(fw, lt_now_ms(), &err);
+		lt_forward_tick(x.fw, lt_now_ms(), &err);
 		nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
-		st = status_of(store, d.id, "S.2");
+		st = status_of(x.store, x.d.id, "S.2");
 		int waiting = st != NULL && strstr(st->reason, "waiting") != NULL;
 		if (st != NULL)
 			lienthong__store__status_record__free_unpacked(st, NULL);
 		if (waiting)
 			break;
 	}
-	st = status_of(store, d.id, "S.2");
+	st = status_of(x.store, x.d.id, "S.2");
 	if (CHECK(st != NULL)) {
 		CHECK(st->status == LIENTHONG__STORE__DOC_STATUS__QUEUED);
 		CHECK_STR_CONTAINS(st->reason, "waiting: Kafka fails since");
@@ -536,8 +592,8 @@ static void test_stream_broker_down(void)
 	}
 	rd_kafka_mock_broker_set_rtt(mock, 1, 0);
 	rd_kafka_mock_broker_set_up(mock, 1);
-	CHECK(drain(fw, store));
-	read_topic("lienthong.inbox.S.2", &d, &rb);
+	CHECK(drain(x.fw, x.store));
+	read_topic("lienthong.inbox.S.2", &x.d, &rb);
 	CHECK(rb.manifests == 1);
 	CHECK(rb.bytes_same);
 	int all = 1, acked_once = 1;
@@ -551,16 +607,13 @@ static void test_stream_broker_down(void)
 	CHECK(rb.records <= CHUNKS + 1 + 16); /* at most one window again */
 	printf("  broker down after %lld acknowledged chunks: %d records for %d chunks\n",
 	       (long long)before, rb.records - 1, CHUNKS);
-	st = status_of(store, d.id, "S.2");
+	st = status_of(x.store, x.d.id, "S.2");
 	if (CHECK(st != NULL)) {
 		CHECK(st->status == LIENTHONG__STORE__DOC_STATUS__SENT);
 		lienthong__store__status_record__free_unpacked(st, NULL);
 	}
 out:
-	lt_forward_free(fw, 1000);
-	lt_store_close(store);
-	lt_config_free(&cfg);
-	stream_doc_free(&d);
+	stream_teardown(&x);
 }
 
 /*
@@ -571,46 +624,37 @@ out:
  */
 static void stream_interrupted(const char *stem, const char *to, int fatal)
 {
-	struct lt_config cfg;
-	struct lt_store *store = NULL;
-	struct lt_forward *fw = NULL;
-	struct stream_doc d = {0};
+	struct stream_fx x;
 	struct readback rb;
 	char topic[64];
 	lt_err err;
 	snprintf(topic, sizeof topic, "lienthong.inbox.%s", to);
-	if (!CHECK_OK(stream_config(&cfg, stem, &err), err))
-		goto out;
-	if (!CHECK_OK(lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err), err) ||
-	    !stream_submit(&cfg, store, to, &d))
-		goto out;
-	fw = lt_forward_new(&cfg, store, &err);
-	if (!CHECK_OK(fw == NULL ? -1 : 0, err))
+	if (!stream_setup(&x, stem, to, NULL))
 		goto out;
 	rd_kafka_mock_broker_set_rtt(mock, 1, 100);
 	int64_t until = lt_now_ms() + 30000;
-	while (chunks_acked(store) < 10 && lt_now_ms() < until) {
-		lt_forward_tick(fw, lt_now_ms(), &err);
+	while (chunks_acked(x.store) < 10 && lt_now_ms() < until) {
+		lt_forward_tick(x.fw, lt_now_ms(), &err);
 		nanosleep(&(struct timespec){.tv_nsec = 5000000}, NULL);
 	}
-	int64_t before = chunks_acked(store);
+	int64_t before = chunks_acked(x.store);
 	CHECK(before >= 10 && before < CHUNKS);
 	if (fatal) {
 		CHECK(rd_kafka_test_fatal_error(
-		          lt_forward_producer(fw), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+		          lt_forward_producer(x.fw), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
 		          "provoked by test_forward") == RD_KAFKA_RESP_ERR_NO_ERROR);
 	} else {
-		lt_forward_free(fw, 0);
-		fw = lt_forward_new(&cfg, store, &err);
-		if (!CHECK_OK(fw == NULL ? -1 : 0, err))
+		lt_forward_free(x.fw, 0);
+		x.fw = lt_forward_new(&x.cfg, x.store, &err);
+		if (!CHECK_OK(x.fw == NULL ? -1 : 0, err))
 			goto out;
 	}
 	rd_kafka_mock_broker_set_rtt(mock, 1, 0);
-	CHECK(drain(fw, store));
+	CHECK(drain(x.fw, x.store));
 	if (fatal)
-		CHECK(lt_forward_renewals(fw) == 1);
-	CHECK(count_db(store, LT_DB_SENDPROG) == 0);
-	read_topic(topic, &d, &rb);
+		CHECK(lt_forward_renewals(x.fw) == 1);
+	CHECK(count_db(x.store, LT_DB_SENDPROG) == 0);
+	read_topic(topic, &x.d, &rb);
 	CHECK(rb.manifests == 1);
 	CHECK(rb.bytes_same);
 	int all = 1, acked_once = 1;
@@ -625,17 +669,14 @@ static void stream_interrupted(const char *stem, const char *to, int fatal)
 	printf("  %s after %lld acknowledged chunks: %d records for %d chunks\n",
 	       fatal ? "fatal producer error" : "restart", (long long)before, rb.records - 1,
 	       CHUNKS);
-	Lienthong__Store__StatusRecord *st = status_of(store, d.id, to);
+	Lienthong__Store__StatusRecord *st = status_of(x.store, x.d.id, to);
 	if (CHECK(st != NULL)) {
 		CHECK(st->status == LIENTHONG__STORE__DOC_STATUS__SENT);
 		CHECK(st->offset == rb.manifest_offset);
 		lienthong__store__status_record__free_unpacked(st, NULL);
 	}
 out:
-	lt_forward_free(fw, 1000);
-	lt_store_close(store);
-	lt_config_free(&cfg);
-	stream_doc_free(&d);
+	stream_teardown(&x);
 }
 
 static void test_stream_fatal_error(void)
@@ -655,75 +696,66 @@ static void test_stream_restart(void)
  */
 static void test_stream_damaged_spool(void)
 {
-	struct lt_config cfg;
-	struct lt_store *store = NULL;
-	struct lt_forward *fw = NULL;
-	struct stream_doc d = {0};
+	struct stream_fx x;
 	struct readback rb;
 	lt_err err;
-	if (!CHECK_OK(stream_config(&cfg, "s3", &err), err))
+	if (!stream_setup(&x, "s3", "S.3", NULL))
 		goto out;
-	if (!CHECK_OK(lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err), err) ||
-	    !stream_submit(&cfg, store, "S.3", &d))
-		goto out;
-	FILE *f = fopen(d.spool, "r+b");
+	/* Damaged before the forwarder's first look at it. */
+	FILE *f = fopen(x.d.spool, "r+b");
 	if (!CHECK(f != NULL))
 		goto out;
 	fseek(f, 3 * CHUNK + 17, SEEK_SET);
-	fputc(d.data[3 * CHUNK + 17] ^ 0x20, f);
+	fputc(x.d.data[3 * CHUNK + 17] ^ 0x20, f);
 	fclose(f);
-	fw = lt_forward_new(&cfg, store, &err);
-	if (!CHECK_OK(fw == NULL ? -1 : 0, err))
-		goto out;
-	int64_t until = lt_now_ms() + 3000;
-	while (lt_now_ms() < until) {
-		lt_forward_tick(fw, lt_now_ms(), &err);
+	/* Until the chunks before the damage are acknowledged and the status names it. */
+	int64_t until = lt_now_ms() + 30000;
+	while (lt_now_ms() < until && !(chunks_acked(x.store) == 3 && reason_has(&x, "damaged"))) {
+		lt_forward_tick(x.fw, lt_now_ms(), &err);
 		nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
 	}
-	CHECK(outq_count(store) == 1);
-	CHECK(chunks_acked(store) == 3);
-	Lienthong__Store__StatusRecord *st = status_of(store, d.id, "S.3");
+	ticks(&x, 50); /* and it goes no further */
+	CHECK(outq_count(x.store) == 1);
+	CHECK(chunks_acked(x.store) == 3);
+	Lienthong__Store__StatusRecord *st = status_of(x.store, x.d.id, "S.3");
 	if (CHECK(st != NULL)) {
 		CHECK(st->status == LIENTHONG__STORE__DOC_STATUS__QUEUED);
 		CHECK_STR_CONTAINS(st->reason, "damaged");
-		CHECK_STR_CONTAINS(st->reason, d.spool);
+		CHECK_STR_CONTAINS(st->reason, x.d.spool);
 		CHECK_STR_CONTAINS(st->reason, "chunk 3 of part 0");
 		lienthong__store__status_record__free_unpacked(st, NULL);
 	}
-	read_topic("lienthong.inbox.S.3", &d, &rb);
+	read_topic("lienthong.inbox.S.3", &x.d, &rb);
 	CHECK(rb.manifests == 1);
 	CHECK(rb.records == 1 + 3);
 	CHECK(rb.copies[3] == 0);
 	/* Other records flow meanwhile. */
-	enqueue(store, 2 * N, 20);
+	enqueue(x.store, 2 * N, 20);
 	until = lt_now_ms() + 30000;
-	while (outq_count(store) != 1 && lt_now_ms() < until) {
-		lt_forward_tick(fw, lt_now_ms(), &err);
+	while (outq_count(x.store) != 1 && lt_now_ms() < until) {
+		lt_forward_tick(x.fw, lt_now_ms(), &err);
 		nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
 	}
-	CHECK(outq_count(store) == 1);
+	CHECK(outq_count(x.store) == 1);
 	/* Restored: it goes on from chunk 3. */
-	f = fopen(d.spool, "r+b");
+	f = fopen(x.d.spool, "r+b");
 	if (CHECK(f != NULL)) {
 		fseek(f, 3 * CHUNK + 17, SEEK_SET);
-		fputc(d.data[3 * CHUNK + 17], f);
+		fputc(x.d.data[3 * CHUNK + 17], f);
 		fclose(f);
 	}
-	CHECK(drain(fw, store));
-	read_topic("lienthong.inbox.S.3", &d, &rb);
+	CHECK(drain(x.fw, x.store));
+	read_topic("lienthong.inbox.S.3", &x.d, &rb);
 	CHECK(rb.records == CHUNKS + 1);
 	CHECK(rb.in_order);
 	CHECK(rb.bytes_same);
-	st = status_of(store, d.id, "S.3");
+	st = status_of(x.store, x.d.id, "S.3");
 	if (CHECK(st != NULL)) {
 		CHECK(st->status == LIENTHONG__STORE__DOC_STATUS__SENT);
 		lienthong__store__status_record__free_unpacked(st, NULL);
 	}
 out:
-	lt_forward_free(fw, 1000);
-	lt_store_close(store);
-	lt_config_free(&cfg);
-	stream_doc_free(&d);
+	stream_teardown(&x);
 }
 
 /*
@@ -732,46 +764,29 @@ out:
  */
 static void test_stream_refused(void)
 {
-	struct lt_config cfg, small;
-	struct lt_store *store = NULL;
-	struct lt_forward *fw = NULL;
-	struct stream_doc d = {0};
+	struct stream_fx x;
 	struct readback rb;
 	lt_err err;
-	int have_small = 0;
-	if (!CHECK_OK(stream_config(&cfg, "s4", &err), err))
+	if (!stream_setup(&x, "s4", "S.4", "max_message_bytes = 4096\n"))
 		goto out;
-	if (!CHECK_OK(lt_store_open(&store, cfg.data_dir, cfg.lmdb_map_size, &err), err) ||
-	    !stream_submit(&cfg, store, "S.4", &d))
-		goto out;
-	have_small = 1;
-	if (!CHECK_OK(stream_config_with(&small, "s4", "max_message_bytes = 4096\n", &err), err))
-		goto out;
-	fw = lt_forward_new(&small, store, &err);
-	if (!CHECK_OK(fw == NULL ? -1 : 0, err))
-		goto out;
-	int64_t until = lt_now_ms() + 2000;
-	while (lt_now_ms() < until) {
-		lt_forward_tick(fw, lt_now_ms(), &err);
+	int64_t until = lt_now_ms() + 30000;
+	while (lt_now_ms() < until && !reason_has(&x, "configuration refuses the manifest")) {
+		lt_forward_tick(x.fw, lt_now_ms(), &err);
 		nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
 	}
-	CHECK(outq_count(store) == 1);
-	Lienthong__Store__StatusRecord *st = status_of(store, d.id, "S.4");
+	ticks(&x, 50); /* scans after the first (poll_interval_ms = 10) */
+	CHECK(outq_count(x.store) == 1);
+	Lienthong__Store__StatusRecord *st = status_of(x.store, x.d.id, "S.4");
 	if (CHECK(st != NULL)) {
 		CHECK(st->status == LIENTHONG__STORE__DOC_STATUS__QUEUED);
 		CHECK_STR_CONTAINS(st->reason, "configuration refuses the manifest");
 		CHECK(st->attempts == 1); /* recorded once, not at every scan */
 		lienthong__store__status_record__free_unpacked(st, NULL);
 	}
-	read_topic("lienthong.inbox.S.4", &d, &rb);
+	read_topic("lienthong.inbox.S.4", &x.d, &rb);
 	CHECK(rb.records == 0);
 out:
-	lt_forward_free(fw, 1000);
-	lt_store_close(store);
-	if (have_small)
-		lt_config_free(&small);
-	lt_config_free(&cfg);
-	stream_doc_free(&d);
+	stream_teardown(&x);
 }
 
 int main(void)

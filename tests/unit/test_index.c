@@ -86,11 +86,19 @@ static int event(const char *doc, const char *rcpt, enum lt_life_event ev, int64
 
 /* ---- consistency: the index and counters say exactly what the records say ---- */
 
+/* A record expected under a word of its subject: "doc/recipient". */
+struct word_hit {
+	char word[LT_INDEX_WORD_MAX + 1];
+	char rec[160];
+};
+
 struct expect {
 	uint64_t records, words;
 	uint64_t per_status[64];
 	struct lt_txn *t;
 	int bad;
+	struct word_hit *hits; /* checked once per word (check_words), not once per record */
+	size_t n_hits, cap_hits;
 };
 
 struct found {
@@ -150,15 +158,87 @@ static int record_cb(void *ctx, const void *key, size_t klen, const void *val, s
 			continue;
 		strcpy(seen[n++], w);
 		e->words++;
-		struct lt_index_query q = {.word = w};
-		struct found f = {.doc = doc, .rcpt = rcpt};
-		if (lt_index_query(e->t, &q, find_cb, &f, err) != 0)
-			return -1;
-		if (f.seen != 1)
-			e->bad++;
+		if (e->n_hits == e->cap_hits) {
+			size_t cap = e->cap_hits ? 2 * e->cap_hits : 256;
+			struct word_hit *h = realloc(e->hits, cap * sizeof *h);
+			if (h == NULL)
+				return lt_err_set(err, LT_EIO, "out of memory");
+			e->hits = h;
+			e->cap_hits = cap;
+		}
+		struct word_hit *h = &e->hits[e->n_hits++];
+		snprintf(h->word, sizeof h->word, "%s", w);
+		snprintf(h->rec, sizeof h->rec, "%s/%s", doc, rcpt);
 	}
 	lienthong__store__status_record__free_unpacked(r, NULL);
 	return 0;
+}
+
+static int hit_cmp(const void *a, const void *b)
+{
+	const struct word_hit *x = a, *y = b;
+	int c = strcmp(x->word, y->word);
+	return c != 0 ? c : strcmp(x->rec, y->rec);
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct word_hit *)a)->rec, ((const struct word_hit *)b)->rec);
+}
+
+/* What one word's query found, as "doc/recipient". */
+struct word_found {
+	struct word_hit *recs;
+	size_t n, cap;
+};
+
+static int word_cb(void *ctx, const char *doc_id, const char *recipient,
+                   const Lienthong__Store__StatusRecord *rec, lt_err *err)
+{
+	struct word_found *f = ctx;
+	(void)rec;
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? 2 * f->cap : 256;
+		struct word_hit *r = realloc(f->recs, cap * sizeof *r);
+		if (r == NULL)
+			return lt_err_set(err, LT_EIO, "out of memory");
+		f->recs = r;
+		f->cap = cap;
+	}
+	snprintf(f->recs[f->n++].rec, sizeof f->recs[0].rec, "%s/%s", doc_id, recipient);
+	return 0;
+}
+
+/*
+ * Every record is found exactly once through each word of its subject: one
+ * query per distinct word, its results sorted and looked up (a query per
+ * record and word would cost records x records).
+ */
+static void check_words(struct expect *e)
+{
+	lt_err err;
+	qsort(e->hits, e->n_hits, sizeof *e->hits, hit_cmp);
+	for (size_t i = 0; i < e->n_hits;) {
+		size_t j = i;
+		while (j < e->n_hits && strcmp(e->hits[j].word, e->hits[i].word) == 0)
+			j++;
+		struct word_found f = {0};
+		struct lt_index_query q = {.word = e->hits[i].word};
+		if (!CHECK_OK(lt_index_query(e->t, &q, word_cb, &f, &err), err)) {
+			free(f.recs);
+			return;
+		}
+		qsort(f.recs, f.n, sizeof *f.recs, rec_cmp);
+		for (size_t k = i; k < j; k++) {
+			struct word_hit *at =
+			    bsearch(&e->hits[k], f.recs, f.n, sizeof *f.recs, rec_cmp);
+			int once = at != NULL && (at == f.recs || rec_cmp(at - 1, at) != 0) &&
+			           (at + 1 == f.recs + f.n || rec_cmp(at + 1, at) != 0);
+			e->bad += !once;
+		}
+		free(f.recs);
+		i = j;
+	}
 }
 
 struct kinds {
@@ -205,6 +285,8 @@ static uint64_t consistent(const char *when)
 	if (!CHECK_OK(lt_txn_begin(store, 0, &e.t, &err), err))
 		return 0;
 	CHECK_OK(lt_txn_scan(e.t, LT_DB_STATUS, NULL, 0, record_cb, &e, &err), err);
+	check_words(&e);
+	free(e.hits);
 	CHECK_OK(lt_txn_scan(e.t, LT_DB_INDEX, NULL, 0, kind_cb, &k, &err), err);
 	CHECK_OK(lt_index_counts(e.t, count_cb, &c, &err), err);
 	lt_txn_abort(e.t);

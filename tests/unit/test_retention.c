@@ -270,6 +270,51 @@ static void test_inbox(void)
 	lt_store_close(store);
 }
 
+static void put_business(const char *key, int64_t at_ms)
+{
+	struct lt_txn *t = NULL;
+	Lienthong__Store__BusinessRecord b = LIENTHONG__STORE__BUSINESS_RECORD__INIT;
+	lt_err err;
+	b.status = LIENTHONG__STORE__DOC_STATUS__PROCESSED;
+	b.at_ms = at_ms;
+	if (CHECK_OK(lt_txn_begin(store, 1, &t, &err), err)) {
+		CHECK_OK(lt_txn_put_pb(t, LT_DB_BUSINESS, key, strlen(key), &b.base, &err), err);
+		CHECK_OK(lt_txn_commit(t, &err), err);
+	}
+}
+
+/*
+ * A business record goes with its inbox record, once it did not change for
+ * inbox_ms either; one whose inbox record stays (pending) is kept, and so is
+ * a recent one without an inbox record (a recall that came first).
+ */
+static void test_business(void)
+{
+	struct lt_retention r = {0};
+	struct lt_retention_counts c = {0};
+	store = fresh_store();
+	if (store == NULL)
+		return;
+	put_inbox("delivered", LIENTHONG__STORE__INBOX_STATUS__INBOX_DELIVERED, NOW);
+	put_business("delivered", NOW + 2 * DAY);
+	put_inbox("pending", LIENTHONG__STORE__INBOX_STATUS__INBOX_PENDING, NOW);
+	put_business("pending", NOW);
+	put_business("recall-first", NOW + 6 * DAY);
+	CHECK(full_pass(&r, NOW + 5 * DAY, &c) > 0);
+	CHECK(c.inbox == 1 && c.business == 0); /* its business status changed later */
+	CHECK(present(LT_DB_BUSINESS, "delivered", 9) == 1);
+	CHECK(full_pass(&r, NOW + 7 * DAY, &c) > 0);
+	CHECK(c.business == 1);
+	CHECK(present(LT_DB_BUSINESS, "delivered", 9) == 0);
+	CHECK(present(LT_DB_BUSINESS, "pending", 7) == 1);
+	CHECK(present(LT_DB_BUSINESS, "recall-first", 12) == 1);
+	CHECK(full_pass(&r, NOW + 11 * DAY, &c) > 0);
+	CHECK(c.business == 2);
+	CHECK(present(LT_DB_BUSINESS, "recall-first", 12) == 0);
+	CHECK(present(LT_DB_BUSINESS, "pending", 7) == 1);
+	lt_store_close(store);
+}
+
 /* Many records: each step deletes at most LT_RETENTION_DELETES, the pass resumes. */
 static void test_bounded_steps(void)
 {
@@ -406,6 +451,7 @@ int main(void)
 		return 1;
 	LT_RUN(test_sent);
 	LT_RUN(test_inbox);
+	LT_RUN(test_business);
 	LT_RUN(test_batch_keys);
 	LT_RUN(test_bounded_steps);
 	LT_RUN(test_quarantine_bounds);

@@ -276,6 +276,19 @@ static void test_atomic_sweep(void)
 	snprintf(path, sizeof path, "%s/spool/notes.txt", cfg.data_dir);
 	CHECK(exists(path));
 	unlink(path);
+	/* Discarding a spool: kept while its document is stored, else removed. */
+	CHECK(lt_spool_has_doc(s, kept, &err) == 1);
+	CHECK(lt_spool_has_doc(s, orphan, &err) == 0);
+	CHECK_OK(lt_spool_discard(cfg.data_dir, s, kept, &err), err);
+	snprintf(path, sizeof path, "%s/spool/%s/0", cfg.data_dir, kept);
+	CHECK(exists(path));
+	snprintf(path, sizeof path, "%s/spool/%s", cfg.data_dir, orphan);
+	CHECK(mkdir(path, 0700) == 0);
+	CHECK_OK(lt_spool_discard(cfg.data_dir, s, orphan, &err), err);
+	CHECK(!exists(path));
+	CHECK(mkdir(path, 0700) == 0);
+	CHECK_OK(lt_spool_discard(cfg.data_dir, NULL, orphan, &err), err); /* no store: removed */
+	CHECK(!exists(path));
 	CHECK_OK(lt_spool_remove(cfg.data_dir, kept, &err), err);
 out:
 	lt_store_close(s);
