@@ -408,25 +408,14 @@ static int lt_forward_chunk(struct lt_forward *fw, struct lt_forward_stream *s, 
 		return 1;
 	}
 	s->broken_until_ms = 0;
-	Lienthong__Chunk c = LIENTHONG__CHUNK__INIT;
-	c.document_id = s->doc_id;
-	c.sender = s->env->header->sender;
-	c.part = p;
-	c.index = (uint32_t)idx;
-	c.data.data = fw->buf;
-	c.data.len = len;
-	Lienthong__Envelope e = LIENTHONG__ENVELOPE__INIT;
-	e.version = 1;
-	e.chunk = &c;
-	size_t n = lienthong__envelope__get_packed_size(&e);
-	uint8_t *rec = malloc(n);
+	uint8_t *rec = NULL;
+	size_t n = 0;
 	struct lt_forward_item *it = calloc(1, sizeof *it);
-	if (rec == NULL || it == NULL) {
-		free(rec);
+	if (it == NULL || lt_chunk_pack(s->doc_id, s->env->header->sender, p, (uint32_t)idx,
+	                                fw->buf, len, &rec, &n, &rerr) != 0) {
 		free(it);
 		return -1;
 	}
-	lienthong__envelope__pack(&e, rec);
 	*it = (struct lt_forward_item){.seq = s->seq,
 	                               .kind = LIENTHONG__STORE__OUT_KIND__OUT_DOCUMENT,
 	                               .what = LT_FORWARD_CHUNK,
