@@ -211,13 +211,22 @@ static int lt_agent_setup(struct lt_agent *a, const char *path, int check, lt_er
 	return 0;
 }
 
+/* librdkafka's thread: reports for a streamed document; the main loop wakes to send more. */
+static void lt_agent_on_report(void *ctx)
+{
+	lt_receive_wake(ctx);
+}
+
 static int lt_agent_start_kafka(struct lt_agent *a, lt_err *err)
 {
 	a->fw = lt_forward_new(&a->cfg, a->store, err);
 	if (a->fw == NULL)
 		return -1;
 	a->rx = lt_receive_new(&a->recv, a->inbox_topic, a->receipt_topic, lt_now_ms(), err);
-	return a->rx == NULL ? -1 : 0;
+	if (a->rx == NULL)
+		return -1;
+	lt_forward_on_report(a->fw, lt_agent_on_report, a->rx);
+	return 0;
 }
 
 /* Creates this agency's topics; retried every 10 s while the broker cannot be reached. */
@@ -346,6 +355,8 @@ static void lt_agent_watch(struct lt_agent *a, int64_t now_ms)
 static void lt_agent_teardown(struct lt_agent *a)
 {
 	lt_submitd_stop(a->submitd);
+	if (a->fw != NULL)
+		lt_forward_on_report(a->fw, NULL, NULL); /* it wakes a->rx */
 	lt_receive_free(a->rx);
 	lt_xfer_free(a->xfer);
 	if (a->fw != NULL)

@@ -9,6 +9,8 @@
 #include "../log/lt_log.h"
 
 #define LT_KAFKA_PREFETCH_KB "16384" /* a consumer's queue of prefetched records, KiB */
+#define LT_KAFKA_KNOWN 64            /* topics a producer remembers having looked up */
+#define LT_KAFKA_LOOKUP_MS 1000      /* longest wait for a topic's partitions */
 
 struct lt_kafka_kv {
 	const char *key;
@@ -96,6 +98,8 @@ static rd_kafka_t *lt_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, voi
 struct lt_kafka_dr_ctx {
 	lt_kafka_dr_fn fn;
 	void *ctx;
+	uint64_t known[LT_KAFKA_KNOWN]; /* hashes of topics looked up (lt_kafka_lookup) */
+	size_t n_known;
 };
 
 static void lt_kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -301,6 +305,25 @@ int lt_kafka_pause(rd_kafka_t *rk, const char *topic, int32_t partition, int pau
 	return 0;
 }
 
+int lt_kafka_fetch_now(rd_kafka_t *rk, const char *topic, int32_t partition, int timeout_ms,
+                       lt_err *err)
+{
+	int64_t low, high;
+	rd_kafka_resp_err_t e =
+	    rd_kafka_query_watermark_offsets(rk, topic, partition, &low, &high, timeout_ms);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return lt_err_set(err, LT_EIO, "cannot query the offsets of %s [%d]: %s", topic,
+		                  (int)partition, rd_kafka_err2str(e));
+	return 0;
+}
+
+void lt_kafka_on_report(rd_kafka_t *rk, void (*fn)(rd_kafka_t *rk, void *ctx), void *ctx)
+{
+	rd_kafka_queue_t *q = rd_kafka_queue_get_main(rk);
+	rd_kafka_queue_cb_event_enable(q, fn, ctx);
+	rd_kafka_queue_destroy(q);
+}
+
 int lt_kafka_rewind(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t offset,
                     lt_err *err)
 {
@@ -323,9 +346,37 @@ int lt_kafka_rewind(rd_kafka_t *rk, const char *topic, int32_t partition, int64_
 	return rc;
 }
 
+/*
+ * librdkafka 2.0 asks for the partitions of a topic it has not produced to
+ * only at its next periodic scan, up to a second later: the first records
+ * for each new recipient would wait that long (measured: 0.74 s). They are
+ * asked for at once instead, the first time a producer sees the topic (one
+ * round trip; a failure is left to librdkafka's own retries).
+ */
+static void lt_kafka_lookup(rd_kafka_t *rk, const char *topic)
+{
+	struct lt_kafka_dr_ctx *d = rd_kafka_opaque(rk);
+	uint64_t h = 1469598103934665603ull;
+	for (const char *c = topic; *c != '\0'; c++)
+		h = (h ^ (uint8_t)*c) * 1099511628211ull;
+	for (size_t i = 0; i < d->n_known && i < LT_KAFKA_KNOWN; i++) {
+		if (d->known[i] == h)
+			return;
+	}
+	d->known[d->n_known++ % LT_KAFKA_KNOWN] = h;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	const struct rd_kafka_metadata *md = NULL;
+	if (rkt != NULL &&
+	    rd_kafka_metadata(rk, 0, rkt, &md, LT_KAFKA_LOOKUP_MS) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		rd_kafka_metadata_destroy(md);
+	if (rkt != NULL)
+		rd_kafka_topic_destroy(rkt);
+}
+
 static int lt_kafka_producev(rd_kafka_t *rk, const char *topic, const void *key, size_t klen,
                              void *val, size_t vlen, int flags, void *opaque, lt_err *err)
 {
+	lt_kafka_lookup(rk, topic);
 	rd_kafka_resp_err_t e = rd_kafka_producev(
 	    rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE(val, vlen),
 	    RD_KAFKA_V_MSGFLAGS(flags), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
