@@ -8,7 +8,7 @@
 #include "../clock/lt_clock.h"
 #include "../log/lt_log.h"
 
-#define LT_KAFKA_PREFETCH_KB "16384" /* a consumer's queue of prefetched records, KiB */
+#define LT_KAFKA_PREFETCH_KB "12288" /* a consumer's queue of prefetched records, KiB */
 #define LT_KAFKA_KNOWN 64            /* topics a producer remembers having looked up */
 #define LT_KAFKA_LOOKUP_MS 1000      /* longest wait for a topic's partitions */
 
@@ -226,10 +226,11 @@ rd_kafka_t *lt_kafka_consumer_new(const struct lt_config *cfg, const char *const
 	 * once): at most LT_KAFKA_PREFETCH_KB queued, one fetch of at most 4 MiB
 	 * (also of one partition); a fetch must still hold the largest record.
 	 * librdkafka 2.0 pauses fetching for about a second whenever the queue
-	 * is over its ceiling, so the queue is four fetches deep: with 4 MiB
-	 * queued and 2 MiB a fetch, large documents crossed at a quarter of the
-	 * rate (measured: 1 GiB in 75 s instead of 19 s; 50 x 5 MiB in 15 s
-	 * instead of 9 s), for no gain in peak memory.
+	 * is over its ceiling (the receiver restarts it: lt_kafka_fetch_now), so
+	 * the queue is three fetches deep: with 4 MiB queued and 2 MiB a fetch,
+	 * large documents crossed at a quarter of the rate (measured before the
+	 * restart: 1 GiB in 75 s instead of 19 s). 16 MiB left a receiving agent
+	 * within 2 MiB of its 64 MiB bound moving 2 GiB (tests/long/large_2g.sh).
 	 */
 	int64_t record_max = cfg->max_message_bytes + 65536;
 	snprintf(fetch_max, sizeof fetch_max, "%lld",
