@@ -15,10 +15,12 @@
 #include "lt_watch.h"
 #include "lt_xfer.h"
 
-#define LT_RECEIVE_BATCH 64               /* records handled per LMDB commit, at most */
-#define LT_RECEIVE_BATCH_BYTES (4 << 20)  /* ... and bytes of them (chunks are large) */
-#define LT_RECEIVE_CLOSE_MS 5000          /* longest wait for a consumer to close */
-#define LT_RECEIVE_VERIFY_SPLIT 8         /* records from which a batch is verified on 2 threads */
+#define LT_RECEIVE_BATCH 64              /* records handled per LMDB commit, at most */
+#define LT_RECEIVE_BATCH_BYTES (4 << 20) /* ... and bytes of them (chunks are large) */
+#define LT_RECEIVE_CLOSE_MS 5000         /* longest wait for a consumer to close */
+#define LT_RECEIVE_VERIFY_SPLIT 8        /* records from which a batch is verified on 2 threads */
+
+/* Restarting a fetch stopped at a full queue (lt_receive_refill). */
 #define LT_RECEIVE_REFILL_BYTES (1 << 20) /* a batch this large may have emptied the queue... */
 #define LT_RECEIVE_REFILL_BELOW (8 << 20) /* ...when less than this is left: fetch at once */
 #define LT_RECEIVE_REFILL_MS 1000         /* longest wait for that request */
