@@ -9,8 +9,9 @@
 #include "../log/lt_log.h"
 
 #define LT_KAFKA_PREFETCH_KB "12288" /* a consumer's queue of prefetched records, KiB */
-#define LT_KAFKA_KNOWN 64            /* topics a producer remembers having looked up */
-#define LT_KAFKA_LOOKUP_MS 1000      /* longest wait for a topic's partitions */
+#define LT_KAFKA_KNOWN 4096          /* topics a producer remembers having looked up */
+#define LT_KAFKA_LOOKUP_MS 200       /* longest wait for a topic's partitions */
+#define LT_KAFKA_LOOKUP_OFF_MS 10000 /* after a lookup failed, none for this long */
 
 struct lt_kafka_kv {
 	const char *key;
@@ -98,8 +99,9 @@ static rd_kafka_t *lt_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, voi
 struct lt_kafka_dr_ctx {
 	lt_kafka_dr_fn fn;
 	void *ctx;
-	uint64_t known[LT_KAFKA_KNOWN]; /* hashes of topics looked up (lt_kafka_lookup) */
+	uint64_t known[LT_KAFKA_KNOWN]; /* hash set of topics looked up (lt_kafka_lookup), 0 free */
 	size_t n_known;
+	int64_t lookup_off_until_ms; /* a lookup failed (broker down?): none before */
 };
 
 static void lt_kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -352,7 +354,9 @@ int lt_kafka_rewind(rd_kafka_t *rk, const char *topic, int32_t partition, int64_
  * only at its next periodic scan, up to a second later: the first records
  * for each new recipient would wait that long (measured: 0.74 s). They are
  * asked for at once instead, the first time a producer sees the topic (one
- * round trip; a failure is left to librdkafka's own retries).
+ * round trip). A lookup that fails (broker unreachable) stops lookups for
+ * LT_KAFKA_LOOKUP_OFF_MS, so the caller's loop never waits long for them;
+ * librdkafka's own scan then finds the topics.
  */
 static void lt_kafka_lookup(rd_kafka_t *rk, const char *topic)
 {
@@ -360,16 +364,25 @@ static void lt_kafka_lookup(rd_kafka_t *rk, const char *topic)
 	uint64_t h = 1469598103934665603ull;
 	for (const char *c = topic; *c != '\0'; c++)
 		h = (h ^ (uint8_t)*c) * 1099511628211ull;
-	for (size_t i = 0; i < d->n_known && i < LT_KAFKA_KNOWN; i++) {
-		if (d->known[i] == h)
-			return;
-	}
-	d->known[d->n_known++ % LT_KAFKA_KNOWN] = h;
+	h |= 1; /* never 0, a free slot */
+	size_t i = (size_t)h & (LT_KAFKA_KNOWN - 1);
+	while (d->known[i] != 0 && d->known[i] != h)
+		i = (i + 1) & (LT_KAFKA_KNOWN - 1);
+	int64_t now = lt_now_ms();
+	/* Known, or the set three quarters full (librdkafka's scan finds the rest). */
+	if (d->known[i] == h || d->n_known >= LT_KAFKA_KNOWN / 4 * 3 ||
+	    now < d->lookup_off_until_ms)
+		return;
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
 	const struct rd_kafka_metadata *md = NULL;
 	if (rkt != NULL &&
-	    rd_kafka_metadata(rk, 0, rkt, &md, LT_KAFKA_LOOKUP_MS) == RD_KAFKA_RESP_ERR_NO_ERROR)
+	    rd_kafka_metadata(rk, 0, rkt, &md, LT_KAFKA_LOOKUP_MS) == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		rd_kafka_metadata_destroy(md);
+		d->known[i] = h;
+		d->n_known++;
+	} else {
+		d->lookup_off_until_ms = now + LT_KAFKA_LOOKUP_OFF_MS;
+	}
 	if (rkt != NULL)
 		rd_kafka_topic_destroy(rkt);
 }
