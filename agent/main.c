@@ -273,6 +273,12 @@ static int lt_agent_setup(struct lt_agent *a, const char *path, int check, lt_er
 	return 0;
 }
 
+/* librdkafka's thread: reports for a streamed document; the main loop wakes to send more. */
+static void lt_agent_on_report(void *ctx)
+{
+	lt_receive_wake(ctx);
+}
+
 static int lt_agent_start_kafka(struct lt_agent *a, lt_err *err)
 {
 	a->fw = lt_forward_new(&a->cfg, a->store, err);
@@ -285,6 +291,7 @@ static int lt_agent_start_kafka(struct lt_agent *a, lt_err *err)
 	    (a->dir = lt_dirfollow_new(&a->cfg, a->trust, a->store, lt_dirfollow_keep, NULL,
 	                               err)) == NULL)
 		return -1;
+	lt_forward_on_report(a->fw, lt_agent_on_report, a->rx);
 	return 0;
 }
 
@@ -437,6 +444,8 @@ static void lt_agent_teardown(struct lt_agent *a)
 	lt_monitor_stop(a->monitor);
 	lt_submitd_stop(a->submitd);
 	lt_dirfollow_free(a->dir);
+	if (a->fw != NULL)
+		lt_forward_on_report(a->fw, NULL, NULL); /* it wakes a->rx */
 	lt_receive_free(a->rx);
 	lt_xfer_free(a->xfer);
 	if (a->fw != NULL)

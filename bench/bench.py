@@ -633,7 +633,26 @@ def targets(result):
             out.append({"target": f"{human(size)} MiB/s at least 0.5 of Kafka's tools' "
                         f"produce+consume MiB/s ({human(int(rsize))} records)", "value": v,
                         "goal": 0.5, "met": v >= 0.5})
+            peak = max(e["peak_rss_mib"].values())
+            out.append({"target": f"{human(size)} each agent's peak RSS under 64 MiB",
+                        "value": peak, "goal": 64, "met": peak < 64})
     return out
+
+
+def large_summary(result):
+    """Large documents next to the broker: MiB/s both ways, each agent's peak RSS."""
+    ref = result["reference"]
+    for e in result["lienthong"].values():
+        if not e.get("supported") or str(e["size"]) in ref:
+            continue
+        r = ref[str(max(int(k) for k in ref))]
+        broker = {tool: r[tool]["p_then_c_mib_s"] for tool in ("kcat", "java")}
+        return {"size": e["size"], "documents": e["documents"],
+                "delivered_mib_s": e["delivered_mib_s"], "receipted_mib_s": e["receipted_mib_s"],
+                "broker_record_size": r["size"], "broker_p_then_c_mib_s": broker,
+                "ratio": {tool: ratio(e["receipted_mib_s"], v) for tool, v in broker.items()},
+                "peak_rss_mib": e["peak_rss_mib"], "rss_bound_mib": 64}
+    return None
 
 
 def table(result):
@@ -688,6 +707,17 @@ def table(result):
         out.append(f"{human(r['size']):>8}  {r['figure']:<20} {r['value']:>10,} "
                    f"{r['kcat']:>10,} {r['ratio_kcat']:>7} {r['java']:>10,} "
                    f"{r['ratio_java']:>7}  {r['reference']}")
+    big = result.get("large")
+    if big:
+        out.append("")
+        out.append(f"Large documents: {big['documents']} of {human(big['size'])}, receipted "
+                   f"{big['receipted_mib_s']} MiB/s; broker produce+consume of "
+                   f"{human(big['broker_record_size'])} records: kcat "
+                   f"{big['broker_p_then_c_mib_s']['kcat']} MiB/s (ratio {big['ratio']['kcat']}),"
+                   f" java {big['broker_p_then_c_mib_s']['java']} MiB/s (ratio "
+                   f"{big['ratio']['java']}); peak RSS MiB: sender "
+                   f"{big['peak_rss_mib']['sender_agent']}, receiver "
+                   f"{big['peak_rss_mib']['receiver_agent']} (bound {big['rss_bound_mib']})")
     out.append("")
     out.append("Targets (issues 10 and 11; printed, not asserted)")
     for t in result["targets"]:
@@ -752,6 +782,7 @@ def main():
                 print(f"{human(size)}: not supported by this build ({e['reason']})",
                       file=sys.stderr)
         result["ratios"] = compare(result)
+        result["large"] = large_summary(result)
         result["targets"] = targets(result)
         path = write_result(result, s["results"])
         print(table(result))

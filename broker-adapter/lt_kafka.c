@@ -8,7 +8,10 @@
 #include "../clock/lt_clock.h"
 #include "../log/lt_log.h"
 
-#define LT_KAFKA_PREFETCH_KB "16384" /* a consumer's queue of prefetched records, KiB */
+#define LT_KAFKA_PREFETCH_KB "12288" /* a consumer's queue of prefetched records, KiB */
+#define LT_KAFKA_KNOWN 4096          /* topics a producer remembers having looked up */
+#define LT_KAFKA_LOOKUP_MS 200       /* longest wait for a topic's partitions */
+#define LT_KAFKA_LOOKUP_OFF_MS 10000 /* after a lookup failed, none for this long */
 
 struct lt_kafka_kv {
 	const char *key;
@@ -97,6 +100,9 @@ static rd_kafka_t *lt_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, voi
 struct lt_kafka_dr_ctx {
 	lt_kafka_dr_fn fn;
 	void *ctx;
+	uint64_t known[LT_KAFKA_KNOWN]; /* hash set of topics looked up (lt_kafka_lookup), 0 free */
+	size_t n_known;
+	int64_t lookup_off_until_ms; /* a lookup failed (broker down?): none before */
 };
 
 static void lt_kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -223,10 +229,11 @@ rd_kafka_t *lt_kafka_consumer_new(const struct lt_config *cfg, const char *const
 	 * once): at most LT_KAFKA_PREFETCH_KB queued, one fetch of at most 4 MiB
 	 * (also of one partition); a fetch must still hold the largest record.
 	 * librdkafka 2.0 pauses fetching for about a second whenever the queue
-	 * is over its ceiling, so the queue is four fetches deep: with 4 MiB
-	 * queued and 2 MiB a fetch, large documents crossed at a quarter of the
-	 * rate (measured: 1 GiB in 75 s instead of 19 s; 50 x 5 MiB in 15 s
-	 * instead of 9 s), for no gain in peak memory.
+	 * is over its ceiling (the receiver restarts it: lt_kafka_fetch_now), so
+	 * the queue is three fetches deep: with 4 MiB queued and 2 MiB a fetch,
+	 * large documents crossed at a quarter of the rate (measured before the
+	 * restart: 1 GiB in 75 s instead of 19 s). 16 MiB left a receiving agent
+	 * within 2 MiB of its 64 MiB bound moving 2 GiB (tests/long/large_2g.sh).
 	 */
 	int64_t record_max = cfg->max_message_bytes + 65536;
 	snprintf(fetch_max, sizeof fetch_max, "%lld",
@@ -350,6 +357,25 @@ int lt_kafka_pause(rd_kafka_t *rk, const char *topic, int32_t partition, int pau
 	return 0;
 }
 
+int lt_kafka_fetch_now(rd_kafka_t *rk, const char *topic, int32_t partition, int timeout_ms,
+                       lt_err *err)
+{
+	int64_t low, high;
+	rd_kafka_resp_err_t e =
+	    rd_kafka_query_watermark_offsets(rk, topic, partition, &low, &high, timeout_ms);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return lt_err_set(err, LT_EIO, "cannot query the offsets of %s [%d]: %s", topic,
+		                  (int)partition, rd_kafka_err2str(e));
+	return 0;
+}
+
+void lt_kafka_on_report(rd_kafka_t *rk, void (*fn)(rd_kafka_t *rk, void *ctx), void *ctx)
+{
+	rd_kafka_queue_t *q = rd_kafka_queue_get_main(rk);
+	rd_kafka_queue_cb_event_enable(q, fn, ctx);
+	rd_kafka_queue_destroy(q);
+}
+
 int lt_kafka_rewind(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t offset,
                     lt_err *err)
 {
@@ -372,9 +398,48 @@ int lt_kafka_rewind(rd_kafka_t *rk, const char *topic, int32_t partition, int64_
 	return rc;
 }
 
+/*
+ * librdkafka 2.0 asks for the partitions of a topic it has not produced to
+ * only at its next periodic scan, up to a second later: the first records
+ * for each new recipient would wait that long (measured: 0.74 s). They are
+ * asked for at once instead, the first time a producer sees the topic (one
+ * round trip). A lookup that fails (broker unreachable) stops lookups for
+ * LT_KAFKA_LOOKUP_OFF_MS, so the caller's loop never waits long for them;
+ * librdkafka's own scan then finds the topics.
+ */
+static void lt_kafka_lookup(rd_kafka_t *rk, const char *topic)
+{
+	struct lt_kafka_dr_ctx *d = rd_kafka_opaque(rk);
+	uint64_t h = 1469598103934665603ull;
+	for (const char *c = topic; *c != '\0'; c++)
+		h = (h ^ (uint8_t)*c) * 1099511628211ull;
+	h |= 1; /* never 0, a free slot */
+	size_t i = (size_t)h & (LT_KAFKA_KNOWN - 1);
+	while (d->known[i] != 0 && d->known[i] != h)
+		i = (i + 1) & (LT_KAFKA_KNOWN - 1);
+	int64_t now = lt_now_ms();
+	/* Known, or the set three quarters full (librdkafka's scan finds the rest). */
+	if (d->known[i] == h || d->n_known >= LT_KAFKA_KNOWN / 4 * 3 ||
+	    now < d->lookup_off_until_ms)
+		return;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	const struct rd_kafka_metadata *md = NULL;
+	if (rkt != NULL &&
+	    rd_kafka_metadata(rk, 0, rkt, &md, LT_KAFKA_LOOKUP_MS) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		rd_kafka_metadata_destroy(md);
+		d->known[i] = h;
+		d->n_known++;
+	} else {
+		d->lookup_off_until_ms = now + LT_KAFKA_LOOKUP_OFF_MS;
+	}
+	if (rkt != NULL)
+		rd_kafka_topic_destroy(rkt);
+}
+
 static int lt_kafka_producev(rd_kafka_t *rk, const char *topic, const void *key, size_t klen,
                              void *val, size_t vlen, int flags, void *opaque, lt_err *err)
 {
+	lt_kafka_lookup(rk, topic);
 	rd_kafka_resp_err_t e = rd_kafka_producev(
 	    rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE(val, vlen),
 	    RD_KAFKA_V_MSGFLAGS(flags), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);

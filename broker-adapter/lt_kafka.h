@@ -98,6 +98,26 @@ int lt_kafka_rewind(rd_kafka_t *rk, const char *topic, int32_t partition, int64_
 int lt_kafka_pause(rd_kafka_t *rk, const char *topic, int32_t partition, int pause, lt_err *err);
 
 /*
+ * Makes the consumer fetch the partition again at once if it stopped because
+ * its queue was full. librdkafka 2.0 then waits a whole second
+ * (rd_kafka_max_block_ms; fetch.queue.backoff.ms only came in 2.1) before it
+ * looks at the queue again, unless a request for the partition's broker
+ * wakes its thread: this sends one (a query of the partition's offsets,
+ * answered at once) and waits for the answer, at most timeout_ms. Nothing
+ * fetched is dropped (a pause and resume would drop the queue).
+ */
+int lt_kafka_fetch_now(rd_kafka_t *rk, const char *topic, int32_t partition, int timeout_ms,
+                       lt_err *err);
+
+/*
+ * Calls fn(ctx) from a librdkafka thread whenever a delivery report (or any
+ * event) arrives for rk's rd_kafka_poll while none was waiting: the main loop
+ * can sleep in another wait and still hear of reports at once. fn must be
+ * thread-safe and quick. fn NULL turns it off.
+ */
+void lt_kafka_on_report(rd_kafka_t *rk, void (*fn)(rd_kafka_t *rk, void *ctx), void *ctx);
+
+/*
  * Queues one message (value copied). Returns 0, or -1 with LT_EFULL when
  * librdkafka's queue is full (poll and try later) or LT_EIO otherwise.
  */

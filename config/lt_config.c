@@ -668,7 +668,7 @@ static const char lt_config_kafka_doc[] =
     "(bootstrap.servers 127.0.0.1:9092; producer: enable.idempotence true, acks "
     "all, linger.ms 5, compression.type lz4; consumer: enable.auto.offset.store "
     "false, auto.offset.reset earliest, dynamic group membership; memory: producer "
-    "queue.buffering.max.kbytes 16384, consumer queued.max.messages.kbytes 16384), so any "
+    "queue.buffering.max.kbytes 16384, consumer queued.max.messages.kbytes 12288), so any "
     "of them "
     "can be overridden. Example: kafka.security.protocol = ssl.";
 

@@ -23,6 +23,12 @@
 #define LT_RECEIVE_DESTROY_MS 30000      /* a replaced consumer not destroyed by then: stuck */
 #define LT_RECEIVE_VERIFY_SPLIT 8        /* records from which a batch is verified on 2 threads */
 
+/* Restarting a fetch stopped at a full queue (lt_receive_refill). */
+#define LT_RECEIVE_REFILL_BYTES (1 << 20) /* a batch this large may have emptied the queue... */
+#define LT_RECEIVE_REFILL_BELOW (8 << 20) /* ...when less than this is left: fetch at once */
+#define LT_RECEIVE_REFILL_MS 1000         /* longest wait for that request */
+#define LT_RECEIVE_REFILL_OFF_MS 10000    /* after it failed, not asked for this long */
+
 /*
  * A partition whose record could not be handled yet (target down, store
  * error): the consumer is rewound to that record and the partition paused
@@ -53,6 +59,7 @@ struct lt_receive {
 	struct lt_watch watch; /* progress */
 	struct lt_receive_state state;
 	struct lt_reaper reaper; /* replaced consumers being destroyed, on helper threads */
+	int64_t refill_off_until_ms; /* lt_receive_refill failed: not tried before */
 	struct lt_inbox_item items[LT_RECEIVE_BATCH]; /* the batch's inbox records, checked */
 };
 
@@ -514,6 +521,31 @@ static void lt_receive_verify(struct lt_receive *r, rd_kafka_message_t **msgs, s
 }
 
 /*
+ * After a batch of large records (document chunks) that left little in the
+ * consumer's queue: librdkafka stops fetching when the queue is full
+ * (queued.max.messages.kbytes) and 2.0 then looks again only after a second,
+ * so a receiver slower than the broker would wait most of each second. The
+ * fetch is restarted at once (lt_kafka_fetch_now), while this batch is
+ * handled: the queue, and the memory it takes, stay as configured.
+ */
+static void lt_receive_refill(struct lt_receive *r, rd_kafka_message_t **msgs, size_t n,
+                              size_t bytes, int64_t now_ms)
+{
+	if (n == 0 || bytes < LT_RECEIVE_REFILL_BYTES || now_ms < r->refill_off_until_ms)
+		return;
+	if ((size_t)rd_kafka_queue_length(r->queue) * (bytes / n) >= LT_RECEIVE_REFILL_BELOW)
+		return;
+	const rd_kafka_message_t *m = msgs[n - 1];
+	lt_err err;
+	if (lt_kafka_fetch_now(r->consumer, rd_kafka_topic_name(m->rkt), m->partition,
+	                       LT_RECEIVE_REFILL_MS, &err) != 0) {
+		lt_log_debug("receiving: %s; not asked again for %d s", err.msg,
+		             LT_RECEIVE_REFILL_OFF_MS / 1000);
+		r->refill_off_until_ms = now_ms + LT_RECEIVE_REFILL_OFF_MS;
+	}
+}
+
+/*
  * Takes up to LT_RECEIVE_BATCH records. The inbox records are verified
  * (lt_receive_verify: two threads), then each is delivered outside any LMDB
  * write transaction (lt_inbox_deliver); outcomes are
@@ -547,6 +579,7 @@ size_t lt_receive_tick(struct lt_receive *r, int64_t now_ms)
 	}
 	if (n > 0)
 		now_ms = lt_now_ms(); /* the wait above may have taken 100 ms: times are of now */
+	lt_receive_refill(r, msgs, n, bytes, now_ms);
 	lt_receive_verify(r, msgs, n);
 	for (size_t i = 0; i < n; i++) {
 		struct lt_inbox_item *it = &r->items[i];

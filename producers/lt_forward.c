@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,9 @@ struct lt_forward {
 	int pending;                    /* a stream has something to record without a report */
 	uint64_t held[LT_FORWARD_HELD]; /* outbox records not looked at again until a restart */
 	size_t n_held;                  /* the oldest is replaced when full (looked at again) */
+	void (*on_report)(void *ctx);   /* lt_forward_on_report: called from librdkafka */
+	void *on_report_ctx;
+	atomic_int streaming; /* a stream is open: its reports call on_report */
 };
 
 static size_t lt_forward_slot(const struct lt_forward *fw, uint64_t seq)
@@ -248,6 +252,24 @@ unsigned lt_forward_renewals(const struct lt_forward *fw)
 struct rd_kafka_s *lt_forward_producer(struct lt_forward *fw)
 {
 	return fw->rk;
+}
+
+/* librdkafka's thread: a report arrived; while streaming, the main loop refills the windows. */
+static void lt_forward_report_cb(rd_kafka_t *rk, void *ctx)
+{
+	struct lt_forward *fw = ctx;
+	(void)rk;
+	if (atomic_load(&fw->streaming))
+		fw->on_report(fw->on_report_ctx);
+}
+
+void lt_forward_on_report(struct lt_forward *fw, void (*fn)(void *ctx), void *ctx)
+{
+	lt_kafka_on_report(fw->rk, NULL, NULL); /* no call runs once this returns */
+	fw->on_report = fn;
+	fw->on_report_ctx = ctx;
+	if (fn != NULL)
+		lt_kafka_on_report(fw->rk, lt_forward_report_cb, fw);
 }
 
 void lt_forward_wake(struct lt_forward *fw)
@@ -419,25 +441,14 @@ static int lt_forward_chunk(struct lt_forward *fw, struct lt_forward_stream *s, 
 		return 1;
 	}
 	s->broken_until_ms = 0;
-	Lienthong__Chunk c = LIENTHONG__CHUNK__INIT;
-	c.document_id = s->doc_id;
-	c.sender = s->env->header->sender;
-	c.part = p;
-	c.index = (uint32_t)idx;
-	c.data.data = fw->buf;
-	c.data.len = len;
-	Lienthong__Envelope e = LIENTHONG__ENVELOPE__INIT;
-	e.version = 1;
-	e.chunk = &c;
-	size_t n = lienthong__envelope__get_packed_size(&e);
-	uint8_t *rec = malloc(n);
+	uint8_t *rec = NULL;
+	size_t n = 0;
 	struct lt_forward_item *it = calloc(1, sizeof *it);
-	if (rec == NULL || it == NULL) {
-		free(rec);
+	if (it == NULL || lt_chunk_pack(s->doc_id, s->env->header->sender, p, (uint32_t)idx,
+	                                fw->buf, len, &rec, &n, &rerr) != 0) {
 		free(it);
 		return -1;
 	}
-	lienthong__envelope__pack(&e, rec);
 	*it = (struct lt_forward_item){.seq = s->seq,
 	                               .kind = LIENTHONG__STORE__OUT_KIND__OUT_DOCUMENT,
 	                               .what = LT_FORWARD_CHUNK,
@@ -913,6 +924,8 @@ static int lt_forward_renew(struct lt_forward *fw, int64_t now_ms, lt_err *err)
 	fw->rk = lt_kafka_producer_new(fw->cfg, lt_forward_dr, fw, err);
 	if (fw->rk == NULL)
 		lt_log_fatal("cannot recreate the Kafka producer: %s", err->msg);
+	if (fw->on_report != NULL)
+		lt_kafka_on_report(fw->rk, lt_forward_report_cb, fw);
 	fw->renewals++;
 	lt_log_info("Kafka producer replaced (%u time(s) since start)", fw->renewals);
 	return 0;
@@ -946,6 +959,10 @@ int lt_forward_tick(struct lt_forward *fw, int64_t now_ms, lt_err *err)
 	/* Produce failures found by the scan are recorded like delivery reports. */
 	if (rc == 0 && (fw->n_results > 0 || fw->pending))
 		rc = lt_forward_apply(fw, now_ms, err);
+	int streaming = 0;
+	for (size_t i = 0; i < LT_FORWARD_STREAMS; i++)
+		streaming |= fw->streams[i].gen != 0;
+	atomic_store(&fw->streaming, streaming);
 	return rc;
 }
 

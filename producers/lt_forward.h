@@ -57,6 +57,15 @@ struct lt_forward *lt_forward_new(const struct lt_config *cfg, struct lt_store *
 int lt_forward_tick(struct lt_forward *fw, int64_t now_ms, lt_err *err);
 /* Look at the queue at the next tick (something was just enqueued). */
 void lt_forward_wake(struct lt_forward *fw);
+
+/*
+ * While a streamed document is being sent, fn(ctx) is called from a
+ * librdkafka thread when delivery reports arrive, so the main loop can stop
+ * waiting and call lt_forward_tick, which refills the chunk windows at once
+ * (instead of at its next turn). fn must be thread-safe; NULL turns it off:
+ * once this returns, fn is no longer called.
+ */
+void lt_forward_on_report(struct lt_forward *fw, void (*fn)(void *ctx), void *ctx);
 /* Waits up to timeout_ms for in-flight records, records outcomes, frees. */
 void lt_forward_free(struct lt_forward *fw, int timeout_ms);
 

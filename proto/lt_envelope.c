@@ -532,6 +532,28 @@ int lt_envelope_decode_any(const uint8_t *buf, size_t len, const struct lt_confi
 	return 0;
 }
 
+int lt_chunk_pack(const char *document_id, const char *sender, uint32_t part, uint32_t index,
+                  const uint8_t *data, size_t len, uint8_t **out, size_t *out_len, lt_err *err)
+{
+	Lienthong__Chunk c = LIENTHONG__CHUNK__INIT;
+	Lienthong__Envelope e = LIENTHONG__ENVELOPE__INIT;
+	c.document_id = (char *)document_id;
+	c.sender = (char *)sender;
+	c.part = part;
+	c.index = index;
+	c.data.data = (uint8_t *)data;
+	c.data.len = len;
+	e.version = 1;
+	e.chunk = &c;
+	size_t n = lienthong__envelope__get_packed_size(&e);
+	*out = malloc(n);
+	if (*out == NULL)
+		return lt_err_set(err, LT_EIO, "out of memory packing chunk %u of part %u", index,
+		                  part);
+	*out_len = lienthong__envelope__pack(&e, *out);
+	return 0;
+}
+
 int lt_chunk_check(const Lienthong__Envelope *env, const Lienthong__Chunk *c, lt_err *err)
 {
 	const Lienthong__Header *h = env->header;

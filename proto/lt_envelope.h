@@ -8,7 +8,8 @@
  * record failing either is never delivered; the error text is the reason
  * recorded in quarantine and in the rejected receipt.
  *
- * Ownership: lt_envelope_seal returns a malloc'd buffer; lt_envelope_decode
+ * Ownership: lt_envelope_seal and lt_chunk_pack return a malloc'd buffer the
+ * caller frees; lt_envelope_decode
  * returns a protobuf-c message the caller frees with
  * lienthong__envelope__free_unpacked(env, NULL). Thread-safe.
  */
@@ -113,6 +114,14 @@ int lt_envelope_decode(const uint8_t *buf, size_t len, const struct lt_config *c
  */
 int lt_envelope_decode_any(const uint8_t *buf, size_t len, const struct lt_config *cfg,
                            Lienthong__Envelope **env, lt_err *err);
+
+/*
+ * Encodes a chunk record: an Envelope holding only version 1 and the chunk
+ * (len bytes of data: chunk index of streamed part `part` of the document).
+ * *out is malloc'd (*out_len bytes); the caller frees it.
+ */
+int lt_chunk_pack(const char *document_id, const char *sender, uint32_t part, uint32_t index,
+                  const uint8_t *data, size_t len, uint8_t **out, size_t *out_len, lt_err *err);
 
 /*
  * Whether chunk c belongs to the verified envelope env: same document and

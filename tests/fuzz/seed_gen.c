@@ -62,20 +62,10 @@ static int seed_stream(const char *dir, const struct lt_config *cfg, const struc
 	for (size_t i = 0; i < 2; i++) {
 		char name[32];
 		size_t off = which[i] * LT_FUZZ_CHUNK, n = LT_FUZZ_STREAM_SIZE - off;
-		Lienthong__Chunk c = LIENTHONG__CHUNK__INIT;
-		Lienthong__Envelope env = LIENTHONG__ENVELOPE__INIT;
-		c.document_id = LT_FUZZ_STREAM_ID;
-		c.sender = (char *)signer->code;
-		c.index = which[i];
-		c.data.data = lt_fuzz_stream_data + off;
-		c.data.len = n < LT_FUZZ_CHUNK ? n : LT_FUZZ_CHUNK;
-		env.version = 1;
-		env.chunk = &c;
-		len = lienthong__envelope__get_packed_size(&env);
-		buf = malloc(len);
-		if (buf == NULL)
+		if (lt_chunk_pack(LT_FUZZ_STREAM_ID, signer->code, 0, which[i],
+		                  lt_fuzz_stream_data + off, n < LT_FUZZ_CHUNK ? n : LT_FUZZ_CHUNK,
+		                  &buf, &len, &err) != 0)
 			return -1;
-		lienthong__envelope__pack(&env, buf);
 		snprintf(name, sizeof name, "chunk-%u", which[i]);
 		int rc = seed_write(dir, name, buf, len);
 		free(buf);

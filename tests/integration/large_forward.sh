@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Sending a large (streamed) document through the real broker: the manifest,
 # then every chunk from the spool, byte-identical (read back from the topic
-# with kcat); the sending agent killed with kill -9 halfway sends no chunk it
-# had recorded as acknowledged again, and at most its in-flight window twice;
+# with kcat); the sending agent, held a third of the way by a damaged chunk in
+# its spool and killed there with kill -9, sends no chunk it had recorded as
+# acknowledged again once the chunk is restored, and at most its in-flight
+# window twice;
 # `sent` with the manifest's position at the end; its peak memory printed.
 # (The recipient's agent does not run: this test is about the sender.)
 set -euo pipefail
@@ -31,10 +33,14 @@ chunks=$(((MB * 1048576 + chunk_bytes - 1) / chunk_bytes))
 lt_check "the spool holds the part" cmp -s "$big" "$LT_WORK/$A/data/spool/$id/0"
 
 status_json() { "$LT_BIN/lienthong-status" -c "$conf" --json "$id"; }
-acked_in_reason() { # the N of "sending: N of M chunks", 0 before
-	status_json | sed -n 's/.*"reason":"sending: \([0-9]*\) of.*/\1/p' | head -1 | grep . || echo 0
-}
-halfway() { [ "$(acked_in_reason)" -ge $((chunks / 3)) ]; }
+# A third of the way, chunk k of the spool is damaged (16 bytes overwritten): the
+# sender sends the chunks before it, then waits saying why. Sending takes a
+# second or two here, too fast to catch a third of the way by watching.
+spool="$LT_WORK/$A/data/spool/$id/0"
+k=$((chunks / 3))
+dd if="$spool" of="$LT_WORK/chunk.bak" bs="$chunk_bytes" skip=$k count=1 status=none
+printf 'lienthong-damage' | dd of="$spool" bs=1 seek=$((k * chunk_bytes)) conv=notrunc status=none
+halfway() { status_json | grep -q "spool is damaged.*chunk $k of part 0"; }
 vmhwm() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
 
 t0=$SECONDS
@@ -47,14 +53,16 @@ watch_peak() { # samples the agent's VmHWM (kB) while waiting
 	[ "${v:-0}" -le "$peak" ] || peak=$v
 	"$@"
 }
-lt_check "$A sends a third of the $chunks chunks" lt_wait_until 300 watch_peak halfway
+lt_check "$A sends a third of the $chunks chunks, then waits at damaged chunk $k" \
+	lt_wait_until 300 watch_peak halfway
 watch_peak true
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null || true
 echo "--- killed with SIGKILL" >>"$LT_WORK/$A/agent.log"
-before=$(acked_in_reason)
 queued() { status_json | grep -q '"status":"queued"'; }
-lt_check "after kill -9: still queued, $before chunks recorded as acknowledged" queued
+lt_check "after kill -9: still queued" queued
+dd if="$LT_WORK/chunk.bak" of="$spool" bs="$chunk_bytes" seek=$k conv=notrunc status=none
+lt_check "chunk $k restored in the spool" cmp -s "$big" "$spool"
 
 lt_start $A
 pid=$(cat "$LT_WORK/$A/agent.pid")
@@ -63,6 +71,9 @@ lt_check "$A: sent after the restart" lt_wait_until 300 watch_peak sent
 took=$((SECONDS - t0))
 lt_check "$A: the restart went on from the recorded chunk" \
 	grep -q "sending document $id to $B: $chunks chunk(s), from chunk [1-9][0-9]* (manifest acknowledged before)" "$LT_WORK/$A/agent.log"
+# The chunks recorded as acknowledged before the kill: the restart's first chunk less one.
+before=$(sed -n "s/.*sending document $id to $B: $chunks chunk(s), from chunk \([0-9]*\) (manifest acknowledged before).*/\1/p" "$LT_WORK/$A/agent.log" | tail -1)
+before=$((${before:-1} - 1))
 
 # Read the topic back: the manifest's offsets, the copies of each chunk, and the part rebuilt.
 topic=$(awk -F' = ' '$1 == "topic_prefix" { print $2 }' "$conf").inbox.$B

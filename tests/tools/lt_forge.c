@@ -704,21 +704,10 @@ static int lt_forge_chunk(rd_kafka_t *rk, const char *topic, const char *sender,
                           uint32_t part, uint32_t index, const uint8_t *data, size_t len,
                           int corrupt, long *published, lt_err *err)
 {
-	Lienthong__Envelope env = LIENTHONG__ENVELOPE__INIT;
-	Lienthong__Chunk c = LIENTHONG__CHUNK__INIT;
-	c.document_id = (char *)id;
-	c.sender = (char *)sender;
-	c.part = part;
-	c.index = index;
-	c.data.data = (uint8_t *)data;
-	c.data.len = len;
-	env.version = 1;
-	env.chunk = &c;
-	size_t n = lienthong__envelope__get_packed_size(&env);
-	uint8_t *buf = malloc(n);
-	if (buf == NULL)
-		return lt_err_set(err, LT_EIO, "out of memory");
-	lienthong__envelope__pack(&env, buf);
+	uint8_t *buf = NULL;
+	size_t n = 0;
+	if (lt_chunk_pack(id, sender, part, index, data, len, &buf, &n, err) != 0)
+		return -1;
 	if (corrupt)
 		buf[n - 1] ^= 0x5a; /* the last byte of the data */
 	int rc = lt_forge_publish(rk, topic, sender, buf, n, err);

@@ -210,22 +210,11 @@ int main(int argc, char **argv)
 	free(buf);
 	for (uint32_t c = 0; c < 3; c++) {
 		char name[32];
-		Lienthong__Chunk ch = LIENTHONG__CHUNK__INIT;
-		Lienthong__Envelope e = LIENTHONG__ENVELOPE__INIT;
 		size_t off = (size_t)c * 4096;
-		ch.document_id = (char *)in.document_id;
-		ch.sender = signer.code;
-		ch.part = 1;
-		ch.index = c;
-		ch.data.data = big + off;
-		ch.data.len = sizeof big - off < 4096 ? sizeof big - off : 4096;
-		e.version = 1;
-		e.chunk = &ch;
-		len = lienthong__envelope__get_packed_size(&e);
-		buf = malloc(len);
-		if (buf == NULL)
+		if (lt_chunk_pack(in.document_id, signer.code, 1, c, big + off,
+		                  sizeof big - off < 4096 ? sizeof big - off : 4096, &buf, &len,
+		                  &err) != 0)
 			goto fail;
-		lienthong__envelope__pack(&e, buf);
 		snprintf(name, sizeof name, "manifest-chunk-%u", c);
 		int rc = vec_write(name, ".bin", buf, len);
 		free(buf);

@@ -582,21 +582,17 @@ static struct lt_part_in streamed_part(void)
 static Lienthong__Envelope *chunk_record(const char *doc_id, const char *sender, uint32_t part,
                                          uint32_t index, const uint8_t *data, size_t len)
 {
-	Lienthong__Chunk c = LIENTHONG__CHUNK__INIT;
-	Lienthong__Envelope e = LIENTHONG__ENVELOPE__INIT;
-	c.document_id = (char *)doc_id;
-	c.sender = (char *)sender;
-	c.part = part;
-	c.index = index;
-	c.data.data = (uint8_t *)data;
-	c.data.len = len;
-	e.version = 1;
-	e.chunk = &c;
-	uint8_t buf[8192];
-	size_t n = lienthong__envelope__pack(&e, buf);
+	uint8_t *buf = NULL;
+	size_t n = 0;
 	Lienthong__Envelope *out = NULL;
 	lt_err err;
-	if (lt_envelope_decode_any(buf, n, &cfg, &out, &err) != 0) {
+	if (lt_chunk_pack(doc_id, sender, part, index, data, len, &buf, &n, &err) != 0) {
+		fprintf(stderr, "chunk record not packed: %s\n", err.msg);
+		return NULL;
+	}
+	int rc = lt_envelope_decode_any(buf, n, &cfg, &out, &err);
+	free(buf);
+	if (rc != 0) {
 		fprintf(stderr, "chunk record refused: %s\n", err.msg);
 		if (out != NULL)
 			lienthong__envelope__free_unpacked(out, NULL);
