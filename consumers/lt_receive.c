@@ -58,7 +58,7 @@ struct lt_receive {
 	size_t n_blocked, cap_blocked;
 	struct lt_watch watch; /* progress */
 	struct lt_receive_state state;
-	struct lt_reaper reaper; /* replaced consumers being destroyed, on helper threads */
+	struct lt_reaper reaper;     /* replaced consumers being destroyed, on helper threads */
 	int64_t refill_off_until_ms; /* lt_receive_refill failed: not tried before */
 	struct lt_inbox_item items[LT_RECEIVE_BATCH]; /* the batch's inbox records, checked */
 };
