@@ -170,6 +170,7 @@ paced() { # from to ids dir
 		sleep 0.5
 	done
 }
+t0=$SECONDS
 paced $A $B "$LT_WORK/ids-$A" "$LT_WORK/docs-$A" &
 up1=$!
 paced $B $A "$LT_WORK/ids-$B" "$LT_WORK/docs-$B" &
@@ -207,6 +208,7 @@ lt_check "all $N documents of each sender were accepted (and $N2 of $C)" \
 	eval "[ \$(wc -l <'$LT_WORK/ids-$A') -eq $N ] && [ \$(wc -l <'$LT_WORK/ids-$B') -eq $N ] && [ \$(wc -l <'$LT_WORK/ids-$C') -eq $N2 ]"
 both() { lt_all_delivered $A "$LT_WORK/ids-$A" && lt_all_delivered $B "$LT_WORK/ids-$B" && lt_all_delivered $A "$LT_WORK/ids-L" && lt_all_delivered $C "$LT_WORK/ids-$C"; }
 lt_check "every document shows delivered at its sender" lt_wait_until $((120 + N / 10)) both
+lt_figure "$((2 * N + N2 + LOCAL)) documents ($N each way, $N2 from PROV2, $LOCAL local) all delivered $((SECONDS - t0)) s after the first was submitted"
 lt_verify $A $B "$LT_WORK/ids-$A"
 lt_verify $B $A "$LT_WORK/ids-$B"
 lt_verify $A $L "$LT_WORK/ids-L"
@@ -285,4 +287,7 @@ out=$("$LT_BIN/lienthong-relay" -c "$LT_WORK/R3/agency.conf" --status)
 echo "$out"
 sides_moving() { grep -q '^reading PROV2: moving since' <<<"$1" && grep -q '^reading NGSP: moving since' <<<"$1"; }
 lt_check "the third relay's --status shows both sides reading" sides_moving "$out"
+for r in R1 R2 R3; do
+	lt_figure "relay $r: consumers replaced $(grep -c 'Kafka consumer replaced' "$LT_WORK/$r/relay.log" || true), producers recreated $(grep -c 'recreating the Kafka producer' "$LT_WORK/$r/relay.log" || true), starts $(grep -c 'started:' "$LT_WORK/$r/relay.log" || true)"
+done
 for c in $A $L $B $Z $C; do lt_check "agent $c stops cleanly" lt_stop $c; done
