@@ -53,7 +53,6 @@ struct lt_relay_side {
 	struct lt_watch watch;
 	int stalled;
 	int64_t since_ms;  /* stalled since, or fine since */
-	char why[256];     /* why stalled */
 	unsigned replaced; /* consumers replaced since start */
 	unsigned renewed;  /* producers recreated after a fatal error since start */
 };
@@ -633,7 +632,8 @@ static void lt_relay_health(struct lt_relay *r, int64_t now_ms)
 		        "reading %s: %s since %s%s%s; consumers replaced: %u, producers recreated: "
 		        "%u\n",
 		        s->cfg.platform, s->stalled ? "STALLED" : "moving", since,
-		        s->stalled ? ": " : "", s->stalled ? s->why : "", s->replaced, s->renewed);
+		        s->stalled ? ": " : "", s->stalled ? s->watch.why : "", s->replaced,
+		        s->renewed);
 	}
 	fprintf(f, "replaced consumers whose destroy did not return in %d s: %u\n",
 	        LT_RELAY_DESTROY_MS / 1000, r->reaper.stuck);
@@ -722,7 +722,6 @@ static void lt_relay_watch(struct lt_relay *r, struct lt_relay_side *s, int64_t 
 		            (long long)(s->watch.backoff.next_ms / 1000));
 		s->stalled = 1;
 		s->since_ms = s->watch.stalled_since_ms;
-		snprintf(s->why, sizeof s->why, "%s", s->watch.why);
 		lt_relay_replace(r, s, now_ms);
 		break;
 	case LT_WATCH_RECOVERED:
