@@ -22,7 +22,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -33,6 +32,7 @@
 
 #include "../broker-adapter/lt_kafka.h"
 #include "../clock/lt_clock.h"
+#include "../clock/lt_watchdog.h"
 #include "../consumers/lt_business.h"
 #include "../consumers/lt_deliver.h"
 #include "../consumers/lt_inbox.h"
@@ -98,37 +98,6 @@ struct lt_agent {
 	struct lt_monitor *monitor;  /* http_listen: metrics, health, operator page */
 	struct lt_monitor_view view; /* what the main loop publishes to it */
 };
-
-/*
- * The main loop's heartbeat, watched by lt_agent_watchdog: a loop that
- * stops (a library call that never returns: librdkafka 2.0.2 was seen to
- * hang for hours in rd_kafka_destroy of a consumer replaced while its broker
- * was gone) must not leave an agent that looks alive and does nothing.
- * The watchdog thread looks every second; a loop silent for watchdog_s ends
- * the agent with LT_AGENT_STUCK_LINE (documented: operators may alert on it).
- */
-static _Atomic int64_t lt_agent_beat_ms;
-
-#define LT_AGENT_STUCK_LINE "the agent's main loop has not moved for"
-
-static void *lt_agent_watchdog(void *arg)
-{
-	const int64_t limit_ms = *(const int64_t *)arg * 1000;
-	for (;;) {
-		sleep(1);
-		int64_t last = atomic_load(&lt_agent_beat_ms);
-		if (last != 0 && lt_now_ms() - last > limit_ms) {
-			lt_log_error(
-			    LT_AGENT_STUCK_LINE
-			    " %lld s (a call that never returns); exiting with status 1 so "
-			    "that its supervisor restarts it: nothing accepted is lost, "
-			    "nothing is delivered twice",
-			    (long long)((lt_now_ms() - last) / 1000));
-			_exit(1);
-		}
-	}
-	return NULL;
-}
 
 static void lt_agent_on_signal(int sig)
 {
@@ -538,16 +507,10 @@ int main(int argc, char **argv)
 	lt_log_info("agency %s started: inbox %s, receipts %s, store %s, target %s",
 	            a.cfg.agency_code, a.inbox_topic, a.receipt_topic, a.cfg.data_dir,
 	            a.cfg.target_dir);
-	pthread_t watchdog;
-	atomic_store(&lt_agent_beat_ms, lt_now_ms());
-	if (pthread_create(&watchdog, NULL, lt_agent_watchdog, &a.cfg.watchdog_s) == 0)
-		pthread_detach(watchdog);
-	else
-		lt_log_warn(
-		    "cannot start the watchdog thread: a stuck main loop would go unnoticed");
+	lt_watchdog_start("agent", a.cfg.watchdog_s); /* clock/lt_watchdog.h */
 	while (!lt_agent_stop) {
 		int64_t now = lt_now_ms();
-		atomic_store(&lt_agent_beat_ms, now);
+		lt_watchdog_beat(now);
 		lt_agent_topics(&a, now);
 		if (atomic_exchange(&a.submitted, 0))
 			lt_forward_wake(a.fw); /* new documents in the outbox */

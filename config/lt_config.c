@@ -165,12 +165,14 @@ static const struct lt_config_row lt_config_rows[] = {
     {"receive_stall_s", LT_CT_INT, LT_NUM(receive_stall_s), "60", 5, 86400,
      "How long receiving may make no progress (records wait and none is handled, or no "
      "consumer group membership) before the agent warns, shows it in lienthong-status "
-     "--summary and replaces its Kafka consumer (again after 2x, 4x... up to 10 min)."},
+     "--summary and replaces its Kafka consumer (again after 2x, 4x... up to 10 min). The "
+     "same for each side of lienthong-relay (shown by lienthong-relay --status)."},
     {"watchdog_s", LT_CT_INT, LT_NUM(watchdog_s), "300", 10, 86400,
      "How long the agent's main loop may not move (a call that never returns) before the "
      "agent logs \"the agent's main loop has not moved for N s\" as an error and exits "
      "with status 1, for its supervisor to restart it. Keep it above target_timeout_ms: "
-     "a slower HTTP delivery holds the main loop that long."},
+     "a slower HTTP delivery holds the main loop that long. lienthong-relay does the same "
+     "(\"the relay's main loop has not moved for N s\")."},
     {"poll_interval_ms", LT_CT_INT, LT_NUM(poll_interval_ms), "200", 10, 60000,
      "How often the agent looks for documents in the outbox that it was not told "
      "about (a submission through the running agent is forwarded at once)."},

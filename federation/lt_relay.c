@@ -1,11 +1,15 @@
 #include "lt_relay.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../broker-adapter/lt_kafka.h"
+#include "../broker-adapter/lt_reaper.h"
 #include "../clock/lt_backoff.h"
 #include "../clock/lt_clock.h"
+#include "../consumers/lt_watch.h"
 #include "../log/lt_log.h"
 #include "lt_dir.h"
 #include "lt_dirfollow.h"
@@ -14,7 +18,9 @@
 #define LT_RELAY_BATCH 256
 #define LT_RELAY_BATCH_BYTES (4 << 20)
 #define LT_RELAY_FLIGHT_BYTES (8 << 20)
-#define LT_RELAY_KEY 9 /* side (1 byte) || sequence (8 bytes big-endian) */
+#define LT_RELAY_KEY 9            /* side (1 byte) || sequence (8 bytes big-endian) */
+#define LT_RELAY_CLOSE_MS 5000    /* closing a replaced consumer (commit, leave) */
+#define LT_RELAY_DESTROY_MS 30000 /* a replaced consumer not destroyed by then is stuck */
 
 struct lt_relay;
 
@@ -43,6 +49,12 @@ struct lt_relay_side {
 	size_t n_acks, cap_acks;
 	uint64_t queued; /* records in relayq for this side */
 	int paused;      /* consuming this side is paused: the other side's queue is full */
+	/* watching the consumer (lt_watch) and the producer */
+	struct lt_watch watch;
+	int stalled;
+	int64_t since_ms;  /* stalled since, or fine since */
+	unsigned replaced; /* consumers replaced since start */
+	unsigned renewed;  /* producers recreated after a fatal error since start */
 };
 
 struct lt_relay {
@@ -52,6 +64,8 @@ struct lt_relay {
 	struct lt_store *store;
 	struct lt_relay_side side[2];
 	int route_dirty;
+	struct lt_reaper reaper; /* replaced consumers being destroyed, on helper threads */
+	int health_dirty;        /* the health file is to be written again */
 };
 
 /* What a message in flight is, for its delivery report. */
@@ -389,6 +403,7 @@ static int lt_relay_read(struct lt_relay *r, struct lt_relay_side *s, int64_t no
 	}
 	if (n == 0)
 		return 0;
+	lt_watch_progress(&s->watch, now_ms);
 	uint64_t queued[2] = {r->side[0].queued, r->side[1].queued};
 	int rc = lt_txn_begin(r->store, 1, &t, &err);
 	for (size_t i = 0; rc == 0 && i < n; i++)
@@ -562,6 +577,165 @@ static void lt_relay_done(struct lt_relay *r, struct lt_relay_side *s)
 	s->n_acks = 0;
 }
 
+/* Paused partitions (the other side's queue is full) do not count as lag. */
+static int lt_relay_held(void *ctx, const char *topic, int32_t partition)
+{
+	const struct lt_relay_side *s = ctx;
+	(void)topic, (void)partition;
+	return s->paused;
+}
+
+/* A side subscribed to nothing is no group member, and not stalled either. */
+static void lt_relay_stats(void *ctx, int member, int64_t lag)
+{
+	struct lt_relay_side *s = ctx;
+	lt_watch_observe(&s->watch, member || s->subs.n == 0, lag, lt_now_ms());
+}
+
+static int lt_relay_consumer_new(struct lt_relay_side *s, lt_err *err)
+{
+	const struct lt_kafka_consumer_cbs cbs = {
+	    .held = lt_relay_held, .stats = lt_relay_stats, .ctx = s};
+	s->consumer = lt_kafka_consumer_new(&s->cfg, NULL, 0, &cbs, err);
+	return s->consumer != NULL ? 0 : -1;
+}
+
+/* ---- watching: stalled or dead consumers, dead producers (lt_watch, lt_reaper) ---- */
+
+/* A consumer handed to the reaper: closed, then destroyed, on the reaper's thread. */
+static void lt_relay_consumer_destroy(void *consumer)
+{
+	lt_kafka_destroy(consumer, LT_RELAY_CLOSE_MS);
+}
+
+/*
+ * The relay's state for lienthong-relay --status, in data_dir/relay-health
+ * (written whole, then renamed: a reader never sees half of it).
+ */
+static void lt_relay_health(struct lt_relay *r, int64_t now_ms)
+{
+	char path[PATH_MAX + 32], tmp[PATH_MAX + 40], at[LT_TIME_TEXT], since[LT_TIME_TEXT];
+	r->health_dirty = 0;
+	snprintf(path, sizeof path, "%s/relay-health", r->cfg->data_dir);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (f == NULL) {
+		lt_log_warn("cannot write %s: --status will not show the relay's health", tmp);
+		return;
+	}
+	lt_time_format(now_ms, at, sizeof at);
+	fprintf(f, "health as of %s (relay pid %ld)\n", at, (long)getpid());
+	for (int i = 0; i < 2; i++) {
+		const struct lt_relay_side *s = &r->side[i];
+		lt_time_format(s->since_ms, since, sizeof since);
+		fprintf(f,
+		        "reading %s: %s since %s%s%s; consumers replaced: %u, producers recreated: "
+		        "%u\n",
+		        s->cfg.platform, s->stalled ? "STALLED" : "moving", since,
+		        s->stalled ? ": " : "", s->stalled ? s->watch.why : "", s->replaced,
+		        s->renewed);
+	}
+	fprintf(f, "replaced consumers whose destroy did not return in %d s: %u\n",
+	        LT_RELAY_DESTROY_MS / 1000, r->reaper.stuck);
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		lt_log_warn("cannot write %s: --status will not show the relay's health", path);
+}
+
+/*
+ * Replaces side s's consumer (dead after a fatal error, or stalled). The new
+ * one is subscribed again at once and resumes from the committed offsets:
+ * records read again are stored again and carried again, and the recipient's
+ * de-duplication keeps delivery exactly once. The old one is destroyed on a
+ * helper thread (lt_reaper): a destroy that hangs does not stop the relay. A
+ * relay that cannot (LT_REAPER_MAX destroys pending, no memory or threads)
+ * exits 1 for its supervisor: everything stored is in its LMDB.
+ */
+static void lt_relay_replace(struct lt_relay *r, struct lt_relay_side *s, int64_t now_ms)
+{
+	lt_err err;
+	lt_kafka_consumer_forget(s->consumer);
+	if (lt_reaper_add(&r->reaper, s->consumer, now_ms, &err) != 0)
+		lt_log_fatal("reading %s: %s; exiting so that the relay is restarted without them "
+		             "(nothing stored is lost, nothing is delivered twice)",
+		             s->cfg.platform, err.msg);
+	s->consumer = NULL;
+	if (lt_relay_consumer_new(s, &err) != 0)
+		lt_log_fatal("reading %s: cannot create a new Kafka consumer: %s", s->cfg.platform,
+		             err.msg);
+	lt_relay_names_clear(&s->subs); /* subscribed again by the next tick */
+	s->paused = 0;
+	r->route_dirty = 1;
+	lt_watch_replaced(&s->watch, now_ms);
+	s->replaced++;
+	r->health_dirty = 1;
+	lt_log_info("reading %s: Kafka consumer replaced (%u time(s) since start)", s->cfg.platform,
+	            s->replaced);
+}
+
+/*
+ * Recreates side s's producer after a fatal error (an idempotent producer's
+ * sequence broken): what it had in flight is forgotten and sent again from
+ * the relay's store, from the oldest record not acknowledged, after the
+ * usual backoff. Exits 1 when no new producer can be made (no memory or
+ * threads: the configuration made the first one).
+ */
+static void lt_relay_renew(struct lt_relay *r, struct lt_relay_side *s, const lt_err *why)
+{
+	lt_err err;
+	lt_log_error("writing %s: %s; recreating the Kafka producer (records not acknowledged "
+	             "are sent again from the relay's store)",
+	             s->cfg.platform, why->msg);
+	rd_kafka_purge(s->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	rd_kafka_poll(s->producer, 0);
+	lt_kafka_destroy(s->producer, 0);
+	s->in_flight = 0; /* anything still unreported died with the handle */
+	s->in_flight_bytes = 0;
+	s->failing = 1;
+	s->retry_ms = 0;
+	if ((s->producer = lt_kafka_producer_new(&s->cfg, lt_relay_on_dr, s, &err)) == NULL)
+		lt_log_fatal("writing %s: cannot recreate the Kafka producer: %s", s->cfg.platform,
+		             err.msg);
+	s->renewed++;
+	r->health_dirty = 1;
+}
+
+static void lt_relay_watch(struct lt_relay *r, struct lt_relay_side *s, int64_t now_ms)
+{
+	char since[LT_TIME_TEXT];
+	lt_err err;
+	if (lt_kafka_fatal(s->producer, &err))
+		lt_relay_renew(r, s, &err);
+	if (lt_kafka_fatal(s->consumer, &err)) {
+		lt_log_error(
+		    "reading %s: %s; replacing the Kafka consumer: the new one resumes from "
+		    "the committed offsets (records read again are not delivered twice)",
+		    s->cfg.platform, err.msg);
+		lt_relay_replace(r, s, now_ms);
+		return;
+	}
+	switch (lt_watch_check(&s->watch, now_ms)) {
+	case LT_WATCH_REPLACE:
+		lt_time_format(s->watch.stalled_since_ms, since, sizeof since);
+		lt_log_warn("reading %s: stalled since %s: %s; replacing the Kafka consumer "
+		            "(replacement %u of this stall; again in %lld s if still stalled)",
+		            s->cfg.platform, since, s->watch.why, s->watch.replacements + 1,
+		            (long long)(s->watch.backoff.next_ms / 1000));
+		s->stalled = 1;
+		s->since_ms = s->watch.stalled_since_ms;
+		lt_relay_replace(r, s, now_ms);
+		break;
+	case LT_WATCH_RECOVERED:
+		lt_log_info("reading %s: moving again after %lld s stalled", s->cfg.platform,
+		            (long long)((now_ms - s->since_ms) / 1000));
+		s->stalled = 0;
+		s->since_ms = now_ms;
+		r->health_dirty = 1;
+		break;
+	case LT_WATCH_NONE:
+		break;
+	}
+}
+
 /* ---- life ---- */
 
 struct lt_relay_count {
@@ -591,8 +765,10 @@ static int lt_relay_side_open(struct lt_relay *r, int idx, lt_err *err)
 	snprintf(s->cfg.group_id, sizeof s->cfg.group_id, "%s.relay.%s", prefix, r->signer->code);
 	lt_relay_key(idx, 0, s->cursor);
 	lt_backoff_init(&s->backoff, s->cfg.retry_backoff_min_ms, s->cfg.retry_backoff_max_ms);
+	lt_watch_init(&s->watch, s->cfg.receive_stall_s * 1000, lt_now_ms());
+	s->since_ms = lt_now_ms();
 	if ((s->producer = lt_kafka_producer_new(&s->cfg, lt_relay_on_dr, s, err)) == NULL ||
-	    (s->consumer = lt_kafka_consumer_new(&s->cfg, NULL, 0, NULL, err)) == NULL)
+	    lt_relay_consumer_new(s, err) != 0)
 		return lt_err_wrap(err, "platform %s", s->cfg.platform);
 	lt_dir_topic(s->cfg.topic_prefix, topic, sizeof topic);
 	if (lt_relay_topic(s, topic, err) != 0) /* not recorded: tried again when used */
@@ -628,6 +804,9 @@ struct lt_relay *lt_relay_new(const struct lt_config *cfg, const struct lt_signe
 	r->trust = trust;
 	r->store = store;
 	r->route_dirty = 1;
+	r->health_dirty = 1;
+	lt_reaper_init(&r->reaper, "Kafka consumer", lt_relay_consumer_destroy,
+	               LT_RELAY_DESTROY_MS);
 	r->side[0].cfg = *cfg;
 	r->side[0].cfg.code_re_ok = 0; /* the compiled pattern stays cfg's */
 	if (lt_config_peer(cfg, &r->side[1].cfg, err) != 0 || lt_relay_side_open(r, 0, err) != 0 ||
@@ -664,6 +843,12 @@ int lt_relay_tick(struct lt_relay *r, int64_t now_ms)
 		did |= lt_relay_send(r, &r->side[i], now_ms);
 		lt_relay_done(r, &r->side[i]);
 	}
+	if (lt_reaper_tick(&r->reaper, now_ms)) /* a replaced consumer not destroyed in time */
+		r->health_dirty = 1;
+	for (int i = 0; i < 2; i++)
+		lt_relay_watch(r, &r->side[i], now_ms);
+	if (r->health_dirty)
+		lt_relay_health(r, now_ms);
 	return did;
 }
 
@@ -690,6 +875,7 @@ void lt_relay_free(struct lt_relay *r, int timeout_ms)
 		free(s->made.v);
 		free(s->acks);
 	}
+	lt_reaper_finish(&r->reaper, LT_RELAY_CLOSE_MS + 5000);
 	free(r);
 }
 
@@ -740,6 +926,21 @@ static int lt_relay_wait_one(void *ctx, const void *key, size_t klen, const void
 	return 0;
 }
 
+/* The running (or last) relay's health file, as it wrote it. */
+static void lt_relay_status_health(const struct lt_config *cfg, FILE *out)
+{
+	char path[PATH_MAX + 32], line[1024];
+	snprintf(path, sizeof path, "%s/relay-health", cfg->data_dir);
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		fprintf(out, "no health recorded (the relay never ran with this data_dir)\n");
+		return;
+	}
+	while (fgets(line, sizeof line, f) != NULL)
+		fputs(line, out);
+	fclose(f);
+}
+
 int lt_relay_status(const struct lt_config *cfg, struct lt_store *store, FILE *out, lt_err *err)
 {
 	static struct lt_relay_waits ws;
@@ -770,5 +971,6 @@ int lt_relay_status(const struct lt_config *cfg, struct lt_store *store, FILE *o
 	if (ws.other > 0)
 		fprintf(out, "and %llu records for other platforms\n",
 		        (unsigned long long)ws.other);
+	lt_relay_status_health(cfg, out);
 	return 0;
 }

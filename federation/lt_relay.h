@@ -37,7 +37,19 @@
  * Disk: at most LT_RELAY_QUEUE_MAX records wait for one side; beyond, the
  * other side's partitions are paused until half of them went out.
  *
- * Threads: one thread calls every function. Ownership: cfg (the near side),
+ * Failures. Each side's consumer is watched like the agent's (lt_watch,
+ * receive_stall_s): one that makes no progress (records wait and none is
+ * read, no group membership, no statistics) or hits a fatal error is
+ * replaced, again after a doubling backoff while stalled; the new one is
+ * subscribed again and resumes from the committed offsets. The old one is
+ * destroyed on a helper thread (lt_reaper); with LT_REAPER_MAX destroys
+ * pending the relay exits 1 for its supervisor. A producer with a fatal
+ * error is recreated: what it had in flight is sent again from relayq. The
+ * state (moving or stalled since, replacements) is written to
+ * data_dir/relay-health for lt_relay_status.
+ *
+ * Threads: one thread calls every function (a replaced consumer is destroyed
+ * on a thread of its own, which touches nothing of the relay). Ownership: cfg (the near side),
  * signer, trust and store are borrowed and must outlive the relay.
  */
 #ifndef LT_RELAY_H

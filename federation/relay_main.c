@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../clock/lt_clock.h"
+#include "../clock/lt_watchdog.h"
 #include "../log/lt_log.h"
 #include "../pki/lt_pki.h"
 #include "../store/lt_lock.h"
@@ -64,12 +65,20 @@ static void lt_relay_usage(FILE *out)
 	        "  peer_platform = NGSP   peer_topic_prefix = ngsp   peer_routes = *\n"
 	        "  peer.kafka.bootstrap.servers = kafka.ngsp:9092\n"
 	        "\n"
-	        "  --status   prints what waits in the store, for each platform, and since when\n"
-	        "             (read-only: the running relay is not disturbed)\n"
+	        "  --status   prints what waits in the store, for each platform, and since when,\n"
+	        "             and the relay's health: each side's reading moving or stalled\n"
+	        "             since when, consumers replaced, producers recreated (read-only:\n"
+	        "             the running relay is not disturbed)\n"
+	        "\n"
+	        "Failures: a consumer that stops receiving for receive_stall_s, or hits a fatal\n"
+	        "error, is replaced (again after 2x, 4x... while stalled); a producer with a\n"
+	        "fatal error is recreated; a main loop stuck for watchdog_s ends the relay\n"
+	        "with \"the relay's main loop has not moved for N s\" and status 1.\n"
 	        "\n"
 	        "Exit status: 0 after a clean stop (SIGTERM, SIGINT) or a status shown, 1 on an\n"
-	        "error, 2 on a usage error. README.md, section Federation, has the topology and\n"
-	        "the steps to connect a new platform.\n");
+	        "error (the supervisor restarts it: nothing stored is lost), 2 on a usage\n"
+	        "error. README.md, section Federation, has the topology and the steps to\n"
+	        "connect a new platform.\n");
 }
 
 /* The relay's own key and certificate: the relay purpose, CN = agency_code. */
@@ -159,8 +168,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	lt_log_info("relay %s started: %s <-> %s, store %s", cfg.agency_code, cfg.platform,
 	            cfg.peer_platform, cfg.data_dir);
+	lt_watchdog_start("relay", cfg.watchdog_s);
 	while (!lt_relay_stop) {
 		int64_t now = lt_now_ms();
+		lt_watchdog_beat(now);
 		lt_trust_crl_tick(trust, now);
 		if (!lt_relay_tick(relay, now))
 			usleep(20 * 1000);

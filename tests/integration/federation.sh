@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
 # Federation (issue 12): three platforms on three real brokers, a province
 # (PROV, the suite's broker), the national platform (NGSP) and a ministry
-# (MIN), linked by two relays PROV<->NGSP and NGSP<->MIN. Agencies on both
-# ends exchange documents each way through two hops; documents between two
-# agencies of the province never leave it; the relay to the national
+# (MIN), and a second province (PROV2: its own topic prefix, on the suite's
+# broker to spare a fourth), linked by three relays PROV<->NGSP, NGSP<->MIN
+# and PROV2<->NGSP. Agencies on both ends exchange documents each way
+# through two hops; an agency of PROV2 sends to one of PROV through NGSP
+# (two hops, a third relay); documents between two agencies of the province
+# never leave it; the relay to the national
 # platform is killed with kill -9 and its link flaps through the test proxy;
 # a tampering relay's document and receipt are caught; a code the directory
 # does not know is refused at submission; directory updates (a new code, a
 # code moving to another platform) are followed without restarting anything.
 #
-# Sizes (tests/long/federation_long.sh raises them): LT_FED_DOCS documents each
-# way, LT_FED_LOCAL local ones, LT_FED_KILLS kill -9 of the PROV<->NGSP relay,
+# Sizes (tests/long/federation_2000.sh raises them): LT_FED_DOCS documents each
+# way, LT_FED_DOCS2 from PROV2 to PROV, LT_FED_LOCAL local ones, LT_FED_KILLS kill -9 of the PROV<->NGSP relay,
 # LT_FED_FLAP seconds of flapping, LT_FED_NGSP_STOP seconds the national broker
 # is stopped (0: not stopped).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 N=${LT_FED_DOCS:-60}
 LOCAL=${LT_FED_LOCAL:-20}
+N2=${LT_FED_DOCS2:-20}
 KILLS=${LT_FED_KILLS:-1}
 FLAP=${LT_FED_FLAP:-8}
 NGSP_STOP=${LT_FED_NGSP_STOP:-0}
@@ -30,6 +34,7 @@ L=P.A02 # province, local documents only
 B=M.B01 # ministry
 Z=Z.C01 # starts on the ministry platform, moves to the national one
 NEW=M.B02
+C=Q.C01 # second province
 
 lt_setup
 ngsp_dir=${LT_FED_NGSP_DIR:-$LT_WORK/kafka-ngsp}
@@ -49,7 +54,7 @@ stop_brokers() {
 }
 trap 'rc=$?; lt_teardown_relays; stop_brokers; (exit $rc); lt_teardown' EXIT
 lt_teardown_relays() {
-	for r in R1 R2; do
+	for r in R1 R2 R3; do
 		if [ -f "$LT_WORK/$r.pid" ]; then kill -TERM "$(cat "$LT_WORK/$r.pid")" 2>/dev/null || true; fi
 	done
 }
@@ -60,7 +65,7 @@ lt_pass "national and ministry brokers on 127.0.0.1:$ngsp_port and :$min_port"
 PROV_BS=$LT_BOOTSTRAP
 NGSP_BS=127.0.0.1:$ngsp_port
 MIN_BS=127.0.0.1:$min_port
-PP=${LT_PREFIX}p NP=${LT_PREFIX}n MP=${LT_PREFIX}m
+PP=${LT_PREFIX}p NP=${LT_PREFIX}n MP=${LT_PREFIX}m QP=${LT_PREFIX}q
 mode="$LT_WORK/proxy.mode"
 set_mode() { echo "$1" >"$mode.new" && mv "$mode.new" "$mode"; }
 set_mode up
@@ -74,16 +79,17 @@ on() {
 	PROV) lt_set "$1" kafka.bootstrap.servers "$PROV_BS"; lt_set "$1" topic_prefix "$PP" ;;
 	NGSP) lt_set "$1" kafka.bootstrap.servers "$NGSP_BS"; lt_set "$1" topic_prefix "$NP" ;;
 	MIN) lt_set "$1" kafka.bootstrap.servers "$MIN_BS"; lt_set "$1" topic_prefix "$MP" ;;
+	PROV2) lt_set "$1" kafka.bootstrap.servers "$PROV_BS"; lt_set "$1" topic_prefix "$QP" ;;
 	esac
 	lt_set "$1" platform "$2"
 }
-for x in "$A PROV" "$L PROV" "$B MIN" "$Z MIN"; do
+for x in "$A PROV" "$L PROV" "$B MIN" "$Z MIN" "$C PROV2"; do
 	set -- $x
 	lt_agency "$1"
 	on "$1" "$2"
 done
 # Directory signers, one per platform operator (deploy/pki.sh directory).
-for x in "DIR.PROV PROV" "DIR.NGSP NGSP" "DIR.MIN MIN"; do
+for x in "DIR.PROV PROV" "DIR.NGSP NGSP" "DIR.MIN MIN" "DIR.PROV2 PROV2"; do
 	set -- $x
 	"$LT_ROOT/deploy/pki.sh" directory "$LT_WORK/pki" "$1" >/dev/null
 	mkdir -p "$LT_WORK/$1"
@@ -98,6 +104,7 @@ lt_check "an agency's certificate cannot sign directory entries" \
 pub() { dir "$1" publish "$2" "$3" >/dev/null; }
 lt_check "DIR.PROV publishes $A and $L" eval "pub DIR.PROV $A PROV && pub DIR.PROV $L PROV"
 lt_check "DIR.MIN publishes $B and $Z" eval "pub DIR.MIN $B MIN && pub DIR.MIN $Z MIN"
+lt_check "DIR.PROV2 publishes $C" pub DIR.PROV2 $C PROV2
 
 # Relays: their own certificates (relay purpose) and stores.
 relay_conf() { # NAME NEAR FAR ROUTES PEER_ROUTES FAR_BOOTSTRAP
@@ -123,6 +130,7 @@ relay_conf() { # NAME NEAR FAR ROUTES PEER_ROUTES FAR_BOOTSTRAP
 }
 relay_conf R1 PROV NGSP "" "*" "127.0.0.1:$ngsp_proxy" # through the flapping proxy
 relay_conf R2 NGSP MIN "*" "" "$MIN_BS"
+relay_conf R3 PROV2 NGSP "" "*" "$NGSP_BS"
 relay_start() {
 	"$LT_BIN/lienthong-relay" -c "$LT_WORK/$1/agency.conf" >>"$LT_WORK/$1/relay.log" 2>&1 &
 	echo $! >"$LT_WORK/$1.pid"
@@ -131,11 +139,13 @@ out=$("$LT_BIN/lienthong-relay" -c "$(lt_conf $A)" 2>&1 || true)
 lt_check "an agency's certificate cannot run a relay" grep -q 'lacks the relay purpose' <<<"$out"
 relay_start R1
 relay_start R2
-for c in $A $L $B $Z; do lt_start $c; done
+relay_start R3
+for c in $A $L $B $Z $C; do lt_start $c; done
 
 knows() { dir "$1" list | awk -v c="$2" -v p="$3" '$1 == c && $2 == p { f = 1 } END { exit !f }'; }
 lt_check "$A's agent learns $B (published on MIN, copied by both relays)" lt_wait_until 90 knows $A $B MIN
 lt_check "$B's agent learns $A" lt_wait_until 60 knows $B $A PROV
+lt_check "$C's agent (PROV2) learns $A (three relays copy directories)" lt_wait_until 60 knows $C $A PROV
 
 echo x >"$LT_WORK/one.txt"
 out=$("$LT_BIN/lienthong-upload" -c "$(lt_conf $A)" --to X.UNKNOWN "$LT_WORK/one.txt" 2>&1 || true)
@@ -152,6 +162,7 @@ lt_check "... and a document for $NEW is accepted now" \
 lt_make_docs "$LT_WORK/docs-$A" "$N" 20000
 lt_make_docs "$LT_WORK/docs-$B" "$N" 20000
 lt_make_docs "$LT_WORK/docs-L" "$LOCAL" 20000
+lt_make_docs "$LT_WORK/docs-$C" "$N2" 20000
 paced() { # from to ids dir
 	local files=("$4"/*.pdf)
 	for ((i = 0; i < ${#files[@]}; i += 20)); do
@@ -159,10 +170,13 @@ paced() { # from to ids dir
 		sleep 0.5
 	done
 }
+t0=$SECONDS
 paced $A $B "$LT_WORK/ids-$A" "$LT_WORK/docs-$A" &
 up1=$!
 paced $B $A "$LT_WORK/ids-$B" "$LT_WORK/docs-$B" &
 up2=$!
+paced $C $A "$LT_WORK/ids-$C" "$LT_WORK/docs-$C" &
+up3=$!
 lt_upload $A $L "$LT_WORK/ids-L" "$LT_WORK/docs-L"/*.pdf
 for k in $(seq 1 "$KILLS"); do
 	sleep 3
@@ -189,13 +203,16 @@ if [ "$NGSP_STOP" -gt 0 ]; then
 fi
 wait $up1
 wait $up2
-lt_check "all $N documents of each sender were accepted" \
-	eval "[ \$(wc -l <'$LT_WORK/ids-$A') -eq $N ] && [ \$(wc -l <'$LT_WORK/ids-$B') -eq $N ]"
-both() { lt_all_delivered $A "$LT_WORK/ids-$A" && lt_all_delivered $B "$LT_WORK/ids-$B" && lt_all_delivered $A "$LT_WORK/ids-L"; }
+wait $up3
+lt_check "all $N documents of each sender were accepted (and $N2 of $C)" \
+	eval "[ \$(wc -l <'$LT_WORK/ids-$A') -eq $N ] && [ \$(wc -l <'$LT_WORK/ids-$B') -eq $N ] && [ \$(wc -l <'$LT_WORK/ids-$C') -eq $N2 ]"
+both() { lt_all_delivered $A "$LT_WORK/ids-$A" && lt_all_delivered $B "$LT_WORK/ids-$B" && lt_all_delivered $A "$LT_WORK/ids-L" && lt_all_delivered $C "$LT_WORK/ids-$C"; }
 lt_check "every document shows delivered at its sender" lt_wait_until $((120 + N / 10)) both
+lt_figure "$((2 * N + N2 + LOCAL)) documents ($N each way, $N2 from PROV2, $LOCAL local) all delivered $((SECONDS - t0)) s after the first was submitted"
 lt_verify $A $B "$LT_WORK/ids-$A"
 lt_verify $B $A "$LT_WORK/ids-$B"
 lt_verify $A $L "$LT_WORK/ids-L"
+lt_verify $C $A "$LT_WORK/ids-$C"
 
 hops() { # sender id: the hops in its history, one per line
 	"$LT_BIN/lienthong-status" -c "$(lt_conf "$1")" --history "$2" | grep -o 'at [A-Z]* since' | sort
@@ -212,6 +229,9 @@ while IFS=$'\t' read -r id _; do
 	[ "$(hops $A "$id" | wc -l)" -eq 2 ] || missing=$((missing + 1))
 done <"$LT_WORK/ids-$A"
 lt_check "every document of $A to $B has both hops in its history, each once ($missing otherwise)" [ "$missing" -eq 0 ]
+first=$(head -n 1 "$LT_WORK/ids-$C" | cut -f 1)
+lt_check "$C's history of a document to $A shows the hops at NGSP (relay PROV2<->NGSP) and PROV" \
+	bash -c "[ \"\$1\" = \$'at NGSP since\nat PROV since' ]" _ "$(hops $C "$first")"
 first=$(head -n 1 "$LT_WORK/ids-L" | cut -f 1)
 lt_check "a local document has no hop" [ -z "$(hops $A "$first")" ]
 
@@ -263,4 +283,11 @@ out=$("$LT_BIN/lienthong-relay" -c "$LT_WORK/R1/agency.conf" --status)
 echo "$out"
 lt_check "lienthong-relay --status shows the link and what waits" \
 	grep -q 'relay RELAY.R1: PROV <-> NGSP' <<<"$out"
-for c in $A $L $B $Z; do lt_check "agent $c stops cleanly" lt_stop $c; done
+out=$("$LT_BIN/lienthong-relay" -c "$LT_WORK/R3/agency.conf" --status)
+echo "$out"
+sides_moving() { grep -q '^reading PROV2: moving since' <<<"$1" && grep -q '^reading NGSP: moving since' <<<"$1"; }
+lt_check "the third relay's --status shows both sides reading" sides_moving "$out"
+for r in R1 R2 R3; do
+	lt_figure "relay $r: consumers replaced $(grep -c 'Kafka consumer replaced' "$LT_WORK/$r/relay.log" || true), producers recreated $(grep -c 'recreating the Kafka producer' "$LT_WORK/$r/relay.log" || true), starts $(grep -c 'started:' "$LT_WORK/$r/relay.log" || true)"
+done
+for c in $A $L $B $Z $C; do lt_check "agent $c stops cleanly" lt_stop $c; done
