@@ -251,6 +251,10 @@ rd_kafka_t *lt_kafka_consumer_new(const struct lt_config *cfg, const char *const
 	    {"enable.auto.offset.store", "false"},
 	    {"auto.offset.reset", "earliest"},
 	    {"statistics.interval.ms", stats_ms},
+	    /* A subscribed topic the broker did not know yet (created a moment
+	     * before, its metadata not yet everywhere) is looked up again within
+	     * 10 s, not after librdkafka's default 5 minutes. */
+	    {"topic.metadata.refresh.interval.ms", "10000"},
 	    {"client.id", "lienthong-agent"},
 	};
 	struct lt_kafka_consumer_cbs *own = calloc(1, sizeof *own);

@@ -4,7 +4,10 @@
  * with rd_kafka_test_fatal_error while records are in flight, makes the
  * forwarder replace its producer, and every outbox record still reaches the
  * topic (read back from the mock cluster) and leaves the outbox; a consumer
- * closed with fetched records still in its queue closes cleanly.
+ * closed with fetched records still in its queue closes cleanly; a consumer
+ * subscribed to a topic the broker does not know yet reads it within 10 s of
+ * its creation (librdkafka's default would look again after 5 minutes: the
+ * relay's receipts stopped so when a topic's metadata lagged its creation).
  *
  * Streamed documents: the manifest, then every chunk read from the spool, in
  * order and byte for byte (read back from the mock cluster); a broker down in
@@ -34,6 +37,7 @@
 
 static char tmp[PATH_MAX];
 static char bootstraps[256];
+static rd_kafka_mock_cluster_t *mock;
 
 static void enqueue(struct lt_store *s, int from, int count)
 {
@@ -243,6 +247,66 @@ out:
 	lt_config_free(&cfg);
 }
 
+/* A topic whose metadata the broker does not give yet when the consumer
+ * subscribes (as after a creation not yet known to every broker). */
+static void test_topic_created_late(void)
+{
+	struct lt_config cfg;
+	lt_err err;
+	char text[1024];
+	snprintf(text, sizeof text,
+	         "agency_code = B.2\n"
+	         "data_dir = %s/data-b2\n"
+	         "key_file = /k.pem\ncert_file = /c.pem\nca_file = /ca.pem\n"
+	         "kafka.bootstrap.servers = %s\n",
+	         tmp, bootstraps);
+	if (!CHECK_OK(lt_config_parse(&cfg, "cfg", text, strlen(text), &err), err))
+		return;
+	/* With one topic of the subscription known, the group joins with that
+	 * one and librdkafka looks for the other only at its periodic refresh. */
+	const char *topics[] = {"lienthong.receipts.LATE", TOPIC};
+	CHECK(rd_kafka_mock_topic_create(mock, topics[0], 1, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_mock_topic_set_error(mock, topics[0], RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+	rd_kafka_t *c = lt_kafka_consumer_new(&cfg, topics, 2, NULL, &err);
+	if (!CHECK_OK(c == NULL ? -1 : 0, err))
+		goto out;
+	/* Subscribed and joined while the topic is "unknown". */
+	int64_t until = lt_now_ms() + 3000;
+	while (lt_now_ms() < until) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+		if (m != NULL)
+			rd_kafka_message_destroy(m);
+	}
+	rd_kafka_mock_topic_set_error(mock, topics[0], RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_t *p = lt_kafka_producer_new(&cfg, ignore_dr, NULL, &err);
+	if (CHECK_OK(p == NULL ? -1 : 0, err)) {
+		CHECK_OK(lt_kafka_produce(p, topics[0], "k", 1, "late", 4, NULL, &err), err);
+		rd_kafka_flush(p, 5000);
+		lt_kafka_destroy(p, 0);
+	}
+	int got = 0;
+	int64_t t0 = lt_now_ms();
+	until = t0 + 30000;
+	while (!got && lt_now_ms() < until) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+		if (m != NULL) {
+			got = m->err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+			      strcmp(rd_kafka_topic_name(m->rkt), topics[0]) == 0 && m->len == 4 &&
+			      memcmp(m->payload, "late", 4) == 0;
+			rd_kafka_message_destroy(m);
+		}
+	}
+	if (!CHECK(got))
+		fprintf(stderr, "  the record on the late topic did not come within 30 s\n");
+	else
+		printf("figure: record on a topic known only after the subscription read after "
+		       "%lld ms\n",
+		       (long long)(lt_now_ms() - t0));
+	lt_kafka_destroy(c, 3000);
+out:
+	lt_config_free(&cfg);
+}
+
 /* Streamed documents: chunks of 4 KiB; CHUNKS of them, the last one shorter. */
 #define CHUNK 4096
 #define CHUNKS 40
@@ -251,7 +315,6 @@ out:
 static struct lt_tpki pki;
 static struct lt_tca ca;
 static struct lt_tagency agency;
-static rd_kafka_mock_cluster_t *mock;
 
 struct stream_doc {
 	char id[LT_DOCID_LEN + 1];
@@ -807,6 +870,7 @@ int main(void)
 	LT_RUN(test_fatal_error_replaces_producer);
 	LT_RUN(test_close_with_fetched_records);
 	mock = mc;
+	LT_RUN(test_topic_created_late);
 	struct lt_tagency_opts o = {.cn = "A.1", .type = "ec", .issuer = &ca};
 	if (CHECK(lt_tpki_init(&pki) == 0) && CHECK(lt_tpki_ca(&pki, "ca", "Test CA", &ca) == 0) &&
 	    CHECK(lt_tpki_agency(&pki, &o, &agency) == 0)) {
