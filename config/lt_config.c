@@ -669,7 +669,8 @@ static const char lt_config_kafka_doc[] =
     "Passed unchanged to librdkafka (kcat -X style), after lienthong's defaults "
     "(bootstrap.servers 127.0.0.1:9092; producer: enable.idempotence true, acks "
     "all, linger.ms 5, compression.type lz4; consumer: enable.auto.offset.store "
-    "false, auto.offset.reset earliest, dynamic group membership; memory: producer "
+    "false, auto.offset.reset earliest, topic.metadata.refresh.interval.ms 10000, "
+    "dynamic group membership; memory: producer "
     "queue.buffering.max.kbytes 16384, consumer queued.max.messages.kbytes 12288), so any "
     "of them "
     "can be overridden. Example: kafka.security.protocol = ssl.";
