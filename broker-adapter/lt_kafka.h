@@ -6,7 +6,7 @@
  * of the configuration file, unchanged, so an operator can override any of
  * them (kcat -X style). librdkafka errors are translated to lt_err here.
  *
- * Memory: a consumer prefetches at most 4 MiB (queued.max.messages.kbytes),
+ * Memory: a consumer prefetches at most 12 MiB (queued.max.messages.kbytes),
  * fetches at most 4 MiB at once (fetch.max.bytes) and 2 MiB of a partition
  * (max.partition.fetch.bytes), or one record of max_message_bytes if larger;
  * librdkafka's defaults (64 MiB queued, 50 MiB a fetch) alone would exceed

@@ -575,6 +575,13 @@ int lt_config_peer(const struct lt_config *cfg, struct lt_config *peer, lt_err *
 		                  "%s: a relay needs platform, peer_platform and peer_topic_prefix "
 		                  "(and peer.kafka.bootstrap.servers)",
 		                  cfg->path);
+	if (strcmp(cfg->routes, "*") == 0 && strcmp(cfg->peer_routes, "*") == 0)
+		return lt_err_set(
+		    err, LT_EINVAL,
+		    "%s: routes and peer_routes are both *: each side would claim every "
+		    "other platform and records would go back and forth; set * on the "
+		    "side towards the national platform only",
+		    cfg->path);
 	*peer = *cfg;
 	peer->code_re_ok = 0; /* the compiled pattern stays cfg's (freed with it) */
 	snprintf(peer->platform, sizeof peer->platform, "%s", cfg->peer_platform);

@@ -1,8 +1,12 @@
 #include "lt_relay.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../broker-adapter/lt_kafka.h"
@@ -21,6 +25,8 @@
 #define LT_RELAY_KEY 9            /* side (1 byte) || sequence (8 bytes big-endian) */
 #define LT_RELAY_CLOSE_MS 5000    /* closing a replaced consumer (commit, leave) */
 #define LT_RELAY_DESTROY_MS 30000 /* a replaced consumer not destroyed by then is stuck */
+#define LT_RELAY_HEALTH_MS 10000  /* the health file is written at least this often */
+#define LT_RELAY_MAX_HOPS 8       /* a document with more hops is in a loop */
 
 struct lt_relay;
 
@@ -38,12 +44,17 @@ struct lt_relay_side {
 	rd_kafka_t *producer; /* records for this side */
 	struct lt_dirfollow *dir;
 	struct lt_relay_names subs, made;
+	size_t wanted; /* topics the directory says this side's consumer must read */
+	rd_kafka_resp_err_t last_read_err; /* the last error the consumer reported */
+	size_t batch_max; /* records read in one transaction: halved while the store is full */
 	/* producing into this side */
 	uint8_t cursor[LT_RELAY_KEY];
 	size_t in_flight;
 	int64_t in_flight_bytes;
 	int failing;
 	int64_t retry_ms;
+	int64_t failing_ms;            /* writing has failed since (0: it works) */
+	char failing_why[256];         /* the last refusal, for the health file */
 	struct lt_backoff backoff;     /* between attempts after a failure */
 	uint8_t (*acks)[LT_RELAY_KEY]; /* acknowledged, to delete */
 	size_t n_acks, cap_acks;
@@ -64,8 +75,11 @@ struct lt_relay {
 	struct lt_store *store;
 	struct lt_relay_side side[2];
 	int route_dirty;
-	struct lt_reaper reaper; /* replaced consumers being destroyed, on helper threads */
-	int health_dirty;        /* the health file is to be written again */
+	struct lt_reaper reaper;  /* replaced consumers being destroyed, on helper threads */
+	int health_dirty;         /* the health file is to be written again */
+	int64_t health_ms;        /* the health file was last written */
+	int64_t store_failing_ms; /* storing what was read fails since (0: it works) */
+	char store_why[256];
 };
 
 /* What a message in flight is, for its delivery report. */
@@ -259,6 +273,7 @@ static int lt_relay_subscribe(struct lt_relay *r, struct lt_relay_side *s, lt_er
 		goto out;
 	lt_txn_abort(t);
 	t = NULL;
+	s->wanted = want.n;
 	/* The agents of this side write to these (shadow) topics: they must exist. */
 	for (size_t i = 0; i < want.n; i++)
 		if (lt_relay_topic(s, want.v[i], err) != 0)
@@ -308,6 +323,33 @@ static void lt_relay_platform_of(struct lt_txn *t, const char *code, char *out, 
 	}
 }
 
+/* Whether a document has crossed this relay already, or too many relays. */
+static int lt_relay_looping(const struct lt_relay *r, const Lienthong__Envelope *env)
+{
+	if (env->n_hops >= LT_RELAY_MAX_HOPS)
+		return 1;
+	for (size_t i = 0; i < env->n_hops; i++)
+		if (env->hops[i] != NULL && env->hops[i]->relay != NULL &&
+		    strcmp(env->hops[i]->relay, r->cfg->agency_code) == 0)
+			return 1;
+	return 0;
+}
+
+/* Whether code is a valid agency code the directory places behind side s. */
+static int lt_relay_known_sender(struct lt_txn *t, const char *code, const struct lt_relay_side *s)
+{
+	lt_err err;
+	Lienthong__DirectoryEntry *e = NULL;
+	if (code == NULL || lt_config_check_code(&s->cfg, code, &err) != 0 ||
+	    lt_dir_get(t, code, &e, &err) != 0 || e == NULL)
+		return 0;
+	const struct lt_relay_side *o = &s->r->side[!s->idx];
+	int ok = !e->withdrawn && strcmp(e->platform, o->cfg.platform) != 0 &&
+	         lt_relay_reaches(&s->cfg, &o->cfg, e->platform);
+	lienthong__directory_entry__free_unpacked(e, NULL);
+	return ok;
+}
+
 /* Stores one record read on side s for the other side (and a hop notice for s). */
 static int lt_relay_take(struct lt_relay *r, struct lt_relay_side *s, struct lt_txn *t,
                          const rd_kafka_message_t *m, int64_t now_ms, lt_err *err)
@@ -332,6 +374,17 @@ static int lt_relay_take(struct lt_relay *r, struct lt_relay_side *s, struct lt_
 	Lienthong__Envelope *env = NULL;
 	if (code == rest + 6 && m->len <= (size_t)r->cfg->max_message_bytes)
 		env = lienthong__envelope__unpack(NULL, m->len, m->payload);
+	if (env != NULL && lt_relay_looping(r, env)) {
+		/* A configuration loop between relays: carrying it again would never end. */
+		lt_log_error("%s [%d] @ %lld: document %s from %s already crossed this relay or %d "
+		             "relays: not carried again (check the routes of the relays on its "
+		             "way: it is in its sender's outbox)",
+		             topic, (int)m->partition, (long long)m->offset,
+		             env->header != NULL ? env->header->document_id : "?",
+		             env->header != NULL ? env->header->sender : "?", LT_RELAY_MAX_HOPS);
+		lienthong__envelope__free_unpacked(env, NULL);
+		return 0;
+	}
 	if (env != NULL && env->header != NULL && env->signature != NULL) {
 		struct lt_hop_in in = {.from_platform = s->cfg.platform,
 		                       .to_platform = o->cfg.platform,
@@ -346,7 +399,14 @@ static int lt_relay_take(struct lt_relay *r, struct lt_relay_side *s, struct lt_
 	if (lt_relay_put(r, t, o->idx, out_topic, m->key, m->key_len, rec ? rec : m->payload,
 	                 rec ? rec_len : m->len, platform, now_ms, err) != 0)
 		goto out;
-	if (notice != NULL) {
+	if (notice != NULL && !lt_relay_known_sender(t, env->header->sender, s)) {
+		/* Only a sender of the directory, on a platform behind this side, gets a
+		 * notice: the topic's name comes from the record (anyone may write it). */
+		lt_log_warn("%s [%d] @ %lld: sender %s is not in the directory behind %s: carried "
+		            "without a hop notice",
+		            topic, (int)m->partition, (long long)m->offset, env->header->sender,
+		            s->cfg.platform);
+	} else if (notice != NULL) {
 		lt_config_receipt_topic(&s->cfg, env->header->sender, notice_topic,
 		                        sizeof notice_topic);
 		if (lt_relay_put(r, t, s->idx, notice_topic, code, strlen(code), notice, notice_len,
@@ -381,6 +441,17 @@ static void lt_relay_flow(struct lt_relay_side *s, const struct lt_relay_side *o
 	s->paused = want;
 }
 
+/* Whether msgs[i]'s partition came earlier in msgs. */
+static int lt_relay_seen_before(rd_kafka_message_t *const *msgs, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (msgs[j]->rkt == msgs[i]->rkt && msgs[j]->partition == msgs[i]->partition)
+			return 1;
+	return 0;
+}
+
+static void lt_relay_replace(struct lt_relay *r, struct lt_relay_side *s, int64_t now_ms);
+
 static int lt_relay_read(struct lt_relay *r, struct lt_relay_side *s, int64_t now_ms)
 {
 	rd_kafka_message_t *msgs[LT_RELAY_BATCH];
@@ -388,13 +459,21 @@ static int lt_relay_read(struct lt_relay *r, struct lt_relay_side *s, int64_t no
 	struct lt_txn *t = NULL;
 	lt_err err;
 	lt_relay_flow(s, &r->side[!s->idx]);
-	while (n < LT_RELAY_BATCH && bytes < LT_RELAY_BATCH_BYTES) {
+	if (s->batch_max == 0)
+		s->batch_max = LT_RELAY_BATCH;
+	while (n < s->batch_max && bytes < LT_RELAY_BATCH_BYTES) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, 0);
 		if (m == NULL)
 			break;
 		if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			/* Each kind once as a warning (a topic not allowed, a partition gone),
+			 * its repeats at debug level. */
 			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-				lt_log_debug("%s: %s", s->cfg.platform, rd_kafka_message_errstr(m));
+				lt_log(m->err == s->last_read_err ? LT_LOG_DEBUG : LT_LOG_WARN,
+				       "reading %s: %s", s->cfg.platform,
+				       rd_kafka_message_errstr(m));
+			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				s->last_read_err = m->err;
 			rd_kafka_message_destroy(m);
 			continue;
 		}
@@ -404,6 +483,7 @@ static int lt_relay_read(struct lt_relay *r, struct lt_relay_side *s, int64_t no
 	if (n == 0)
 		return 0;
 	lt_watch_progress(&s->watch, now_ms);
+	int again = 0; /* a partition could not be rewound */
 	uint64_t queued[2] = {r->side[0].queued, r->side[1].queued};
 	int rc = lt_txn_begin(r->store, 1, &t, &err);
 	for (size_t i = 0; rc == 0 && i < n; i++)
@@ -417,16 +497,40 @@ static int lt_relay_read(struct lt_relay *r, struct lt_relay_side *s, int64_t no
 		/* Nothing stored: read these records again. */
 		r->side[0].queued = queued[0];
 		r->side[1].queued = queued[1];
-		lt_log_warn("%s: cannot store what was read: %s; reading it again", s->cfg.platform,
-		            err.msg);
+		/* Logged once while it lasts; --status shows it until it works again. */
+		lt_log(r->store_failing_ms == 0 ? LT_LOG_ERROR : LT_LOG_DEBUG,
+		       "%s: cannot store what was read: %s; reading it again", s->cfg.platform,
+		       err.msg);
+		if (r->store_failing_ms == 0)
+			r->store_failing_ms = now_ms;
+		/* A full map: while records wait, their acknowledgements make room
+		 * (and the room left serves their deletion); with none waiting, the
+		 * batch itself is too big: smaller ones, down to one record. */
+		if (err.code == LT_EFULL && queued[0] + queued[1] == 0 && s->batch_max > 1)
+			s->batch_max = n > 1 ? n / 2 : 1;
+		snprintf(r->store_why, sizeof r->store_why, "%s", err.msg);
+		r->health_dirty = 1;
+		/* Each partition back to its first record of the batch (the batch
+		 * interleaves partitions: only a partition's first occurrence). */
 		for (size_t i = 0; i < n; i++) {
 			lt_err e2;
-			if (i == 0 || msgs[i]->partition != msgs[i - 1]->partition ||
-			    msgs[i]->rkt != msgs[i - 1]->rkt)
-				lt_kafka_rewind(s->consumer, rd_kafka_topic_name(msgs[i]->rkt),
-				                msgs[i]->partition, msgs[i]->offset, &e2);
+			if (lt_relay_seen_before(msgs, i))
+				continue;
+			if (lt_kafka_rewind(s->consumer, rd_kafka_topic_name(msgs[i]->rkt),
+			                    msgs[i]->partition, msgs[i]->offset, &e2) != 0) {
+				lt_log_warn("%s: %s", s->cfg.platform, e2.msg);
+				again = 1;
+			}
 		}
 	} else {
+		if (s->batch_max < LT_RELAY_BATCH)
+			s->batch_max =
+			    s->batch_max * 2 < LT_RELAY_BATCH ? s->batch_max * 2 : LT_RELAY_BATCH;
+		if (r->store_failing_ms != 0) {
+			lt_log_info("%s: storing works again", s->cfg.platform);
+			r->store_failing_ms = 0;
+			r->health_dirty = 1;
+		}
 		for (size_t i = 0; i < n; i++) {
 			lt_err e2;
 			if (lt_kafka_consumer_done(s->consumer, msgs[i], &e2) != 0)
@@ -434,15 +538,29 @@ static int lt_relay_read(struct lt_relay *r, struct lt_relay_side *s, int64_t no
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (rc != 0)
+		if (rc != 0 && !again)
 			lt_kafka_pause(s->consumer, rd_kafka_topic_name(msgs[i]->rkt),
 			               msgs[i]->partition, 0, &err);
 		rd_kafka_message_destroy(msgs[i]);
 	}
-	return 1;
+	/* Not rewound: a new consumer starts again from the committed offsets
+	 * (offsets are stored only for what was stored). */
+	if (again)
+		lt_relay_replace(r, s, now_ms);
+	return rc == 0; /* a failing store is tried again at the next tick, not at once */
 }
 
 /* ---- writing one side ---- */
+
+/* Writing side s failed (why): sent again from the oldest record waiting, shown by --status. */
+static void lt_relay_write_failed(struct lt_relay_side *s, const char *why)
+{
+	s->failing = 1;
+	if (s->failing_ms == 0)
+		s->failing_ms = lt_now_ms();
+	snprintf(s->failing_why, sizeof s->failing_why, "%s", why);
+	s->r->health_dirty = 1;
+}
 
 static void lt_relay_on_dr(void *ctx, void *opaque, rd_kafka_resp_err_t e, int32_t partition,
                            int64_t offset)
@@ -457,7 +575,7 @@ static void lt_relay_on_dr(void *ctx, void *opaque, rd_kafka_resp_err_t e, int32
 			lt_log_warn("%s: a record was not acknowledged: %s; sending again from the "
 			            "oldest one waiting",
 			            s->cfg.platform, rd_kafka_err2str(e));
-		s->failing = 1;
+		lt_relay_write_failed(s, rd_kafka_err2str(e));
 	} else {
 		if (s->n_acks == s->cap_acks) {
 			size_t cap = s->cap_acks ? s->cap_acks * 2 : 256;
@@ -495,7 +613,7 @@ static int lt_relay_send_one(void *ctx, const void *key, size_t klen, const void
 	int rc = 1;
 	if (lt_relay_topic(s, it->topic, err) != 0) {
 		lt_log_warn("%s: %s", s->cfg.platform, err->msg);
-		s->failing = 1;
+		lt_relay_write_failed(s, err->msg);
 		goto out;
 	}
 	struct lt_relay_msg *m = malloc(sizeof *m);
@@ -508,7 +626,7 @@ static int lt_relay_send_one(void *ctx, const void *key, size_t klen, const void
 		free(m);
 		if (err->code != LT_EFULL) {
 			lt_log_warn("%s: %s", s->cfg.platform, err->msg);
-			s->failing = 1;
+			lt_relay_write_failed(s, err->msg);
 		}
 		goto out;
 	}
@@ -573,6 +691,10 @@ static void lt_relay_done(struct lt_relay *r, struct lt_relay_side *s)
 		s->queued -= s->n_acks < s->queued ? s->n_acks : s->queued;
 		lt_backoff_init(&s->backoff, s->cfg.retry_backoff_min_ms,
 		                s->cfg.retry_backoff_max_ms);
+		if (s->failing_ms != 0 && !s->failing) {
+			s->failing_ms = 0;
+			r->health_dirty = 1;
+		}
 	}
 	s->n_acks = 0;
 }
@@ -585,11 +707,12 @@ static int lt_relay_held(void *ctx, const char *topic, int32_t partition)
 	return s->paused;
 }
 
-/* A side subscribed to nothing is no group member, and not stalled either. */
+/* A side with nothing to read is no group member, and not stalled either; one
+ * with topics to read and no subscription (it keeps failing) is. */
 static void lt_relay_stats(void *ctx, int member, int64_t lag)
 {
 	struct lt_relay_side *s = ctx;
-	lt_watch_observe(&s->watch, member || s->subs.n == 0, lag, lt_now_ms());
+	lt_watch_observe(&s->watch, member || s->wanted == 0, lag, lt_now_ms());
 }
 
 static int lt_relay_consumer_new(struct lt_relay_side *s, lt_err *err)
@@ -616,6 +739,7 @@ static void lt_relay_health(struct lt_relay *r, int64_t now_ms)
 {
 	char path[PATH_MAX + 32], tmp[PATH_MAX + 40], at[LT_TIME_TEXT], since[LT_TIME_TEXT];
 	r->health_dirty = 0;
+	r->health_ms = now_ms;
 	snprintf(path, sizeof path, "%s/relay-health", r->cfg->data_dir);
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	FILE *f = fopen(tmp, "w");
@@ -634,6 +758,24 @@ static void lt_relay_health(struct lt_relay *r, int64_t now_ms)
 		        s->cfg.platform, s->stalled ? "STALLED" : "moving", since,
 		        s->stalled ? ": " : "", s->stalled ? s->watch.why : "", s->replaced,
 		        s->renewed);
+	}
+	for (int i = 0; i < 2; i++) {
+		const struct lt_relay_side *s = &r->side[i];
+		if (s->failing_ms == 0) {
+			fprintf(f, "writing %s: working (%llu records wait)\n", s->cfg.platform,
+			        (unsigned long long)s->queued);
+			continue;
+		}
+		lt_time_format(s->failing_ms, since, sizeof since);
+		fprintf(f, "writing %s: FAILING since %s: %s (%llu records wait)\n",
+		        s->cfg.platform, since, s->failing_why, (unsigned long long)s->queued);
+	}
+	if (r->store_failing_ms == 0) {
+		fprintf(f, "storing: working\n");
+	} else {
+		lt_time_format(r->store_failing_ms, since, sizeof since);
+		fprintf(f, "storing: FAILING since %s: %s (reading paused until it works)\n", since,
+		        r->store_why);
 	}
 	fprintf(f, "replaced consumers whose destroy did not return in %d s: %u\n",
 	        LT_RELAY_DESTROY_MS / 1000, r->reaper.stuck);
@@ -847,7 +989,8 @@ int lt_relay_tick(struct lt_relay *r, int64_t now_ms)
 		r->health_dirty = 1;
 	for (int i = 0; i < 2; i++)
 		lt_relay_watch(r, &r->side[i], now_ms);
-	if (r->health_dirty)
+	/* Written again at least every LT_RELAY_HEALTH_MS: its time says the relay lives. */
+	if (r->health_dirty || now_ms - r->health_ms >= LT_RELAY_HEALTH_MS)
 		lt_relay_health(r, now_ms);
 	return did;
 }
@@ -936,9 +1079,24 @@ static void lt_relay_status_health(const struct lt_config *cfg, FILE *out)
 		fprintf(out, "no health recorded (the relay never ran with this data_dir)\n");
 		return;
 	}
-	while (fgets(line, sizeof line, f) != NULL)
+	long pid = 0;
+	int first = 1;
+	while (fgets(line, sizeof line, f) != NULL) {
 		fputs(line, out);
+		if (first &&
+		    (sscanf(line, "health as of %*s (relay pid %ld)", &pid) != 1 || pid <= 0))
+			pid = 0;
+		first = 0;
+	}
 	fclose(f);
+	struct stat st;
+	if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+		fprintf(out,
+		        "NOT RUNNING: relay pid %ld is gone; the lines above are its last state\n",
+		        pid);
+	else if (stat(path, &st) == 0 && time(NULL) - st.st_mtime > 3 * LT_RELAY_HEALTH_MS / 1000)
+		fprintf(out, "STALE: the relay has not written its health for %lld s (hung?)\n",
+		        (long long)(time(NULL) - st.st_mtime));
 }
 
 int lt_relay_status(const struct lt_config *cfg, struct lt_store *store, FILE *out, lt_err *err)

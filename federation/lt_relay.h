@@ -35,7 +35,14 @@
  * Memory: the consumer's prefetch (lt_kafka), batches of at most 256
  * records, and at most LT_RELAY_WINDOW records or 8 MiB in flight per side.
  * Disk: at most LT_RELAY_QUEUE_MAX records wait for one side; beyond, the
- * other side's partitions are paused until half of them went out.
+ * other side's partitions are paused until half of them went out. A batch
+ * the store cannot take (map full) is read again: each partition rewound to
+ * its first record of the batch; smaller batches while nothing waits.
+ *
+ * Refused. A hop notice goes only to a sender the directory places behind
+ * the side it came from (the record names the topic); a document carrying
+ * this relay's hop, or LT_RELAY_MAX_HOPS hops, is in a loop and is not
+ * carried again (logged with its id).
  *
  * Failures. Each side's consumer is watched like the agent's (lt_watch,
  * receive_stall_s): one that makes no progress (records wait and none is
@@ -45,8 +52,10 @@
  * destroyed on a helper thread (lt_reaper); with LT_REAPER_MAX destroys
  * pending the relay exits 1 for its supervisor. A producer with a fatal
  * error is recreated: what it had in flight is sent again from relayq. The
- * state (moving or stalled since, replacements) is written to
- * data_dir/relay-health for lt_relay_status.
+ * state (reading moving or stalled since, replacements; writing working or
+ * failing since, with the refusal; storing working or failing) is written to
+ * data_dir/relay-health when it changes and at least every 10 s, for
+ * lt_relay_status (which says when the relay is gone or the file stale).
  *
  * Threads: one thread calls every function (a replaced consumer is destroyed
  * on a thread of its own, which touches nothing of the relay). Ownership: cfg (the near side),

@@ -123,6 +123,53 @@ lt_proxy() {
 }
 lt_proxy_mode() { echo "$1" >"$LT_WORK/proxy.mode.new" && mv "$LT_WORK/proxy.mode.new" "$LT_WORK/proxy.mode"; }
 
+# lt_pq RELAY Q_BOOTSTRAP "P_AGENCIES" "Q_AGENCIES" [RELAY_SETTING=VALUE...]: two
+# platforms P and Q as two topic prefixes ($PP, $QP) on the suite's broker,
+# the agencies of each (configured, not started), directories DIR.P and DIR.Q
+# listing them, and the configuration of relay RELAY in $LT_WORK/R, reaching Q
+# at Q_BOOTSTRAP (start it with lt_pq_relay). PP and QP are set here.
+lt_pq() {
+	local relay=$1 qbs=$2 pa=$3 qa=$4 c x
+	shift 4
+	local settings=("$@")
+	PP=${LT_PREFIX}p QP=${LT_PREFIX}q
+	lt_pq_on() { lt_set "$1" topic_prefix "$3"; lt_set "$1" platform "$2"; }
+	for c in $pa; do lt_agency "$c" && lt_pq_on "$c" P "$PP"; done
+	for c in $qa; do lt_agency "$c" && lt_pq_on "$c" Q "$QP"; done
+	for x in "DIR.P P $PP" "DIR.Q Q $QP"; do
+		set -- $x
+		"$LT_ROOT/deploy/pki.sh" directory "$LT_WORK/pki" "$1" >/dev/null
+		mkdir -p "$LT_WORK/$1"
+		"$LT_ROOT/deploy/agency-conf.sh" "$LT_WORK/$1/agency.conf" "$1" ../pki "$LT_BOOTSTRAP"
+		lt_pq_on "$1" "$2" "$3"
+	done
+	local listed=1
+	for c in $pa; do lt_pq_dir DIR.P publish "$c" P >/dev/null || listed=0; done
+	for c in $qa; do lt_pq_dir DIR.Q publish "$c" Q >/dev/null || listed=0; done
+	lt_check "the directories list $pa on P and $qa on Q" [ $listed -eq 1 ]
+	"$LT_ROOT/deploy/pki.sh" relay "$LT_WORK/pki" "$relay" >/dev/null
+	mkdir -p "$LT_WORK/R"
+	"$LT_ROOT/deploy/agency-conf.sh" "$LT_WORK/R/agency.conf" "$relay" ../pki "$LT_BOOTSTRAP" \
+		log_level=debug retry_backoff_min_ms=200 retry_backoff_max_ms=2000 kafka.linger.ms=5 \
+		peer.kafka.linger.ms=5 "${settings[@]}"
+	{
+		echo "topic_prefix = $PP"
+		echo "platform = P"
+		echo "peer_platform = Q"
+		echo "peer_topic_prefix = $QP"
+		echo "peer.kafka.bootstrap.servers = $qbs"
+	} >>"$LT_WORK/R/agency.conf"
+}
+lt_pq_dir() { "$LT_BIN/lienthong-directory" -c "$(lt_conf "$1")" "${@:2}"; }
+# lt_pq_relay: starts the relay configured by lt_pq (pid in $LT_WORK/R.pid).
+lt_pq_relay() {
+	"$LT_BIN/lienthong-relay" -c "$LT_WORK/R/agency.conf" >>"$LT_WORK/R/relay.log" 2>&1 &
+	echo $! >"$LT_WORK/R.pid"
+	LT_PIDS+=($!)
+}
+# lt_pq_knows CODE OTHER: CODE's directory lists OTHER.
+lt_pq_knows() { lt_pq_dir "$1" list | awk -v c="$2" '$1 == c { f = 1 } END { exit !f }'; }
+
 # lt_make_docs DIR COUNT [MAXSIZE]: COUNT files of random bytes (0..MAXSIZE bytes).
 lt_make_docs() {
 	local max=${3:-20000}
@@ -165,8 +212,13 @@ lt_verify() {
 	lt_check "$r: exactly $n document folders from $s" \
 		[ "$(find "$LT_WORK/$r/target/$s" -mindepth 1 -maxdepth 1 -type d ! -name '.tmp-*' | wc -l)" -eq "$n" ]
 	lt_check "$r: no half-written delivery left" [ -z "$(find "$LT_WORK/$r/target" -name '.tmp-*')" ]
-	local dups
+	# The oracle is the agent's debug line "wrote N part(s) into PATH": it must
+	# be there for every document (a changed text or level fails, never passes).
+	local dups wrote
+	wrote=$(grep -o "wrote [0-9]* part(s) into .*/$s/[0-9a-f-]*" "$LT_WORK/$r/agent.log" | sort -u | wc -l)
 	dups=$(grep -o "wrote [0-9]* part(s) into .*/$s/[0-9a-f-]*" "$LT_WORK/$r/agent.log" | sort | uniq -d | wc -l)
+	lt_check "$r: the agent's log has a 'wrote ... part(s) into' line for each of the $n documents ($wrote)" \
+		[ "$wrote" -eq "$n" ]
 	lt_check "$r: no document of $s written twice ($dups duplicates)" [ "$dups" -eq 0 ]
 	lt_check "$s: all $n documents show delivered" lt_all_delivered "$s" "$ids"
 }

@@ -17,43 +17,12 @@ R=RELAY.RS
 
 lt_setup
 lt_proxy
-PP=${LT_PREFIX}p QP=${LT_PREFIX}q
-on() { lt_set "$1" topic_prefix "$3"; lt_set "$1" platform "$2"; }
-lt_agency $A
-on $A P "$PP"
-lt_agency $B
-on $B Q "$QP"
-for x in "DIR.P P $PP" "DIR.Q Q $QP"; do
-	set -- $x
-	"$LT_ROOT/deploy/pki.sh" directory "$LT_WORK/pki" "$1" >/dev/null
-	mkdir -p "$LT_WORK/$1"
-	"$LT_ROOT/deploy/agency-conf.sh" "$LT_WORK/$1/agency.conf" "$1" ../pki "$LT_BOOTSTRAP"
-	on "$1" "$2" "$3"
-done
-dir() { "$LT_BIN/lienthong-directory" -c "$(lt_conf "$1")" "${@:2}"; }
-lt_check "the directories list $A on P and $B on Q" \
-	eval "dir DIR.P publish $A P >/dev/null && dir DIR.Q publish $B Q >/dev/null"
-
-"$LT_ROOT/deploy/pki.sh" relay "$LT_WORK/pki" $R >/dev/null
-mkdir -p "$LT_WORK/R"
-"$LT_ROOT/deploy/agency-conf.sh" "$LT_WORK/R/agency.conf" $R ../pki "$LT_BOOTSTRAP" \
-	log_level=debug retry_backoff_min_ms=200 retry_backoff_max_ms=2000 kafka.linger.ms=5 \
-	receive_stall_s=5 peer.kafka.session.timeout.ms=6000 peer.kafka.socket.timeout.ms=5000 \
-	peer.kafka.message.timeout.ms=30000 peer.kafka.linger.ms=5
-{
-	echo "topic_prefix = $PP"
-	echo "platform = P"
-	echo "peer_platform = Q"
-	echo "peer_topic_prefix = $QP"
-	echo "peer.kafka.bootstrap.servers = 127.0.0.1:$LT_PROXY_PORT"
-} >>"$LT_WORK/R/agency.conf"
-"$LT_BIN/lienthong-relay" -c "$LT_WORK/R/agency.conf" >>"$LT_WORK/R/relay.log" 2>&1 &
-echo $! >"$LT_WORK/R.pid"
-LT_PIDS+=($!)
+lt_pq $R "127.0.0.1:$LT_PROXY_PORT" $A $B receive_stall_s=5 peer.kafka.session.timeout.ms=6000 \
+	peer.kafka.socket.timeout.ms=5000 peer.kafka.message.timeout.ms=30000
+lt_pq_relay
 lt_start $A
 lt_start $B
-knows() { dir "$1" list | awk -v c="$2" '$1 == c { f = 1 } END { exit !f }'; }
-lt_check "$A's agent learns $B through the relay" lt_wait_until 90 knows $A $B
+lt_check "$A's agent learns $B through the relay" lt_wait_until 90 lt_pq_knows $A $B
 
 third=$((N / 3))
 lt_make_docs "$LT_WORK/docs" "$N" 20000

@@ -280,6 +280,17 @@ static void test_peer_config(void)
 	if (CHECK_OK(lt_tpki_config(&pki, "one", "P.A01", &ca, &agency, NULL, &c, &err), err))
 		CHECK(lt_config_peer(&c, &peer, &err) != 0);
 	lt_config_free(&c);
+	/* Both sides claiming every other platform: a loop, refused. */
+	if (CHECK_OK(lt_tpki_config(&pki, "loop", "RELAY.P.N", &ca, &relay,
+	                            "platform = PROV\ntopic_prefix = lgsp\nroutes = *\n"
+	                            "peer_platform = NGSP\npeer_topic_prefix = ngsp\n"
+	                            "peer_routes = *\n",
+	                            &c, &err),
+	             err)) {
+		CHECK(lt_config_peer(&c, &peer, &err) != 0 && err.code == LT_EINVAL &&
+		      strstr(err.msg, "routes and peer_routes are both *") != NULL);
+	}
+	lt_config_free(&c);
 }
 
 int main(void)
