@@ -47,6 +47,8 @@ struct lt_relay_side {
 	size_t wanted; /* topics the directory says this side's consumer must read */
 	rd_kafka_resp_err_t last_read_err; /* the last error the consumer reported */
 	size_t batch_max; /* records read in one transaction: halved while the store is full */
+	int64_t store_failing_ms; /* storing what its consumer read fails since (0: works) */
+	char store_why[256];
 	/* producing into this side */
 	uint8_t cursor[LT_RELAY_KEY];
 	size_t in_flight;
@@ -75,11 +77,9 @@ struct lt_relay {
 	struct lt_store *store;
 	struct lt_relay_side side[2];
 	int route_dirty;
-	struct lt_reaper reaper;  /* replaced consumers being destroyed, on helper threads */
-	int health_dirty;         /* the health file is to be written again */
-	int64_t health_ms;        /* the health file was last written */
-	int64_t store_failing_ms; /* storing what was read fails since (0: it works) */
-	char store_why[256];
+	struct lt_reaper reaper; /* replaced consumers being destroyed, on helper threads */
+	int health_dirty;        /* the health file is to be written again */
+	int64_t health_ms;       /* the health file was last written */
 };
 
 /* What a message in flight is, for its delivery report. */
@@ -498,17 +498,16 @@ static int lt_relay_read(struct lt_relay *r, struct lt_relay_side *s, int64_t no
 		r->side[0].queued = queued[0];
 		r->side[1].queued = queued[1];
 		/* Logged once while it lasts; --status shows it until it works again. */
-		lt_log(r->store_failing_ms == 0 ? LT_LOG_ERROR : LT_LOG_DEBUG,
+		lt_log(s->store_failing_ms == 0 ? LT_LOG_ERROR : LT_LOG_DEBUG,
 		       "%s: cannot store what was read: %s; reading it again", s->cfg.platform,
 		       err.msg);
-		if (r->store_failing_ms == 0)
-			r->store_failing_ms = now_ms;
-		/* A full map: while records wait, their acknowledgements make room
-		 * (and the room left serves their deletion); with none waiting, the
-		 * batch itself is too big: smaller ones, down to one record. */
-		if (err.code == LT_EFULL && queued[0] + queued[1] == 0 && s->batch_max > 1)
+		if (s->store_failing_ms == 0)
+			s->store_failing_ms = now_ms;
+		/* A full map: smaller batches, down to one record, while the far
+		 * sides' acknowledgements make room (doubled again after each success). */
+		if (err.code == LT_EFULL)
 			s->batch_max = n > 1 ? n / 2 : 1;
-		snprintf(r->store_why, sizeof r->store_why, "%s", err.msg);
+		snprintf(s->store_why, sizeof s->store_why, "%s", err.msg);
 		r->health_dirty = 1;
 		/* Each partition back to its first record of the batch (the batch
 		 * interleaves partitions: only a partition's first occurrence). */
@@ -526,9 +525,9 @@ static int lt_relay_read(struct lt_relay *r, struct lt_relay_side *s, int64_t no
 		if (s->batch_max < LT_RELAY_BATCH)
 			s->batch_max =
 			    s->batch_max * 2 < LT_RELAY_BATCH ? s->batch_max * 2 : LT_RELAY_BATCH;
-		if (r->store_failing_ms != 0) {
+		if (s->store_failing_ms != 0) {
 			lt_log_info("%s: storing works again", s->cfg.platform);
-			r->store_failing_ms = 0;
+			s->store_failing_ms = 0;
 			r->health_dirty = 1;
 		}
 		for (size_t i = 0; i < n; i++) {
@@ -538,7 +537,7 @@ static int lt_relay_read(struct lt_relay *r, struct lt_relay_side *s, int64_t no
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (rc != 0 && !again)
+		if (rc != 0 && !again) /* rewound (and paused by the rewind): fetched again */
 			lt_kafka_pause(s->consumer, rd_kafka_topic_name(msgs[i]->rkt),
 			               msgs[i]->partition, 0, &err);
 		rd_kafka_message_destroy(msgs[i]);
@@ -770,12 +769,17 @@ static void lt_relay_health(struct lt_relay *r, int64_t now_ms)
 		fprintf(f, "writing %s: FAILING since %s: %s (%llu records wait)\n",
 		        s->cfg.platform, since, s->failing_why, (unsigned long long)s->queued);
 	}
-	if (r->store_failing_ms == 0) {
-		fprintf(f, "storing: working\n");
-	} else {
-		lt_time_format(r->store_failing_ms, since, sizeof since);
-		fprintf(f, "storing: FAILING since %s: %s (reading paused until it works)\n", since,
-		        r->store_why);
+	for (int i = 0; i < 2; i++) {
+		const struct lt_relay_side *s = &r->side[i];
+		if (s->store_failing_ms == 0) {
+			fprintf(f, "storing what %s sends: working\n", s->cfg.platform);
+			continue;
+		}
+		lt_time_format(s->store_failing_ms, since, sizeof since);
+		fprintf(f,
+		        "storing what %s sends: FAILING since %s: %s (read again at each turn, in "
+		        "smaller batches)\n",
+		        s->cfg.platform, since, s->store_why);
 	}
 	fprintf(f, "replaced consumers whose destroy did not return in %d s: %u\n",
 	        LT_RELAY_DESTROY_MS / 1000, r->reaper.stuck);

@@ -37,7 +37,8 @@
  * Disk: at most LT_RELAY_QUEUE_MAX records wait for one side; beyond, the
  * other side's partitions are paused until half of them went out. A batch
  * the store cannot take (map full) is read again: each partition rewound to
- * its first record of the batch; smaller batches while nothing waits.
+ * its first record of the batch, and read again at the next turn in
+ * batches halved down to one record (doubled again after each success).
  *
  * Refused. A hop notice goes only to a sender the directory places behind
  * the side it came from (the record names the topic); a document carrying

@@ -292,7 +292,8 @@ r1_idle() {
 	o=$("$LT_BIN/lienthong-relay" -c "$LT_WORK/R1/agency.conf" --status) &&
 		grep -q '^relay RELAY.R1: PROV <-> NGSP' <<<"$o" && grep -q '^nothing waits' <<<"$o" &&
 		grep -q '^reading PROV: moving since' <<<"$o" && grep -q '^writing NGSP: working' <<<"$o" &&
-		grep -q '^storing: working' <<<"$o" && ! grep -Eq '^(NOT RUNNING|STALE)' <<<"$o"
+		grep -q '^storing what PROV sends: working' <<<"$o" && grep -q '^storing what NGSP sends: working' <<<"$o" &&
+		! grep -Eq '^(NOT RUNNING|STALE)' <<<"$o"
 }
 lt_check "lienthong-relay --status shows the link, nothing waiting, and each side working" \
 	lt_wait_until 30 r1_idle

@@ -39,7 +39,8 @@ lt_verify $A $B2 "$LT_WORK/ids2"
 works() {
 	local o
 	o=$("$LT_BIN/lienthong-relay" -c "$LT_WORK/R/agency.conf" --status) &&
-		grep -q '^storing: working' <<<"$o" && grep -q '^nothing waits' <<<"$o"
+		grep -q '^storing what P sends: working' <<<"$o" && grep -q '^storing what Q sends: working' <<<"$o" &&
+		grep -q '^nothing waits' <<<"$o"
 }
 lt_check "--status shows storing working again and nothing waiting" lt_wait_until 30 works
 lt_check "the relay logged that storing works again" grep -q 'P: storing works again' "$LT_WORK/R/relay.log"
