@@ -11,7 +11,7 @@ pkgs=(
 	libcurl4-openssl-dev libjansson-dev libxml2-dev
 	kcat clang clang-format libclang-rt-14-dev python3
 	default-jre-headless maven curl ca-certificates
-	groff-base man-db systemd strace
+	groff-base man-db systemd strace iproute2
 	libmicrohttpd-dev prometheus chromium
 )
 

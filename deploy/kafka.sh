@@ -674,6 +674,30 @@ reset_state() {
 
 # Launches the node selected (select_node) in the background; its pid file
 # is written by the child.
+# Waits up to 10 s while a socket that is not listening holds one of the
+# ports as its own: the default ports lie in Linux's ephemeral range
+# (32768-60999), so a client's connection (an agent reconnecting while the
+# broker is down) can hold one for a moment, and the broker's bind would fail.
+# Sockets in TIME_WAIT do not count (the broker binds with SO_REUSEADDR).
+wait_ports_unheld() {
+	local p deadline=$((SECONDS + 10)) held
+	command -v ss >/dev/null 2>&1 || return 0
+	while :; do
+		held=
+		for p in "$@"; do
+			if [ -n "$(ss -Htan state all exclude time-wait "( sport = :$p )" 2>/dev/null)" ]; then
+				held+=" $p"
+			fi
+		done
+		[ -z "$held" ] && return 0
+		if [ $SECONDS -ge $deadline ]; then
+			say "$(node_label)port(s)$held of 127.0.0.1 still held by a connection after 10 s; starting anyway"
+			return 0
+		fi
+		sleep 0.2
+	done
+}
+
 launch_node() {
 	local p
 	for p in "$port" "$cport" $pport; do
@@ -681,6 +705,7 @@ launch_node() {
 			die "127.0.0.1:$p is already in use by another process; stop it or choose other ports (LT_KAFKA_PORT, LT_KAFKA_CONTROLLER_PORT${pport:+, LT_KAFKA_PROXIED_PORT})"
 		fi
 	done
+	wait_ports_unheld "$port" "$cport" $pport
 	mkdir -p "$node_dir" "$logs_dir" || die "cannot create state dir $node_dir"
 	rm -f "$pid_file"
 	log_offsets[node_id]=0
