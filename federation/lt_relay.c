@@ -148,6 +148,14 @@ int lt_relay_reaches(const struct lt_config *via, const struct lt_config *other,
 	return lt_relay_listed(via->routes, p) || strcmp(via->routes, "*") == 0;
 }
 
+/* Whether the agency of entry e is reached through side via (not on other's platform). */
+static int lt_relay_behind(const Lienthong__DirectoryEntry *e, const struct lt_relay_side *via,
+                           const struct lt_relay_side *other)
+{
+	return !e->withdrawn && strcmp(e->platform, other->cfg.platform) != 0 &&
+	       lt_relay_reaches(&via->cfg, &other->cfg, e->platform);
+}
+
 static void lt_relay_key(int side, uint64_t seq, uint8_t key[LT_RELAY_KEY])
 {
 	key[0] = (uint8_t)side;
@@ -247,8 +255,7 @@ static int lt_relay_subs_one(void *ctx, const void *key, size_t klen, const void
 	Lienthong__DirectoryEntry *e = lienthong__directory_entry__unpack(NULL, vlen, val);
 	if (e == NULL)
 		return 0;
-	int take = !e->withdrawn && strcmp(e->platform, sc->s->cfg.platform) != 0 &&
-	           lt_relay_reaches(&sc->o->cfg, &sc->s->cfg, e->platform);
+	int take = lt_relay_behind(e, sc->o, sc->s);
 	int rc = 0;
 	if (take) {
 		lt_config_inbox_topic(&sc->s->cfg, e->code, topic, sizeof topic);
@@ -343,9 +350,7 @@ static int lt_relay_known_sender(struct lt_txn *t, const char *code, const struc
 	if (code == NULL || lt_config_check_code(&s->cfg, code, &err) != 0 ||
 	    lt_dir_get(t, code, &e, &err) != 0 || e == NULL)
 		return 0;
-	const struct lt_relay_side *o = &s->r->side[!s->idx];
-	int ok = !e->withdrawn && strcmp(e->platform, o->cfg.platform) != 0 &&
-	         lt_relay_reaches(&s->cfg, &o->cfg, e->platform);
+	int ok = lt_relay_behind(e, s, &s->r->side[!s->idx]);
 	lienthong__directory_entry__free_unpacked(e, NULL);
 	return ok;
 }
@@ -468,12 +473,12 @@ static int lt_relay_read(struct lt_relay *r, struct lt_relay_side *s, int64_t no
 		if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 			/* Each kind once as a warning (a topic not allowed, a partition gone),
 			 * its repeats at debug level. */
-			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 				lt_log(m->err == s->last_read_err ? LT_LOG_DEBUG : LT_LOG_WARN,
 				       "reading %s: %s", s->cfg.platform,
 				       rd_kafka_message_errstr(m));
-			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 				s->last_read_err = m->err;
+			}
 			rd_kafka_message_destroy(m);
 			continue;
 		}

@@ -432,6 +432,20 @@ void lt_trust_set_cache_ttl(struct lt_trust *t, int64_t ttl_ms)
 	pthread_mutex_unlock(&t->cache->lock);
 }
 
+/* Whether cert's extendedKeyUsage lists oid. */
+static int lt_pki_has_eku(X509 *cert, const char *oid)
+{
+	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL);
+	ASN1_OBJECT *want = OBJ_txt2obj(oid, 1);
+	int found = 0;
+	for (int i = 0; eku != NULL && want != NULL && i < sk_ASN1_OBJECT_num(eku); i++)
+		found |= OBJ_cmp(sk_ASN1_OBJECT_value(eku, i), want) == 0;
+	ASN1_OBJECT_free(want);
+	EXTENDED_KEY_USAGE_free(eku);
+	ERR_clear_error();
+	return found;
+}
+
 int lt_pki_check_signer_purpose(X509 *cert, lt_err *err)
 {
 	if (X509_check_ca(cert) != 0)
@@ -439,15 +453,7 @@ int lt_pki_check_signer_purpose(X509 *cert, lt_err *err)
 		                  "signer certificate is a CA certificate (basicConstraints "
 		                  "CA:TRUE): a CA issues agency certificates, it does not sign "
 		                  "documents");
-	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL);
-	ASN1_OBJECT *want = OBJ_txt2obj(LT_PKI_SIGNING_OID, 1);
-	int found = 0;
-	for (int i = 0; eku != NULL && want != NULL && i < sk_ASN1_OBJECT_num(eku); i++)
-		found |= OBJ_cmp(sk_ASN1_OBJECT_value(eku, i), want) == 0;
-	ASN1_OBJECT_free(want);
-	EXTENDED_KEY_USAGE_free(eku);
-	ERR_clear_error();
-	if (!found)
+	if (!lt_pki_has_eku(cert, LT_PKI_SIGNING_OID))
 		return lt_err_set(err, LT_EVERIFY,
 		                  "signer certificate lacks the agency document-signing purpose "
 		                  "(extendedKeyUsage " LT_PKI_SIGNING_OID "): it is not an agency "
@@ -463,15 +469,7 @@ int lt_pki_check_purpose(X509 *cert, const char *oid, const char *what, lt_err *
 		                  "certificate is a CA certificate (basicConstraints CA:TRUE): it "
 		                  "cannot be used for %s",
 		                  what);
-	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL);
-	ASN1_OBJECT *want = OBJ_txt2obj(oid, 1);
-	int found = 0;
-	for (int i = 0; eku != NULL && want != NULL && i < sk_ASN1_OBJECT_num(eku); i++)
-		found |= OBJ_cmp(sk_ASN1_OBJECT_value(eku, i), want) == 0;
-	ASN1_OBJECT_free(want);
-	EXTENDED_KEY_USAGE_free(eku);
-	ERR_clear_error();
-	if (!found)
+	if (!lt_pki_has_eku(cert, oid))
 		return lt_err_set(err, LT_EVERIFY,
 		                  "certificate lacks the %s purpose (extendedKeyUsage %s): issue "
 		                  "one for it (deploy/pki.sh)",

@@ -167,6 +167,8 @@ lt_pq_relay() {
 	echo $! >"$LT_WORK/R.pid"
 	LT_PIDS+=($!)
 }
+# lt_pq_relay_stop: SIGTERM to that relay and wait; returns its exit status.
+lt_pq_relay_stop() { kill -TERM "$(cat "$LT_WORK/R.pid")" && wait "$(cat "$LT_WORK/R.pid")"; }
 # lt_pq_knows CODE OTHER: CODE's directory lists OTHER.
 lt_pq_knows() { lt_pq_dir "$1" list | awk -v c="$2" '$1 == c { f = 1 } END { exit !f }'; }
 

@@ -58,7 +58,6 @@ lt_check "the relay logged that reading Q moves again" lt_wait_until 60 recovere
 moving() { "$LT_BIN/lienthong-relay" -c "$LT_WORK/R/agency.conf" --status | grep -Eq '^reading Q: moving since .*consumers replaced: ([3-9]|[1-9][0-9])'; }
 lt_check "--status shows the Q side moving again, $(replacements) replacements counted" lt_wait_until 30 moving
 lt_figure "replacements $(replacements), destroys returned $(grep -c 'replaced Kafka consumer destroyed in' "$LT_WORK/R/relay.log" || true), stuck $(grep -c 'replaced Kafka consumer is not destroyed' "$LT_WORK/R/relay.log" || true)"
-stop_relay() { kill -TERM "$(cat "$LT_WORK/R.pid")" && wait "$(cat "$LT_WORK/R.pid")"; }
-lt_check "the relay stops cleanly" stop_relay
+lt_check "the relay stops cleanly" lt_pq_relay_stop
 lt_check "agent $A stops cleanly" lt_stop $A
 lt_check "agent $B stops cleanly" lt_stop $B

@@ -46,8 +46,7 @@ lt_check "--status shows storing working again and nothing waiting" lt_wait_unti
 lt_check "the relay logged that storing works again" grep -q 'P: storing works again' "$LT_WORK/R/relay.log"
 lt_check "the relay is still the one started at first (no restart)" kill -0 "$(cat "$LT_WORK/R.pid")"
 lt_figure "store failures logged: $(grep -c 'cannot store what was read' "$LT_WORK/R/relay.log" || true) (once per episode at error level)"
-stop_relay() { kill -TERM "$(cat "$LT_WORK/R.pid")" && wait "$(cat "$LT_WORK/R.pid")"; }
-lt_check "the relay stops cleanly" stop_relay
+lt_check "the relay stops cleanly" lt_pq_relay_stop
 gone() { "$LT_BIN/lienthong-relay" -c "$LT_WORK/R/agency.conf" --status | grep -q "^NOT RUNNING: relay pid $(cat "$LT_WORK/R.pid") is gone"; }
 lt_check "--status of the stopped relay says NOT RUNNING with its pid" gone
 for c in $A $B1 $B2; do lt_check "agent $c stops cleanly" lt_stop $c; done
