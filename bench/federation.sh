@@ -12,7 +12,7 @@ set -euo pipefail
 source "$(dirname "$0")/../tests/integration/lib.sh"
 N=${LT_BENCH_FED_DOCS:-1000}
 MAX=${LT_BENCH_FED_BYTES:-20000}
-base=${LT_KAFKA_PORT:-39092}
+base=${LT_KAFKA_PORT:-18092}
 ngsp_port=${LT_FED_NGSP_PORT:-$((base + 300))}
 ngsp_dir=${LT_FED_NGSP_DIR:-}
 

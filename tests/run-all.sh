@@ -12,7 +12,11 @@ cd "$(dirname "$0")/.."
 long=0
 [ "${1:-}" = "--long" ] && long=1
 
-export LT_TEST_KAFKA_PORT=${LT_TEST_KAFKA_PORT:-39092}
+# Below Linux's ephemeral range (32768-60999), with every port derived from
+# it (controllers at +10000, the federation's brokers at +300 and +400): a
+# broker restarted while agents reconnect could otherwise find its port taken
+# by one of their connections ("Address already in use").
+export LT_TEST_KAFKA_PORT=${LT_TEST_KAFKA_PORT:-18092}
 # The broker's second listener, advertised at the port of the tests' flapping proxy.
 export LT_KAFKA_PROXY_PORT=$((LT_TEST_KAFKA_PORT + 100))
 passed=0

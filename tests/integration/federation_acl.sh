@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.sh"
 A=T.A01
 B=T.B02
 X=X.C03 # on another platform
-tls_port=${LT_FED_TLS_PORT:-$((${LT_KAFKA_PORT:-39092} + 500))}
+tls_port=${LT_FED_TLS_PORT:-$((${LT_KAFKA_PORT:-18092} + 500))}
 tls_controller=${LT_FED_TLS_CONTROLLER_PORT:-$((tls_port + 1))}
 
 lt_setup

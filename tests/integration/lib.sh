@@ -2,7 +2,7 @@
 #
 # Environment (set by tests/run-all.sh):
 #   LT_BUILD      build folder with bin/ and tests/ (default build)
-#   LT_BOOTSTRAP  Kafka bootstrap servers of the test broker (default 127.0.0.1:39092)
+#   LT_BOOTSTRAP  Kafka bootstrap servers of the test broker (default 127.0.0.1:18092)
 #   LT_WORK       scratch folder for this test (created; removed on success)
 #   LT_KAFKA_PORT, LT_KAFKA_DIR  the test broker, for tests that stop and start it
 #   LT_KAFKA_PROXY_PORT          where the broker's PROXIED listener is advertised
@@ -11,7 +11,7 @@ LT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LT_BUILD=${LT_BUILD:-build}
 case "$LT_BUILD" in /*) ;; *) LT_BUILD="$LT_ROOT/$LT_BUILD" ;; esac
 LT_BIN="$LT_BUILD/bin"
-LT_BOOTSTRAP=${LT_BOOTSTRAP:-127.0.0.1:39092}
+LT_BOOTSTRAP=${LT_BOOTSTRAP:-127.0.0.1:18092}
 LT_PREFIX="lt$(date +%s)$$"
 LT_PIDS=()
 lt_checks_passed=0
@@ -259,7 +259,7 @@ lt_count_status() {
 # A test's own Kafka cluster of three nodes (deploy/kafka.sh with LT_KAFKA_NODES=3):
 # state in $LT_WORK/kafka, node I on 127.0.0.1:LT_CLUSTER_PORT+I-1 (default
 # LT_KAFKA_PORT+3, so +3..+5), its controller 10000 above. lt_teardown stops it.
-LT_CLUSTER_PORT=${LT_CLUSTER_PORT:-$((${LT_KAFKA_PORT:-39092} + 3))}
+LT_CLUSTER_PORT=${LT_CLUSTER_PORT:-$((${LT_KAFKA_PORT:-18092} + 3))}
 LT_CLUSTER_STARTED=0
 
 # lt_cluster start|stop|status: the whole cluster (start: every node not running).

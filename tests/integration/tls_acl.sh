@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.sh"
 A=TLS.A01
 B=TLS.B02
 N=${LT_TLS_DOCS:-20}
-tls_port=${LT_TLS_KAFKA_PORT:-$((${LT_KAFKA_PORT:-39092} + 200))}
+tls_port=${LT_TLS_KAFKA_PORT:-$((${LT_KAFKA_PORT:-18092} + 200))}
 
 lt_setup
 tls_broker() {

@@ -6,7 +6,7 @@
 source "$(dirname "$0")/../integration/lib.sh"
 lt_setup
 
-port=$((${LT_TEST_KAFKA_PORT:-39092} + 300))
+port=$((${LT_TEST_KAFKA_PORT:-18092} + 300))
 make -s -C "$LT_ROOT" BUILD="$LT_BUILD" "$LT_BUILD/bench/crypto_bench" >/dev/null
 export LT_BENCH_PORT=$port LT_BENCH_QUICK=1 LT_BENCH_RESULTS=$LT_WORK/results \
 	LT_BENCH_REF_RECORDS=2000 LT_BENCH_REF_MIB=8 LT_BENCH_DOCS=200 LT_BENCH_DOC_MIB=4 \
