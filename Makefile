@@ -48,7 +48,7 @@ GEN_C = $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
 GEN_H = $(GEN_C:.c=.h)
 
 LIB_SRCS = errors/lt_err.c log/lt_log.c text/lt_text.c clock/lt_clock.c clock/lt_backoff.c clock/lt_watchdog.c config/lt_config.c pki/lt_pki.c \
-	proto/lt_sign.c proto/lt_canon.c proto/lt_envelope.c proto/lt_receipt.c proto/lt_crypt.c \
+	proto/lt_sign.c proto/lt_batch.c proto/lt_canon.c proto/lt_envelope.c proto/lt_receipt.c proto/lt_crypt.c \
 	store/lt_store.c store/lt_index.c store/lt_lock.c store/lt_health.c store/lt_retention.c store/lt_check.c store/lt_backup.c lifecycle/lt_lifecycle.c broker-adapter/lt_kafka.c broker-adapter/lt_reaper.c \
 	producers/lt_submit.c producers/lt_submitd.c producers/lt_forward.c producers/lt_spool.c producers/lt_manifest.c producers/lt_rows_args.c producers/lt_upload_out.c producers/lt_edxml_in.c \
 	consumers/lt_recv.c consumers/lt_quarantine.c consumers/lt_http.c consumers/lt_deliver.c consumers/lt_edxml_out.c consumers/lt_xfer.c consumers/lt_inbox.c consumers/lt_receipts.c consumers/lt_business.c consumers/lt_watch.c consumers/lt_receive.c \
@@ -67,7 +67,7 @@ PROG_SRC_lienthong-report = consumers/report_main.c
 PROG_SRC_lienthong-directory = federation/directory_main.c
 PROG_SRC_lienthong-relay = federation/relay_main.c
 
-UNIT_TESTS = test_xfer test_config test_log test_canon test_sign test_envelope test_store test_deliver test_text \
+UNIT_TESTS = test_xfer test_batch test_config test_log test_canon test_sign test_envelope test_store test_deliver test_text \
 	test_watch test_forward test_lifecycle test_retention test_crl test_index \
 	test_business test_manifest test_spool test_edxml test_vectors test_monitor test_federation \
 	test_reaper

@@ -238,7 +238,10 @@ static int lt_agent_setup(struct lt_agent *a, const char *path, int check, lt_er
 	                           .signer = &a->signer,
 	                           .trust = a->trust,
 	                           .target = a->target,
-	                           .xfer = a->xfer};
+	                           .xfer = a->xfer,
+	                           .receipts = lt_recv_receipts_new()};
+	if (a->recv.receipts == NULL)
+		return lt_err_set(err, LT_EIO, "out of memory");
 	return 0;
 }
 
@@ -416,6 +419,7 @@ static void lt_agent_teardown(struct lt_agent *a)
 	if (a->fw != NULL)
 		lt_forward_on_report(a->fw, NULL, NULL); /* it wakes a->rx */
 	lt_receive_free(a->rx);
+	lt_recv_receipts_free(a->recv.receipts);
 	lt_xfer_free(a->xfer);
 	if (a->fw != NULL)
 		lt_forward_free(a->fw, 5000);

@@ -30,7 +30,7 @@ static int lt_inbox_queue_receipt(const struct lt_recv *rc, struct lt_txn *t, co
 	    .reason = reason,
 	    .document_digest = digest,
 	};
-	return lt_recv_queue_receipt(t, rc->signer, &in, err);
+	return lt_recv_receipt(rc, t, &in, err);
 }
 
 static int lt_inbox_put(struct lt_txn *t, const char *doc_id, Lienthong__Store__InboxStatus st,

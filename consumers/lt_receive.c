@@ -375,9 +375,12 @@ static int lt_receive_handle(struct lt_receive *r, struct lt_txn *t, const rd_ka
 	else
 		rc = lt_txn_begin_nested(t, &child, &err);
 	if (rc == 0) {
+		struct lt_recv_receipts *rr = r->recv->receipts;
+		size_t mark = rr != NULL ? lt_recv_receipts_mark(rr) : 0;
 		rc = it != NULL
 		         ? lt_inbox_handle(r->recv, child, &rec, it, now_ms, failing_since, &err)
 		         : lt_receipts_handle(r->recv, child, &rec, now_ms, &err);
+		int committed = 0;
 		if (rc < 0) {
 			lt_txn_abort(child);
 		} else {
@@ -385,11 +388,14 @@ static int lt_receive_handle(struct lt_receive *r, struct lt_txn *t, const rd_ka
 			lt_err why = err;
 			int deferred = rc == 1;
 			rc = lt_txn_commit(child, &err);
+			committed = rc == 0;
 			if (rc == 0 && deferred) {
 				err = why;
 				rc = -1;
 			}
 		}
+		if (!committed && rr != NULL) /* its receipt went with the nested transaction */
+			lt_recv_receipts_drop(rr, mark);
 	}
 	if (rc != 0) {
 		lt_receive_block(r, topic, m->partition, m->offset, now_ms, err.msg);
@@ -444,14 +450,21 @@ static size_t lt_receive_record_range(struct lt_receive *r, rd_kafka_message_t *
 			                 msgs[i]->offset, now_ms, err.msg);
 		return 0;
 	}
+	struct lt_recv_receipts *rr = r->recv->receipts;
+	if (rr != NULL)
+		lt_recv_receipts_begin(rr);
 	for (size_t i = from; i < to; i++) {
 		int inbox = strcmp(rd_kafka_topic_name(msgs[i]->rkt), r->inbox_topic) == 0;
 		done[i] =
 		    lt_receive_handle(r, t, msgs[i], inbox ? &r->items[i] : NULL, now_ms) == 0;
 		handled_inbox += done[i] && inbox;
 	}
+	/* The range's receipts, one signature for all, go into the same commit. */
+	int rc =
+	    rr != NULL ? lt_recv_receipts_flush(rr, t, r->recv->signer, r->recv->cfg, &err) : 0;
 	/* Chunks written for this range reach the disk before the commit that records them. */
-	int rc = lt_xfer_sync(r->recv->xfer, &err);
+	if (rc == 0)
+		rc = lt_xfer_sync(r->recv->xfer, &err);
 	if (rc != 0)
 		lt_txn_abort(t);
 	else

@@ -22,6 +22,7 @@
 
 struct lt_target;
 struct lt_xfer;
+struct lt_recv_receipts;
 
 struct lt_recv {
 	const struct lt_config *cfg;
@@ -30,6 +31,8 @@ struct lt_recv {
 	const struct lt_trust *trust;
 	struct lt_target *target; /* where verified documents go */
 	struct lt_xfer *xfer;     /* streamed documents being received (lt_xfer.h) */
+	/* The receive loop's receipts, signed a batch at a time; NULL: each at once. */
+	struct lt_recv_receipts *receipts;
 };
 
 /* One record consumed from Kafka; value is borrowed. */
@@ -48,5 +51,29 @@ int lt_recv_quarantine(struct lt_txn *t, const struct lt_record *rec, const char
 /* Seals the receipt `in` with signer and queues it in t for in->sender's receipt topic. */
 int lt_recv_queue_receipt(struct lt_txn *t, const struct lt_signer *signer,
                           const struct lt_receipt_in *in, lt_err *err);
+
+/*
+ * Receipts signed a batch at a time: between lt_recv_receipts_begin and
+ * lt_recv_receipts_flush (the receive loop, around one LMDB transaction),
+ * lt_recv_receipt collects each receipt unsigned; the flush signs them all
+ * with one batch signature (proto/lt_batch.h) and queues them in that
+ * transaction, before it commits. lt_recv_receipts_drop forgets those
+ * collected since a mark (a nested transaction aborted). Outside a batch,
+ * or without a collector, lt_recv_receipt signs and queues at once.
+ * One thread (the agent's main loop).
+ */
+struct lt_recv_receipts *lt_recv_receipts_new(void);
+void lt_recv_receipts_free(struct lt_recv_receipts *rr);
+void lt_recv_receipts_begin(struct lt_recv_receipts *rr);
+size_t lt_recv_receipts_mark(const struct lt_recv_receipts *rr);
+void lt_recv_receipts_drop(struct lt_recv_receipts *rr, size_t mark);
+/* Signs and queues what was collected, in t; always ends the batch. */
+int lt_recv_receipts_flush(struct lt_recv_receipts *rr, struct lt_txn *t,
+                           const struct lt_signer *signer, const struct lt_config *cfg,
+                           lt_err *err);
+
+/* The receipt `in` for in->sender: collected while a batch is open, else signed and queued in t. */
+int lt_recv_receipt(const struct lt_recv *rc, struct lt_txn *t, const struct lt_receipt_in *in,
+                    lt_err *err);
 
 #endif

@@ -19,6 +19,7 @@
 
 #define LT_TRUST_CACHE_SLOTS 32
 #define LT_TRUST_CACHE_TTL_MS (60 * 1000)
+#define LT_TRUST_SIG_SLOTS 64
 
 /* A signer certificate that passed the chain, CN and purpose checks. */
 struct lt_trust_cached {
@@ -36,6 +37,10 @@ struct lt_trust_cache {
 	int64_t ttl_ms;
 	time_t crl_next; /* earliest nextUpdate of the store's CRLs (0: none) */
 	uint64_t clock, hits, misses;
+	/* Signatures that verified (lt_trust_sig_known): keys, the oldest overwritten. */
+	uint8_t sig[LT_TRUST_SIG_SLOTS][SHA256_DIGEST_LENGTH];
+	unsigned sig_used, sig_next;
+	uint64_t sig_hits;
 };
 
 struct lt_trust {
@@ -415,6 +420,37 @@ X509 *lt_trust_verify_signer(const struct lt_trust *t, const uint8_t *der, size_
 	}
 	lt_trust_cache_put(t->cache, hash, cert, code);
 	return cert;
+}
+
+int lt_trust_sig_known(const struct lt_trust *t, const uint8_t key[32])
+{
+	struct lt_trust_cache *c = t->cache;
+	int known = 0;
+	pthread_mutex_lock(&c->lock);
+	for (unsigned i = 0; i < c->sig_used && !known; i++)
+		known = memcmp(c->sig[i], key, SHA256_DIGEST_LENGTH) == 0;
+	c->sig_hits += (uint64_t)known;
+	pthread_mutex_unlock(&c->lock);
+	return known;
+}
+
+void lt_trust_sig_remember(const struct lt_trust *t, const uint8_t key[32])
+{
+	struct lt_trust_cache *c = t->cache;
+	pthread_mutex_lock(&c->lock);
+	memcpy(c->sig[c->sig_next], key, SHA256_DIGEST_LENGTH);
+	c->sig_next = (c->sig_next + 1) % LT_TRUST_SIG_SLOTS;
+	if (c->sig_used < LT_TRUST_SIG_SLOTS)
+		c->sig_used++;
+	pthread_mutex_unlock(&c->lock);
+}
+
+uint64_t lt_trust_sig_hits(const struct lt_trust *t)
+{
+	pthread_mutex_lock(&t->cache->lock);
+	uint64_t hits = t->cache->sig_hits;
+	pthread_mutex_unlock(&t->cache->lock);
+	return hits;
 }
 
 void lt_trust_cache_stats(const struct lt_trust *t, uint64_t *hits, uint64_t *misses)

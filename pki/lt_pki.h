@@ -120,6 +120,19 @@ X509 *lt_trust_verify_der(const struct lt_trust *t, const uint8_t *der, size_t l
 X509 *lt_trust_verify_signer(const struct lt_trust *t, const uint8_t *der, size_t len, char *code,
                              size_t code_size, lt_err *err);
 
+/*
+ * Signatures that verified, remembered (batch signatures, proto/lt_batch.h:
+ * one signature covers many records). key is the SHA-256 of everything the
+ * verification depended on (algorithm, signer certificate, message,
+ * signature), so a hit is a fact that no later event changes; certificate
+ * checks are not part of it and are made for every record. The last 64
+ * keys are kept. Thread-safe.
+ */
+int lt_trust_sig_known(const struct lt_trust *t, const uint8_t key[32]);
+void lt_trust_sig_remember(const struct lt_trust *t, const uint8_t key[32]);
+/* How many verifications lt_trust_sig_known spared, since load. */
+uint64_t lt_trust_sig_hits(const struct lt_trust *t);
+
 /* Cache lookups that found a verdict (hits) and that did not (misses), since load. */
 void lt_trust_cache_stats(const struct lt_trust *t, uint64_t *hits, uint64_t *misses);
 

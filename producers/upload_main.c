@@ -47,6 +47,7 @@
 #include "../federation/lt_dir.h"
 #include "../log/lt_log.h"
 #include "../pki/lt_pki.h"
+#include "../proto/lt_batch.h"
 #include "../proto/lt_crypt.h"
 #include "../proto/lt_envelope.h"
 #include "../text/lt_text.h"
@@ -404,6 +405,15 @@ static void lt_job_fail(struct lt_job *j, const char *reason)
 	j->outcome = LT_OUTCOME_FAILED;
 }
 
+/* A row prepared but not to be submitted after all: its spool goes. */
+static void lt_job_unspool(const struct lt_upload *u, struct lt_job *j)
+{
+	lt_err rm;
+	if (j->spooled && lt_spool_remove(u->cfg->data_dir, j->id, &rm) != 0)
+		fprintf(stderr, "lienthong-upload: %s\n", rm.msg);
+	j->spooled = 0;
+}
+
 /* "m.csv: line 12, field 'files'" for a manifest row, the row's files otherwise. */
 static void lt_job_where(const struct lt_upload *u, const struct lt_job *j, const char *col,
                          char *out, size_t size)
@@ -542,18 +552,14 @@ static void lt_job_prepare(const struct lt_upload *u, const struct lt_signer *si
 		in.replaces_id = lt_job_replaces(u, j);
 		in.business_type = lt_job_btype(u, j);
 		in.document_id = j->id;
-		rc = lt_envelope_seal(&in, signer, u->cfg, &j->envelope, &j->envelope_len,
-		                      j->digest, &err);
+		rc = lt_envelope_build(&in, signer, u->cfg, &j->envelope, &j->envelope_len,
+		                       j->digest, &err);
 	}
 	if (rc != 0)
 		lt_job_fail(j, err.msg);
 	/* Not to be submitted (failed, or submitted before under its key): no spool kept. */
-	if (j->spooled && (rc != 0 || j->outcome != LT_OUTCOME_PENDING)) {
-		lt_err rm;
-		if (lt_spool_remove(u->cfg->data_dir, j->id, &rm) != 0)
-			fprintf(stderr, "lienthong-upload: %s\n", rm.msg);
-		j->spooled = 0;
-	}
+	if (rc != 0 || j->outcome != LT_OUTCOME_PENDING)
+		lt_job_unspool(u, j);
 	if (row_certs != NULL)
 		sk_X509_pop_free(row_certs, X509_free);
 	for (size_t i = 0; own != NULL && i < n; i++)
@@ -601,6 +607,59 @@ static void lt_upload_prepare(struct lt_upload *u, struct lt_worker *w, size_t n
 	lt_upload_worker(&w[0]);
 	for (size_t i = 1; i < started; i++)
 		pthread_join(w[i].thread, NULL);
+}
+
+/*
+ * Signs the envelopes built for rows [from, to) with one batch signature
+ * (proto/lt_batch.h): one signature, not one per document. A row the
+ * signature would take above max_message_bytes fails alone.
+ */
+static void lt_upload_sign_rows(struct lt_upload *u, const struct lt_signer *signer, size_t from,
+                                size_t to)
+{
+	size_t n = 0;
+	uint8_t **envs = calloc(to - from, sizeof *envs);
+	size_t *lens = calloc(to - from, sizeof *lens), *idx = calloc(to - from, sizeof *idx);
+	uint8_t(*digests)[LT_DIGEST_LEN] = calloc(to - from, sizeof *digests);
+	lt_err *errs = calloc(to - from, sizeof *errs), err;
+	int rc = envs && lens && idx && digests && errs
+	             ? 0
+	             : lt_err_set(&err, LT_EIO, "out of memory for signing a batch");
+	for (size_t i = from; rc == 0 && i < to; i++) {
+		struct lt_job *j = &u->jobs[i];
+		if (j->envelope == NULL || j->outcome != LT_OUTCOME_PENDING)
+			continue;
+		envs[n] = j->envelope;
+		lens[n] = j->envelope_len;
+		memcpy(digests[n], j->digest, LT_DIGEST_LEN);
+		idx[n++] = i;
+	}
+	if (rc == 0 && n > 0)
+		rc = lt_batch_seal(envs, lens, digests, n, LT_BATCH_FIELD_ENVELOPE, signer,
+		                   (size_t)u->cfg->max_message_bytes, errs, &err);
+	for (size_t i = from; i < to; i++) {
+		struct lt_job *j = &u->jobs[i];
+		if (j->envelope == NULL || j->outcome != LT_OUTCOME_PENDING)
+			continue;
+		size_t k = 0;
+		while (k < n && idx[k] != i)
+			k++;
+		if (rc == 0 && k < n) {
+			j->envelope = envs[k]; /* realloc'd, or NULL when refused */
+			j->envelope_len = lens[k];
+		}
+		if (rc != 0 || j->envelope == NULL) {
+			lt_job_fail(j, rc != 0 ? err.msg : errs[k].msg);
+			free(j->envelope);
+			j->envelope = NULL;
+			lt_job_unspool(u, j);
+		}
+	}
+	free(errs);
+	free(digests);
+	free(idx);
+	free(lens);
+	free(envs);
 }
 
 /*
@@ -1005,6 +1064,7 @@ static int lt_upload_run(struct lt_upload *u, struct lt_worker *w, size_t n_work
 			b += u->jobs[end].bytes;
 		u->now = lt_now_ms();
 		lt_upload_prepare(u, w, n_workers, i, end);
+		lt_upload_sign_rows(u, w[0].signer, i, end);
 		lt_upload_commit_rows(u, i, end);
 		lt_progress_clear(&pg);
 		for (size_t k = i; k < end; k++) {

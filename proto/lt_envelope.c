@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "../text/lt_text.h"
+#include "lt_batch.h"
 #include "lt_canon.h"
 #include "lt_crypt.h"
 
@@ -269,9 +270,10 @@ static int lt_envelope_check(const Lienthong__Envelope *env, const struct lt_con
 	return 0;
 }
 
-int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *signer,
-                     const struct lt_config *cfg, uint8_t **out, size_t *len,
-                     uint8_t digest[LT_DIGEST_LEN], lt_err *err)
+/* sign 0: encoded without its signature (lt_envelope_build). */
+static int lt_envelope_make(const struct lt_envelope_in *in, const struct lt_signer *signer,
+                            const struct lt_config *cfg, int sign, uint8_t **out, size_t *len,
+                            uint8_t digest[LT_DIGEST_LEN], lt_err *err)
 {
 	Lienthong__Envelope env = LIENTHONG__ENVELOPE__INIT;
 	Lienthong__Header hdr = LIENTHONG__HEADER__INIT;
@@ -370,7 +372,7 @@ int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *si
 
 	if (lt_envelope_check(&env, cfg, err) != 0 ||
 	    lt_canon_envelope(&env, &canon, &canon_len, err) != 0 ||
-	    lt_sign(signer, canon, canon_len, &sigval, &sig_len, err) != 0)
+	    (sign && lt_sign(signer, canon, canon_len, &sigval, &sig_len, err) != 0))
 		goto out;
 	if (digest != NULL)
 		SHA256(canon, canon_len, digest);
@@ -387,7 +389,7 @@ int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *si
 	sig.signer_certificate.len = signer->cert_der_len;
 	sig.value.data = sigval;
 	sig.value.len = sig_len;
-	env.signature = &sig;
+	env.signature = sign ? &sig : NULL;
 
 	size_t n = lienthong__envelope__get_packed_size(&env);
 	if (n > (size_t)cfg->max_message_bytes) {
@@ -419,6 +421,20 @@ out:
 	free(meta_ptrs);
 	free(metas);
 	return rc;
+}
+
+int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *signer,
+                     const struct lt_config *cfg, uint8_t **out, size_t *len,
+                     uint8_t digest[LT_DIGEST_LEN], lt_err *err)
+{
+	return lt_envelope_make(in, signer, cfg, 1, out, len, digest, err);
+}
+
+int lt_envelope_build(const struct lt_envelope_in *in, const struct lt_signer *signer,
+                      const struct lt_config *cfg, uint8_t **out, size_t *len,
+                      uint8_t digest[LT_DIGEST_LEN], lt_err *err)
+{
+	return lt_envelope_make(in, signer, cfg, 0, out, len, digest, err);
 }
 
 int lt_envelope_decode(const uint8_t *buf, size_t len, const struct lt_config *cfg,
@@ -458,10 +474,8 @@ static int lt_envelope_verify_as(const Lienthong__Envelope *env, const struct lt
 	if ((sealed ? lt_canon_envelope_declared(env, &canon, &canon_len, err)
 	            : lt_canon_envelope(env, &canon, &canon_len, err)) != 0)
 		return -1;
-	int rc =
-	    lt_sign_check_at(trust, env->header->sender, s->algorithm, s->signer_certificate.data,
-	                     s->signer_certificate.len, canon, canon_len, s->value.data,
-	                     s->value.len, env->header->created_at_ms, err);
+	int rc = lt_batch_check(trust, env->header->sender, s, canon, canon_len,
+	                        env->header->created_at_ms, err);
 	lt_err stale = {0};
 	if (rc != 0 && err->code == LT_EAGAIN) {
 		stale = *err; /* only revocation is unknown: check the rest, then say wait */

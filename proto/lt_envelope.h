@@ -91,6 +91,15 @@ int lt_envelope_seal(const struct lt_envelope_in *in, const struct lt_signer *si
                      const struct lt_config *cfg, uint8_t **out, size_t *len,
                      uint8_t digest[LT_DIGEST_LEN], lt_err *err);
 
+/*
+ * lt_envelope_seal without the signature: the encoded envelope (all but
+ * field 4) and its digest, to be signed with others (lt_batch_seal, field
+ * LT_BATCH_FIELD_ENVELOPE).
+ */
+int lt_envelope_build(const struct lt_envelope_in *in, const struct lt_signer *signer,
+                      const struct lt_config *cfg, uint8_t **out, size_t *len,
+                      uint8_t digest[LT_DIGEST_LEN], lt_err *err);
+
 /* Smallest chunk; the largest leaves LT_CHUNK_OVERHEAD bytes of max_message_bytes. */
 #define LT_CHUNK_MIN 4096
 #define LT_CHUNK_OVERHEAD 1024

@@ -1,15 +1,18 @@
 #include "lt_receipt.h"
 
 #include <assert.h>
+#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../text/lt_text.h"
+#include "lt_batch.h"
 #include "lt_canon.h"
 #include "lt_envelope.h"
 
-int lt_receipt_seal(const struct lt_receipt_in *in, const struct lt_signer *signer, uint8_t **out,
-                    size_t *len, lt_err *err)
+/* sign 0: encoded without its signature, digest of its canonical bytes (lt_receipt_build). */
+static int lt_receipt_make(const struct lt_receipt_in *in, const struct lt_signer *signer, int sign,
+                           uint8_t **out, size_t *len, uint8_t digest[LT_DIGEST_LEN], lt_err *err)
 {
 	Lienthong__Receipt r = LIENTHONG__RECEIPT__INIT;
 	Lienthong__Signature sig = LIENTHONG__SIGNATURE__INIT;
@@ -40,14 +43,16 @@ int lt_receipt_seal(const struct lt_receipt_in *in, const struct lt_signer *sign
 	r.comment = comment;
 	r.reported_by = by;
 	if (lt_canon_receipt(&r, &canon, &canon_len, err) != 0 ||
-	    lt_sign(signer, canon, canon_len, &sigval, &sig_len, err) != 0)
+	    (sign && lt_sign(signer, canon, canon_len, &sigval, &sig_len, err) != 0))
 		goto out;
+	if (digest != NULL)
+		SHA256(canon, canon_len, digest);
 	sig.algorithm = (char *)signer->algorithm;
 	sig.signer_certificate.data = signer->cert_der;
 	sig.signer_certificate.len = signer->cert_der_len;
 	sig.value.data = sigval;
 	sig.value.len = sig_len;
-	r.signature = &sig;
+	r.signature = sign ? &sig : NULL;
 	size_t n = lienthong__receipt__get_packed_size(&r);
 	buf = malloc(n);
 	if (buf == NULL) {
@@ -64,6 +69,18 @@ out:
 	free(sigval);
 	free(canon);
 	return rc;
+}
+
+int lt_receipt_seal(const struct lt_receipt_in *in, const struct lt_signer *signer, uint8_t **out,
+                    size_t *len, lt_err *err)
+{
+	return lt_receipt_make(in, signer, 1, out, len, NULL, err);
+}
+
+int lt_receipt_build(const struct lt_receipt_in *in, const struct lt_signer *signer, uint8_t **out,
+                     size_t *len, uint8_t digest[32], lt_err *err)
+{
+	return lt_receipt_make(in, signer, 0, out, len, digest, err);
 }
 
 int lt_receipt_business_code(const char *code)
@@ -154,9 +171,7 @@ int lt_receipt_verify(const Lienthong__Receipt *r, const struct lt_trust *trust,
 	const Lienthong__Signature *s = r->signature;
 	if (lt_canon_receipt(r, &canon, &canon_len, err) != 0)
 		return -1;
-	int rc = lt_sign_check_at(trust, r->recipient, s->algorithm, s->signer_certificate.data,
-	                          s->signer_certificate.len, canon, canon_len, s->value.data,
-	                          s->value.len, r->time_ms, err);
+	int rc = lt_batch_check(trust, r->recipient, s, canon, canon_len, r->time_ms, err);
 	free(canon);
 	return rc;
 }

@@ -43,6 +43,14 @@ int lt_receipt_seal(const struct lt_receipt_in *in, const struct lt_signer *sign
                     size_t *len, lt_err *err);
 
 /*
+ * lt_receipt_seal without the signature: the encoded receipt (no field 10)
+ * and the SHA-256 of its canonical bytes, to be signed with others
+ * (lt_batch_seal, field LT_BATCH_FIELD_RECEIPT).
+ */
+int lt_receipt_build(const struct lt_receipt_in *in, const struct lt_signer *signer, uint8_t **out,
+                     size_t *len, uint8_t digest[32], lt_err *err);
+
+/*
  * 1 if code is an edXML status a recipient reports in a business receipt:
  * 01..06, 15, 16 (13 is the sender's own).
  */

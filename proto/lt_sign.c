@@ -186,7 +186,6 @@ out:
 	return rc;
 }
 
-/* signed_at_ms < 0: no signing-time check. */
 /* A certificate the trust store checked already (but for revocation): parse, name. */
 static X509 *lt_sign_parse_cert(const uint8_t *der, size_t len, char *code, size_t size,
                                 lt_err *err)
@@ -202,10 +201,35 @@ static X509 *lt_sign_parse_cert(const uint8_t *der, size_t len, char *code, size
 	return cert;
 }
 
+/* What a verification depended on, hashed: the key of lt_trust_sig_known. */
+static int lt_sign_fact(const char *algorithm, const uint8_t *cert_der, size_t cert_len,
+                        const uint8_t *msg, size_t len, const uint8_t *sig, size_t sig_len,
+                        uint8_t key[SHA256_DIGEST_LENGTH])
+{
+	const void *piece[] = {algorithm, cert_der, msg, sig};
+	size_t n[] = {strlen(algorithm), cert_len, len, sig_len};
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	int ok = c != NULL && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1;
+	for (size_t i = 0; ok && i < sizeof n / sizeof n[0]; i++) {
+		uint8_t be[8];
+		for (int b = 0; b < 8; b++)
+			be[b] = (uint8_t)((uint64_t)n[i] >> (56 - 8 * b));
+		ok = EVP_DigestUpdate(c, be, sizeof be) == 1 &&
+		     EVP_DigestUpdate(c, piece[i], n[i]) == 1;
+	}
+	ok = ok && EVP_DigestFinal_ex(c, key, NULL) == 1;
+	EVP_MD_CTX_free(c);
+	return ok ? 0 : -1;
+}
+
+/*
+ * signed_at_ms < 0: no signing-time check. remember: the signature is one
+ * of many records' (a batch root), verified once and then looked up.
+ */
 static int lt_sign_check_cert(const struct lt_trust *trust, const char *expected_code,
                               const char *algorithm, const uint8_t *cert_der, size_t cert_len,
                               const uint8_t *msg, size_t len, const uint8_t *sig, size_t sig_len,
-                              int64_t signed_at_ms, lt_err *err)
+                              int64_t signed_at_ms, int remember, lt_err *err)
 {
 	char code[LT_CODE_MAX + 1];
 	lt_err stale = {0};
@@ -233,7 +257,17 @@ static int lt_sign_check_cert(const struct lt_trust *trust, const char *expected
 		lt_err_ssl(err, LT_EVERIFY, "signer certificate has no usable public key");
 		goto out;
 	}
-	rc = lt_sign_verify(pub, algorithm, msg, len, sig, sig_len, err);
+	uint8_t fact[SHA256_DIGEST_LENGTH];
+	if (remember &&
+	    lt_sign_fact(algorithm, cert_der, cert_len, msg, len, sig, sig_len, fact) != 0)
+		remember = 0; /* out of memory: verified the long way */
+	if (remember && lt_trust_sig_known(trust, fact)) {
+		rc = 0;
+	} else {
+		rc = lt_sign_verify(pub, algorithm, msg, len, sig, sig_len, err);
+		if (rc == 0 && remember)
+			lt_trust_sig_remember(trust, fact);
+	}
 	if (rc == 0 && stale.code != LT_OK) {
 		*err = stale;
 		rc = -1;
@@ -248,7 +282,7 @@ int lt_sign_check(const struct lt_trust *trust, const char *expected_code, const
                   const uint8_t *sig, size_t sig_len, lt_err *err)
 {
 	return lt_sign_check_cert(trust, expected_code, algorithm, cert_der, cert_len, msg, len,
-	                          sig, sig_len, -1, err);
+	                          sig, sig_len, -1, 0, err);
 }
 
 int lt_sign_check_at(const struct lt_trust *trust, const char *expected_code, const char *algorithm,
@@ -256,7 +290,16 @@ int lt_sign_check_at(const struct lt_trust *trust, const char *expected_code, co
                      const uint8_t *sig, size_t sig_len, int64_t signed_at_ms, lt_err *err)
 {
 	return lt_sign_check_cert(trust, expected_code, algorithm, cert_der, cert_len, msg, len,
-	                          sig, sig_len, signed_at_ms < 0 ? 0 : signed_at_ms, err);
+	                          sig, sig_len, signed_at_ms < 0 ? 0 : signed_at_ms, 0, err);
+}
+
+int lt_sign_check_shared_at(const struct lt_trust *trust, const char *expected_code,
+                            const char *algorithm, const uint8_t *cert_der, size_t cert_len,
+                            const uint8_t *msg, size_t len, const uint8_t *sig, size_t sig_len,
+                            int64_t signed_at_ms, lt_err *err)
+{
+	return lt_sign_check_cert(trust, expected_code, algorithm, cert_der, cert_len, msg, len,
+	                          sig, sig_len, signed_at_ms < 0 ? 0 : signed_at_ms, 1, err);
 }
 
 int lt_sign_check_purpose(const struct lt_trust *trust, const char *oid, const char *what,

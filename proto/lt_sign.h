@@ -75,6 +75,16 @@ int lt_sign_check_at(const struct lt_trust *trust, const char *expected_code, co
                      const uint8_t *sig, size_t sig_len, int64_t signed_at_ms, lt_err *err);
 
 /*
+ * lt_sign_check_at for a signature that many records share (a batch root,
+ * proto/lt_batch.h): the certificate is checked every time, the signature
+ * math once (lt_trust_sig_known remembers it).
+ */
+int lt_sign_check_shared_at(const struct lt_trust *trust, const char *expected_code,
+                            const char *algorithm, const uint8_t *cert_der, size_t cert_len,
+                            const uint8_t *msg, size_t len, const uint8_t *sig, size_t sig_len,
+                            int64_t signed_at_ms, lt_err *err);
+
+/*
  * A signature of another role (federation: directory signers, relays): the
  * certificate chains to a trusted CA and is valid now (lt_trust_verify_der),
  * has the purpose oid (lt_pki_check_purpose; `what` names it), and sig over
