@@ -102,7 +102,8 @@ void lt_batch_signature(const struct lt_batch *b, size_t i, Lienthong__Signature
 	sig->batch_size = (uint32_t)b->n;
 	sig->batch_index = (uint32_t)i;
 	for (size_t k = 0; k < b->depth[i]; k++)
-		path[k] = (ProtobufCBinaryData){.len = LT_BATCH_HASH, .data = (uint8_t *)b->path[i][k]};
+		path[k] =
+		    (ProtobufCBinaryData){.len = LT_BATCH_HASH, .data = (uint8_t *)b->path[i][k]};
 	sig->batch_path = path;
 	sig->n_batch_path = b->depth[i];
 }
@@ -168,8 +169,8 @@ int lt_batch_fold(const uint8_t d[LT_BATCH_HASH], uint32_t size, uint32_t index,
 {
 	if (size == 0 || size > LT_BATCH_MAX || index >= size)
 		return lt_err_set(err, LT_EVERIFY,
-		                  "batch signature: leaf %u of %u is not in a batch of 1 to %d", index,
-		                  size, LT_BATCH_MAX);
+		                  "batch signature: leaf %u of %u is not in a batch of 1 to %d",
+		                  index, size, LT_BATCH_MAX);
 	if (n_path > LT_BATCH_DEPTH)
 		return lt_err_set(err, LT_EVERIFY,
 		                  "batch signature: proof of %zu hashes, more than %d", n_path,

@@ -17,6 +17,7 @@
 
 #include "../../federation/lt_dir.h"
 #include "../../federation/lt_hop.h"
+#include "../../proto/lt_batch.h"
 #include "../../proto/lt_canon.h"
 #include "../../proto/lt_envelope.h"
 #include "../../proto/lt_receipt.h"
@@ -137,6 +138,76 @@ out:
 	return rc;
 }
 
+/*
+ * Batch signatures (docs/WIRE.md section 4.1): three one-part envelopes
+ * signed as one batch, envelope-batch-0..2 (.bin, .canonical, .sha256), the
+ * root (batch.root, hex) and the signed message (batch.message).
+ */
+static int vec_batch(const struct lt_signer *signer, const struct lt_config *cfg, lt_err *err)
+{
+	static const char *const rcpt[] = {"VEC.B02"};
+	static const char *const ids[] = {"01940000-0000-7000-8000-000000000003",
+	                                  "01940000-0000-7000-8000-000000000004",
+	                                  "01940000-0000-7000-8000-000000000005"};
+	static const char *const texts[] = {"Giấy mời họp\n", "Báo cáo tháng\n", "Công văn\n"};
+	uint8_t *bufs[3] = {0}, digests[3][32], root[32], msg[19 + 4 + 32];
+	size_t lens[3];
+	lt_err errs[3];
+	int rc = -1;
+	for (size_t i = 0; i < 3; i++) {
+		struct lt_part_in part = {.name = "van-ban.txt",
+		                          .media_type = "text/plain; charset=utf-8",
+		                          .data = (const uint8_t *)texts[i],
+		                          .len = strlen(texts[i])};
+		struct lt_envelope_in in = {.document_id = ids[i],
+		                            .recipients = rcpt,
+		                            .n_recipients = 1,
+		                            .subject = texts[i],
+		                            .created_at_ms = VEC_TIME_MS,
+		                            .parts = &part,
+		                            .n_parts = 1};
+		if (lt_envelope_build(&in, signer, cfg, &bufs[i], &lens[i], digests[i], err) != 0)
+			goto out;
+	}
+	if (lt_batch_seal(bufs, lens, digests, 3, LT_BATCH_FIELD_ENVELOPE, signer,
+	                  (size_t)cfg->max_message_bytes, errs, err) != 0)
+		goto out;
+	for (size_t i = 0; i < 3; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "envelope-batch-%zu", i);
+		if (bufs[i] == NULL) {
+			*err = errs[i];
+			goto out;
+		}
+		if (vec_record(name, bufs[i], lens[i], 0) != 0)
+			goto out;
+	}
+	Lienthong__Envelope *e = lienthong__envelope__unpack(NULL, lens[0], bufs[0]);
+	if (e == NULL || e->signature == NULL) {
+		lienthong__envelope__free_unpacked(e, NULL);
+		lt_err_set(err, LT_EINVAL, "envelope-batch-0 does not decode");
+		goto out;
+	}
+	int frc = lt_batch_fold(digests[0], 3, 0, e->signature->batch_path,
+	                        e->signature->n_batch_path, root, err);
+	lienthong__envelope__free_unpacked(e, NULL);
+	if (frc != 0)
+		goto out;
+	char hex[66];
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", root[i]);
+	hex[64] = '\n';
+	memcpy(msg, "lienthong-batch-v1\n", 19);
+	msg[19] = msg[20] = msg[21] = 0;
+	msg[22] = 3;
+	memcpy(msg + 23, root, 32);
+	rc = vec_write("batch", ".root", hex, 65) | vec_write("batch", ".message", msg, sizeof msg);
+out:
+	for (size_t i = 0; i < 3; i++)
+		free(bufs[i]);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static struct lt_config cfg;
@@ -235,6 +306,8 @@ int main(int argc, char **argv)
 	    vec_record("receipt", buf, len, 1) != 0)
 		goto fail;
 	free(buf);
+	if (vec_batch(&signer, &cfg, &err) != 0)
+		goto fail;
 	lt_signer_free(&signer);
 	lt_config_free(&cfg);
 	return 0;

@@ -111,8 +111,8 @@ static void test_every_leaf(void)
 			                      &err) != 0;
 		}
 		if (!CHECK(bad == 0))
-			fprintf(stderr, "    batch of %zu: %d leaves wrong (last error: %s)\n", n, bad,
-			        err.msg);
+			fprintf(stderr, "    batch of %zu: %d leaves wrong (last error: %s)\n", n,
+			        bad, err.msg);
 		lt_batch_free(&b);
 	}
 }
@@ -253,15 +253,21 @@ static void test_envelopes(void)
 	lt_err err, errs[3];
 	for (size_t i = 0; i < 3; i++) {
 		memset(data[i], 'a' + (int)i, sizeof data[i]);
-		struct lt_part_in part = {.name = "a.txt", .media_type = "text/plain",
-		                          .data = data[i], .len = sizeof data[i]};
-		struct lt_envelope_in in = {.document_id = ids[i], .recipients = rcpt,
-		                            .n_recipients = 1, .subject = "batch",
-		                            .created_at_ms = now_ms(), .parts = &part, .n_parts = 1};
+		struct lt_part_in part = {.name = "a.txt",
+		                          .media_type = "text/plain",
+		                          .data = data[i],
+		                          .len = sizeof data[i]};
+		struct lt_envelope_in in = {.document_id = ids[i],
+		                            .recipients = rcpt,
+		                            .n_recipients = 1,
+		                            .subject = "batch",
+		                            .created_at_ms = now_ms(),
+		                            .parts = &part,
+		                            .n_parts = 1};
 		if (!CHECK_OK(lt_docid_new(ids[i], &err), err) ||
-		    !CHECK_OK(lt_envelope_build(&in, &signer, &cfg, &bufs[i], &lens[i], digests[i],
-		                                &err),
-		              err))
+		    !CHECK_OK(
+		        lt_envelope_build(&in, &signer, &cfg, &bufs[i], &lens[i], digests[i], &err),
+		        err))
 			goto out;
 		Lienthong__Envelope *env = NULL;
 		CHECK(lt_envelope_decode(bufs[i], lens[i], &cfg, &env, &err) == -1);
@@ -322,8 +328,9 @@ static void test_receipts(void)
 	for (size_t i = 0; i < 2; i++) {
 		struct lt_receipt_in in = {.document_id = ids[i],
 		                           .sender = "BATCH.OTHER",
-		                           .status = i ? LIENTHONG__RECEIPT_STATUS__RECEIPT_BUSINESS
-		                                       : LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED,
+		                           .status =
+		                               i ? LIENTHONG__RECEIPT_STATUS__RECEIPT_BUSINESS
+		                                 : LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED,
 		                           .time_ms = now_ms(),
 		                           .reason = "",
 		                           .document_digest = dd,
@@ -360,8 +367,11 @@ static int setup(void)
 	struct lt_tagency a, o, e;
 	struct lt_tagency_opts ao = {.type = "ec", .cn = "BATCH.EC", .issuer = &ca};
 	struct lt_tagency_opts oo = {.type = "ec", .cn = "BATCH.OTHER", .issuer = &ca};
-	struct lt_tagency_opts eo = {
-	    .type = "ed25519", .cn = "BATCH.ED", .issuer = &ca, .not_before_s = -86400, .not_after_s = 30 * 86400};
+	struct lt_tagency_opts eo = {.type = "ed25519",
+	                             .cn = "BATCH.ED",
+	                             .issuer = &ca,
+	                             .not_before_s = -86400,
+	                             .not_after_s = 30 * 86400};
 	if (lt_tpki_init(&pki) != 0 || lt_tpki_ca(&pki, "ca", "Test CA", &ca) != 0 ||
 	    lt_tpki_agency(&pki, &ao, &a) != 0 || lt_tpki_agency(&pki, &oo, &o) != 0 ||
 	    lt_tpki_agency(&pki, &eo, &e) != 0)

@@ -146,6 +146,76 @@ static void test_receipt(void)
 	free(rec);
 }
 
+static void sha(const uint8_t *a, size_t n, uint8_t out[32])
+{
+	EVP_Digest(a, n, out, NULL, EVP_sha256(), NULL);
+}
+
+/*
+ * Three envelopes signed as one batch: each verifies alone; the root, built
+ * here from the three digests as docs/WIRE.md 4.1 says, is batch.root; the
+ * signed message is batch.message, and the committed key signs it again
+ * into each record's value.
+ */
+static void test_batch(void)
+{
+	uint8_t d[3][32], leaf[3][33], node[65], root[32];
+	size_t mlen = 0, rlen = 0;
+	uint8_t *msg = slurp("batch.message", &mlen), *root_hex = slurp("batch.root", &rlen);
+	struct lt_signer s;
+	lt_err err;
+	int signer_ok =
+	    CHECK_OK(lt_signer_load_any(&s, VEC "VEC.A01.key", VEC "VEC.A01.crt", &err), err);
+	for (size_t i = 0; i < 3; i++) {
+		char file[64];
+		size_t len = 0, clen = 0, sig_len = 0;
+		uint8_t *canon = NULL, *sig = NULL;
+		snprintf(file, sizeof file, "envelope-batch-%zu.bin", i);
+		uint8_t *rec = slurp(file, &len);
+		Lienthong__Envelope *env = NULL;
+		memset(d[i], 0, 32);
+		if (rec != NULL && CHECK_OK(lt_envelope_decode(rec, len, &cfg, &env, &err), err) &&
+		    CHECK_OK(lt_envelope_verify(env, trust, d[i], &err), err) &&
+		    CHECK_OK(lt_canon_envelope(env, &canon, &clen, &err), err)) {
+			snprintf(file, sizeof file, "envelope-batch-%zu", i);
+			check_canonical(file, canon, clen);
+			CHECK(env->signature->batch_size == 3 && env->signature->batch_index == i);
+			CHECK(env->signature->n_batch_path == (i < 2 ? 2u : 1u));
+			if (signer_ok && msg != NULL &&
+			    CHECK_OK(lt_sign(&s, msg, mlen, &sig, &sig_len, &err), err))
+				CHECK(sig_len == env->signature->value.len &&
+				      memcmp(sig, env->signature->value.data, sig_len) == 0);
+		}
+		if (env != NULL)
+			lienthong__envelope__free_unpacked(env, NULL);
+		free(sig);
+		free(canon);
+		free(rec);
+	}
+	for (size_t i = 0; i < 3; i++) {
+		leaf[i][0] = 0x00;
+		memcpy(leaf[i] + 1, d[i], 32);
+	}
+	node[0] = 0x01;
+	sha(leaf[0], 33, node + 1);
+	sha(leaf[1], 33, node + 33);
+	sha(node, 65, node + 1); /* node(leaf 0, leaf 1) */
+	sha(leaf[2], 33, node + 33);
+	sha(node, 65, root); /* node(that, leaf 2): 3 leaves, k = 2 */
+	char hex[65];
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", root[i]);
+	if (root_hex != NULL)
+		CHECK(rlen == 65 && memcmp(root_hex, hex, 64) == 0);
+	if (msg != NULL)
+		CHECK(mlen == 55 && memcmp(msg, "lienthong-batch-v1\n\0\0\0\3", 23) == 0 &&
+		      memcmp(msg + 23, root, 32) == 0);
+	if (signer_ok)
+		lt_signer_free(&s);
+	free(msg);
+	free(root_hex);
+}
+
 /* Ed25519 is deterministic: the committed key signs the committed bytes again. */
 static void test_resign(void)
 {
@@ -262,6 +332,7 @@ int main(void)
 	LT_RUN(test_chunks);
 	LT_RUN(test_receipt);
 	LT_RUN(test_resign);
+	LT_RUN(test_batch);
 	LT_RUN(test_federation);
 	lt_trust_free(trust);
 	lt_config_free(&cfg);
