@@ -47,7 +47,7 @@ PROTOS = proto/lienthong.proto proto/store.proto
 GEN_C = $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
 GEN_H = $(GEN_C:.c=.h)
 
-LIB_SRCS = errors/lt_err.c log/lt_log.c text/lt_text.c clock/lt_clock.c clock/lt_backoff.c clock/lt_watchdog.c config/lt_config.c pki/lt_pki.c \
+LIB_SRCS = errors/lt_err.c log/lt_log.c text/lt_text.c clock/lt_clock.c clock/lt_backoff.c clock/lt_watchdog.c config/lt_config.c pki/lt_pki.c pki/lt_hash.c \
 	proto/lt_sign.c proto/lt_batch.c proto/lt_canon.c proto/lt_envelope.c proto/lt_receipt.c proto/lt_crypt.c \
 	store/lt_store.c store/lt_index.c store/lt_lock.c store/lt_health.c store/lt_retention.c store/lt_check.c store/lt_backup.c lifecycle/lt_lifecycle.c broker-adapter/lt_kafka.c broker-adapter/lt_reaper.c \
 	producers/lt_submit.c producers/lt_submitd.c producers/lt_forward.c producers/lt_spool.c producers/lt_manifest.c producers/lt_rows_args.c producers/lt_upload_out.c producers/lt_edxml_in.c \

@@ -79,6 +79,8 @@ def settings():
         "crypto_seconds": env_int("LT_BENCH_CRYPTO_SECONDS", 1 if quick else 3, 1, 600),
         "perf": os.environ.get("LT_BENCH_PERF", ""),
         "perf_callgraph": os.environ.get("LT_BENCH_PERF_CALLGRAPH", "fp"),
+        "agent_set": os.environ.get("LT_BENCH_AGENT_SET", "").split(),
+        "keep": os.environ.get("LT_BENCH_KEEP", "0") not in ("", "0"),
         "build": os.environ.get("LT_BUILD", "build"),
         "results": os.environ.get("LT_BENCH_RESULTS", os.path.join(ROOT, "bench", "results")),
     }
@@ -316,7 +318,8 @@ class Bench:
         for code in ("BENCH.A", "BENCH.B"):
             conf = os.path.join(base, code, "agency.conf")
             run([os.path.join(ROOT, "deploy", "agency-conf.sh"), conf, code, "../../pki",
-                 self.bootstrap, f"topic_prefix=bench{os.getpid()}x{self.seq}"])
+                 self.bootstrap, f"topic_prefix=bench{os.getpid()}x{self.seq}"] +
+                self.s["agent_set"])
             confs[code] = conf
         procs = {}
         for code, conf in confs.items():
@@ -794,7 +797,7 @@ def main():
         print("bench: interrupted", file=sys.stderr)
     finally:
         b.stop()
-        if ok:
+        if ok and not s["keep"]:
             shutil.rmtree(b.work, ignore_errors=True)
         else:
             print(f"bench: logs kept in {b.work}", file=sys.stderr)

@@ -17,7 +17,7 @@
 #include "lt_watch.h"
 #include "lt_xfer.h"
 
-#define LT_RECEIVE_BATCH 64              /* records handled per LMDB commit, at most */
+#define LT_RECEIVE_BATCH 256             /* records handled per LMDB commit, at most */
 #define LT_RECEIVE_BATCH_BYTES (4 << 20) /* ... and bytes of them (chunks are large) */
 #define LT_RECEIVE_CLOSE_MS 5000         /* longest wait for a consumer to close */
 #define LT_RECEIVE_DESTROY_MS 30000      /* a replaced consumer not destroyed by then: stuck */

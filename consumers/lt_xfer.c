@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../log/lt_log.h"
+#include "../pki/lt_hash.h"
 #include "lt_recv.h"
 
 #define LT_XFER_KEY_MAX (LT_CODE_MAX + 1 + LT_DOCID_LEN)
@@ -511,7 +512,7 @@ int lt_xfer_hash_check(int dirfd, const char *name, const char *path, uint64_t s
 		return lt_err_errno(err, errno, "cannot open %s", path);
 	uint8_t *buf = malloc(LT_XFER_HASH_BUF);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (buf == NULL || ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+	if (buf == NULL || ctx == NULL || EVP_DigestInit_ex(ctx, lt_sha256_md(), NULL) != 1) {
 		lt_err_set(err, LT_EIO, "cannot hash %s: out of memory", path);
 		goto out;
 	}

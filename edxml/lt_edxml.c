@@ -9,6 +9,7 @@
  * for ContentTransferEncoded is decoded into the part's descriptor.
  */
 #include "lt_edxml.h"
+#include "../pki/lt_hash.h"
 
 #include <errno.h>
 #include <libxml/SAX2.h>
@@ -967,7 +968,7 @@ static void rd_part_open(struct rd *r)
 	if (r->ps.b64 == NULL)
 		r->ps.b64 = EVP_ENCODE_CTX_new();
 	if (r->ps.sha == NULL || r->ps.b64 == NULL ||
-	    EVP_DigestInit_ex(r->ps.sha, EVP_sha256(), NULL) != 1) {
+	    EVP_DigestInit_ex(r->ps.sha, lt_sha256_md(), NULL) != 1) {
 		rd_fail(r, LT_EIO, "cannot start SHA-256 (OpenSSL)");
 		return;
 	}

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../pki/lt_hash.h"
 #include "../pki/lt_pki.h"
 #include "../proto/lt_canon.h"
 
@@ -37,7 +38,7 @@ int lt_hop_make(const Lienthong__Envelope *env, const uint8_t *value, size_t len
 	*rec = *notice = NULL;
 	if (lt_canon_envelope_declared(env, &canon, &canon_len, err) != 0)
 		return -1;
-	SHA256(canon, canon_len, digest);
+	lt_sha256(canon, canon_len, digest);
 	free(canon);
 	canon = NULL;
 	hop.relay = (char *)relay->code;

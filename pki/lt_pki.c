@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "../log/lt_log.h"
+#include "lt_hash.h"
 
 #define LT_TRUST_CRL_STAT_MS 1000              /* how often crl_file is looked at */
 #define LT_TRUST_CRL_REREAD_MS (5 * 60 * 1000) /* re-read at least this often */
@@ -407,7 +408,7 @@ X509 *lt_trust_verify_signer(const struct lt_trust *t, const uint8_t *der, size_
 		lt_err_set(err, LT_EVERIFY, "signer certificate missing or larger than 64 KiB");
 		return NULL;
 	}
-	SHA256(der, len, hash);
+	lt_sha256(der, len, hash);
 	X509 *cert = lt_trust_cache_get(t->cache, hash, code, code_size);
 	if (cert != NULL)
 		return cert;

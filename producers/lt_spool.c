@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../pki/lt_hash.h"
 #include "../proto/lt_envelope.h"
 
 #define LT_SPOOL_TMP ".tmp-"
@@ -143,7 +144,7 @@ static int lt_spool_copy(const char *tmp, const struct lt_spool_src *s, uint32_t
 		lt_err_set(err, LT_EIO, "out of memory");
 		goto out;
 	}
-	if (EVP_DigestInit_ex(whole, EVP_sha256(), NULL) != 1) {
+	if (EVP_DigestInit_ex(whole, lt_sha256_md(), NULL) != 1) {
 		lt_err_ssl(err, LT_EIO, "SHA-256");
 		goto out;
 	}
@@ -169,7 +170,7 @@ static int lt_spool_copy(const char *tmp, const struct lt_spool_src *s, uint32_t
 			goto out;
 		}
 		if (EVP_DigestUpdate(whole, buf, got) != 1 ||
-		    EVP_DigestInit_ex(chunk, EVP_sha256(), NULL) != 1 ||
+		    EVP_DigestInit_ex(chunk, lt_sha256_md(), NULL) != 1 ||
 		    EVP_DigestUpdate(chunk, buf, got) != 1 ||
 		    EVP_DigestFinal_ex(chunk, out->chunk_sha256 + i * LT_DIGEST_LEN, &dlen) != 1) {
 			lt_err_ssl(err, LT_EIO, "SHA-256 of %s", s->name);
@@ -430,7 +431,7 @@ int lt_spool_chunk_verify(const Lienthong__Part *p, uint64_t index, const uint8_
 		return lt_err_set(err, LT_EVERIFY, "chunk %llu of part '%s': %zu bytes, not %llu",
 		                  (unsigned long long)index, p->name, len,
 		                  (unsigned long long)want);
-	if (EVP_Digest(data, len, d, &dlen, EVP_sha256(), NULL) != 1)
+	if (EVP_Digest(data, len, d, &dlen, lt_sha256_md(), NULL) != 1)
 		return lt_err_ssl(err, LT_EIO, "SHA-256");
 	if (memcmp(d, p->chunk_sha256.data + index * LT_DIGEST_LEN, LT_DIGEST_LEN) != 0)
 		return lt_err_set(err, LT_EVERIFY,

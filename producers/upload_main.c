@@ -46,6 +46,7 @@
 #include "../clock/lt_clock.h"
 #include "../federation/lt_dir.h"
 #include "../log/lt_log.h"
+#include "../pki/lt_hash.h"
 #include "../pki/lt_pki.h"
 #include "../proto/lt_batch.h"
 #include "../proto/lt_crypt.h"
@@ -227,7 +228,7 @@ static int lt_upload_read_part(const char *path, size_t max, struct lt_part_in *
 		free(buf);
 		return lt_err_set(err, LT_EIO, "cannot read %s (changed while reading?)", path);
 	}
-	if (EVP_Digest(buf, n, own->sha256, NULL, EVP_sha256(), NULL) != 1) {
+	if (EVP_Digest(buf, n, own->sha256, NULL, lt_sha256_md(), NULL) != 1) {
 		free(buf);
 		return lt_err_ssl(err, LT_EIO, "SHA-256 of %s", path);
 	}
@@ -435,7 +436,7 @@ static int lt_job_derive_key(const struct lt_upload *u, struct lt_job *j,
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	uint8_t h[LT_DIGEST_LEN];
 	char num[64];
-	int ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+	int ok = md != NULL && EVP_DigestInit_ex(md, lt_sha256_md(), NULL) == 1;
 #define LT_KEY_ADD(p, n) (ok = ok && EVP_DigestUpdate(md, (p), (n)) == 1)
 #define LT_KEY_STR(s) LT_KEY_ADD((s) ? (s) : "", strlen((s) ? (s) : "") + 1)
 	LT_KEY_ADD("lienthong-upload row key 1", 27);

@@ -1,9 +1,10 @@
 #include "lt_batch.h"
 
 #include <assert.h>
-#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "../pki/lt_hash.h"
 
 #define LT_BATCH_PREFIX "lienthong-batch-v1\n"
 #define LT_BATCH_MSG_LEN (sizeof LT_BATCH_PREFIX - 1 + 4 + LT_BATCH_HASH)
@@ -12,7 +13,7 @@ static void lt_batch_leaf(const uint8_t d[LT_BATCH_HASH], uint8_t out[LT_BATCH_H
 {
 	uint8_t in[1 + LT_BATCH_HASH] = {0x00};
 	memcpy(in + 1, d, LT_BATCH_HASH);
-	SHA256(in, sizeof in, out);
+	lt_sha256(in, sizeof in, out);
 }
 
 static void lt_batch_node(const uint8_t l[LT_BATCH_HASH], const uint8_t r[LT_BATCH_HASH],
@@ -21,7 +22,7 @@ static void lt_batch_node(const uint8_t l[LT_BATCH_HASH], const uint8_t r[LT_BAT
 	uint8_t in[1 + 2 * LT_BATCH_HASH] = {0x01};
 	memcpy(in + 1, l, LT_BATCH_HASH);
 	memcpy(in + 1 + LT_BATCH_HASH, r, LT_BATCH_HASH);
-	SHA256(in, sizeof in, out);
+	lt_sha256(in, sizeof in, out);
 }
 
 /* The signed message of a tree of n leaves with this root. */
@@ -222,7 +223,7 @@ int lt_batch_check(const struct lt_trust *trust, const char *expected_code,
 		                        signed_at_ms, err);
 	}
 	uint8_t d[LT_BATCH_HASH], root[LT_BATCH_HASH], msg[LT_BATCH_MSG_LEN];
-	SHA256(canon, canon_len, d);
+	lt_sha256(canon, canon_len, d);
 	if (lt_batch_fold(d, sig->batch_size, sig->batch_index, sig->batch_path, sig->n_batch_path,
 	                  root, err) != 0)
 		return -1;

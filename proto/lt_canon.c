@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../pki/lt_hash.h"
+
 #define LT_CANON_ENVELOPE_MAGIC "lienthong-envelope-v2\n"
 #define LT_CANON_RECEIPT_MAGIC "lienthong-receipt-v1\n"
 #define LT_CANON_DIRECTORY_MAGIC "lienthong-directory-v1\n"
@@ -76,13 +78,13 @@ static void lt_canon_envelope_fill(struct lt_canon_w *w, const Lienthong__Envelo
 		} else {
 			lt_canon_be(w, part->data.len, 8);
 			if (w->p != NULL)
-				SHA256(part->data.data, part->data.len, digest);
+				lt_sha256(part->data.data, part->data.len, digest);
 			lt_canon_raw(w, digest, sizeof digest);
 		}
 		lt_canon_be(w, part->chunk_bytes, 4);
 		if (part->chunk_bytes > 0) {
 			if (w->p != NULL)
-				SHA256(part->chunk_sha256.data, part->chunk_sha256.len, digest);
+				lt_sha256(part->chunk_sha256.data, part->chunk_sha256.len, digest);
 			lt_canon_raw(w, digest, sizeof digest);
 		}
 	}

@@ -1,11 +1,11 @@
 #include "lt_envelope.h"
 
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "../pki/lt_hash.h"
 #include "../text/lt_text.h"
 #include "lt_batch.h"
 #include "lt_canon.h"
@@ -331,7 +331,7 @@ static int lt_envelope_make(const struct lt_envelope_in *in, const struct lt_sig
 			    (size_t)lt_part_chunks(p->len, p->chunk_bytes) * LT_DIGEST_LEN;
 			continue;
 		}
-		SHA256(p->data, p->len, digests[i]);
+		lt_sha256(p->data, p->len, digests[i]);
 		parts[i].sha256.data = digests[i];
 		parts[i].data.data = (uint8_t *)p->data;
 		parts[i].data.len = p->len;
@@ -375,7 +375,7 @@ static int lt_envelope_make(const struct lt_envelope_in *in, const struct lt_sig
 	    (sign && lt_sign(signer, canon, canon_len, &sigval, &sig_len, err) != 0))
 		goto out;
 	if (digest != NULL)
-		SHA256(canon, canon_len, digest);
+		lt_sha256(canon, canon_len, digest);
 	/* Signed as plaintext; the bytes that travel are encrypted to the recipients. */
 	for (size_t i = 0; in->encrypt_to != NULL && i < in->n_parts; i++) {
 		if (lt_crypt_encrypt(in->encrypt_to, in->parts[i].data, in->parts[i].len,
@@ -482,14 +482,14 @@ static int lt_envelope_verify_as(const Lienthong__Envelope *env, const struct lt
 		rc = 0;
 	}
 	if (rc == 0) {
-		SHA256(canon, canon_len, digest);
+		lt_sha256(canon, canon_len, digest);
 		for (size_t i = 0; i < env->n_parts; i++) {
 			uint8_t d[LT_DIGEST_LEN];
 			const Lienthong__Part *p = env->parts[i];
 			if (p->encrypted || p->chunk_bytes > 0)
 				continue; /* sealed: only a recipient can read it; chunks come apart
 				           */
-			SHA256(p->data.data, p->data.len, d);
+			lt_sha256(p->data.data, p->data.len, d);
 			if (p->size != p->data.len ||
 			    memcmp(d, p->sha256.data, LT_DIGEST_LEN) != 0) {
 				rc = lt_err_set(
@@ -589,7 +589,7 @@ int lt_chunk_check(const Lienthong__Envelope *env, const Lienthong__Chunk *c, lt
 		                  (unsigned long long)n,
 		                  (unsigned long long)(c->index < n ? want : 0));
 	uint8_t d[LT_DIGEST_LEN];
-	SHA256(c->data.data, c->data.len, d);
+	lt_sha256(c->data.data, c->data.len, d);
 	if (memcmp(d, p->chunk_sha256.data + (size_t)c->index * LT_DIGEST_LEN, LT_DIGEST_LEN) != 0)
 		return lt_err_set(err, LT_EVERIFY,
 		                  "chunk %u of part %u of %s: SHA-256 differs from the signed one",

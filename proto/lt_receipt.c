@@ -1,10 +1,10 @@
 #include "lt_receipt.h"
 
 #include <assert.h>
-#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../pki/lt_hash.h"
 #include "../text/lt_text.h"
 #include "lt_batch.h"
 #include "lt_canon.h"
@@ -46,7 +46,7 @@ static int lt_receipt_make(const struct lt_receipt_in *in, const struct lt_signe
 	    (sign && lt_sign(signer, canon, canon_len, &sigval, &sig_len, err) != 0))
 		goto out;
 	if (digest != NULL)
-		SHA256(canon, canon_len, digest);
+		lt_sha256(canon, canon_len, digest);
 	sig.algorithm = (char *)signer->algorithm;
 	sig.signer_certificate.data = signer->cert_der;
 	sig.signer_certificate.len = signer->cert_der_len;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../pki/lt_hash.h"
 #include "../pki/lt_pki.h"
 
 #define LT_ALG_ECDSA "ecdsa-p256-sha256"
@@ -209,7 +210,7 @@ static int lt_sign_fact(const char *algorithm, const uint8_t *cert_der, size_t c
 	const void *piece[] = {algorithm, cert_der, msg, sig};
 	size_t n[] = {strlen(algorithm), cert_len, len, sig_len};
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	int ok = c != NULL && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1;
+	int ok = c != NULL && EVP_DigestInit_ex(c, lt_sha256_md(), NULL) == 1;
 	for (size_t i = 0; ok && i < sizeof n / sizeof n[0]; i++) {
 		uint8_t be[8];
 		for (int b = 0; b < 8; b++)

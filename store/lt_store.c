@@ -25,6 +25,7 @@
 
 #include "../log/lt_log.h"
 #include "../monitor/lt_counters.h"
+#include "../pki/lt_hash.h"
 
 struct lt_store {
 	MDB_env *env;
@@ -784,7 +785,7 @@ int lt_quarantine_add(struct lt_txn *t, const Lienthong__Store__QuarantineRecord
 	Lienthong__Store__QuarantineRecord q = *rec;
 	uint8_t sha[32], key[8];
 	uint64_t seq, total;
-	if (EVP_Digest(rec->raw.data, rec->raw.len, sha, NULL, EVP_sha256(), NULL) != 1)
+	if (EVP_Digest(rec->raw.data, rec->raw.len, sha, NULL, lt_sha256_md(), NULL) != 1)
 		return lt_err_set(err, LT_EIO, "cannot compute SHA-256 of a quarantined record");
 	q.raw_length = rec->raw.len;
 	q.raw_sha256.data = sha;
