@@ -524,8 +524,15 @@ int main(int argc, char **argv)
 		lt_trust_crl_tick(a.trust, now);
 		if (a.dir != NULL && lt_dirfollow_tick(a.dir, &err) < 0)
 			lt_log_warn("directory: %s; reading it again", err.msg);
-		if ((lt_receive_tick(a.rx, now) | lt_business_scan(&a.recv, now) |
-		     lt_inbox_transfers(&a.recv, now)) > 0)
+		/*
+		 * Each with the time it starts at: lt_receive_tick may wait for records and
+		 * take long writing them, and the times recorded (a transfer's delivery, its
+		 * receipt's) must be when it happened.
+		 */
+		size_t moved = lt_receive_tick(a.rx, now);
+		moved += lt_business_scan(&a.recv, lt_now_ms());
+		moved += lt_inbox_transfers(&a.recv, lt_now_ms());
+		if (moved > 0)
 			lt_forward_wake(a.fw); /* receipts are waiting in the outbox */
 		lt_agent_watch(&a, now);
 	}

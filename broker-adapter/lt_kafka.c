@@ -8,7 +8,8 @@
 #include "../clock/lt_clock.h"
 #include "../log/lt_log.h"
 
-#define LT_KAFKA_PREFETCH_KB "12288" /* a consumer's queue of prefetched records, KiB */
+#define LT_KAFKA_STR(x) LT_KAFKA_STR2(x)
+#define LT_KAFKA_STR2(x) #x
 #define LT_KAFKA_KNOWN 4096          /* topics a producer remembers having looked up */
 #define LT_KAFKA_LOOKUP_MS 200       /* longest wait for a topic's partitions */
 #define LT_KAFKA_LOOKUP_OFF_MS 10000 /* after a lookup failed, none for this long */
@@ -241,7 +242,7 @@ rd_kafka_t *lt_kafka_consumer_new(const struct lt_config *cfg, const char *const
 	snprintf(part_max, sizeof part_max, "%lld",
 	         (long long)(record_max > (4 << 20) ? record_max : (4 << 20)));
 	const struct lt_kafka_kv defs[] = {
-	    {"queued.max.messages.kbytes", LT_KAFKA_PREFETCH_KB},
+	    {"queued.max.messages.kbytes", LT_KAFKA_STR(LT_KAFKA_PREFETCH_KB)},
 	    {"fetch.max.bytes", fetch_max},
 	    {"max.partition.fetch.bytes", part_max},
 	    {"group.id", cfg->group_id},

@@ -102,10 +102,16 @@ int lt_kafka_pause(rd_kafka_t *rk, const char *topic, int32_t partition, int pau
  * its queue was full. librdkafka 2.0 then waits a whole second
  * (rd_kafka_max_block_ms; fetch.queue.backoff.ms only came in 2.1) before it
  * looks at the queue again, unless a request for the partition's broker
- * wakes its thread: this sends one (a query of the partition's offsets,
- * answered at once) and waits for the answer, at most timeout_ms. Nothing
- * fetched is dropped (a pause and resume would drop the queue).
+ * wakes its thread: this sends one (a query of the partition's offsets) and
+ * waits for the answer, at most timeout_ms. The broker answers a
+ * connection's requests in order, so while a fetch waits there for data (up
+ * to fetch.wait.max.ms, 500 ms) the answer waits behind it: call it only
+ * when the fetcher may have stopped. Nothing fetched is dropped (a pause and
+ * resume would drop the queue).
  */
+/* A consumer's queue of prefetched records (queued.max.messages.kbytes), KiB. */
+#define LT_KAFKA_PREFETCH_KB 12288
+
 int lt_kafka_fetch_now(rd_kafka_t *rk, const char *topic, int32_t partition, int timeout_ms,
                        lt_err *err);
 
