@@ -568,6 +568,8 @@ static int lt_inbox_finish(const struct lt_recv *rc, const char *sender, const c
 	}
 	if (lt_txn_begin(rc->store, 1, &t, err) != 0)
 		goto out;
+	if (it.attempted)
+		now_ms = lt_now_ms(); /* delivered (or refused) now, after its parts were moved */
 	int h = complete ? lt_inbox_handle(rc, t, &rec, &it, now_ms, 0, err)
 	                 : lt_inbox_expire(rc, t, &rec, &it, r, now_ms, err);
 	if (h == 0 && lt_xfer_del(t, sender, doc_id, err) != 0)

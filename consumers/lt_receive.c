@@ -1,6 +1,7 @@
 #include "lt_receive.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,16 @@ struct lt_receive {
 	struct lt_reaper reaper;     /* replaced consumers being destroyed, on helper threads */
 	int64_t refill_off_until_ms; /* lt_receive_refill failed: not tried before */
 	int queue_was_full;          /* the prefetch queue may have stopped the fetcher */
+	struct lt_receive_refiller { /* lt_kafka_fetch_now on a thread of its own */
+		pthread_t thread;
+		int started;     /* created, not joined yet */
+		atomic_int done; /* it returned */
+		rd_kafka_t *consumer;
+		char topic[LT_TOPIC_MAX + 1];
+		int32_t partition;
+		int rc;
+		lt_err err;
+	} refiller;
 	struct lt_inbox_item items[LT_RECEIVE_BATCH]; /* the batch's inbox records, checked */
 };
 
@@ -110,6 +121,30 @@ static int lt_receive_consumer_new(struct lt_receive *r, lt_err *err)
 	return 0;
 }
 
+static void *lt_receive_refill_run(void *arg)
+{
+	struct lt_receive_refiller *f = arg;
+	f->rc =
+	    lt_kafka_fetch_now(f->consumer, f->topic, f->partition, LT_RECEIVE_REFILL_MS, &f->err);
+	atomic_store(&f->done, 1);
+	return NULL;
+}
+
+/* Waits for the refill thread (at most LT_RECEIVE_REFILL_MS) and takes its outcome. */
+static void lt_receive_refill_join(struct lt_receive *r, int64_t now_ms)
+{
+	struct lt_receive_refiller *f = &r->refiller;
+	if (!f->started)
+		return;
+	pthread_join(f->thread, NULL);
+	f->started = 0;
+	if (f->rc != 0) {
+		lt_log_debug("receiving: %s; not asked again for %d s", f->err.msg,
+		             LT_RECEIVE_REFILL_OFF_MS / 1000);
+		r->refill_off_until_ms = now_ms + LT_RECEIVE_REFILL_OFF_MS;
+	}
+}
+
 /* A consumer handed to the reaper: closed, then destroyed, on the reaper's thread. */
 static void lt_receive_consumer_destroy(void *consumer)
 {
@@ -125,6 +160,7 @@ static void lt_receive_consumer_destroy(void *consumer)
 static void lt_receive_consumer_drop(struct lt_receive *r, int64_t now_ms, int end)
 {
 	lt_err err;
+	lt_receive_refill_join(r, now_ms); /* it may be using this consumer */
 	pthread_mutex_lock(&r->wake_lock);
 	if (r->queue != NULL)
 		rd_kafka_queue_destroy(r->queue);
@@ -443,8 +479,9 @@ static size_t lt_receive_record_range(struct lt_receive *r, rd_kafka_message_t *
 	size_t handled_inbox = 0;
 	struct lt_txn *t = NULL;
 	lt_err err;
-	/* The deliveries checked so far become durable (or fail) before they are recorded. */
+	/* The deliveries checked so far become durable (or fail) before they are recorded, */
 	lt_target_flush(r->recv->target);
+	now_ms = lt_now_ms(); /* with the time they were delivered at */
 	if (from == to)
 		return 0;
 	if (lt_txn_begin(r->recv->store, 1, &t, &err) != 0) {
@@ -543,31 +580,34 @@ static void lt_receive_verify(struct lt_receive *r, rd_kafka_message_t **msgs, s
  * so a receiver slower than the broker would wait most of each second. The
  * fetch is restarted at once (lt_kafka_fetch_now), while this batch is
  * handled: the queue, and the memory it takes, stay as configured. Only
- * after the queue may have been full: lt_kafka_fetch_now waits for a
- * broker's answer, which comes after a fetch waiting there for data (up to
- * 500 ms), so asking while the fetcher runs stalled a receiver that was
- * keeping up (a document of 8 MiB at a tenth of full load: 600 ms instead
- * of 100).
+ * after the queue may have been full, and on a thread of its own, one at a
+ * time: lt_kafka_fetch_now waits for a broker's answer, which comes after a
+ * fetch waiting there for data (up to 500 ms); waited for here, it stalled
+ * a receiver that was keeping up (a document of 8 MiB at a tenth of full
+ * load: 600 ms instead of 100).
  */
 static void lt_receive_refill(struct lt_receive *r, rd_kafka_message_t **msgs, size_t n,
                               size_t bytes, int64_t now_ms)
 {
+	struct lt_receive_refiller *f = &r->refiller;
+	if (f->started && atomic_load(&f->done))
+		lt_receive_refill_join(r, now_ms);
 	if (n == 0 || bytes < LT_RECEIVE_REFILL_BYTES || now_ms < r->refill_off_until_ms)
 		return;
 	size_t left = (size_t)rd_kafka_queue_length(r->queue) * (bytes / n);
 	if (bytes + left >= LT_RECEIVE_FULL_BYTES)
 		r->queue_was_full = 1;
-	if (!r->queue_was_full || left >= LT_RECEIVE_REFILL_BELOW)
+	if (!r->queue_was_full || left >= LT_RECEIVE_REFILL_BELOW || f->started)
 		return;
-	r->queue_was_full = 0;
 	const rd_kafka_message_t *m = msgs[n - 1];
-	lt_err err;
-	if (lt_kafka_fetch_now(r->consumer, rd_kafka_topic_name(m->rkt), m->partition,
-	                       LT_RECEIVE_REFILL_MS, &err) != 0) {
-		lt_log_debug("receiving: %s; not asked again for %d s", err.msg,
-		             LT_RECEIVE_REFILL_OFF_MS / 1000);
-		r->refill_off_until_ms = now_ms + LT_RECEIVE_REFILL_OFF_MS;
-	}
+	f->consumer = r->consumer;
+	snprintf(f->topic, sizeof f->topic, "%s", rd_kafka_topic_name(m->rkt));
+	f->partition = m->partition;
+	atomic_store(&f->done, 0);
+	if (pthread_create(&f->thread, NULL, lt_receive_refill_run, f) != 0)
+		return; /* no thread to be had: librdkafka looks again within a second */
+	f->started = 1;
+	r->queue_was_full = 0;
 }
 
 /*

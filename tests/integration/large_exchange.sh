@@ -86,6 +86,20 @@ for f in part-1.pdf part-2.pdf part-3.bin; do
 done
 lt_check "delivered once: one document folder from $A" \
 	[ "$(find "$LT_WORK/$B/target/$A" -mindepth 1 -maxdepth 1 -type d | wc -l)" -eq 1 ]
+# The delivery's recorded time (and its receipt's) is when it happened: not
+# before its parts were moved into the folder (the main loop's older time once).
+at_ms=$("$LT_BIN/lienthong-status" -c "$(lt_conf $B)" --received --json | python3 -c '
+import datetime, json, sys
+for line in sys.stdin:
+    r = json.loads(line)
+    if r["document_id"] == sys.argv[1] and r["status"] == "delivered":
+        t = datetime.datetime.strptime(r["at"], "%Y-%m-%dT%H:%M:%S.%fZ")
+        print(int(t.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000))
+' "$id")
+moved_ms=$(stat -c %.3Y "$dir" | tr -d .)
+recorded_after_move() { [ -n "$at_ms" ] && [ -n "$moved_ms" ] && [ "$at_ms" -ge "$moved_ms" ]; }
+lt_check "delivery recorded at $at_ms, not before its parts were moved in ($moved_ms)" \
+	recorded_after_move
 rm -rf "$big"
 
 # 200 documents of 5 MiB.
