@@ -361,6 +361,109 @@ static void test_scan(void)
 	CHECK(lt_business_scan(&rc, NOW + 10) == 0); /* at most one scan a second */
 }
 
+struct batch_scan {
+	char ids[256][LT_DOCID_LEN + 1];
+	uint32_t batch[256];
+	size_t n;
+};
+
+static int batch_cb(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
+                    lt_err *err)
+{
+	struct batch_scan *s = ctx;
+	(void)key;
+	(void)klen;
+	Lienthong__Store__OutItem *it = lienthong__store__out_item__unpack(NULL, vlen, val);
+	if (it == NULL)
+		return lt_err_set(err, LT_EIO, "bad out item");
+	Lienthong__Receipt *r =
+	    it->kind == LIENTHONG__STORE__OUT_KIND__OUT_RECEIPT
+	        ? lt_receipt_decode(it->payload.data, it->payload.len, &cfg, err)
+	        : NULL;
+	if (r != NULL && s->n < 256 && lt_receipt_verify(r, trust, err) == 0) {
+		snprintf(s->ids[s->n], sizeof s->ids[s->n], "%s", r->document_id);
+		s->batch[s->n++] = r->signature->batch_size;
+	}
+	if (r != NULL)
+		lienthong__receipt__free_unpacked(r, NULL);
+	lienthong__store__out_item__free_unpacked(it, NULL);
+	return 0;
+}
+
+/* Receipt n (delivered) for the receive loop's collector, in t. */
+static int loop_receipt(int n, struct lt_txn *t, lt_err *err)
+{
+	struct lt_receipt_in in = {.document_id = doc(n),
+	                           .sender = SENDER,
+	                           .status = LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED,
+	                           .time_ms = NOW,
+	                           .reason = "",
+	                           .document_digest = digest};
+	return lt_recv_receipt(&rc, t, &in, err);
+}
+
+/*
+ * The receive loop's receipts (lt_recv_receipts): collected in a batch, the
+ * one of an aborted nested transaction dropped, the rest signed together and
+ * queued in the batch's transaction; outside a batch, queued at once.
+ */
+static void test_loop_receipts(void)
+{
+	struct lt_txn *t = NULL, *child = NULL;
+	struct batch_scan s = {0};
+	lt_err err;
+	struct lt_recv_receipts *rr = lt_recv_receipts_new();
+	if (!CHECK(rr != NULL))
+		goto out;
+	rc.receipts = rr;
+	lt_recv_receipts_begin(rr);
+	if (!CHECK_OK(lt_txn_begin(store, 1, &t, &err), err))
+		goto out;
+	CHECK_OK(lt_txn_begin_nested(t, &child, &err) || loop_receipt(15, child, &err) ||
+	             lt_txn_commit(child, &err),
+	         err);
+	size_t mark = lt_recv_receipts_mark(rr);
+	CHECK(mark == 1);
+	if (CHECK_OK(lt_txn_begin_nested(t, &child, &err), err)) {
+		CHECK_OK(loop_receipt(16, child, &err), err);
+		lt_txn_abort(child);
+		lt_recv_receipts_drop(rr, mark);
+	}
+	CHECK_OK(lt_txn_begin_nested(t, &child, &err) || loop_receipt(17, child, &err) ||
+	             lt_txn_commit(child, &err),
+	         err);
+	CHECK_OK(lt_recv_receipts_flush(rr, t, &signer, &cfg, &err), err);
+	CHECK(lt_recv_receipts_mark(rr) == 0);
+	CHECK_OK(lt_txn_commit(t, &err), err);
+	/* Outside a batch: signed alone and queued at once. */
+	if (CHECK_OK(lt_txn_begin(store, 1, &t, &err), err)) {
+		CHECK_OK(loop_receipt(18, t, &err), err);
+		CHECK(lt_recv_receipts_mark(rr) == 0);
+		CHECK_OK(lt_txn_commit(t, &err), err);
+	}
+	if (CHECK_OK(lt_txn_begin(store, 0, &t, &err), err)) {
+		CHECK_OK(lt_txn_scan(t, LT_DB_OUTQ, NULL, 0, batch_cb, &s, &err), err);
+		lt_txn_abort(t);
+	}
+	size_t seen = 0;
+	for (size_t i = 0; i < s.n; i++) {
+		int which = strcmp(s.ids[i], doc(15)) == 0   ? 15
+		            : strcmp(s.ids[i], doc(16)) == 0 ? 16
+		            : strcmp(s.ids[i], doc(17)) == 0 ? 17
+		            : strcmp(s.ids[i], doc(18)) == 0 ? 18
+		                                             : 0;
+		CHECK(which != 16); /* its nested transaction aborted */
+		if (which == 15 || which == 17)
+			seen += CHECK(s.batch[i] == 2); /* one signature for both */
+		if (which == 18)
+			seen += CHECK(s.batch[i] == 0); /* a plain signature */
+	}
+	CHECK(seen == 3);
+out:
+	rc.receipts = NULL;
+	lt_recv_receipts_free(rr);
+}
+
 int main(void)
 {
 	lt_err err;
@@ -388,6 +491,7 @@ int main(void)
 		LT_RUN(test_recall);
 		LT_RUN(test_overtake);
 		LT_RUN(test_scan);
+		LT_RUN(test_loop_receipts);
 	}
 	lt_target_free(target);
 	lt_store_close(store);
