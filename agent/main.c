@@ -22,6 +22,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -442,6 +443,14 @@ int main(int argc, char **argv)
 	};
 	const char *config = NULL, *backup = NULL;
 	int check = 0, c;
+	/*
+	 * Blocks of 256 KiB or more (chunk records, their decoded copies, Kafka's
+	 * fetch buffers) are mapped and unmapped, never kept in a heap: glibc's
+	 * threshold otherwise rises to the largest block freed, and heaps of the
+	 * receive loop, the verification helper and librdkafka's threads each kept
+	 * megabytes resident (the 64 MiB bound: README, "Memory bounds").
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	lt_log_init(argv[0], LT_LOG_INFO);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
