@@ -139,6 +139,51 @@ out:
 }
 
 /*
+ * Two delivered receipts for envelope-batch-0 and -1, signed as one batch
+ * (receipt-batch-0.bin, -1.bin): the Signature (field 10) follows fields
+ * 11 and 12, as lienthong appends it.
+ */
+static int vec_receipt_batch(const struct lt_signer *signer, const struct lt_config *cfg,
+                             uint8_t (*doc_digests)[32], lt_err *err)
+{
+	static const char *const ids[] = {"01940000-0000-7000-8000-000000000003",
+	                                  "01940000-0000-7000-8000-000000000004"};
+	uint8_t *bufs[2] = {0}, digests[2][32];
+	size_t lens[2];
+	lt_err errs[2];
+	int rc = -1;
+	for (size_t i = 0; i < 2; i++) {
+		struct lt_receipt_in in = {.document_id = ids[i],
+		                           .sender = "VEC.Z09",
+		                           .status = LIENTHONG__RECEIPT_STATUS__RECEIPT_DELIVERED,
+		                           .time_ms = VEC_TIME_MS + 1000,
+		                           .document_digest = doc_digests[i],
+		                           .comment = "Đã nhận",
+		                           .reported_by = "Văn thư"};
+		if (lt_receipt_build(&in, signer, &bufs[i], &lens[i], digests[i], err) != 0)
+			goto out;
+	}
+	if (lt_batch_seal(bufs, lens, digests, 2, LT_BATCH_FIELD_RECEIPT, signer,
+	                  (size_t)cfg->max_message_bytes, errs, err) != 0)
+		goto out;
+	for (size_t i = 0; i < 2; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "receipt-batch-%zu", i);
+		if (bufs[i] == NULL) {
+			*err = errs[i];
+			goto out;
+		}
+		if (vec_record(name, bufs[i], lens[i], 1) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; i < 2; i++)
+		free(bufs[i]);
+	return rc;
+}
+
+/*
  * Batch signatures (docs/WIRE.md section 4.1): three one-part envelopes
  * signed as one batch, envelope-batch-0..2 (.bin, .canonical, .sha256), the
  * root (batch.root, hex) and the signed message (batch.message).
@@ -202,6 +247,8 @@ static int vec_batch(const struct lt_signer *signer, const struct lt_config *cfg
 	msg[22] = 3;
 	memcpy(msg + 23, root, 32);
 	rc = vec_write("batch", ".root", hex, 65) | vec_write("batch", ".message", msg, sizeof msg);
+	if (rc == 0)
+		rc = vec_receipt_batch(signer, cfg, digests, err);
 out:
 	for (size_t i = 0; i < 3; i++)
 		free(bufs[i]);

@@ -130,20 +130,36 @@ out:
 	free(m);
 }
 
+/*
+ * The single receipt, and the two signed as one batch, whose Signature
+ * (field 10, tag 0x52) comes last, after fields 11 and 12.
+ */
 static void test_receipt(void)
 {
-	size_t len = 0, clen = 0;
-	lt_err err;
-	uint8_t *canon = NULL;
-	uint8_t *rec = slurp("receipt.bin", &len);
-	Lienthong__Receipt *r = rec ? lt_receipt_decode(rec, len, &cfg, &err) : NULL;
-	if (rec != NULL && CHECK(r != NULL) && CHECK_OK(lt_receipt_verify(r, trust, &err), err) &&
-	    CHECK_OK(lt_canon_receipt(r, &canon, &clen, &err), err))
-		check_canonical("receipt", canon, clen);
-	if (r != NULL)
-		lienthong__receipt__free_unpacked(r, NULL);
-	free(canon);
-	free(rec);
+	static const char *const names[] = {"receipt", "receipt-batch-0", "receipt-batch-1"};
+	for (size_t i = 0; i < 3; i++) {
+		char file[64];
+		size_t len = 0, clen = 0;
+		lt_err err;
+		uint8_t *canon = NULL;
+		snprintf(file, sizeof file, "%s.bin", names[i]);
+		uint8_t *rec = slurp(file, &len);
+		Lienthong__Receipt *r = rec ? lt_receipt_decode(rec, len, &cfg, &err) : NULL;
+		if (rec != NULL && CHECK(r != NULL) &&
+		    CHECK_OK(lt_receipt_verify(r, trust, &err), err) &&
+		    CHECK_OK(lt_canon_receipt(r, &canon, &clen, &err), err))
+			check_canonical(names[i], canon, clen);
+		if (r != NULL && i > 0) {
+			CHECK(r->signature->batch_size == 2 && r->signature->batch_index == i - 1);
+			size_t sig_len = lienthong__signature__get_packed_size(r->signature);
+			CHECK(len > sig_len + 3 &&
+			      rec[len - sig_len - 3] == 0x52); /* tag, 2-byte size */
+		}
+		if (r != NULL)
+			lienthong__receipt__free_unpacked(r, NULL);
+		free(canon);
+		free(rec);
+	}
 }
 
 static void sha(const uint8_t *a, size_t n, uint8_t out[32])
