@@ -87,37 +87,35 @@ int lt_recv_receipts_flush(struct lt_recv_receipts *rr, struct lt_txn *t,
                            const struct lt_signer *signer, const struct lt_config *cfg, lt_err *err)
 {
 	size_t n = rr->n;
-	int rc = 0;
 	uint8_t **bufs = calloc(n ? n : 1, sizeof *bufs);
 	size_t *lens = calloc(n ? n : 1, sizeof *lens);
 	uint8_t(*digests)[LT_DIGEST_LEN] = calloc(n ? n : 1, sizeof *digests);
 	lt_err *errs = calloc(n ? n : 1, sizeof *errs);
-	if (bufs == NULL || lens == NULL || digests == NULL || errs == NULL)
-		rc = lt_err_set(err, LT_EIO, "out of memory for signing %zu receipts", n);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		bufs[i] = rr->v[i].buf;
-		lens[i] = rr->v[i].len;
-		memcpy(digests[i], rr->v[i].digest, LT_DIGEST_LEN);
-	}
-	if (rc == 0 && n > 0)
+	int rc = bufs && lens && digests && errs
+	             ? 0
+	             : lt_err_set(err, LT_EIO, "out of memory for signing %zu receipts", n);
+	if (rc == 0 && n > 0) {
+		for (size_t i = 0; i < n; i++) {
+			bufs[i] = rr->v[i].buf;
+			lens[i] = rr->v[i].len;
+			memcpy(digests[i], rr->v[i].digest, LT_DIGEST_LEN);
+		}
 		rc = lt_batch_seal(bufs, lens, digests, n, LT_BATCH_FIELD_RECEIPT, signer,
 		                   (size_t)cfg->max_message_bytes, errs, err);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		rr->v[i].buf = bufs[i]; /* realloc'd, or NULL when refused */
-		rr->v[i].len = lens[i];
-		if (bufs[i] == NULL) {
-			*err = errs[i]; /* a receipt is small: cannot happen with sane limits */
-			rc = -1;
+		for (size_t i = 0; i < n; i++) { /* realloc'd, NULL when refused, or as it was */
+			rr->v[i].buf = bufs[i];
+			rr->v[i].len = lens[i];
 		}
 	}
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		const struct lt_recv_pending *p = &rr->v[i];
-		rc = lt_outq_add(t, LIENTHONG__STORE__OUT_KIND__OUT_RECEIPT, p->doc_id, p->sender,
-		                 p->buf, p->len, p->time_ms, err);
-	}
-	if (rc != 0 && n > 0 && bufs != NULL) {
-		for (size_t i = 0; i < n; i++)
-			rr->v[i].buf = bufs[i]; /* whichever buffer lt_batch_seal left */
+		if (p->buf == NULL) { /* a receipt is small: cannot happen with sane limits */
+			*err = errs[i];
+			rc = -1;
+		} else {
+			rc = lt_outq_add(t, LIENTHONG__STORE__OUT_KIND__OUT_RECEIPT, p->doc_id,
+			                 p->sender, p->buf, p->len, p->time_ms, err);
+		}
 	}
 	free(errs);
 	free(digests);

@@ -610,6 +610,15 @@ static void lt_upload_prepare(struct lt_upload *u, struct lt_worker *w, size_t n
 		pthread_join(w[i].thread, NULL);
 }
 
+/* A row that cannot be signed after all: failed, its envelope and spool gone. */
+static void lt_job_unsigned(const struct lt_upload *u, struct lt_job *j, const char *reason)
+{
+	lt_job_fail(j, reason);
+	free(j->envelope);
+	j->envelope = NULL;
+	lt_job_unspool(u, j);
+}
+
 /*
  * Signs the envelopes built for rows [from, to) with one batch signature
  * (proto/lt_batch.h): one signature, not one per document. A row the
@@ -626,35 +635,32 @@ static void lt_upload_sign_rows(struct lt_upload *u, const struct lt_signer *sig
 	int rc = envs && lens && idx && digests && errs
 	             ? 0
 	             : lt_err_set(&err, LT_EIO, "out of memory for signing a batch");
-	for (size_t i = from; rc == 0 && i < to; i++) {
+	for (size_t i = from; i < to; i++) {
 		struct lt_job *j = &u->jobs[i];
 		if (j->envelope == NULL || j->outcome != LT_OUTCOME_PENDING)
 			continue;
+		if (rc != 0) {
+			lt_job_unsigned(u, j, err.msg);
+			continue;
+		}
 		envs[n] = j->envelope;
 		lens[n] = j->envelope_len;
 		memcpy(digests[n], j->digest, LT_DIGEST_LEN);
 		idx[n++] = i;
 	}
-	if (rc == 0 && n > 0)
+	if (n > 0)
 		rc = lt_batch_seal(envs, lens, digests, n, LT_BATCH_FIELD_ENVELOPE, signer,
 		                   (size_t)u->cfg->max_message_bytes, errs, &err);
-	for (size_t i = from; i < to; i++) {
-		struct lt_job *j = &u->jobs[i];
-		if (j->envelope == NULL || j->outcome != LT_OUTCOME_PENDING)
+	for (size_t k = 0; k < n; k++) {
+		struct lt_job *j = &u->jobs[idx[k]];
+		if (rc != 0) {
+			lt_job_unsigned(u, j, err.msg);
 			continue;
-		size_t k = 0;
-		while (k < n && idx[k] != i)
-			k++;
-		if (rc == 0 && k < n) {
-			j->envelope = envs[k]; /* realloc'd, or NULL when refused */
-			j->envelope_len = lens[k];
 		}
-		if (rc != 0 || j->envelope == NULL) {
-			lt_job_fail(j, rc != 0 ? err.msg : errs[k].msg);
-			free(j->envelope);
-			j->envelope = NULL;
-			lt_job_unspool(u, j);
-		}
+		j->envelope = envs[k]; /* realloc'd, or NULL when refused */
+		j->envelope_len = lens[k];
+		if (j->envelope == NULL)
+			lt_job_unsigned(u, j, errs[k].msg);
 	}
 	free(errs);
 	free(digests);

@@ -139,6 +139,34 @@ out:
 }
 
 /*
+ * Signs n (at most 3) records built unsigned as one batch and writes each as
+ * envelope-batch-<i> or receipt-batch-<i> (.bin, .canonical, .sha256).
+ */
+static int vec_seal_batch(uint8_t **bufs, size_t *lens, uint8_t (*digests)[32], size_t n,
+                          int receipt, const struct lt_signer *signer, const struct lt_config *cfg,
+                          lt_err *err)
+{
+	lt_err errs[3];
+	if (n > sizeof errs / sizeof errs[0])
+		return lt_err_set(err, LT_EINVAL, "at most 3 records in a vector batch");
+	if (lt_batch_seal(bufs, lens, (const uint8_t(*)[32])digests, n,
+	                  receipt ? LT_BATCH_FIELD_RECEIPT : LT_BATCH_FIELD_ENVELOPE, signer,
+	                  (size_t)cfg->max_message_bytes, errs, err) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "%s-batch-%zu", receipt ? "receipt" : "envelope", i);
+		if (bufs[i] == NULL) {
+			*err = errs[i];
+			return -1;
+		}
+		if (vec_record(name, bufs[i], lens[i], receipt) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
  * Two delivered receipts for envelope-batch-0 and -1, signed as one batch
  * (receipt-batch-0.bin, -1.bin): the Signature (field 10) follows fields
  * 11 and 12, as lienthong appends it.
@@ -150,7 +178,6 @@ static int vec_receipt_batch(const struct lt_signer *signer, const struct lt_con
 	                                  "01940000-0000-7000-8000-000000000004"};
 	uint8_t *bufs[2] = {0}, digests[2][32];
 	size_t lens[2];
-	lt_err errs[2];
 	int rc = -1;
 	for (size_t i = 0; i < 2; i++) {
 		struct lt_receipt_in in = {.document_id = ids[i],
@@ -163,20 +190,7 @@ static int vec_receipt_batch(const struct lt_signer *signer, const struct lt_con
 		if (lt_receipt_build(&in, signer, &bufs[i], &lens[i], digests[i], err) != 0)
 			goto out;
 	}
-	if (lt_batch_seal(bufs, lens, digests, 2, LT_BATCH_FIELD_RECEIPT, signer,
-	                  (size_t)cfg->max_message_bytes, errs, err) != 0)
-		goto out;
-	for (size_t i = 0; i < 2; i++) {
-		char name[32];
-		snprintf(name, sizeof name, "receipt-batch-%zu", i);
-		if (bufs[i] == NULL) {
-			*err = errs[i];
-			goto out;
-		}
-		if (vec_record(name, bufs[i], lens[i], 1) != 0)
-			goto out;
-	}
-	rc = 0;
+	rc = vec_seal_batch(bufs, lens, digests, 2, 1, signer, cfg, err);
 out:
 	for (size_t i = 0; i < 2; i++)
 		free(bufs[i]);
@@ -197,7 +211,6 @@ static int vec_batch(const struct lt_signer *signer, const struct lt_config *cfg
 	static const char *const texts[] = {"Giấy mời họp\n", "Báo cáo tháng\n", "Công văn\n"};
 	uint8_t *bufs[3] = {0}, digests[3][32], root[32], msg[19 + 4 + 32];
 	size_t lens[3];
-	lt_err errs[3];
 	int rc = -1;
 	for (size_t i = 0; i < 3; i++) {
 		struct lt_part_in part = {.name = "van-ban.txt",
@@ -214,19 +227,8 @@ static int vec_batch(const struct lt_signer *signer, const struct lt_config *cfg
 		if (lt_envelope_build(&in, signer, cfg, &bufs[i], &lens[i], digests[i], err) != 0)
 			goto out;
 	}
-	if (lt_batch_seal(bufs, lens, digests, 3, LT_BATCH_FIELD_ENVELOPE, signer,
-	                  (size_t)cfg->max_message_bytes, errs, err) != 0)
+	if (vec_seal_batch(bufs, lens, digests, 3, 0, signer, cfg, err) != 0)
 		goto out;
-	for (size_t i = 0; i < 3; i++) {
-		char name[32];
-		snprintf(name, sizeof name, "envelope-batch-%zu", i);
-		if (bufs[i] == NULL) {
-			*err = errs[i];
-			goto out;
-		}
-		if (vec_record(name, bufs[i], lens[i], 0) != 0)
-			goto out;
-	}
 	Lienthong__Envelope *e = lienthong__envelope__unpack(NULL, lens[0], bufs[0]);
 	if (e == NULL || e->signature == NULL) {
 		lienthong__envelope__free_unpacked(e, NULL);
