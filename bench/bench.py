@@ -72,7 +72,7 @@ def settings():
         "doc_mib": env_int("LT_BENCH_DOC_MIB", 32 if quick else 512, 1),
         "paced_seconds": env_int("LT_BENCH_PACED_SECONDS", 5 if quick else 30, 1),
         "large_size": env_sizes("LT_BENCH_LARGE_SIZE", "8M")[0],
-        "large_docs": env_int("LT_BENCH_LARGE_DOCS", 2 if quick else 20, 1),
+        "large_docs": env_int("LT_BENCH_LARGE_DOCS", 2 if quick else 64, 1),
         "key_type": os.environ.get("LT_BENCH_KEY_TYPE", "ec"),
         "partitions": env_int("LT_BENCH_PARTITIONS", 1, 1, 64),
         "poll_ms": env_int("LT_BENCH_POLL_MS", 50, 5, 10000),

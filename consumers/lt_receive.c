@@ -28,9 +28,7 @@
 #define LT_RECEIVE_REFILL_BYTES (1 << 20) /* a batch this large may have emptied the queue... */
 #define LT_RECEIVE_REFILL_BELOW (8 << 20) /* ...when less than this is left: fetch at once */
 #define LT_RECEIVE_REFILL_MS 1000         /* longest wait for that request */
-/* Queued bytes from which the fetcher may have stopped (LT_KAFKA_PREFETCH_KB, less a margin). */
-#define LT_RECEIVE_FULL_BYTES ((size_t)(LT_KAFKA_PREFETCH_KB - 1024) * 1024)
-#define LT_RECEIVE_REFILL_OFF_MS 10000 /* after it failed, not asked for this long */
+#define LT_RECEIVE_REFILL_OFF_MS 10000    /* after it failed, not asked for this long */
 
 /*
  * A partition whose record could not be handled yet (target down, store
@@ -63,11 +61,14 @@ struct lt_receive {
 	struct lt_receive_state state;
 	struct lt_reaper reaper;     /* replaced consumers being destroyed, on helper threads */
 	int64_t refill_off_until_ms; /* lt_receive_refill failed: not tried before */
-	int queue_was_full;          /* the prefetch queue may have stopped the fetcher */
+	int refill_due;              /* large records taken since the last restart (refill)... */
+	char refill_topic[LT_TOPIC_MAX + 1]; /* ...the last of them from this partition */
+	int32_t refill_partition;
 	struct lt_receive_refiller { /* lt_kafka_fetch_now on a thread of its own */
 		pthread_t thread;
-		int started;     /* created, not joined yet */
-		atomic_int done; /* it returned */
+		int started;      /* created, not joined yet */
+		atomic_int done;  /* it returned */
+		atomic_int again; /* asked again while it ran: it asks once more */
 		rd_kafka_t *consumer;
 		char topic[LT_TOPIC_MAX + 1];
 		int32_t partition;
@@ -124,8 +125,10 @@ static int lt_receive_consumer_new(struct lt_receive *r, lt_err *err)
 static void *lt_receive_refill_run(void *arg)
 {
 	struct lt_receive_refiller *f = arg;
-	f->rc =
-	    lt_kafka_fetch_now(f->consumer, f->topic, f->partition, LT_RECEIVE_REFILL_MS, &f->err);
+	do
+		f->rc = lt_kafka_fetch_now(f->consumer, f->topic, f->partition,
+		                           LT_RECEIVE_REFILL_MS, &f->err);
+	while (f->rc == 0 && atomic_exchange(&f->again, 0));
 	atomic_store(&f->done, 1);
 	return NULL;
 }
@@ -161,6 +164,7 @@ static void lt_receive_consumer_drop(struct lt_receive *r, int64_t now_ms, int e
 {
 	lt_err err;
 	lt_receive_refill_join(r, now_ms); /* it may be using this consumer */
+	r->refill_due = 0;
 	pthread_mutex_lock(&r->wake_lock);
 	if (r->queue != NULL)
 		rd_kafka_queue_destroy(r->queue);
@@ -579,12 +583,19 @@ static void lt_receive_verify(struct lt_receive *r, rd_kafka_message_t **msgs, s
  * (queued.max.messages.kbytes) and 2.0 then looks again only after a second,
  * so a receiver slower than the broker would wait most of each second. The
  * fetch is restarted at once (lt_kafka_fetch_now), while this batch is
- * handled: the queue, and the memory it takes, stay as configured. Only
- * after the queue may have been full, and on a thread of its own, one at a
- * time: lt_kafka_fetch_now waits for a broker's answer, which comes after a
- * fetch waiting there for data (up to 500 ms); waited for here, it stalled
- * a receiver that was keeping up (a document of 8 MiB at a tenth of full
- * load: 600 ms instead of 100).
+ * handled: the queue, and the memory it takes, stay as configured.
+ *
+ * Whether the fetcher stopped cannot be asked, and guessing it from the
+ * queue's length missed: a fetch in flight fills the queue just after a
+ * restart, and the receiver then idled for 0.8-1 s, twice in a run of 64
+ * documents of 8 MiB. So every batch of large records that leaves less than
+ * LT_RECEIVE_REFILL_BELOW queued asks for a restart, and so does an empty
+ * poll after large records not yet followed by one (refill_due). It runs on
+ * a thread of its own, one at a time: lt_kafka_fetch_now waits for a
+ * broker's answer, which comes after a fetch waiting there for data (up to
+ * 500 ms); waited for here, it stalled a receiver that was keeping up (a
+ * document of 8 MiB at a tenth of full load: 600 ms instead of 100). Asked
+ * while it runs, the thread asks once more (again) before it ends.
  */
 static void lt_receive_refill(struct lt_receive *r, rd_kafka_message_t **msgs, size_t n,
                               size_t bytes, int64_t now_ms)
@@ -592,22 +603,32 @@ static void lt_receive_refill(struct lt_receive *r, rd_kafka_message_t **msgs, s
 	struct lt_receive_refiller *f = &r->refiller;
 	if (f->started && atomic_load(&f->done))
 		lt_receive_refill_join(r, now_ms);
-	if (n == 0 || bytes < LT_RECEIVE_REFILL_BYTES || now_ms < r->refill_off_until_ms)
+	if (n > 0 && bytes >= LT_RECEIVE_REFILL_BYTES) {
+		r->refill_due = 1;
+		snprintf(r->refill_topic, sizeof r->refill_topic, "%s",
+		         rd_kafka_topic_name(msgs[n - 1]->rkt));
+		r->refill_partition = msgs[n - 1]->partition;
+		if ((size_t)rd_kafka_queue_length(r->queue) * (bytes / n) >=
+		    LT_RECEIVE_REFILL_BELOW)
+			return; /* enough queued for now: asked after a later batch */
+	} else if (n > 0 || !r->refill_due) {
 		return;
-	size_t left = (size_t)rd_kafka_queue_length(r->queue) * (bytes / n);
-	if (bytes + left >= LT_RECEIVE_FULL_BYTES)
-		r->queue_was_full = 1;
-	if (!r->queue_was_full || left >= LT_RECEIVE_REFILL_BELOW || f->started)
+	}
+	if (now_ms < r->refill_off_until_ms)
 		return;
-	const rd_kafka_message_t *m = msgs[n - 1];
+	if (f->started) {
+		atomic_store(&f->again, 1);
+		return;
+	}
 	f->consumer = r->consumer;
-	snprintf(f->topic, sizeof f->topic, "%s", rd_kafka_topic_name(m->rkt));
-	f->partition = m->partition;
+	memcpy(f->topic, r->refill_topic, sizeof f->topic);
+	f->partition = r->refill_partition;
 	atomic_store(&f->done, 0);
+	atomic_store(&f->again, 0);
 	if (pthread_create(&f->thread, NULL, lt_receive_refill_run, f) != 0)
 		return; /* no thread to be had: librdkafka looks again within a second */
 	f->started = 1;
-	r->queue_was_full = 0;
+	r->refill_due = 0;
 }
 
 /*
