@@ -381,7 +381,9 @@ class Bench:
             with open(path, "wb") as f:
                 f.write(os.urandom(size))
             files.append(path)
-        poller = Poller(self, confs["BENCH.A"], self.s["poll_ms"] / 1000.0)
+        os.sync()  # the documents' own pages are not the first receive batch's to write
+        poller = Poller(self, confs["BENCH.A"], self.s["poll_ms"] / 1000.0,
+                        {c: p.pid for c, p in procs.items()})
         poller.start()
         try:
             return self._end_to_end(size, n, base, confs, procs, files, poller)
@@ -433,6 +435,7 @@ class Bench:
         cpu1 = {c: proc_cpu(p.pid) for c, p in procs.items()}
         self.perf_stop(recs)
         rss = {c: proc_hwm_mib(p.pid) for c, p in procs.items()}
+        anon = poller.peak_anon()
         full = self.latencies(confs, poller, ids, n)
         got = len(os.listdir(os.path.join(base, "BENCH.B", "target", "BENCH.A")))
         if got != n:
@@ -448,6 +451,8 @@ class Bench:
                 "receiver_agent": round((cpu1["BENCH.B"] - cpu0["BENCH.B"]) * 1000 / n, 3),
                 "upload": round(upload_cpu * 1000 / n, 3)},
             "peak_rss_mib": {"sender_agent": rss["BENCH.A"], "receiver_agent": rss["BENCH.B"]},
+            "peak_rss_anon_mib": {"sender_agent": anon["BENCH.A"],
+                                  "receiver_agent": anon["BENCH.B"]},
         }
         res["delivered_mib_s"] = round(res["delivered_doc_s"] * size / MIB, 2)
         res["receipted_mib_s"] = round(res["receipted_doc_s"] * size / MIB, 2)
@@ -465,6 +470,7 @@ class Bench:
             with open(path, "wb") as f:
                 f.write(os.urandom(size))
             paced_files.append(path)
+        os.sync()
         t1 = time.time()
         late = 0
         ids = set()
@@ -518,8 +524,10 @@ class Bench:
 class Poller(threading.Thread):
     """Polls A's delivered count (`lienthong-status --summary --json`) every interval."""
 
-    def __init__(self, bench, conf, interval):
+    def __init__(self, bench, conf, interval, pids):
         super().__init__(daemon=True)
+        self.pids = pids  # agency code -> agent pid: own memory (RssAnon) sampled each poll
+        self.anon = {c: 0.0 for c in pids}
         self.cmd = [os.path.join(bench.bin, "lienthong-status"), "-c", conf, "--summary",
                     "--json"]
         self.interval = interval
@@ -537,6 +545,8 @@ class Poller(threading.Thread):
                 return
             d = json.loads(p.stdout)
             with self.lock:
+                for c, pid in self.pids.items():
+                    self.anon[c] = max(self.anon[c], proc_anon_mib(pid) or 0.0)
                 if not self.points or d["delivered"] > self.points[-1][1]:
                     self.points.append((time.time(), d["delivered"]))
                 if d["rejected"] or d["failed"]:
@@ -547,6 +557,11 @@ class Poller(threading.Thread):
     def stop(self):
         self.done.set()
         self.join()
+
+    def peak_anon(self):
+        """Each agent's largest RssAnon seen so far, MiB."""
+        with self.lock:
+            return {c: round(v, 1) for c, v in self.anon.items()}
 
     def wait_for(self, n, timeout):
         deadline = time.time() + timeout
@@ -575,12 +590,23 @@ def proc_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def proc_hwm_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
+def proc_status_mib(pid, field):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     return None
+
+
+def proc_hwm_mib(pid):
+    return proc_status_mib(pid, "VmHWM")
+
+
+def proc_anon_mib(pid):
+    return proc_status_mib(pid, "RssAnon")
 
 
 def ratio(a, b):
@@ -701,7 +727,9 @@ def table(result):
         out.append(f"{'':>10}CPU s per 1,000 documents: sender agent {cpu['sender_agent']}, "
                    f"receiver agent {cpu['receiver_agent']}, lienthong-upload {cpu['upload']}; "
                    f"peak RSS MiB: sender {rss['sender_agent']}, receiver "
-                   f"{rss['receiver_agent']}")
+                   f"{rss['receiver_agent']} (own memory, RssAnon: "
+                   f"{e['peak_rss_anon_mib']['sender_agent']}, "
+                   f"{e['peak_rss_anon_mib']['receiver_agent']})")
     out.append("")
     out.append("Ratios: lienthong / reference of this run")
     out.append(f"{'size':>8}  {'figure':<20} {'value':>10} {'kcat':>10} {'ratio':>7} "

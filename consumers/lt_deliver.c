@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../clock/lt_clock.h"
 #include "../config/lt_config.h"
 #include "../log/lt_log.h"
 #include "../proto/lt_envelope.h"
@@ -529,7 +530,10 @@ size_t lt_target_flush(struct lt_target *t)
 	/* 1. Every file and temporary folder of the batch durable: one syncfs, not 3 fsyncs
 	 * each.
 	 */
+	int64_t t0 = lt_now_ms();
 	int synced = lt_target_sync(t, n, &sync_err) == 0;
+	lt_log_debug("made the files of %zu document(s) durable in %lld ms", n,
+	             (long long)(lt_now_ms() - t0));
 	/* 2. The renames. */
 	for (size_t i = 0; i < n; i++) {
 		struct lt_deliver_pending *p = &t->pending[i];
