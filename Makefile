@@ -156,7 +156,7 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 # make bench: bench/bench.py (QUICK=1 for the smoke run); make bench-store: the store's own.
 bench:
 	deploy/install-deps.sh
-	$(MAKE) $(BINS) $(BUILD)/bench/crypto_bench
+	$(MAKE) $(BINS) $(BUILD)/bench/crypto_bench $(BUILD)/bench/fs_bench
 	LT_BUILD=$(BUILD) $(if $(QUICK),LT_BENCH_QUICK=$(QUICK)) python3 bench/bench.py
 
 bench-store: $(BINS) $(BUILD)/bench/submit_bench $(BUILD)/bench/status_bench
