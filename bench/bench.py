@@ -8,7 +8,8 @@ Starts a private broker (deploy/kafka.sh, 127.0.0.1:LT_BENCH_PORT) and measures 
      recipient travel), for each reference record size;
   2. crypto ceiling of one core: lt_sign and lt_sign_verify per second for the configured
      key type, SHA-256 MiB/s (build/bench/crypto_bench); the filesystem's floor: CPU and
-     wall time per document of the folder target's writes alone (build/bench/fs_bench, run last);
+     wall time per document of the folder target's writes alone, and the disk's fdatasync
+     latencies (build/bench/fs_bench, run last);
   3. lienthong end to end: agency A submits documents with lienthong-upload for agency B,
      delivered to B's target folder, receipts back to A; at full load, then paced at one
      tenth of the delivered rate; for each document size, then large documents.
@@ -308,7 +309,7 @@ class Bench:
 
     def filesystem(self):
         """The folder target's writes alone, on the disk the agents use: a floor, µs/doc."""
-        log("filesystem: the folder target's writes of 1 KiB documents alone")
+        log("filesystem: the folder target's writes of 1 KiB documents alone; fdatasync")
         out = run([os.path.join(ROOT, self.s["build"], "bench", "fs_bench"),
                    os.path.join(self.work, "fs"), str(self.s["fs_docs"]), "1024"]).stdout
         shutil.rmtree(os.path.join(self.work, "fs"), ignore_errors=True)
@@ -731,6 +732,10 @@ def table(result):
                f"wall {fs['fresh']['wall_us_per_doc']} µs per document; right after deleting "
                f"as many: CPU {fs['after_delete']['cpu_us_per_doc']} µs, wall "
                f"{fs['after_delete']['wall_us_per_doc']} µs")
+    d = fs["fdatasync_4k"]
+    out.append(f"Disk: fdatasync of 4 KiB ({d['count']} times, 5 ms apart): p50 {d['p50_ms']} "
+               f"p99 {d['p99_ms']} p99.9 {d['p999_ms']} max {d['max_ms']} ms; "
+               f"{d['over_50_ms']} over 50 ms (each document waits for three syncs or more)")
     out.append("")
     out.append("lienthong end to end (A uploads for B, delivered to B's folder, receipt at A)")
     for e in result["lienthong"].values():

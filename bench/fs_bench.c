@@ -13,9 +13,13 @@
  * Two rounds: "fresh" into DIR/a, then DIR/a is removed and "after_delete"
  * writes DIR/b at once (ext4 without a journal skips inodes freed in the last
  * seconds when it allocates, so a receiver's cost depends on what was deleted
- * just before). Prints one JSON object with, per round, CPU microseconds
- * (user + system, getrusage) and wall microseconds per document. Figures are
- * printed, never asserted. DIR is created and left empty.
+ * just before). Then the disk's own latency: FS_PROBES times, every
+ * FS_PROBE_GAP_MS, 4 KiB rewritten in a file and fdatasync'd; every document
+ * waits for at least three such syncs (the sender's commit, the receiver's
+ * syncfs and its commit), so their tail bounds the latency's. Prints one
+ * JSON object with, per round, CPU microseconds (user + system, getrusage)
+ * and wall microseconds per document, and the fdatasync latencies. Figures
+ * are printed, never asserted. DIR is created and left empty.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +33,8 @@
 
 #define FS_BATCH 256
 #define FS_NAME 32
+#define FS_PROBES 3000    /* fdatasync latencies measured... */
+#define FS_PROBE_GAP_MS 5 /* ...one every this many ms */
 
 struct fs_round {
 	double cpu_us; /* per document */
@@ -137,6 +143,38 @@ static int fs_remove(const char *dir, long n)
 	return 0;
 }
 
+static int fs_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* FS_PROBES fdatasync latencies of a 4 KiB rewrite, sorted, in ms. */
+static int fs_probe(const char *dir, double *ms)
+{
+	char path[4200], block[4096];
+	snprintf(path, sizeof path, "%s/probe", dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return fs_fail("create", path);
+	memset(block, 'x', sizeof block);
+	struct timespec gap = {0, FS_PROBE_GAP_MS * 1000000L};
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < FS_PROBES; i++) {
+		if (pwrite(fd, block, sizeof block, 0) != (ssize_t)sizeof block)
+			rc = fs_fail("write", path);
+		double t0 = fs_now();
+		if (rc == 0 && fdatasync(fd) != 0)
+			rc = fs_fail("fdatasync", path);
+		ms[i] = (fs_now() - t0) * 1e3;
+		nanosleep(&gap, NULL);
+	}
+	close(fd);
+	unlink(path);
+	qsort(ms, FS_PROBES, sizeof *ms, fs_cmp);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || argc > 4) {
@@ -152,6 +190,7 @@ int main(int argc, char **argv)
 	char *data = malloc((size_t)bytes + 1);
 	char a[4096], b[4096];
 	struct fs_round fresh, after;
+	static double ms[FS_PROBES];
 	if (data == NULL)
 		return 1;
 	memset(data, 'x', (size_t)bytes + 1);
@@ -159,14 +198,22 @@ int main(int argc, char **argv)
 	snprintf(b, sizeof b, "%s/b", argv[1]);
 	if ((mkdir(argv[1], 0750) != 0 && errno != EEXIST) ||
 	    fs_round(a, n, data, (size_t)bytes, &fresh) != 0 || fs_remove(a, n) != 0 ||
-	    fs_round(b, n, data, (size_t)bytes, &after) != 0 || fs_remove(b, n) != 0) {
+	    fs_round(b, n, data, (size_t)bytes, &after) != 0 || fs_remove(b, n) != 0 ||
+	    fs_probe(argv[1], ms) != 0) {
 		free(data);
 		return 1;
 	}
 	free(data);
+	int over = 0;
+	for (int i = 0; i < FS_PROBES; i++)
+		over += ms[i] > 50.0;
 	printf("{\"documents\": %ld, \"bytes\": %ld, \"batch\": %d, "
 	       "\"fresh\": {\"cpu_us_per_doc\": %.1f, \"wall_us_per_doc\": %.1f}, "
-	       "\"after_delete\": {\"cpu_us_per_doc\": %.1f, \"wall_us_per_doc\": %.1f}}\n",
-	       n, bytes, FS_BATCH, fresh.cpu_us, fresh.wall_us, after.cpu_us, after.wall_us);
+	       "\"after_delete\": {\"cpu_us_per_doc\": %.1f, \"wall_us_per_doc\": %.1f}, "
+	       "\"fdatasync_4k\": {\"count\": %d, \"p50_ms\": %.2f, \"p99_ms\": %.2f, "
+	       "\"p999_ms\": %.1f, \"max_ms\": %.1f, \"over_50_ms\": %d}}\n",
+	       n, bytes, FS_BATCH, fresh.cpu_us, fresh.wall_us, after.cpu_us, after.wall_us,
+	       FS_PROBES, ms[FS_PROBES / 2], ms[FS_PROBES * 99 / 100], ms[FS_PROBES * 999 / 1000],
+	       ms[FS_PROBES - 1], over);
 	return 0;
 }
