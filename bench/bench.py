@@ -275,13 +275,13 @@ class Bench:
         # record first); startup_share says how much was taken off. A start-up timed at
         # half the run or more cannot be told from it (a one-record consume can wait for
         # a fetch longer than 500,000 records take): that rate stays gross, and says so.
-        def rate(t, start):
-            return round(n / (t - start)) if start < t / 2 else round(n / max(1e-3, t))
-        return {"records": n, "produce_rec_s": rate(prod_t, prod_start),
-                "consume_rec_s": rate(cons_t, cons_start),
+        runs = {"produce": (prod_t, prod_start), "consume": (cons_t, cons_start)}
+        gross = [d for d, (t, start) in runs.items() if start >= t / 2]
+        out = {f"{d}_rec_s": round(n / max(1e-3, t if d in gross else t - start))
+               for d, (t, start) in runs.items()}
+        return {"records": n, **out,
                 "startup_share": round(max(prod_start / prod_t, cons_start / cons_t), 4),
-                "gross": [d for d, t, st in (("produce", prod_t, prod_start),
-                                             ("consume", cons_t, cons_start)) if st >= t / 2]}
+                "gross": gross}
 
     def reference(self):
         out = {}
@@ -728,7 +728,7 @@ def table(result):
                f"{c['verify_per_s']:,} verifications/s; SHA-256 {c['sha256_mib_s']:,} MiB/s")
     fs = result["filesystem"]
     out.append(f"Filesystem, the folder target's writes alone ({fs['documents']} documents of "
-               f"1 KiB, a syncfs per {fs['batch']}): CPU {fs['fresh']['cpu_us_per_doc']} µs, "
+               f"{human(fs['bytes'])}, a syncfs per {fs['batch']}): CPU {fs['fresh']['cpu_us_per_doc']} µs, "
                f"wall {fs['fresh']['wall_us_per_doc']} µs per document; right after deleting "
                f"as many: CPU {fs['after_delete']['cpu_us_per_doc']} µs, wall "
                f"{fs['after_delete']['wall_us_per_doc']} µs")
