@@ -149,13 +149,15 @@ out:
 
 /*
  * Fills the folder tmp_name in sender_fd for a streamed document: each
- * streamed part is moved in from <staging>/<index> and its SHA-256 checked
- * there; inline parts are written. A leftover folder of an interrupted
+ * streamed part is moved in from <staged->dir>/<index> and checked there
+ * (lt_xfer_part_check); inline parts are written. A leftover folder of an interrupted
  * attempt is completed, not removed: it may hold parts already moved in.
  */
 static int lt_deliver_staged_parts(int sender_fd, const char *tmp_name, const char *tmp,
-                                   const Lienthong__Envelope *env, const char *staging, lt_err *err)
+                                   const Lienthong__Envelope *env, const struct lt_staged *staged,
+                                   lt_err *err)
 {
+	const char *staging = staged->dir;
 	char file[PATH_MAX], name[16];
 	int created, rc = -1;
 	if (mkdirat(sender_fd, tmp_name, 0750) != 0 && errno != EEXIST)
@@ -201,7 +203,7 @@ static int lt_deliver_staged_parts(int sender_fd, const char *tmp_name, const ch
 				goto out;
 			}
 		}
-		if (lt_xfer_hash_check(fd, p->name, file, p->size, p->sha256.data, err) != 0)
+		if (lt_xfer_part_check(fd, p->name, file, p, i, staged, err) != 0)
 			goto out;
 	}
 	rc = lt_deliver_fsync_dir(fd, tmp, err);
@@ -311,10 +313,12 @@ int lt_deliver_folder(const char *target_dir, const Lienthong__Envelope *env, ch
  * durable and rename.
  */
 static int lt_deliver_folder_at(const char *target_dir, const Lienthong__Envelope *env,
-                                const char *staging, int edxml, char *path, size_t path_size,
-                                struct lt_deliver_pending *defer, int *deferred, lt_err *err)
+                                const struct lt_staged *staged, int edxml, char *path,
+                                size_t path_size, struct lt_deliver_pending *defer, int *deferred,
+                                lt_err *err)
 {
 	const Lienthong__Header *h = env->header;
+	const char *staging = staged != NULL ? staged->dir : NULL;
 	char sender_dir[PATH_MAX], tmp[PATH_MAX], tmp_name[LT_DOCID_LEN + 8];
 	struct stat st;
 	int target_fd = -1, sender_fd = -1, created, rc = -1;
@@ -350,7 +354,7 @@ static int lt_deliver_folder_at(const char *target_dir, const Lienthong__Envelop
 		if (lt_deliver_edxml(sender_fd, tmp_name, tmp, env, staging, err) != 0)
 			goto out;
 	} else if (staging != NULL) {
-		if (lt_deliver_staged_parts(sender_fd, tmp_name, tmp, env, staging, err) != 0) {
+		if (lt_deliver_staged_parts(sender_fd, tmp_name, tmp, env, staged, err) != 0) {
 			lt_err tmp_err;
 			if (err->code == LT_EINVAL) /* refused for good: its partial data goes */
 				lt_deliver_remove_at(sender_fd, tmp_name, tmp, 0, &tmp_err);
@@ -403,15 +407,18 @@ out:
 }
 
 int lt_deliver_folder_staged(const char *target_dir, const Lienthong__Envelope *env,
-                             const char *staging, char *path, size_t path_size, lt_err *err)
+                             const struct lt_staged *staged, char *path, size_t path_size,
+                             lt_err *err)
 {
-	return lt_deliver_folder_at(target_dir, env, staging, 0, path, path_size, NULL, NULL, err);
+	return lt_deliver_folder_at(target_dir, env, staged, 0, path, path_size, NULL, NULL, err);
 }
 
 int lt_deliver_folder_edxml(const char *target_dir, const Lienthong__Envelope *env,
                             const char *staging, char *path, size_t path_size, lt_err *err)
 {
-	return lt_deliver_folder_at(target_dir, env, staging, 1, path, path_size, NULL, NULL, err);
+	const struct lt_staged staged = {.dir = staging};
+	return lt_deliver_folder_at(target_dir, env, staging != NULL ? &staged : NULL, 1, path,
+	                            path_size, NULL, NULL, err);
 }
 
 struct lt_target {
@@ -582,9 +589,11 @@ size_t lt_target_flush(struct lt_target *t)
 	return n;
 }
 
-/* Checks the SHA-256 of every staged part of env in the folder staging. */
-static int lt_target_check_staged(const Lienthong__Envelope *env, const char *staging, lt_err *err)
+/* Checks every staged part of env (lt_xfer_part_check). */
+static int lt_target_check_staged(const Lienthong__Envelope *env, const struct lt_staged *staged,
+                                  lt_err *err)
 {
+	const char *staging = staged->dir;
 	char file[PATH_MAX], name[16];
 	int rc = 0;
 	int sfd = open(staging, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -596,20 +605,22 @@ static int lt_target_check_staged(const Lienthong__Envelope *env, const char *st
 			continue;
 		snprintf(name, sizeof name, "%zu", i);
 		snprintf(file, sizeof file, "%s/%s", staging, name);
-		rc = lt_xfer_hash_check(sfd, name, file, p->size, p->sha256.data, err);
+		rc = lt_xfer_part_check(sfd, name, file, p, i, staged, err);
 	}
 	close(sfd);
 	return rc;
 }
 
 int lt_target_deliver_staged(struct lt_target *t, const Lienthong__Envelope *env,
-                             const char *staging, char *where, size_t where_size, lt_err *err)
+                             const struct lt_staged *staged, char *where, size_t where_size,
+                             lt_err *err)
 {
 	int edxml = strcmp(t->cfg->target_format, "edxml") == 0;
+	const char *staging = staged != NULL ? staged->dir : NULL;
 	if (t->http == NULL && !edxml)
-		return lt_deliver_folder_staged(t->cfg->target_dir, env, staging, where, where_size,
+		return lt_deliver_folder_staged(t->cfg->target_dir, env, staged, where, where_size,
 		                                err);
-	if (staging != NULL && lt_target_check_staged(env, staging, err) != 0)
+	if (staged != NULL && lt_target_check_staged(env, staged, err) != 0)
 		return -1;
 	if (t->http == NULL)
 		return lt_deliver_folder_edxml(t->cfg->target_dir, env, staging, where, where_size,

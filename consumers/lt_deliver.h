@@ -45,15 +45,18 @@ int lt_deliver_folder(const char *target_dir, const Lienthong__Envelope *env, ch
                       size_t path_size, lt_err *err);
 /*
  * The same for a streamed document (consumers/lt_xfer.h): part i with
- * chunk_bytes > 0 is the file <staging>/<i>, moved into the temporary folder
- * by rename (staging is on target_dir's filesystem) and its SHA-256 checked
- * there; the other parts are written as above, then the folder is renamed
+ * chunk_bytes > 0 is the file <staged->dir>/<i>, moved into the temporary
+ * folder by rename (staging is on target_dir's filesystem) and checked there
+ * (lt_xfer_part_check: its SHA-256, or its size when it was hashed as it was
+ * written); the other parts are written as above, then the folder is renamed
  * as above. An interrupted attempt is completed by the next (parts moved in
  * stay). A part whose SHA-256 differs is LT_EINVAL (refused for good: the
  * temporary folder is removed).
  */
+struct lt_staged;
 int lt_deliver_folder_staged(const char *target_dir, const Lienthong__Envelope *env,
-                             const char *staging, char *path, size_t path_size, lt_err *err);
+                             const struct lt_staged *staged, char *path, size_t path_size,
+                             lt_err *err);
 
 /*
  * The same for target_format = edxml: the folder holds one file,
@@ -109,9 +112,10 @@ int lt_target_deliver_deferred(struct lt_target *t, const Lienthong__Envelope *e
  * temporary folders stay, and the next attempt writes them again).
  */
 size_t lt_target_flush(struct lt_target *t);
-/* lt_target_deliver of a streamed document whose parts are staged in staging. */
+/* lt_target_deliver of a streamed document whose parts are staged (lt_xfer.h). */
 int lt_target_deliver_staged(struct lt_target *t, const Lienthong__Envelope *env,
-                             const char *staging, char *where, size_t where_size, lt_err *err);
+                             const struct lt_staged *staged, char *where, size_t where_size,
+                             lt_err *err);
 /*
  * Whether the target itself recognises a document delivered before (the
  * folder target: the document's folder exists), so that recording a

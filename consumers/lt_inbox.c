@@ -561,8 +561,11 @@ static int lt_inbox_finish(const struct lt_recv *rc, const char *sender, const c
 			goto out;
 		if (deliver) {
 			it.attempted = 1;
+			const struct lt_staged staged = {.dir = r->staging,
+			                                 .hashed = r->hashed.data,
+			                                 .hashed_len = r->hashed.len};
 			it.delivered =
-			    lt_target_deliver_staged(rc->target, it.env, r->staging, it.path,
+			    lt_target_deliver_staged(rc->target, it.env, &staged, it.path,
 			                             sizeof it.path, &it.deliver_err) == 0;
 		}
 	}

@@ -19,10 +19,10 @@
 #define LT_XFER_SCAN_MS 2000       /* deadlines and leftovers looked at this often */
 #define LT_XFER_RETRY_MS 5000      /* a delivery that failed is tried again after */
 #define LT_XFER_HASH_BUF (1 << 20) /* read buffer of the SHA-256 check */
+#define LT_XFER_RUN_OFF UINT64_MAX /* lt_xfer_slot.next: this part's running hash cannot finish */
 
-struct lt_xfer {
-	const struct lt_config *cfg;
-	/* The transfer last written: its key, manifest and open staged files. */
+/* A transfer written lately: its key, manifest, open staged files and running hashes. */
+struct lt_xfer_slot {
 	char key[LT_XFER_KEY_MAX];
 	size_t klen;
 	uint8_t digest[LT_DIGEST_LEN];
@@ -31,6 +31,17 @@ struct lt_xfer {
 	int *fds;   /* per part, -1 when not open */
 	int *dirty; /* per part: written since the last sync */
 	size_t n_fds;
+	/* Per part: SHA-256 of its chunks 0 .. next-1 as they were written (NULL before
+	 * chunk 0 and once final), or next = LT_XFER_RUN_OFF. */
+	EVP_MD_CTX **run;
+	uint64_t *next;
+	uint64_t used; /* lt_xfer.uses when last written: the least recent goes first */
+};
+
+struct lt_xfer {
+	const struct lt_config *cfg;
+	struct lt_xfer_slot slots[LT_XFER_SLOTS];
+	uint64_t uses;
 	int due; /* a transfer completed: scan at once */
 	int64_t next_scan_ms;
 	int64_t started_ms; /* first scan */
@@ -48,17 +59,23 @@ struct lt_xfer *lt_xfer_new(const struct lt_config *cfg, lt_err *err)
 	return x;
 }
 
-/* Forgets the cached transfer, closing its files (unsynced writes are dropped: sync first). */
-static void lt_xfer_forget(struct lt_xfer *x)
+/* Forgets the transfer of slot x, closing its files (unsynced writes are dropped: sync first). */
+static void lt_xfer_forget(struct lt_xfer_slot *x)
 {
 	for (size_t i = 0; i < x->n_fds; i++) {
 		if (x->fds[i] >= 0)
 			close(x->fds[i]);
+		if (x->run != NULL)
+			EVP_MD_CTX_free(x->run[i]);
 	}
 	free(x->fds);
 	free(x->dirty);
+	free(x->run);
+	free(x->next);
 	x->fds = NULL;
 	x->dirty = NULL;
+	x->run = NULL;
+	x->next = NULL;
 	x->n_fds = 0;
 	if (x->env != NULL)
 		lienthong__envelope__free_unpacked(x->env, NULL);
@@ -67,13 +84,28 @@ static void lt_xfer_forget(struct lt_xfer *x)
 	x->staging[0] = '\0';
 }
 
+/* fdatasync of every staged file of slot x written since its last sync. */
+static int lt_xfer_slot_sync(struct lt_xfer_slot *x, lt_err *err)
+{
+	for (size_t i = 0; i < x->n_fds; i++) {
+		if (!x->dirty[i])
+			continue;
+		if (fdatasync(x->fds[i]) != 0)
+			return lt_err_errno(err, errno, "cannot fdatasync staged part %s/%zu",
+			                    x->staging, i);
+		x->dirty[i] = 0;
+	}
+	return 0;
+}
+
 void lt_xfer_free(struct lt_xfer *x)
 {
 	if (x == NULL)
 		return;
 	lt_err ignore;
 	lt_xfer_sync(x, &ignore);
-	lt_xfer_forget(x);
+	for (size_t i = 0; i < LT_XFER_SLOTS; i++)
+		lt_xfer_forget(&x->slots[i]);
 	free(x);
 }
 
@@ -293,29 +325,47 @@ int lt_xfer_open(struct lt_xfer *x, struct lt_txn *t, const struct lt_record *re
 	return rc;
 }
 
-/* Makes the cached transfer the one of key and record r (decoding its manifest). */
-static int lt_xfer_load(struct lt_xfer *x, const char *key, size_t klen,
-                        const Lienthong__Store__TransferRecord *r, lt_err *err)
+/*
+ * The slot of the transfer of key and record r: the one that has it, else the
+ * least recently written (synced and forgotten), loaded with r's manifest.
+ */
+static struct lt_xfer_slot *lt_xfer_load(struct lt_xfer *xf, const char *key, size_t klen,
+                                         const Lienthong__Store__TransferRecord *r, lt_err *err)
 {
-	if (x->klen == klen && memcmp(x->key, key, klen) == 0 && r->digest.len == LT_DIGEST_LEN &&
-	    memcmp(x->digest, r->digest.data, LT_DIGEST_LEN) == 0)
-		return 0;
-	if (lt_xfer_sync(x, err) != 0)
-		return -1;
+	struct lt_xfer_slot *x = &xf->slots[0];
+	for (size_t i = 0; i < LT_XFER_SLOTS; i++) {
+		struct lt_xfer_slot *y = &xf->slots[i];
+		if (y->klen == klen && memcmp(y->key, key, klen) == 0 &&
+		    r->digest.len == LT_DIGEST_LEN &&
+		    memcmp(y->digest, r->digest.data, LT_DIGEST_LEN) == 0) {
+			y->used = ++xf->uses;
+			return y;
+		}
+		if (y->used < x->used)
+			x = y;
+	}
+	if (lt_xfer_slot_sync(x, err) != 0)
+		return NULL;
 	lt_xfer_forget(x);
-	if (r->digest.len != LT_DIGEST_LEN || strlen(r->staging) >= sizeof x->staging)
-		return lt_err_set(err, LT_EIO, "transfer record is corrupt (digest or staging)");
+	if (r->digest.len != LT_DIGEST_LEN || strlen(r->staging) >= sizeof x->staging) {
+		lt_err_set(err, LT_EIO, "transfer record is corrupt (digest or staging)");
+		return NULL;
+	}
 	lt_err why;
-	if (lt_envelope_decode(r->manifest.data, r->manifest.len, x->cfg, &x->env, &why) != 0) {
+	if (lt_envelope_decode(r->manifest.data, r->manifest.len, xf->cfg, &x->env, &why) != 0) {
 		lt_xfer_forget(x);
-		return lt_err_set(err, LT_EIO,
-		                  "manifest of a transfer record no longer decodes: %s", why.msg);
+		lt_err_set(err, LT_EIO, "manifest of a transfer record no longer decodes: %s",
+		           why.msg);
+		return NULL;
 	}
 	x->fds = malloc(x->env->n_parts * sizeof *x->fds);
 	x->dirty = calloc(x->env->n_parts, sizeof *x->dirty);
-	if (x->fds == NULL || x->dirty == NULL) {
+	x->run = calloc(x->env->n_parts, sizeof *x->run);
+	x->next = calloc(x->env->n_parts, sizeof *x->next);
+	if (x->fds == NULL || x->dirty == NULL || x->run == NULL || x->next == NULL) {
 		lt_xfer_forget(x);
-		return lt_err_set(err, LT_EIO, "out of memory");
+		lt_err_set(err, LT_EIO, "out of memory");
+		return NULL;
 	}
 	x->n_fds = x->env->n_parts;
 	for (size_t i = 0; i < x->n_fds; i++)
@@ -324,11 +374,12 @@ static int lt_xfer_load(struct lt_xfer *x, const char *key, size_t klen,
 	x->klen = klen;
 	memcpy(x->digest, r->digest.data, LT_DIGEST_LEN);
 	snprintf(x->staging, sizeof x->staging, "%s", r->staging);
-	return 0;
+	x->used = ++xf->uses;
+	return x;
 }
 
 /* The staged file of part p, opened (and made durable as an entry) on first use. */
-static int lt_xfer_file(struct lt_xfer *x, uint32_t p, lt_err *err)
+static int lt_xfer_file(struct lt_xfer_slot *x, uint32_t p, lt_err *err)
 {
 	char name[16];
 	if (x->fds[p] >= 0)
@@ -350,9 +401,73 @@ static int lt_xfer_file(struct lt_xfer *x, uint32_t p, lt_err *err)
 	return fd;
 }
 
-int lt_xfer_chunk(struct lt_xfer *x, struct lt_txn *t, const Lienthong__Chunk *c, int64_t now_ms,
+/*
+ * Feeds chunk c (checked, just written) to its part's running SHA-256: 1 when
+ * that completes the part with the signed digest. Only chunk next of a part
+ * goes in: one already in (written again because its record did not commit)
+ * changes nothing, since a chunk's bytes are fixed by its signed SHA-256; a
+ * later one means the earlier were written before this cache, so the part is
+ * read back at delivery instead (lt_xfer_part_check).
+ */
+static int lt_xfer_run(struct lt_xfer_slot *x, const Lienthong__Chunk *c)
+{
+	const Lienthong__Part *p = x->env->parts[c->part];
+	uint64_t *next = &x->next[c->part];
+	EVP_MD_CTX **run = &x->run[c->part];
+	uint8_t d[EVP_MAX_MD_SIZE];
+	unsigned dlen = 0;
+	if (*next == LT_XFER_RUN_OFF || c->index < *next)
+		return 0;
+	if (c->index == 0 && *run == NULL) {
+		*run = EVP_MD_CTX_new();
+		if (*run != NULL && EVP_DigestInit_ex(*run, lt_sha256_md(), NULL) != 1) {
+			EVP_MD_CTX_free(*run);
+			*run = NULL;
+		}
+	}
+	if (c->index > *next || *run == NULL ||
+	    EVP_DigestUpdate(*run, c->data.data, c->data.len) != 1) {
+		*next = LT_XFER_RUN_OFF;
+		EVP_MD_CTX_free(*run);
+		*run = NULL;
+		return 0;
+	}
+	if (++*next < lt_part_chunks(p->size, p->chunk_bytes))
+		return 0;
+	int ok = EVP_DigestFinal_ex(*run, d, &dlen) == 1 && dlen == LT_DIGEST_LEN &&
+	         p->sha256.len == LT_DIGEST_LEN && memcmp(d, p->sha256.data, LT_DIGEST_LEN) == 0;
+	EVP_MD_CTX_free(*run);
+	*run = NULL;
+	lt_log_debug("part %u of document %s from %s: the SHA-256 of its chunks as written %s",
+	             c->part, c->document_id, c->sender,
+	             ok ? "is the signed one"
+	                : "differs from the signed one (read back at delivery)");
+	return ok;
+}
+
+/* lt_xfer_put of r with part set in its `hashed` bitmap (n_parts bits). */
+static int lt_xfer_put_hashed(struct lt_txn *t, const Lienthong__Chunk *c, size_t n_parts,
+                              Lienthong__Store__TransferRecord *r, lt_err *err)
+{
+	ProtobufCBinaryData kept = r->hashed;
+	size_t len = (n_parts + 7) / 8;
+	uint8_t *bits = calloc(1, len);
+	if (bits == NULL)
+		return lt_xfer_put(t, c->sender, c->document_id, r, err); /* read back instead */
+	memcpy(bits, kept.data, kept.len < len ? kept.len : len);
+	lt_xfer_mark(bits, c->part);
+	r->hashed.data = bits;
+	r->hashed.len = len;
+	int rc = lt_xfer_put(t, c->sender, c->document_id, r, err);
+	r->hashed = kept; /* the unpacked record frees its own */
+	free(bits);
+	return rc;
+}
+
+int lt_xfer_chunk(struct lt_xfer *xf, struct lt_txn *t, const Lienthong__Chunk *c, int64_t now_ms,
                   enum lt_xfer_outcome *out, int *complete, lt_err *why, lt_err *err)
 {
+	struct lt_xfer_slot *x;
 	Lienthong__Store__TransferRecord *r = NULL;
 	char key[LT_XFER_KEY_MAX];
 	size_t klen = lt_xfer_key(c->sender, c->document_id, key);
@@ -363,7 +478,7 @@ int lt_xfer_chunk(struct lt_xfer *x, struct lt_txn *t, const Lienthong__Chunk *c
 		return -1;
 	if (r == NULL)
 		return 0;
-	if (lt_xfer_load(x, key, klen, r, err) != 0)
+	if ((x = lt_xfer_load(xf, key, klen, r, err)) == NULL)
 		goto out;
 	if (lt_chunk_check(x->env, c, why) != 0) {
 		*out = LT_XFER_BAD;
@@ -398,7 +513,8 @@ int lt_xfer_chunk(struct lt_xfer *x, struct lt_txn *t, const Lienthong__Chunk *c
 	lt_xfer_mark(r->have.data, k);
 	r->chunks_in++;
 	r->progress_ms = now_ms;
-	if (lt_xfer_put(t, c->sender, c->document_id, r, err) != 0)
+	if ((lt_xfer_run(x, c) ? lt_xfer_put_hashed(t, c, x->n_fds, r, err)
+	                       : lt_xfer_put(t, c->sender, c->document_id, r, err)) != 0)
 		goto out;
 	lt_log_debug("chunk %u of part %u of document %s from %s written (%llu of %llu)", c->index,
 	             c->part, c->document_id, c->sender, (unsigned long long)r->chunks_in,
@@ -406,7 +522,7 @@ int lt_xfer_chunk(struct lt_xfer *x, struct lt_txn *t, const Lienthong__Chunk *c
 	*out = LT_XFER_WRITTEN;
 	*complete = lt_xfer_complete(r);
 	if (*complete)
-		x->due = 1;
+		xf->due = 1;
 	rc = 0;
 out:
 	lienthong__store__transfer_record__free_unpacked(r, NULL);
@@ -415,13 +531,9 @@ out:
 
 int lt_xfer_sync(struct lt_xfer *x, lt_err *err)
 {
-	for (size_t i = 0; i < x->n_fds; i++) {
-		if (!x->dirty[i])
-			continue;
-		if (fdatasync(x->fds[i]) != 0)
-			return lt_err_errno(err, errno, "cannot fdatasync staged part %s/%zu",
-			                    x->staging, i);
-		x->dirty[i] = 0;
+	for (size_t i = 0; i < LT_XFER_SLOTS; i++) {
+		if (lt_xfer_slot_sync(&x->slots[i], err) != 0)
+			return -1;
 	}
 	return 0;
 }
@@ -452,8 +564,10 @@ static int lt_xfer_rmdir(const char *path, lt_err *err)
 
 int lt_xfer_remove(struct lt_xfer *x, const char *staging, lt_err *err)
 {
-	if (strcmp(x->staging, staging) == 0)
-		lt_xfer_forget(x);
+	for (size_t i = 0; i < LT_XFER_SLOTS; i++) {
+		if (strcmp(x->slots[i].staging, staging) == 0)
+			lt_xfer_forget(&x->slots[i]);
+	}
 	return lt_xfer_rmdir(staging, err);
 }
 
@@ -500,8 +614,9 @@ void lt_xfer_sweep(struct lt_xfer *x, struct lt_store *store)
 		lt_xfer_sweep_root(store, root);
 }
 
-int lt_xfer_hash_check(int dirfd, const char *name, const char *path, uint64_t size,
-                       const uint8_t sha256[LT_DIGEST_LEN], lt_err *err)
+/* Checks that the file at (dirfd, name) has size bytes of SHA-256 sha256 (streamed read). */
+static int lt_xfer_hash_check(int dirfd, const char *name, const char *path, uint64_t size,
+                              const uint8_t sha256[LT_DIGEST_LEN], lt_err *err)
 {
 	uint8_t d[EVP_MAX_MD_SIZE];
 	unsigned dlen = 0;
@@ -560,4 +675,20 @@ void lt_xfer_scanned(struct lt_xfer *x, int64_t now_ms, int failed)
 		x->started_ms = now_ms;
 	x->due = 0;
 	x->next_scan_ms = now_ms + (failed ? LT_XFER_RETRY_MS : LT_XFER_SCAN_MS);
+}
+
+int lt_xfer_part_check(int dirfd, const char *name, const char *path, const Lienthong__Part *p,
+                       size_t index, const struct lt_staged *staged, lt_err *err)
+{
+	struct stat st;
+	if (!lt_xfer_has(staged->hashed, staged->hashed_len, index))
+		return lt_xfer_hash_check(dirfd, name, path, p->size, p->sha256.data, err);
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return lt_err_errno(err, errno, "cannot stat %s", path);
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != p->size)
+		return lt_err_set(
+		    err, LT_EINVAL,
+		    "%s: %llu bytes (or not a file), but %llu were written and hashed", path,
+		    (unsigned long long)st.st_size, (unsigned long long)p->size);
+	return 0;
 }

@@ -9,7 +9,12 @@
  * of the chunks recorded, times) and a staging folder with one file per
  * streamed part, named by its index. lt_xfer_chunk checks a chunk against the
  * manifest (lt_chunk_check), writes it with pwrite at index * chunk_bytes and
- * sets its bit; lt_xfer_sync (fdatasync of every file written) must run
+ * sets its bit. While the chunks of a part are written in order it also
+ * keeps their running SHA-256; when the last one gives the part's signed
+ * digest, the record says so (TransferRecord.hashed) and delivery checks only
+ * the file's size instead of reading it again (lt_xfer_part_check). A chunk's
+ * bytes are fixed by its own signed SHA-256, so those bytes are the file's.
+ * lt_xfer_sync (fdatasync of every file written) must run
  * before the transaction that recorded those bits commits, so a bit set in a
  * committed record always means the bytes are on disk. lt_inbox decides what
  * becomes of a transfer (delivered once complete, failed past
@@ -23,9 +28,10 @@
  * Chunks are numbered across the streamed parts in part order: chunk k of
  * the bitmap is chunk k - base(p) of part p.
  *
- * Ownership and threads: an lt_xfer caches the decoded manifest and the
- * open files of the transfer last written; one thread (the agent's main
- * loop) uses it. Records returned by lt_xfer_get are the caller's to free
+ * Ownership and threads: an lt_xfer caches the decoded manifests, open
+ * files and running hashes of the LT_XFER_SLOTS transfers last written (chunks of
+ * documents sent at once interleave); one thread (the agent's main loop)
+ * uses it. Records returned by lt_xfer_get are the caller's to free
  * (lienthong__store__transfer_record__free_unpacked).
  */
 #ifndef LT_XFER_H
@@ -38,6 +44,13 @@
 #include "../errors/lt_err.h"
 #include "../proto/lt_envelope.h"
 #include "../store/lt_store.h"
+
+/*
+ * Transfers kept open at once: a sender streams several documents at a time
+ * (LT_FORWARD_STREAMS) and several agencies may send, so chunks of different
+ * documents interleave; switching costs a sync, a reopen and the running hash.
+ */
+#define LT_XFER_SLOTS 8
 
 struct lt_xfer;
 
@@ -110,9 +123,23 @@ int lt_xfer_remove(struct lt_xfer *x, const char *staging, lt_err *err);
  */
 void lt_xfer_sweep(struct lt_xfer *x, struct lt_store *store);
 
-/* Checks that the file at (dirfd, name) has size bytes of SHA-256 sha256 (streamed read). */
-int lt_xfer_hash_check(int dirfd, const char *name, const char *path, uint64_t size,
-                       const uint8_t sha256[LT_DIGEST_LEN], lt_err *err);
+/*
+ * A streamed document's staged parts, for delivery: their folder, and the
+ * bitmap of the parts hashed as they were written (TransferRecord.hashed;
+ * NULL, 0 for none).
+ */
+struct lt_staged {
+	const char *dir;
+	const uint8_t *hashed;
+	size_t hashed_len;
+};
+/*
+ * Checks the staged part p (index index of its envelope) at (dirfd, name):
+ * a part hashed as it was written only for its size, any other by reading
+ * it for its signed size and SHA-256. LT_EINVAL when it differs.
+ */
+int lt_xfer_part_check(int dirfd, const char *name, const char *path, const Lienthong__Part *p,
+                       size_t index, const struct lt_staged *staged, lt_err *err);
 
 /*
  * Scheduling of lt_inbox_transfers: lt_xfer_due says whether a scan is due

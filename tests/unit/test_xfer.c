@@ -4,7 +4,9 @@
  * deadline with made-up times; a transfer opened in a store, chunks written
  * (good, repeated, corrupted, of an unknown document), the staged files,
  * delivery by rename into the folder target, removal and the sweep of
- * staging folders without a record.
+ * staging folders without a record; the running SHA-256 of chunks written in
+ * order (TransferRecord.hashed), and a manifest whose part digest does not
+ * match its chunks.
  */
 #include <openssl/sha.h>
 #include <sys/stat.h>
@@ -35,16 +37,26 @@ static size_t manifest_len;
 static uint8_t digest[LT_DIGEST_LEN];
 static Lienthong__Envelope *env;
 
-/* A manifest: part 0 streamed (3 chunks), part 1 inline, part 2 streamed (2 chunks). */
-static int make_manifest(void)
+/*
+ * A manifest of a new document: part 0 streamed (3 chunks), part 1 inline,
+ * part 2 streamed (2 chunks). With lie, part 0's signed SHA-256 is not the
+ * one of its chunks (a sender with a valid certificate can sign that).
+ */
+static int make_manifest(int lie)
 {
 	lt_err err;
+	if (env != NULL)
+		lienthong__envelope__free_unpacked(env, NULL);
+	free(manifest);
+	env = NULL;
+	manifest = NULL;
 	for (size_t i = 0; i < sizeof part0; i++)
 		part0[i] = (uint8_t)(i * 7 + 1);
 	for (size_t i = 0; i < sizeof part2; i++)
 		part2[i] = (uint8_t)(i * 13 + 5);
 	SHA256(part0, sizeof part0, sha0);
 	SHA256(part2, sizeof part2, sha2);
+	sha0[0] ^= (uint8_t)lie;
 	for (size_t i = 0; i < 3; i++)
 		SHA256(part0 + i * CB, i < 2 ? CB : sizeof part0 - 2 * CB,
 		       chunks0 + i * LT_DIGEST_LEN);
@@ -158,13 +170,13 @@ static int chunk(const char *id, uint32_t part, uint32_t index, const uint8_t *d
 	return (int)out;
 }
 
-static Lienthong__Store__TransferRecord *record(void)
+static Lienthong__Store__TransferRecord *record(const char *id)
 {
 	Lienthong__Store__TransferRecord *r = NULL;
 	struct lt_txn *t = NULL;
 	lt_err err;
 	if (CHECK_OK(lt_txn_begin(store, 0, &t, &err), err)) {
-		CHECK_OK(lt_xfer_get(t, signer.code, docid, &r, &err), err);
+		CHECK_OK(lt_xfer_get(t, signer.code, id, &r, &err), err);
 		lt_txn_abort(t);
 	}
 	return r;
@@ -198,7 +210,7 @@ static void test_transfer(void)
 	CHECK(chunk(docid, 0, 2, part0, CB, 0, &complete) == LT_XFER_BAD); /* wrong length */
 	CHECK(lt_docid_new(other, &err) == 0);
 	CHECK(chunk(other, 0, 0, part0, CB, 0, &complete) == LT_XFER_UNKNOWN);
-	Lienthong__Store__TransferRecord *r = record();
+	Lienthong__Store__TransferRecord *r = record(docid);
 	if (CHECK(r != NULL)) {
 		CHECK(r->chunks_in == 1 && r->chunks_total == 5 && r->offset == 42);
 		CHECK(r->progress_ms == 1001 && r->opened_ms == 1000);
@@ -216,20 +228,28 @@ static void test_transfer(void)
 	CHECK(lt_xfer_due(xfer, 0)); /* a transfer completed: scan at once */
 	lt_xfer_scanned(xfer, 10000, 0);
 	CHECK(!lt_xfer_due(xfer, 10001) && lt_xfer_due(xfer, 20000));
-	r = record();
+	r = record(docid);
 	if (CHECK(r != NULL)) {
 		CHECK(lt_xfer_complete(r));
 		lienthong__store__transfer_record__free_unpacked(r, NULL);
 	}
+	/* Out of order: no part was hashed as written, both are read back. */
+	r = record(docid);
+	if (CHECK(r != NULL)) {
+		CHECK(r->hashed.len == 0);
+		lienthong__store__transfer_record__free_unpacked(r, NULL);
+	}
 	/* The staged files are the parts. */
+	const struct lt_staged staged = {.dir = staging};
 	int dfd = open(staging, O_RDONLY | O_DIRECTORY);
-	CHECK_OK(lt_xfer_hash_check(dfd, "0", "staged 0", sizeof part0, sha0, &err), err);
-	CHECK_OK(lt_xfer_hash_check(dfd, "2", "staged 2", sizeof part2, sha2, &err), err);
-	CHECK(lt_xfer_hash_check(dfd, "2", "staged 2", sizeof part2, sha0, &err) == -1 &&
+	CHECK_OK(lt_xfer_part_check(dfd, "0", "staged 0", env->parts[0], 0, &staged, &err), err);
+	CHECK_OK(lt_xfer_part_check(dfd, "2", "staged 2", env->parts[2], 2, &staged, &err), err);
+	CHECK(lt_xfer_part_check(dfd, "2", "staged 2", env->parts[0], 0, &staged, &err) == -1 &&
 	      err.code == LT_EINVAL);
+	CHECK_STR_CONTAINS(err.msg, "staged 2: 8192 bytes whose SHA-256 differs");
 	close(dfd);
 	/* Delivered by rename: the folder holds the three parts, staging no longer the files. */
-	CHECK_OK(lt_deliver_folder_staged(cfg.target_dir, env, staging, path, sizeof path, &err),
+	CHECK_OK(lt_deliver_folder_staged(cfg.target_dir, env, &staged, path, sizeof path, &err),
 	         err);
 	snprintf(file, sizeof file, "%s/scan.pdf", path);
 	CHECK(stat(file, &st) == 0 && st.st_size == (off_t)sizeof part0);
@@ -238,7 +258,7 @@ static void test_transfer(void)
 	snprintf(file, sizeof file, "%s/0", staging);
 	CHECK(stat(file, &st) != 0);
 	/* Again (a crash before the record): found delivered, nothing written. */
-	CHECK_OK(lt_deliver_folder_staged(cfg.target_dir, env, staging, path, sizeof path, &err),
+	CHECK_OK(lt_deliver_folder_staged(cfg.target_dir, env, &staged, path, sizeof path, &err),
 	         err);
 	if (CHECK_OK(lt_txn_begin(store, 1, &t, &err), err)) {
 		CHECK_OK(lt_xfer_del(t, signer.code, docid, &err), err);
@@ -247,6 +267,163 @@ static void test_transfer(void)
 	CHECK_OK(lt_xfer_remove(xfer, staging, &err), err);
 	CHECK(stat(staging, &st) != 0);
 	CHECK(chunk(docid, 0, 0, part0, CB, 0, &complete) == LT_XFER_UNKNOWN); /* late */
+}
+
+/* Opens the transfer of the current manifest; its staging folder in staging. */
+static int open_transfer(char *staging, size_t size)
+{
+	const struct lt_record rec = {
+	    .topic = "inbox", .partition = 0, .offset = 7, .value = manifest, .len = manifest_len};
+	struct lt_txn *t = NULL;
+	lt_err err;
+	snprintf(staging, size, "%s/.lienthong-staging/%s.%s", cfg.target_dir, signer.code, docid);
+	return CHECK_OK(lt_txn_begin(store, 1, &t, &err), err) &&
+	               CHECK_OK(lt_xfer_open(xfer, t, &rec, env, digest, 1000, &err), err) &&
+	               CHECK_OK(lt_txn_commit(t, &err), err)
+	           ? 0
+	           : -1;
+}
+
+/* Writes chunks from..to-1 (0-2 part 0, 3-4 part 2) of id; whether they were written. */
+static int chunks(const char *id, int from, int to, int *complete)
+{
+	int ok = 1;
+	for (int k = from; k < to; k++) {
+		uint32_t i = k < 3 ? (uint32_t)k : (uint32_t)k - 3;
+		if (k < 3)
+			ok &= chunk(id, 0, i, part0 + i * CB, i < 2 ? CB : sizeof part0 - 2 * CB, 0,
+			            complete) == LT_XFER_WRITTEN;
+		else
+			ok &= chunk(id, 2, i, part2 + i * CB, CB, 0, complete) == LT_XFER_WRITTEN;
+	}
+	return ok;
+}
+
+/* Writes every chunk in order; whether the last completed the transfer. */
+static int all_in_order(void)
+{
+	int complete = 0;
+	return CHECK(chunks(docid, 0, 5, &complete)) && CHECK(complete);
+}
+
+/* The hashed bitmap of the record of the transfer of id (-1 without one). */
+static int hashed_bits(const char *id)
+{
+	Lienthong__Store__TransferRecord *r = record(id);
+	int bits = -1;
+	if (CHECK(r != NULL)) {
+		bits = r->hashed.len == 1 ? r->hashed.data[0] : (r->hashed.len == 0 ? 0 : 0x100);
+		lienthong__store__transfer_record__free_unpacked(r, NULL);
+	}
+	return bits;
+}
+
+static void test_hashed_in_order(void)
+{
+	char staging[PATH_MAX], path[PATH_MAX], file[PATH_MAX];
+	lt_err err;
+	if (make_manifest(0) != 0 || open_transfer(staging, sizeof staging) != 0 || !all_in_order())
+		return;
+	CHECK(hashed_bits(docid) == 0x05); /* parts 0 and 2 */
+	Lienthong__Store__TransferRecord *r = record(docid);
+	if (!CHECK(r != NULL))
+		return;
+	const struct lt_staged staged = {
+	    .dir = staging, .hashed = r->hashed.data, .hashed_len = r->hashed.len};
+	/* A hashed part is checked for its size: a shortened file is refused. */
+	snprintf(file, sizeof file, "%s/2", staging);
+	int dfd = open(staging, O_RDONLY | O_DIRECTORY);
+	CHECK(truncate(file, CB) == 0);
+	CHECK(lt_xfer_part_check(dfd, "2", file, env->parts[2], 2, &staged, &err) == -1 &&
+	      err.code == LT_EINVAL);
+	CHECK_STR_CONTAINS(err.msg, "4096 bytes (or not a file), but 8192 were written and hashed");
+	int fd = open(file, O_WRONLY);
+	CHECK(fd >= 0 && pwrite(fd, part2 + CB, CB, CB) == CB);
+	close(fd);
+	CHECK_OK(lt_xfer_part_check(dfd, "2", file, env->parts[2], 2, &staged, &err), err);
+	close(dfd);
+	CHECK_OK(lt_deliver_folder_staged(cfg.target_dir, env, &staged, path, sizeof path, &err),
+	         err);
+	uint8_t got[sizeof part0 + 1];
+	snprintf(file, sizeof file, "%s/scan.pdf", path);
+	fd = open(file, O_RDONLY);
+	CHECK(fd >= 0 && read(fd, got, sizeof got) == (ssize_t)sizeof part0 &&
+	      memcmp(got, part0, sizeof part0) == 0);
+	close(fd);
+	lienthong__store__transfer_record__free_unpacked(r, NULL);
+}
+
+static void test_hashed_lie(void)
+{
+	char staging[PATH_MAX], path[PATH_MAX];
+	lt_err err;
+	if (make_manifest(1) != 0 || open_transfer(staging, sizeof staging) != 0 || !all_in_order())
+		return;
+	/* Every chunk matches its signed SHA-256, but part 0 is not the signed whole. */
+	CHECK(hashed_bits(docid) == 0x04);
+	Lienthong__Store__TransferRecord *r = record(docid);
+	if (!CHECK(r != NULL))
+		return;
+	const struct lt_staged staged = {
+	    .dir = staging, .hashed = r->hashed.data, .hashed_len = r->hashed.len};
+	CHECK(lt_deliver_folder_staged(cfg.target_dir, env, &staged, path, sizeof path, &err) ==
+	          -1 &&
+	      err.code == LT_EINVAL);
+	CHECK_STR_CONTAINS(err.msg, "scan.pdf: 10000 bytes whose SHA-256 differs from the signed");
+	lienthong__store__transfer_record__free_unpacked(r, NULL);
+}
+
+/*
+ * Chunks of several documents interleave (a sender streams several at once):
+ * each keeps its running hash while no more than LT_XFER_SLOTS do; beyond,
+ * the least recently written loses it and is read back at delivery.
+ */
+static void test_hashed_interleaved(void)
+{
+	enum { N = LT_XFER_SLOTS + 3 };
+	char ids[N][LT_DOCID_LEN + 1], staging[N][PATH_MAX], path[PATH_MAX];
+	uint8_t *manifests[N] = {0};
+	Lienthong__Envelope *envs[N] = {0};
+	int complete = 0;
+	lt_err err;
+	for (int d = 0; d < N; d++) {
+		if (make_manifest(0) != 0 || open_transfer(staging[d], sizeof staging[d]) != 0)
+			goto out;
+		memcpy(ids[d], docid, sizeof ids[d]);
+		manifests[d] = manifest;
+		envs[d] = env;
+		manifest = NULL; /* kept here, freed below */
+		env = NULL;
+	}
+	/* Two documents chunk by chunk: both hashed. */
+	for (int k = 0; k < 5; k++)
+		CHECK(chunks(ids[0], k, k + 1, &complete) && chunks(ids[1], k, k + 1, &complete));
+	CHECK(hashed_bits(ids[0]) == 0x05 && hashed_bits(ids[1]) == 0x05);
+	/*
+	 * Chunk 0 of N - 2 more, then the rest of each: ids[0], ids[1] and ids[2],
+	 * the least recent, made room for the last three; ids[2] lost part 0's
+	 * running hash (its part 2 came after, in order).
+	 */
+	for (int d = 2; d < N; d++)
+		CHECK(chunks(ids[d], 0, 1, &complete));
+	for (int d = 2; d < N; d++)
+		CHECK(chunks(ids[d], 1, 5, &complete) && complete);
+	CHECK(hashed_bits(ids[2]) == 0x04);
+	Lienthong__Store__TransferRecord *r = record(ids[2]);
+	if (CHECK(r != NULL)) {
+		const struct lt_staged staged = {
+		    .dir = staging[2], .hashed = r->hashed.data, .hashed_len = r->hashed.len};
+		CHECK_OK(lt_deliver_folder_staged(cfg.target_dir, envs[2], &staged, path,
+		                                  sizeof path, &err),
+		         err);
+		lienthong__store__transfer_record__free_unpacked(r, NULL);
+	}
+out:
+	for (int d = 0; d < N; d++) {
+		free(manifests[d]);
+		if (envs[d] != NULL)
+			lienthong__envelope__free_unpacked(envs[d], NULL);
+	}
 }
 
 static void test_sweep(void)
@@ -272,10 +449,13 @@ int main(void)
 	    CHECK_OK(lt_tpki_config(&pki, "b", "RECV.B", &ca, &a, NULL, &cfg, &err), err) &&
 	    CHECK_OK(lt_signer_load(&signer, cfg.key_file, cfg.cert_file, &err), err) &&
 	    CHECK_OK(lt_store_open(&store, cfg.data_dir, 16 << 20, &err), err) &&
-	    CHECK((xfer = lt_xfer_new(&cfg, &err)) != NULL) && make_manifest() == 0) {
+	    CHECK((xfer = lt_xfer_new(&cfg, &err)) != NULL) && make_manifest(0) == 0) {
 		LT_RUN(test_bitmap);
 		LT_RUN(test_missing_and_deadline);
 		LT_RUN(test_transfer);
+		LT_RUN(test_hashed_in_order);
+		LT_RUN(test_hashed_lie);
+		LT_RUN(test_hashed_interleaved);
 		LT_RUN(test_sweep);
 	}
 	if (env != NULL)
