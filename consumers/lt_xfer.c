@@ -454,7 +454,8 @@ static int lt_xfer_put_hashed(struct lt_txn *t, const Lienthong__Chunk *c, size_
 	uint8_t *bits = calloc(1, len);
 	if (bits == NULL)
 		return lt_xfer_put(t, c->sender, c->document_id, r, err); /* read back instead */
-	memcpy(bits, kept.data, kept.len < len ? kept.len : len);
+	if (kept.len > 0) /* none set yet: kept.data may be NULL */
+		memcpy(bits, kept.data, kept.len < len ? kept.len : len);
 	lt_xfer_mark(bits, c->part);
 	r->hashed.data = bits;
 	r->hashed.len = len;
