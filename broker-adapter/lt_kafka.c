@@ -463,10 +463,10 @@ int lt_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key, size_t 
 	                         opaque, err);
 }
 
-int lt_kafka_produce_owned(rd_kafka_t *rk, const char *topic, const void *key, size_t klen,
-                           void *val, size_t vlen, void *opaque, lt_err *err)
+int lt_kafka_produce_lent(rd_kafka_t *rk, const char *topic, const void *key, size_t klen,
+                          void *val, size_t vlen, void *opaque, lt_err *err)
 {
-	return lt_kafka_producev(rk, topic, key, klen, val, vlen, RD_KAFKA_MSG_F_FREE, opaque, err);
+	return lt_kafka_producev(rk, topic, key, klen, val, vlen, 0, opaque, err);
 }
 
 static int lt_kafka_create(rd_kafka_t *rk, const char *const *topics, size_t n, int partitions,

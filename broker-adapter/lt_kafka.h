@@ -131,12 +131,12 @@ int lt_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key, size_t 
                      const void *val, size_t vlen, void *opaque, lt_err *err);
 
 /*
- * The same for a malloc'd value librdkafka takes over on success (it frees
- * it once the message is reported: no copy of a large record); on failure
- * val still belongs to the caller.
+ * The same for a value lent to librdkafka (no copy of a large record): on
+ * success val must stay as it is until the message's delivery report, or
+ * until the handle is destroyed; on failure it was not taken.
  */
-int lt_kafka_produce_owned(rd_kafka_t *rk, const char *topic, const void *key, size_t klen,
-                           void *val, size_t vlen, void *opaque, lt_err *err);
+int lt_kafka_produce_lent(rd_kafka_t *rk, const char *topic, const void *key, size_t klen,
+                          void *val, size_t vlen, void *opaque, lt_err *err);
 
 /*
  * Creates topics if they do not exist (already existing is success; an

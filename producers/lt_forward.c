@@ -1,5 +1,6 @@
 #include "lt_forward.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -27,6 +28,7 @@
 #define LT_FORWARD_HELD 64 /* streamed documents this configuration refuses, remembered */
 /* Records of streams in flight: each stream's manifest or window. */
 #define LT_FORWARD_STREAM_RECORDS (LT_FORWARD_STREAMS * (LT_FORWARD_WINDOW + 1))
+#define LT_FORWARD_SPARE 16 /* chunk record buffers kept for the next chunks */
 
 enum lt_forward_what {
 	LT_FORWARD_RECORD,   /* an outbox record as one Kafka record */
@@ -43,6 +45,7 @@ struct lt_forward_item {
 	uint64_t gen;
 	uint64_t chunk; /* chunk: its number in send order (part 0's chunks first) */
 	size_t bytes;   /* chunk: the record's size */
+	uint8_t *rec;   /* chunk: its buffer, lent to librdkafka (lt_forward.lent) */
 	int counted;    /* manifest, chunk: its report is counted in its stream */
 	char doc_id[LT_DOCID_LEN + 1];
 	char dest[LT_CODE_MAX + 1];
@@ -112,9 +115,20 @@ struct lt_forward {
 	size_t n_results;
 	unsigned renewals; /* producers replaced after a fatal error */
 	struct lt_forward_stream streams[LT_FORWARD_STREAMS];
-	uint64_t gens;                  /* generations given to streams */
-	size_t chunk_bytes;             /* of chunk records in flight */
-	uint8_t *buf;                   /* one chunk read from the spool (max_message_bytes) */
+	uint64_t gens;      /* generations given to streams */
+	size_t chunk_bytes; /* of chunk records in flight */
+	uint8_t *buf;       /* one chunk read from the spool (max_message_bytes) */
+	/*
+	 * Chunk records are packed into buffers of max_message_bytes lent to
+	 * librdkafka until their reports, then kept for the next ones: a fresh
+	 * buffer per record cost a page fault per 4 KiB (bench/PROFILE.md).
+	 * In all no more than were lent at once, itself bounded by
+	 * LT_FORWARD_CHUNK_BYTES and LT_FORWARD_STREAM_RECORDS.
+	 */
+	uint8_t *lent[LT_FORWARD_STREAM_RECORDS];
+	size_t n_lent;
+	uint8_t *spare[LT_FORWARD_SPARE];
+	size_t n_spare;
 	int pending;                    /* a stream has something to record without a report */
 	uint64_t held[LT_FORWARD_HELD]; /* outbox records not looked at again until a restart */
 	size_t n_held;                  /* the oldest is replaced when full (looked at again) */
@@ -122,6 +136,42 @@ struct lt_forward {
 	void *on_report_ctx;
 	atomic_int streaming; /* a stream is open: its reports call on_report */
 };
+
+/* A buffer for a chunk record (max_message_bytes), lent until lt_forward_buf_back; NULL: no memory.
+ */
+static uint8_t *lt_forward_buf_lend(struct lt_forward *fw)
+{
+	assert(fw->n_lent < LT_FORWARD_STREAM_RECORDS);
+	uint8_t *b =
+	    fw->n_spare > 0 ? fw->spare[--fw->n_spare] : malloc((size_t)fw->cfg->max_message_bytes);
+	if (b != NULL)
+		fw->lent[fw->n_lent++] = b;
+	return b;
+}
+
+/* The lent buffer b is no longer librdkafka's: kept for the next chunk, or freed. */
+static void lt_forward_buf_back(struct lt_forward *fw, uint8_t *b)
+{
+	size_t i = 0;
+	while (i < fw->n_lent && fw->lent[i] != b)
+		i++;
+	assert(i < fw->n_lent);
+	fw->lent[i] = fw->lent[--fw->n_lent];
+	if (fw->n_spare < LT_FORWARD_SPARE)
+		fw->spare[fw->n_spare++] = b;
+	else
+		free(b);
+}
+
+/* After the producer was destroyed: every lent buffer is free again (reports not served drop
+ * theirs). */
+static void lt_forward_buf_reclaim(struct lt_forward *fw)
+{
+	for (size_t i = 0; i < fw->n_results; i++)
+		fw->results[i].item->rec = NULL;
+	while (fw->n_lent > 0)
+		free(fw->lent[--fw->n_lent]);
+}
 
 static size_t lt_forward_slot(const struct lt_forward *fw, uint64_t seq)
 {
@@ -441,28 +491,32 @@ static int lt_forward_chunk(struct lt_forward *fw, struct lt_forward_stream *s, 
 		return 1;
 	}
 	s->broken_until_ms = 0;
-	uint8_t *rec = NULL;
-	size_t n = 0;
 	struct lt_forward_item *it = calloc(1, sizeof *it);
-	if (it == NULL || lt_chunk_pack(s->doc_id, s->env->header->sender, p, (uint32_t)idx,
-	                                fw->buf, len, &rec, &n, &rerr) != 0) {
+	uint8_t *rec = it != NULL ? lt_forward_buf_lend(fw) : NULL;
+	if (rec == NULL) {
 		free(it);
 		return -1;
 	}
+	/* Its manifest decoded with this configuration: chunk_bytes leaves LT_CHUNK_OVERHEAD. */
+	size_t n = lt_chunk_pack_into(s->doc_id, s->env->header->sender, p, (uint32_t)idx, fw->buf,
+	                              len, rec, (size_t)fw->cfg->max_message_bytes);
+	assert(n > 0);
 	*it = (struct lt_forward_item){.seq = s->seq,
 	                               .kind = LIENTHONG__STORE__OUT_KIND__OUT_DOCUMENT,
 	                               .what = LT_FORWARD_CHUNK,
 	                               .slot = (unsigned)(s - fw->streams),
 	                               .gen = s->gen,
 	                               .chunk = s->next,
-	                               .bytes = n};
+	                               .bytes = n,
+	                               .rec = rec};
 	memcpy(it->doc_id, s->doc_id, sizeof it->doc_id);
 	memcpy(it->dest, s->dest, sizeof it->dest);
 	memcpy(it->topic, s->topic, sizeof it->topic);
 	lt_err perr;
-	if (lt_kafka_produce_owned(fw->rk, s->topic, fw->cfg->agency_code,
-	                           strlen(fw->cfg->agency_code), rec, n, it, &perr) != 0) {
-		free(rec);
+	if (lt_kafka_produce_lent(fw->rk, s->topic, fw->cfg->agency_code,
+	                          strlen(fw->cfg->agency_code), rec, n, it, &perr) != 0) {
+		lt_forward_buf_back(fw, rec);
+		it->rec = NULL;
 		if (perr.code == LT_EFULL) {
 			free(it);
 			return 1;
@@ -772,6 +826,8 @@ out:
 			lt_forward_inflight_del(fw, it->seq);
 		else if ((s = lt_forward_stream_count(fw, it)) != NULL)
 			s->failed = 1; /* not recorded: it goes on from its recorded progress */
+		if (it->rec != NULL)
+			lt_forward_buf_back(fw, it->rec);
 		free(it);
 	}
 	fw->n_results = 0;
@@ -915,6 +971,7 @@ static int lt_forward_renew(struct lt_forward *fw, int64_t now_ms, lt_err *err)
 	if (fw->n_results > 0)
 		lt_forward_apply(fw, now_ms, err);
 	lt_kafka_destroy(fw->rk, 0);
+	lt_forward_buf_reclaim(fw);
 	/* Anything still unreported died with the handle and is sent again. */
 	memset(fw->inflight, 0, fw->inflight_cap * sizeof *fw->inflight);
 	fw->in_flight = 0;
@@ -979,6 +1036,9 @@ void lt_forward_free(struct lt_forward *fw, int timeout_ms)
 		            "again at the next start)",
 		            err.msg);
 	lt_kafka_destroy(fw->rk, 0);
+	lt_forward_buf_reclaim(fw);
+	while (fw->n_spare > 0)
+		free(fw->spare[--fw->n_spare]);
 	for (size_t i = 0; i < LT_FORWARD_STREAMS; i++)
 		lt_forward_stream_drop(fw, &fw->streams[i]);
 	free(fw->inflight);

@@ -546,8 +546,10 @@ int lt_envelope_decode_any(const uint8_t *buf, size_t len, const struct lt_confi
 	return 0;
 }
 
-int lt_chunk_pack(const char *document_id, const char *sender, uint32_t part, uint32_t index,
-                  const uint8_t *data, size_t len, uint8_t **out, size_t *out_len, lt_err *err)
+/* Packs the chunk record into out[cap] when it fits; its length either way. */
+static size_t lt_chunk_encode(const char *document_id, const char *sender, uint32_t part,
+                              uint32_t index, const uint8_t *data, size_t len, uint8_t *out,
+                              size_t cap)
 {
 	Lienthong__Chunk c = LIENTHONG__CHUNK__INIT;
 	Lienthong__Envelope e = LIENTHONG__ENVELOPE__INIT;
@@ -560,11 +562,27 @@ int lt_chunk_pack(const char *document_id, const char *sender, uint32_t part, ui
 	e.version = 1;
 	e.chunk = &c;
 	size_t n = lienthong__envelope__get_packed_size(&e);
+	if (out != NULL && n <= cap)
+		lienthong__envelope__pack(&e, out);
+	return n;
+}
+
+size_t lt_chunk_pack_into(const char *document_id, const char *sender, uint32_t part,
+                          uint32_t index, const uint8_t *data, size_t len, uint8_t *out, size_t cap)
+{
+	size_t n = lt_chunk_encode(document_id, sender, part, index, data, len, out, cap);
+	return n <= cap ? n : 0;
+}
+
+int lt_chunk_pack(const char *document_id, const char *sender, uint32_t part, uint32_t index,
+                  const uint8_t *data, size_t len, uint8_t **out, size_t *out_len, lt_err *err)
+{
+	size_t n = lt_chunk_encode(document_id, sender, part, index, data, len, NULL, 0);
 	*out = malloc(n);
 	if (*out == NULL)
 		return lt_err_set(err, LT_EIO, "out of memory packing chunk %u of part %u", index,
 		                  part);
-	*out_len = lienthong__envelope__pack(&e, *out);
+	*out_len = lt_chunk_encode(document_id, sender, part, index, data, len, *out, n);
 	return 0;
 }
 

@@ -131,6 +131,10 @@ int lt_envelope_decode_any(const uint8_t *buf, size_t len, const struct lt_confi
  */
 int lt_chunk_pack(const char *document_id, const char *sender, uint32_t part, uint32_t index,
                   const uint8_t *data, size_t len, uint8_t **out, size_t *out_len, lt_err *err);
+/* The same into out[cap]: its length, 0 when it would not fit. */
+size_t lt_chunk_pack_into(const char *document_id, const char *sender, uint32_t part,
+                          uint32_t index, const uint8_t *data, size_t len, uint8_t *out,
+                          size_t cap);
 
 /*
  * Whether chunk c belongs to the verified envelope env: same document and
