@@ -82,6 +82,7 @@ static void lt_xfer_forget(struct lt_xfer_slot *x)
 	x->env = NULL;
 	x->klen = 0;
 	x->staging[0] = '\0';
+	x->used = 0; /* an empty slot is taken first */
 }
 
 /* fdatasync of every staged file of slot x written since its last sync. */

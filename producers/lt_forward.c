@@ -137,8 +137,7 @@ struct lt_forward {
 	atomic_int streaming; /* a stream is open: its reports call on_report */
 };
 
-/* A buffer for a chunk record (max_message_bytes), lent until lt_forward_buf_back; NULL: no memory.
- */
+/* A buffer of max_message_bytes lent until lt_forward_buf_back; NULL: out of memory. */
 static uint8_t *lt_forward_buf_lend(struct lt_forward *fw)
 {
 	assert(fw->n_lent < LT_FORWARD_STREAM_RECORDS);
@@ -163,8 +162,7 @@ static void lt_forward_buf_back(struct lt_forward *fw, uint8_t *b)
 		free(b);
 }
 
-/* After the producer was destroyed: every lent buffer is free again (reports not served drop
- * theirs). */
+/* The producer is destroyed: every lent buffer is free (reports left unserved drop theirs). */
 static void lt_forward_buf_reclaim(struct lt_forward *fw)
 {
 	for (size_t i = 0; i < fw->n_results; i++)
