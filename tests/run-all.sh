@@ -23,28 +23,41 @@ passed=0
 failed=0
 kafka_dir=$(mktemp -d /tmp/lienthong-kafka.XXXXXX)
 times=$(mktemp) # wall time of each part, printed at the end, slowest first
+# The failed checks of every part, repeated at the end: a run's last lines must
+# say what failed, not only how many.
+failures=$(mktemp)
 
 cleanup() {
 	LT_KAFKA_PORT=$LT_TEST_KAFKA_PORT LT_KAFKA_DIR=$kafka_dir deploy/kafka.sh stop >/dev/null 2>&1 || true
-	rm -rf "$kafka_dir" "$times"
+	rm -rf "$kafka_dir" "$times" "$failures"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Adds the "N passed, N failed" line of a log to the totals; a missing line is a failure.
-tally() { # log status
-	local line
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1 || true)
+# Adds the "N passed, N failed" line of a log to the totals; a missing line is
+# a failure. A part that failed has its name and failed checks (lines with
+# "FAIL", "CHECK failed", "no summary" or a sanitizer's "ERROR:") kept for the
+# end of the run.
+tally() { # name log status
+	local line before=$failed
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$2" | tail -n 1 || true)
 	if [ -z "$line" ]; then
 		failed=$((failed + 1))
-		echo "  (no result line: counted as one failure)"
-		return
+		echo "  (no result line: counted as one failure)" | tee -a "$2"
+	else
+		passed=$((passed + $(awk '{print $1}' <<<"$line")))
+		failed=$((failed + $(awk '{print $3}' <<<"$line")))
+		if [ "$3" -ne 0 ] && [ "$(awk '{print $3}' <<<"$line")" -eq 0 ]; then
+			failed=$((failed + 1))
+			echo "  (exit status $3 without a failed check: counted as one failure)" | tee -a "$2"
+		fi
 	fi
-	passed=$((passed + $(awk '{print $1}' <<<"$line")))
-	failed=$((failed + $(awk '{print $3}' <<<"$line")))
-	if [ "$2" -ne 0 ] && [ "$(awk '{print $3}' <<<"$line")" -eq 0 ]; then
-		failed=$((failed + 1))
-		echo "  (exit status $2 without a failed check: counted as one failure)"
+	if [ "$failed" -ne "$before" ]; then
+		{
+			echo "--- $1"
+			grep -E 'FAIL|CHECK failed|no summary|ERROR:|counted as one failure|, but exit status' "$2" |
+				head -n 40 || true
+		} >>"$failures"
 	fi
 }
 
@@ -56,7 +69,7 @@ run() { # name command...
 	t0=$(date +%s)
 	"$@" 2>&1 | tee "$log" || st=$?
 	echo "$(($(date +%s) - t0)) s  $name" >>"$times"
-	tally "$log" "$st"
+	tally "$name" "$log" "$st"
 	rm -f "$log"
 }
 
@@ -78,7 +91,7 @@ bg_end() {
 	echo "=== $1"
 	cat "$2"
 	echo "$secs s  $1" >>"$times"
-	tally "$2" "$st"
+	tally "$1" "$2" "$st"
 	rm -f "$2" "$2.st"
 }
 
@@ -114,12 +127,20 @@ if [ $long -eq 1 ]; then
 		passed=$((passed + $(grep -c 'no finding' "$fuzz_log")))
 	else
 		failed=$((failed + 1))
+		{
+			echo "--- fuzzing"
+			grep -E 'crash|leak|timeout|ERROR' "$fuzz_log" | head -n 40 || true
+		} >>"$failures"
 	fi
 	rm -f "$fuzz_log"
 fi
 
 echo "=== wall time per part, slowest first"
 sort -rn "$times"
+if [ -s "$failures" ]; then
+	echo "=== what failed"
+	cat "$failures"
+fi
 echo "=== total"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
