@@ -4,7 +4,8 @@
 # run again delivers each document exactly once, and the second run reports
 # the first part as already submitted.
 # LT_BATCH_DOCS documents (default 300), killed once LT_BATCH_KILL_AT rows are
-# reported (default 1: after the first commit); tests/long/batch_10000.sh runs
+# reported (default 1: after the first commit; the kill finds it mid-way on any
+# machine, see below); tests/long/batch_10000.sh runs
 # 10,000 killed halfway.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -64,14 +65,44 @@ lt_check "dry run of the batch: no problem" grep -q "dry run: $N row(s), .* 0 pr
 lt_start $A
 for r in "${R[@]}"; do lt_start "$r"; done
 
-"$LT_BIN/lienthong-upload" -c "$(lt_conf $A)" -f "$LT_WORK/m/batch.csv" --report "$LT_WORK/r1.csv" \
+# The kill must find the upload mid-way on any machine: its report goes into a
+# pipe of one page that a reader stops draining once KILL_AT rows came, so the
+# upload blocks on its next report line (rows are reported after their commit)
+# and cannot finish before kill -9, however fast it is. The reader then drains
+# what the upload wrote before it died into r1.csv.
+mkfifo "$LT_WORK/r1.pipe"
+python3 - "$LT_WORK/r1.pipe" "$KILL_AT" "$LT_WORK/r1.csv" "$LT_WORK/r1.reached" "$LT_WORK/r1.drain" <<'EOF' &
+import fcntl, os, sys, time
+pipe, kill_at, out, reached, drain = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+fd = os.open(pipe, os.O_RDONLY)
+fcntl.fcntl(fd, 1031, 4096)  # F_SETPIPE_SZ: one page
+lines = 0
+with open(out, "wb") as f:
+    while lines <= kill_at:  # the header and KILL_AT rows, then stop reading
+        data = os.read(fd, 4096)
+        if not data:
+            sys.exit("the upload closed its report after %d line(s)" % lines)
+        f.write(data)
+        lines += data.count(b"\n")
+    f.flush()
+    open(reached, "w").close()
+    while not os.path.exists(drain):
+        time.sleep(0.01)
+    while data := os.read(fd, 65536):
+        f.write(data)
+EOF
+reader=$!
+"$LT_BIN/lienthong-upload" -c "$(lt_conf $A)" -f "$LT_WORK/m/batch.csv" --report "$LT_WORK/r1.pipe" \
 	>"$LT_WORK/out1" 2>"$LT_WORK/err1" &
 pid=$!
-reported() { [ -f "$LT_WORK/r1.csv" ] && [ "$(wc -l <"$LT_WORK/r1.csv")" -gt "$KILL_AT" ]; }
-deadline=$((SECONDS + 600))
-until reported || [ $SECONDS -ge $deadline ]; do sleep 0.01; done
+lt_wait_until 600 bash -c "[ -e '$LT_WORK/r1.reached' ] || ! kill -0 $reader" || true
+lt_check "the first run reported $KILL_AT row(s) and went on" test -e "$LT_WORK/r1.reached"
+sleep 0.2 # time to fill the pipe and block
+lt_check "the first run is still running when killed (blocked on its report)" kill -0 $pid
 kill -KILL $pid 2>/dev/null || true
 wait $pid 2>/dev/null || true
+touch "$LT_WORK/r1.drain"
+lt_check "the report's reader drained what the first run wrote" wait $reader
 first=$(($(wc -l <"$LT_WORK/r1.csv") - 1))
 lt_figure "the first run reported $first of $N rows before kill -9"
 lt_check "the first run was killed before the end" [ "$first" -lt "$N" ]
