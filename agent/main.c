@@ -523,7 +523,7 @@ int main(int argc, char **argv)
 	lt_watchdog_start("agent", a.cfg.watchdog_s); /* clock/lt_watchdog.h */
 	while (!lt_agent_stop) {
 		int64_t now = lt_now_ms();
-		lt_watchdog_beat(now);
+		lt_watchdog_beat();
 		lt_agent_topics(&a, now);
 		if (atomic_exchange(&a.submitted, 0))
 			lt_forward_wake(a.fw); /* new documents in the outbox */

@@ -422,7 +422,7 @@ static void lt_kafka_lookup(rd_kafka_t *rk, const char *topic)
 	size_t i = (size_t)h & (LT_KAFKA_KNOWN - 1);
 	while (d->known[i] != 0 && d->known[i] != h)
 		i = (i + 1) & (LT_KAFKA_KNOWN - 1);
-	int64_t now = lt_now_ms();
+	int64_t now = lt_mono_ms();
 	/* Known, or the set three quarters full (librdkafka's scan finds the rest). */
 	if (d->known[i] == h || d->n_known >= LT_KAFKA_KNOWN / 4 * 3 ||
 	    now < d->lookup_off_until_ms)
@@ -647,8 +647,8 @@ static void lt_kafka_close(rd_kafka_t *rk, int close_ms)
 		 * the handler, anything else (a fetched message) is dropped. (Serving
 		 * callbacks here aborts on such a message.)
 		 */
-		int64_t until = lt_now_ms() + close_ms;
-		while (!rd_kafka_consumer_closed(rk) && lt_now_ms() < until) {
+		int64_t until = lt_mono_ms() + close_ms;
+		while (!rd_kafka_consumer_closed(rk) && lt_mono_ms() < until) {
 			rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
 			if (ev == NULL)
 				continue;

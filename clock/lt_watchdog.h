@@ -8,7 +8,9 @@
  * thread started by lt_watchdog_start looks every second, and a loop silent
  * for limit_s ends the process with status 1 (for its supervisor to restart
  * it) after the error line "the <who>'s main loop has not moved for N s"
- * (stable: operators may alert on "main loop has not moved for").
+ * (stable: operators may alert on "main loop has not moved for"). Time is
+ * the monotonic clock's: a step of the wall clock neither fires it nor
+ * blinds it.
  *
  * Threads: lt_watchdog_beat from the main loop, the watch on its own
  * (detached) thread; one watchdog per process.
@@ -20,6 +22,6 @@
 
 /* who ("agent", "relay") must outlive the process; 0, or -1 (logged) without a thread. */
 int lt_watchdog_start(const char *who, int64_t limit_s);
-void lt_watchdog_beat(int64_t now_ms);
+void lt_watchdog_beat(void);
 
 #endif

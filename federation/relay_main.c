@@ -171,7 +171,7 @@ int main(int argc, char **argv)
 	lt_watchdog_start("relay", cfg.watchdog_s);
 	while (!lt_relay_stop) {
 		int64_t now = lt_now_ms();
-		lt_watchdog_beat(now);
+		lt_watchdog_beat();
 		lt_trust_crl_tick(trust, now);
 		if (!lt_relay_tick(relay, now))
 			usleep(20 * 1000);

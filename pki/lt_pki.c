@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "../clock/lt_clock.h"
 #include "../log/lt_log.h"
 #include "lt_hash.h"
 
@@ -52,13 +53,6 @@ struct lt_trust {
 	int64_t crl_read_ms, crl_looked_ms;
 	struct lt_trust_cache *cache;
 };
-
-static int64_t lt_trust_mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The earliest nextUpdate of the CRLs in store, so a cached verdict never outlives one. */
 static time_t lt_trust_crl_next(X509_STORE *store)
@@ -343,7 +337,7 @@ static X509 *lt_trust_cache_get(struct lt_trust_cache *c, const uint8_t *hash, c
                                 size_t code_size)
 {
 	X509 *cert = NULL;
-	int64_t now_ms = lt_trust_mono_ms();
+	int64_t now_ms = lt_mono_ms();
 	time_t now = time(NULL);
 	pthread_mutex_lock(&c->lock);
 	for (int i = 0; i < LT_TRUST_CACHE_SLOTS; i++) {
@@ -394,7 +388,7 @@ static void lt_trust_cache_put(struct lt_trust_cache *c, const uint8_t *hash, X5
 		memcpy(victim->hash, hash, sizeof victim->hash);
 		victim->cert = cert;
 		snprintf(victim->code, sizeof victim->code, "%s", code);
-		victim->until_ms = lt_trust_mono_ms() + c->ttl_ms;
+		victim->until_ms = lt_mono_ms() + c->ttl_ms;
 		victim->used = ++c->clock;
 	}
 	pthread_mutex_unlock(&c->lock);

@@ -30,7 +30,7 @@ struct lt_submitd_conn {
 	uint32_t len; /* body length, once head is complete */
 	uint8_t *body;
 	size_t cap;                           /* bytes allocated at body: grows as bytes arrive */
-	int64_t since_ms, last_ms;            /* connected; last byte received */
+	int64_t since_ms, last_ms;            /* connected; last byte read (lt_mono_ms) */
 	Lienthong__Store__SubmitRequest *req; /* complete request, waiting for a commit */
 };
 
@@ -254,7 +254,7 @@ static int lt_submitd_read(struct lt_submitd *d, struct lt_submitd_conn *c)
 		if (n == 0)
 			return -1;
 		c->got += (size_t)n;
-		c->last_ms = lt_now_ms();
+		c->last_ms = lt_mono_ms();
 		if (!c->in_body && c->got == 4) {
 			c->len = (uint32_t)c->head[0] << 24 | (uint32_t)c->head[1] << 16 |
 			         (uint32_t)c->head[2] << 8 | c->head[3];
@@ -298,7 +298,7 @@ static int lt_submitd_due(const struct lt_submitd *d, int64_t *first_ready_ms, i
 		*first_ready_ms = 0;
 		return 0;
 	}
-	int64_t now = lt_now_ms();
+	int64_t now = lt_mono_ms();
 	if (*first_ready_ms == 0)
 		*first_ready_ms = now;
 	int64_t left = *first_ready_ms + LT_SUBMITD_DELAY_MS - now;
@@ -312,8 +312,11 @@ static int lt_submitd_due(const struct lt_submitd *d, int64_t *first_ready_ms, i
 
 /*
  * Drops connections whose request stalls: silent for LT_SUBMITD_IDLE_MS, or
- * not complete LT_SUBMITD_REQUEST_MS after connecting. Returns how long poll
- * may wait before the next one is due (-1: none).
+ * not complete LT_SUBMITD_REQUEST_MS after connecting. Called right after
+ * what poll found readable was read: a client whose bytes waited in its
+ * socket while this thread was busy (a commit held up by a slow disk) was
+ * not silent. Returns how long poll may wait before the next one is due
+ * (-1: none).
  */
 static int lt_submitd_expire(struct lt_submitd *d, int64_t now)
 {
@@ -347,10 +350,6 @@ static void *lt_submitd_main(void *arg)
 	int64_t first_ready_ms = 0;
 	int wait_ms = -1;
 	for (;;) {
-		/* Stalled clients go first: the poll set below is of the connections left. */
-		int expire_ms = lt_submitd_expire(d, lt_now_ms());
-		if (expire_ms >= 0 && (wait_ms < 0 || expire_ms < wait_ms))
-			wait_ms = expire_ms + 1;
 		pfd[0] = (struct pollfd){.fd = d->wake[0], .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = d->listen_fd, .events = POLLIN};
 		for (size_t i = 0; i < d->n_conns; i++)
@@ -370,21 +369,28 @@ static void *lt_submitd_main(void *arg)
 			if (pfd[2 + i].revents && lt_submitd_read(d, &d->conns[i]) != 0)
 				lt_submitd_close(d, i);
 		}
+		/* Stalled clients are judged after their waiting bytes were read (above),
+		 * and before a new connection takes a slot. */
+		int expire_ms = lt_submitd_expire(d, lt_mono_ms());
 		if (pfd[1].revents & POLLIN) {
 			int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 			if (fd >= 0 && d->n_conns == LT_SUBMITD_CONNS_MAX) {
 				lt_submitd_reply(fd, 0, "agent busy: too many submissions at once");
 				close(fd);
 			} else if (fd >= 0) {
-				int64_t now = lt_now_ms();
+				int64_t now = lt_mono_ms();
 				d->conns[d->n_conns++] = (struct lt_submitd_conn){
 				    .fd = fd, .since_ms = now, .last_ms = now};
+				if (expire_ms < 0 || expire_ms > LT_SUBMITD_IDLE_MS)
+					expire_ms = LT_SUBMITD_IDLE_MS;
 			}
 		}
 		/* What is complete is committed together, once the rest arrived or waited enough.
 		 */
 		if (lt_submitd_due(d, &first_ready_ms, &wait_ms))
 			lt_submitd_commit(d);
+		if (expire_ms >= 0 && (wait_ms < 0 || expire_ms < wait_ms))
+			wait_ms = expire_ms + 1;
 	}
 	return NULL;
 }

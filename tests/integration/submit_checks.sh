@@ -5,7 +5,8 @@
 # recipients and subject stored beside it equal to the envelope's) and stores
 # nothing it refuses; clients that stay silent, send half a frame or announce
 # 64 MiB and send nothing cost no memory and are dropped after a few seconds,
-# while real uploads go on.
+# while real uploads go on; a commit held up for 6 s (the store's write lock
+# taken by mdb_load) drops no client whose request arrived meanwhile.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 A=SUB.A01
@@ -92,6 +93,75 @@ lt_check "a real upload goes through meanwhile" upload
 lt_check "the stalled clients are dropped by the agent" wait $stall
 cat "$LT_WORK/stall.out"
 lt_check "the agent logs why it dropped them" grep -q "submission client dropped: silent for 5 s" "$LT_WORK/$A/agent.log"
-lt_check "both real documents delivered" lt_wait_until 120 lt_all_delivered $A "$LT_WORK/ids"
+
+# A commit held up for 6 s (another process holds the store's write lock, as a
+# slow disk would) costs nothing to a client that connected before it and sent
+# its request while it waited: its bytes are read before anyone is judged
+# silent. The late client replays a request lienthong-upload framed for a
+# stand-in socket (a copy of A's configuration with another data_dir).
+sed 's/^data_dir = .*/data_dir = stand-in/' "$(lt_conf $A)" >"$LT_WORK/$A/stand-in.conf"
+mkdir -p "$LT_WORK/$A/stand-in"
+echo "replayed late" >"$LT_WORK/late.txt"
+echo "committed slowly" >"$LT_WORK/slow.txt"
+python3 - "$LT_WORK/$A/stand-in/submit.sock" "$LT_WORK/frame" <<'EOF' &
+import socket, sys
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(sys.argv[1])
+srv.listen(1)
+c, _ = srv.accept()
+data = b""
+while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big"):
+    more = c.recv(65536)
+    if not more:
+        sys.exit("the upload closed before its whole request")
+    data += more
+open(sys.argv[2], "wb").write(data)
+c.sendall(b"\x00\x00\x00\x00")  # an empty reply (ok = false): the upload stops there
+EOF
+capture=$!
+lt_wait_until 10 test -S "$LT_WORK/$A/stand-in/submit.sock"
+"$LT_BIN/lienthong-upload" -c "$LT_WORK/$A/stand-in.conf" --to $B "$LT_WORK/late.txt" >/dev/null 2>&1 || true
+lt_check "a request framed by lienthong-upload is captured" wait $capture
+dropped0=$(grep -c 'submission client dropped' "$LT_WORK/$A/agent.log" || true)
+stored=$("$LT_BIN/lienthong-status" -c "$(lt_conf $A)" --json | wc -l)
+mkfifo "$LT_WORK/hold"
+mdb_load -s docs "$LT_WORK/$A/data" <"$LT_WORK/hold" &
+holder=$!
+exec 8>"$LT_WORK/hold" # the only writer: closing it ends the holder (children get 8>&-)
+printf 'VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n' >&8 # then waits, in its write transaction
+python3 - "$LT_WORK/$A/data/submit.sock" "$LT_WORK/frame" "$LT_WORK/late" <<'EOF' >"$LT_WORK/late.out" 2>&1 8>&- &
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+open(sys.argv[3] + ".connected", "w").close()
+while not os.path.exists(sys.argv[3] + ".go"):
+    time.sleep(0.01)
+s.sendall(open(sys.argv[2], "rb").read())
+s.settimeout(60)
+reply = b""
+while chunk := s.recv(4096):
+    reply += chunk
+    if len(reply) >= 4 and len(reply) >= 4 + int.from_bytes(reply[:4], "big"):
+        break
+print("reply:", reply.hex())
+sys.exit(0 if reply[4:6] == b"\x08\x01" else 1)  # SubmitReply.ok = true
+EOF
+late=$!
+lt_wait_until 10 test -e "$LT_WORK/late.connected"
+sleep 0.5 # accepted by the agent, silent
+timeout 60 "$LT_BIN/lienthong-upload" -c "$(lt_conf $A)" --to $B "$LT_WORK/slow.txt" >>"$LT_WORK/ids" 2>"$LT_WORK/first.err" 8>&- &
+first=$!
+sleep 1 # the first upload's commit now waits for the write lock
+touch "$LT_WORK/late.go"
+sleep 6
+exec 8>&- # the holder commits nothing and ends: the agent's commit goes on
+lt_check "the store's write lock was held by mdb_load and released" wait $holder
+lt_check "the upload whose commit waited 6 s succeeds" wait $first
+lt_check "the client that sent its request during that commit is answered ok ($(cat "$LT_WORK/late.out"))" wait $late
+lt_check "and nobody was dropped as silent" \
+	[ "$(grep -c 'submission client dropped' "$LT_WORK/$A/agent.log" || true)" -eq "$dropped0" ]
+lt_check "both documents are stored" \
+	[ "$("$LT_BIN/lienthong-status" -c "$(lt_conf $A)" --json | wc -l)" -eq $((stored + 2)) ]
+lt_check "every real document delivered" lt_wait_until 120 lt_all_delivered $A "$LT_WORK/ids"
 lt_check "agent $A stops cleanly" lt_stop $A
 lt_check "agent $B stops cleanly" lt_stop $B
