@@ -51,7 +51,8 @@ upload() { # FROM-INDEX COUNT: both ways at once
 	p1=$!
 	lt_upload $B $A "$LT_WORK/ids-$B" "${fb[@]:$1:$2}" &
 	p2=$!
-	wait $p1 $p2
+	wait $p1 || lt_fail "an upload of $A failed (exit status $?; its error is above)"
+	wait $p2 || lt_fail "an upload of $B failed (exit status $?; its error is above)"
 }
 all() { lt_all_delivered $A "$LT_WORK/ids-$A" && lt_all_delivered $B "$LT_WORK/ids-$B"; }
 

@@ -28,7 +28,9 @@ for p in $(seq 1 "$P"); do
 	) &
 	uploaders+=($!)
 done
-wait "${uploaders[@]}"
+for p in "${uploaders[@]}"; do # each one's status (wait with several pids gives the last's)
+	wait "$p" || lt_fail "an uploader process failed (exit status $?; its error is above)"
+done
 cat "$LT_WORK"/ids-* >"$LT_WORK/ids"
 lt_check "$((P * M)) single-document uploads from $P processes accepted" [ "$(wc -l <"$LT_WORK/ids")" -eq $((P * M)) ]
 shared=$(grep -o 'committed [0-9]* document(s) of [0-9]* submission(s) together' "$LT_WORK/$A/agent.log" |

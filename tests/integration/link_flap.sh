@@ -52,7 +52,8 @@ while [ $SECONDS -lt $end ]; do
 	sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.1f", 2 + (r % 30) / 10 }')"
 done
 lt_proxy_mode up
-wait $up1 $up2
+lt_check "every upload of $A went through while the link flapped" wait $up1
+lt_check "every upload of $B went through while the link flapped" wait $up2
 lt_figure "link flapped $flaps times in ${FLAP}s while $N documents were submitted"
 start=$SECONDS
 both() { lt_all_delivered $A "$LT_WORK/ids-$A" && lt_all_delivered $B "$LT_WORK/ids-$B"; }
