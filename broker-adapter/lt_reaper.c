@@ -24,7 +24,7 @@ static void *lt_reaper_run(void *arg)
 {
 	struct lt_reaping *s = arg;
 	s->destroy(s->handle);
-	atomic_store(&s->took_ms, lt_now_ms() - s->started_ms);
+	atomic_store(&s->took_ms, lt_mono_ms() - s->started_ms);
 	/* Left by the owner (lt_reaper_finish): the slot is this thread's to free. */
 	if (atomic_exchange(&s->state, LT_REAPING_DONE) == LT_REAPING_ORPHANED)
 		free(s);
@@ -110,13 +110,13 @@ int lt_reaper_tick(struct lt_reaper *rp, int64_t now_ms)
 
 void lt_reaper_finish(struct lt_reaper *rp, int64_t wait_ms)
 {
-	int64_t until = lt_now_ms() + wait_ms;
-	while (lt_reaper_pending(rp) > 0 && lt_now_ms() < until) {
+	int64_t until = lt_mono_ms() + wait_ms;
+	while (lt_reaper_pending(rp) > 0 && lt_mono_ms() < until) {
 		struct timespec ts = {0, 20 * 1000000L};
 		nanosleep(&ts, NULL);
-		lt_reaper_tick(rp, lt_now_ms());
+		lt_reaper_tick(rp, lt_mono_ms());
 	}
-	lt_reaper_tick(rp, lt_now_ms());
+	lt_reaper_tick(rp, lt_mono_ms());
 	for (size_t i = 0; i < LT_REAPER_MAX; i++) {
 		struct lt_reaping *s = rp->slots[i];
 		if (s == NULL)
@@ -129,6 +129,6 @@ void lt_reaper_finish(struct lt_reaper *rp, int64_t wait_ms)
 		}
 		pthread_detach(s->thread);
 		lt_log_warn("a %s is still being destroyed after %lld s: left to its thread",
-		            rp->what, (long long)((lt_now_ms() - s->started_ms) / 1000));
+		            rp->what, (long long)((lt_mono_ms() - s->started_ms) / 1000));
 	}
 }

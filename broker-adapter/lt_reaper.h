@@ -48,6 +48,7 @@ void lt_reaper_init(struct lt_reaper *rp, const char *what, lt_reaper_fn destroy
  * with LT_EFULL when LT_REAPER_MAX destroys are still running, or LT_EIO
  * when no thread can be started; then handle is still the caller's.
  */
+/* now_ms here and in lt_reaper_tick: lt_mono_ms(), which a wall-clock step does not move. */
 int lt_reaper_add(struct lt_reaper *rp, void *handle, int64_t now_ms, lt_err *err);
 /*
  * Frees the slots of finished destroys; logs (once) and counts each one

@@ -171,7 +171,7 @@ static void lt_receive_consumer_drop(struct lt_receive *r, int64_t now_ms, int e
 	r->queue = NULL;
 	pthread_mutex_unlock(&r->wake_lock);
 	lt_kafka_consumer_forget(r->consumer);
-	if (lt_reaper_add(&r->reaper, r->consumer, now_ms, &err) != 0) {
+	if (lt_reaper_add(&r->reaper, r->consumer, lt_mono_ms(), &err) != 0) {
 		if (!end)
 			lt_log_fatal(
 			    "receiving: %s; exiting so that the agent is restarted without "
@@ -254,7 +254,8 @@ int lt_receive_watch(struct lt_receive *r, int64_t now_ms)
 	}
 	if (r->n_blocked == 0)
 		st->blocked_reason[0] = '\0';
-	int stuck = lt_reaper_tick(&r->reaper, now_ms); /* a replaced one not destroyed in time */
+	int stuck =
+	    lt_reaper_tick(&r->reaper, lt_mono_ms()); /* a replaced one not destroyed in time */
 	st->stuck = r->reaper.stuck;
 	if (lt_kafka_fatal(r->consumer, &err)) {
 		lt_log_error(

@@ -805,7 +805,7 @@ static void lt_relay_replace(struct lt_relay *r, struct lt_relay_side *s, int64_
 {
 	lt_err err;
 	lt_kafka_consumer_forget(s->consumer);
-	if (lt_reaper_add(&r->reaper, s->consumer, now_ms, &err) != 0)
+	if (lt_reaper_add(&r->reaper, s->consumer, lt_mono_ms(), &err) != 0)
 		lt_log_fatal("reading %s: %s; exiting so that the relay is restarted without them "
 		             "(nothing stored is lost, nothing is delivered twice)",
 		             s->cfg.platform, err.msg);
@@ -994,7 +994,8 @@ int lt_relay_tick(struct lt_relay *r, int64_t now_ms)
 		did |= lt_relay_send(r, &r->side[i], now_ms);
 		lt_relay_done(r, &r->side[i]);
 	}
-	if (lt_reaper_tick(&r->reaper, now_ms)) /* a replaced consumer not destroyed in time */
+	if (lt_reaper_tick(&r->reaper,
+	                   lt_mono_ms())) /* a replaced consumer not destroyed in time */
 		r->health_dirty = 1;
 	for (int i = 0; i < 2; i++)
 		lt_relay_watch(r, &r->side[i], now_ms);

@@ -56,7 +56,7 @@ static void nap_ms(long ms)
 static int drain(struct lt_reaper *rp)
 {
 	for (int i = 0; i < 1000 && lt_reaper_pending(rp) > 0; i++) {
-		lt_reaper_tick(rp, lt_now_ms());
+		lt_reaper_tick(rp, lt_mono_ms());
 		nap_ms(10);
 	}
 	return lt_reaper_pending(rp) == 0;
@@ -70,7 +70,7 @@ static void test_destroy_returns(void)
 	blocker_init(&b);
 	blocker_release(&b); /* its destroy returns at once */
 	lt_reaper_init(&rp, "test handle", blocker_destroy, 1000);
-	CHECK_OK(lt_reaper_add(&rp, &b, lt_now_ms(), &err), err);
+	CHECK_OK(lt_reaper_add(&rp, &b, lt_mono_ms(), &err), err);
 	CHECK(drain(&rp));
 	CHECK(atomic_load(&b.returned));
 	CHECK(rp.destroyed == 1 && rp.stuck == 0);
@@ -85,7 +85,7 @@ static void test_destroy_hangs(void)
 	lt_err err;
 	blocker_init(&b);
 	lt_reaper_init(&rp, "test handle", blocker_destroy, 100);
-	int64_t t0 = lt_now_ms();
+	int64_t t0 = lt_mono_ms();
 	CHECK_OK(lt_reaper_add(&rp, &b, t0, &err), err);
 	CHECK(lt_reaper_tick(&rp, t0 + 50) == 0); /* within the limit */
 	CHECK(rp.stuck == 0);
@@ -108,17 +108,17 @@ static void test_bound(void)
 	for (int i = 0; i <= LT_REAPER_MAX; i++)
 		blocker_init(&b[i]);
 	for (int i = 0; i < LT_REAPER_MAX; i++)
-		CHECK_OK(lt_reaper_add(&rp, &b[i], lt_now_ms(), &err), err);
-	CHECK(lt_reaper_add(&rp, &b[LT_REAPER_MAX], lt_now_ms(), &err) == -1);
+		CHECK_OK(lt_reaper_add(&rp, &b[i], lt_mono_ms(), &err), err);
+	CHECK(lt_reaper_add(&rp, &b[LT_REAPER_MAX], lt_mono_ms(), &err) == -1);
 	CHECK(err.code == LT_EFULL);
 	CHECK_STR_CONTAINS(err.msg, "still being destroyed");
 	/* One returns: its slot is free again. */
 	blocker_release(&b[0]);
 	for (int i = 0; i < 1000 && lt_reaper_pending(&rp) == LT_REAPER_MAX; i++) {
-		lt_reaper_tick(&rp, lt_now_ms());
+		lt_reaper_tick(&rp, lt_mono_ms());
 		nap_ms(10);
 	}
-	CHECK_OK(lt_reaper_add(&rp, &b[LT_REAPER_MAX], lt_now_ms(), &err), err);
+	CHECK_OK(lt_reaper_add(&rp, &b[LT_REAPER_MAX], lt_mono_ms(), &err), err);
 	for (int i = 1; i <= LT_REAPER_MAX; i++)
 		blocker_release(&b[i]);
 	CHECK(drain(&rp));
@@ -135,10 +135,10 @@ static void test_finish_leaves_it(void)
 	lt_err err;
 	blocker_init(&b);
 	lt_reaper_init(&rp, "test handle", blocker_destroy, 100);
-	CHECK_OK(lt_reaper_add(&rp, &b, lt_now_ms(), &err), err);
-	int64_t t0 = lt_now_ms();
+	CHECK_OK(lt_reaper_add(&rp, &b, lt_mono_ms(), &err), err);
+	int64_t t0 = lt_mono_ms();
 	lt_reaper_finish(&rp, 50);
-	CHECK(lt_now_ms() - t0 < 5000); /* returned: bounded by its wait, not by the destroy */
+	CHECK(lt_mono_ms() - t0 < 5000); /* returned: bounded by its wait, not by the destroy */
 	CHECK(lt_reaper_pending(&rp) == 0 && !atomic_load(&b.returned));
 	blocker_release(&b);
 	for (int i = 0; i < 1000 && !atomic_load(&b.returned); i++)
