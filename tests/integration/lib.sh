@@ -39,11 +39,21 @@ lt_check() {
 	if "$@"; then lt_pass "$what"; else lt_fail "$what"; fi
 }
 
+# A command that fails outside a check stops the test (set -e): the ERR trap
+# (errtrace: in functions and subshells too) says which and where, as a FAIL
+# line that the end of `make test` repeats. Not while set +e is on.
+lt_stopped() { # status command file line
+	[[ $- == *e* ]] || return 0
+	echo "FAIL: the test stops: '$2' exited with status $1 at ${3##*/}:$4" >&2
+}
+
 lt_setup() {
 	LT_WORK=${LT_WORK:-$(mktemp -d /tmp/lienthong-test.XXXXXX)}
 	mkdir -p "$LT_WORK"
-	"$LT_ROOT/deploy/pki.sh" ca "$LT_WORK/pki" >/dev/null
 	trap lt_teardown EXIT
+	set -E
+	trap 'lt_stopped $? "$BASH_COMMAND" "${BASH_SOURCE[0]}" $LINENO' ERR
+	"$LT_ROOT/deploy/pki.sh" ca "$LT_WORK/pki" >/dev/null
 }
 
 # lt_agency CODE [KEYTYPE]: keys, certificate and configuration in $LT_WORK/CODE/.
