@@ -289,8 +289,8 @@ lt_cluster_bootstrap() {
 lt_cluster_pid() { cat "$LT_WORK/kafka/node-$1/kafka.pid"; }
 
 # lt_cluster_leader TOPIC PARTITION: the node leading that partition (metadata of a live node).
-lt_cluster_leader() {
-	kcat -L -b "$(lt_cluster_bootstrap)" -t "$1" -m 10 2>/dev/null |
+lt_cluster_leader() { # prints nothing when the cluster cannot say (a node just restarted)
+	{ kcat -L -b "$(lt_cluster_bootstrap)" -t "$1" -m 10 2>/dev/null || true; } |
 		sed -n "s/^ *partition $2, leader \([0-9]*\),.*/\1/p"
 }
 
