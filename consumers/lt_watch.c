@@ -10,40 +10,19 @@ static int64_t lt_watch_max(int64_t a, int64_t b)
 
 void lt_watch_init(struct lt_watch *w, int64_t stall_ms, int64_t now_ms)
 {
-	*w = (struct lt_watch){.stall_ms = stall_ms,
-	                       .started_ms = now_ms,
-	                       .last_progress_ms = now_ms,
-	                       .seen_ms = now_ms};
+	*w = (struct lt_watch){
+	    .stall_ms = stall_ms, .started_ms = now_ms, .last_progress_ms = now_ms};
 	lt_backoff_init(&w->backoff, stall_ms, LT_WATCH_BACKOFF_MAX_MS);
-}
-
-/* The wall clock stepped back: every time held (0 is none) moves back with it. */
-static void lt_watch_clock(struct lt_watch *w, int64_t now_ms)
-{
-	if (now_ms >= w->seen_ms) {
-		w->seen_ms = now_ms;
-		return;
-	}
-	int64_t step = w->seen_ms - now_ms;
-	int64_t *times[] = {&w->started_ms,     &w->last_progress_ms, &w->last_stats_ms,
-	                    &w->lag_since_ms,   &w->alone_since_ms,   &w->stalled_since_ms,
-	                    &w->next_replace_ms};
-	for (size_t i = 0; i < sizeof times / sizeof times[0]; i++)
-		if (*times[i] != 0)
-			*times[i] -= step;
-	w->seen_ms = now_ms;
 }
 
 void lt_watch_progress(struct lt_watch *w, int64_t now_ms)
 {
-	lt_watch_clock(w, now_ms);
 	w->last_progress_ms = now_ms;
 	w->lag_since_ms = 0;
 }
 
 void lt_watch_observe(struct lt_watch *w, int member, int64_t lag, int64_t now_ms)
 {
-	lt_watch_clock(w, now_ms);
 	w->last_stats_ms = now_ms;
 	if (member)
 		w->alone_since_ms = 0;
@@ -88,7 +67,6 @@ static int lt_watch_stalled(struct lt_watch *w, int64_t now_ms, int64_t *since)
 enum lt_watch_action lt_watch_check(struct lt_watch *w, int64_t now_ms)
 {
 	int64_t since;
-	lt_watch_clock(w, now_ms);
 	if (lt_watch_stalled(w, now_ms, &since)) {
 		if (!w->stalled) {
 			w->stalled = 1;
@@ -112,7 +90,6 @@ enum lt_watch_action lt_watch_check(struct lt_watch *w, int64_t now_ms)
 
 void lt_watch_replaced(struct lt_watch *w, int64_t now_ms)
 {
-	lt_watch_clock(w, now_ms);
 	w->replacements++;
 	w->next_replace_ms = now_ms + lt_backoff_next(&w->backoff);
 	w->started_ms = now_ms;

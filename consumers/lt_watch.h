@@ -20,13 +20,6 @@
  * jitter) that doubles from stall_ms up to LT_WATCH_BACKOFF_MAX_MS. When receiving moves again the
  * check says LT_WATCH_RECOVERED once.
  *
- * Times are the wall clock's (they are shown: "stalled since T"). A step of
- * that clock backwards would hide a stall for as long as the step; each call
- * that finds the time earlier than the latest one it was given moves every
- * time it holds back by the step, so a stall is still noticed after
- * stall_ms. (A step forwards looks like time passing: at worst one consumer
- * replaced early.)
- *
  * Pure logic over the times it is given (no clock, no Kafka), so it is
  * unit-tested with made-up times. One watch per consumer; not thread-safe.
  */
@@ -58,7 +51,6 @@ struct lt_watch {
 	int64_t next_replace_ms;  /* while stalled: when to replace again */
 	struct lt_backoff backoff;
 	unsigned replacements; /* consumers replaced in this stall */
-	int64_t seen_ms;       /* the latest time given: a smaller one is a step back */
 	char why[256];         /* why receiving is stalled, when it is */
 };
 

@@ -115,40 +115,6 @@ static void test_backoff_cap(void)
 	CHECK(w.backoff.next_ms == LT_WATCH_BACKOFF_MAX_MS);
 }
 
-/*
- * The wall clock steps back an hour while the consumer is no member: the
- * stall is still noticed stall_ms after membership was lost, not an hour
- * later; the stalled-since time is on the new clock. Then, stalled and
- * replaced, a second step back does not postpone the next replacement.
- */
-static void test_clock_steps_back(void)
-{
-	struct lt_watch w;
-	const int64_t t = S(1800000000), back = S(3600);
-	lt_watch_init(&w, S(10), t);
-	lt_watch_observe(&w, 1, 0, t + S(1));
-	lt_watch_observe(&w, 0, 0, t + S(2)); /* membership lost at t + 2 s */
-	CHECK(lt_watch_check(&w, t + S(3)) == LT_WATCH_NONE);
-	const int64_t b = t + S(3) - back; /* the step: t + 3 s reads as b */
-	lt_watch_observe(&w, 0, 0, b);
-	CHECK(lt_watch_check(&w, b) == LT_WATCH_NONE);
-	CHECK(w.alone_since_ms == b - S(1));
-	CHECK(lt_watch_check(&w, b + S(8)) == LT_WATCH_NONE); /* 9 s alone */
-	CHECK(lt_watch_check(&w, b + S(9)) == LT_WATCH_REPLACE);
-	CHECK(w.stalled_since_ms == b - S(1));
-	CHECK_STR_CONTAINS(w.why, "not a member of its Kafka consumer group for 10 s");
-	lt_watch_replaced(&w, b + S(9)); /* next replacement 10 s later */
-	CHECK(w.next_replace_ms == b + S(19));
-	/* 3 s after the last call, another step back: the watch cannot know of
-	 * those 3 s (the agent calls it every turn of its loop, well under 1 s
-	 * apart), so the replacement comes 10 s after b2, not 7. */
-	const int64_t b2 = b + S(12) - back;
-	CHECK(lt_watch_check(&w, b2) == LT_WATCH_NONE);
-	CHECK(lt_watch_check(&w, b2 + S(9)) == LT_WATCH_NONE);
-	CHECK(lt_watch_check(&w, b2 + S(10)) == LT_WATCH_REPLACE);
-	CHECK(w.stalled_since_ms == b2 - S(10));
-}
-
 int main(void)
 {
 	lt_log_set_level(LT_LOG_WARN);
@@ -158,6 +124,5 @@ int main(void)
 	LT_RUN(test_no_membership_backoff);
 	LT_RUN(test_no_statistics);
 	LT_RUN(test_backoff_cap);
-	LT_RUN(test_clock_steps_back);
 	return lt_check_summary();
 }
