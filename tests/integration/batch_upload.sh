@@ -66,10 +66,11 @@ lt_start $A
 for r in "${R[@]}"; do lt_start "$r"; done
 
 # The kill must find the upload mid-way on any machine: its report goes into a
-# pipe of one page that a reader stops draining once KILL_AT rows came, so the
-# upload blocks on its next report line (rows are reported after their commit)
-# and cannot finish before kill -9, however fast it is. The reader then drains
-# what the upload wrote before it died into r1.csv.
+# pipe of one page (4 KiB on x86-64, far less than the 300 rows' 33 KB; with
+# 64 KiB pages more rows would be needed) that a reader stops draining once
+# KILL_AT rows came, so the upload blocks on its next report line (rows are
+# reported after their commit) and cannot finish before kill -9, however fast
+# it is. The reader then drains what the upload wrote before it died into r1.csv.
 mkfifo "$LT_WORK/r1.pipe"
 python3 - "$LT_WORK/r1.pipe" "$KILL_AT" "$LT_WORK/r1.csv" "$LT_WORK/r1.reached" "$LT_WORK/r1.drain" <<'EOF' &
 import fcntl, os, sys, time
@@ -95,13 +96,15 @@ reader=$!
 "$LT_BIN/lienthong-upload" -c "$(lt_conf $A)" -f "$LT_WORK/m/batch.csv" --report "$LT_WORK/r1.pipe" \
 	>"$LT_WORK/out1" 2>"$LT_WORK/err1" &
 pid=$!
-lt_wait_until 600 bash -c "[ -e '$LT_WORK/r1.reached' ] || ! kill -0 $reader" || true
+lt_wait_until 600 bash -c "[ -e '$LT_WORK/r1.reached' ] || ! kill -0 $reader || ! kill -0 $pid" || true
 lt_check "the first run reported $KILL_AT row(s) and went on" test -e "$LT_WORK/r1.reached"
 sleep 0.2 # time to fill the pipe and block
 lt_check "the first run is still running when killed (blocked on its report)" kill -0 $pid
 kill -KILL $pid 2>/dev/null || true
 wait $pid 2>/dev/null || true
 touch "$LT_WORK/r1.drain"
+# A reader still waiting for the report to be opened (the upload ended before) would wait forever.
+[ -e "$LT_WORK/r1.reached" ] || kill "$reader" 2>/dev/null || true
 lt_check "the report's reader drained what the first run wrote" wait $reader
 first=$(($(wc -l <"$LT_WORK/r1.csv") - 1))
 lt_figure "the first run reported $first of $N rows before kill -9"

@@ -41,7 +41,8 @@ pid=$(LT_KAFKA_PORT=$LT_KAFKA_PORT LT_KAFKA_DIR=$LT_KAFKA_DIR "$LT_ROOT/deploy/k
 lt_check "the broker runs (pid $pid)" [ -n "$pid" ]
 kill -KILL "$pid"
 killed_at=$SECONDS
-wait $up1 $up2
+wait $up1 || lt_fail "an upload of $A failed while the broker was killed (its error is above)"
+wait $up2 || lt_fail "an upload of $B failed while the broker was killed (its error is above)"
 # And more while it is down.
 lt_upload $A $B "$LT_WORK/ids-$A" "${fa[@]:2*q}"
 lt_upload $B $A "$LT_WORK/ids-$B" "${fb[@]:2*q}"

@@ -45,18 +45,19 @@ lt_make_docs "$LT_WORK/docs-$A" "$half" 20000
 lt_make_docs "$LT_WORK/docs-$B" "$half" 20000
 fa=("$LT_WORK/docs-$A"/*.pdf)
 fb=("$LT_WORK/docs-$B"/*.pdf)
-upload() { # FROM-INDEX COUNT: both ways at once
-	local p1 p2
+upload() { # FROM-INDEX COUNT: both ways at once; fails if either upload failed (error above)
+	local p1 p2 st=0
 	lt_upload $A $B "$LT_WORK/ids-$A" "${fa[@]:$1:$2}" &
 	p1=$!
 	lt_upload $B $A "$LT_WORK/ids-$B" "${fb[@]:$1:$2}" &
 	p2=$!
-	wait $p1 || lt_fail "an upload of $A failed (exit status $?; its error is above)"
-	wait $p2 || lt_fail "an upload of $B failed (exit status $?; its error is above)"
+	wait $p1 || st=$?
+	wait $p2 || st=$?
+	return $st
 }
 all() { lt_all_delivered $A "$LT_WORK/ids-$A" && lt_all_delivered $B "$LT_WORK/ids-$B"; }
 
-upload 0 "$q"
+lt_check "the first $((2 * q)) documents accepted" upload 0 "$q"
 lt_check "first $((2 * q)) documents delivered" lt_wait_until 120 all
 
 # kill_during FROM COUNT NODE: uploads COUNT documents each way from index FROM
@@ -75,14 +76,14 @@ kill_during() {
 	kill -KILL "$(lt_cluster_pid "$3")"
 	seen=$(($(lt_count_status $A delivered) + $(lt_count_status $B delivered)))
 	lt_figure "node $3 killed; just after, $seen of $(cat "$LT_WORK/ids-$A" "$LT_WORK/ids-$B" | wc -l) documents were delivered"
-	wait $up
+	wait $up || lt_fail "an upload while node $3 was killed failed (its error is above)"
 }
 
 # First victim: the leader of B's inbox partition 0.
 victim=$(lt_cluster_leader "$inbox_b" 0)
 lt_check "the leader of $inbox_b partition 0 is known (node $victim)" [ -n "$victim" ]
 kill_during "$q" "$q" "$victim"
-upload $((2 * q)) "$q" # and more while it is down
+lt_check "$((2 * q)) more accepted while it is down" upload $((2 * q)) "$q"
 lt_check "all $((6 * q)) documents so far delivered with node $victim down" lt_wait_until 180 all
 lt_check "node $victim restarts (deploy/kafka.sh start starts the missing node)" lt_cluster start
 lt_check "its replicas catch up: all in sync again" lt_wait_until 120 lt_cluster_in_sync "${topics[@]}"

@@ -44,7 +44,9 @@ lt_check() {
 # line that the end of `make test` repeats. Not while set +e is on.
 lt_stopped() { # status command file line
 	[[ $- == *e* ]] || return 0
-	echo "FAIL: the test stops: '$2' exited with status $1 at ${3##*/}:$4" >&2
+	local who="the test"
+	[ "$BASHPID" = "$$" ] || who="a subshell or background job of the test"
+	echo "FAIL: $who stops: '$2' exited with status $1 at ${3##*/}:$4" >&2
 }
 
 lt_setup() {

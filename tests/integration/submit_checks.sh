@@ -97,18 +97,22 @@ lt_check "the agent logs why it dropped them" grep -q "submission client dropped
 # A commit held up for 6 s (another process holds the store's write lock, as a
 # slow disk would) costs nothing to a client that connected before it and sent
 # its request while it waited: its bytes are read before anyone is judged
-# silent. The late client replays a request lienthong-upload framed for a
-# stand-in socket (a copy of A's configuration with another data_dir).
+# silent. Both clients replay requests lienthong-upload framed for a stand-in
+# socket (a copy of A's configuration with another data_dir), so the test
+# knows when their bytes are sent.
 sed 's/^data_dir = .*/data_dir = stand-in/' "$(lt_conf $A)" >"$LT_WORK/$A/stand-in.conf"
 mkdir -p "$LT_WORK/$A/stand-in"
-echo "replayed late" >"$LT_WORK/late.txt"
-echo "committed slowly" >"$LT_WORK/slow.txt"
-python3 - "$LT_WORK/$A/stand-in/submit.sock" "$LT_WORK/frame" <<'EOF' &
-import socket, sys
+capture() { # NAME: the request lienthong-upload frames for a new document NAME, in NAME.frame
+	echo "document $1" >"$LT_WORK/$1.txt"
+	rm -f "$LT_WORK/$A/stand-in/submit.sock"
+	python3 - "$LT_WORK/$A/stand-in/submit.sock" "$LT_WORK/$1.frame" <<'EOF' &
+import os, socket, sys
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 srv.bind(sys.argv[1])
 srv.listen(1)
+srv.settimeout(30)
 c, _ = srv.accept()
+c.settimeout(30)
 data = b""
 while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big"):
     more = c.recv(65536)
@@ -118,46 +122,67 @@ while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big"):
 open(sys.argv[2], "wb").write(data)
 c.sendall(b"\x00\x00\x00\x00")  # an empty reply (ok = false): the upload stops there
 EOF
-capture=$!
-lt_wait_until 10 test -S "$LT_WORK/$A/stand-in/submit.sock"
-"$LT_BIN/lienthong-upload" -c "$LT_WORK/$A/stand-in.conf" --to $B "$LT_WORK/late.txt" >/dev/null 2>&1 || true
-lt_check "a request framed by lienthong-upload is captured" wait $capture
-dropped0=$(grep -c 'submission client dropped' "$LT_WORK/$A/agent.log" || true)
-stored=$("$LT_BIN/lienthong-status" -c "$(lt_conf $A)" --json | wc -l)
-mkfifo "$LT_WORK/hold"
-mdb_load -s docs "$LT_WORK/$A/data" <"$LT_WORK/hold" &
-holder=$!
-exec 8>"$LT_WORK/hold" # the only writer: closing it ends the holder (children get 8>&-)
-printf 'VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n' >&8 # then waits, in its write transaction
-python3 - "$LT_WORK/$A/data/submit.sock" "$LT_WORK/frame" "$LT_WORK/late" <<'EOF' >"$LT_WORK/late.out" 2>&1 8>&- &
+	local pid=$!
+	lt_wait_until 10 test -S "$LT_WORK/$A/stand-in/submit.sock"
+	"$LT_BIN/lienthong-upload" -c "$LT_WORK/$A/stand-in.conf" --to $B "$LT_WORK/$1.txt" >/dev/null 2>&1 || true
+	wait $pid
+}
+# client NAME: connects to A's socket (NAME.connected), sends NAME.frame once
+# NAME.go exists (NAME.sent), prints how long the answer took; 0 if it is ok.
+client() {
+	python3 - "$LT_WORK/$A/data/submit.sock" "$LT_WORK/$1" <<'EOF'
 import os, socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.connect(sys.argv[1])
-open(sys.argv[3] + ".connected", "w").close()
-while not os.path.exists(sys.argv[3] + ".go"):
+open(sys.argv[2] + ".connected", "w").close()
+while not os.path.exists(sys.argv[2] + ".go"):
     time.sleep(0.01)
-s.sendall(open(sys.argv[2], "rb").read())
+s.sendall(open(sys.argv[2] + ".frame", "rb").read())
+sent = time.time()
+open(sys.argv[2] + ".sent", "w").close()
 s.settimeout(60)
 reply = b""
 while chunk := s.recv(4096):
     reply += chunk
     if len(reply) >= 4 and len(reply) >= 4 + int.from_bytes(reply[:4], "big"):
         break
-print("reply:", reply.hex())
+print("answered after %.1f s: %s" % (time.time() - sent, reply.hex()))
 sys.exit(0 if reply[4:6] == b"\x08\x01" else 1)  # SubmitReply.ok = true
 EOF
+}
+lt_check "requests framed by lienthong-upload are captured" eval "capture late && capture slow"
+dropped0=$(grep -c 'submission client dropped' "$LT_WORK/$A/agent.log" || true)
+mark=$(wc -l <"$LT_WORK/$A/agent.log")
+stored=$("$LT_BIN/lienthong-status" -c "$(lt_conf $A)" --json | wc -l)
+mkfifo "$LT_WORK/hold"
+mdb_load -s docs "$LT_WORK/$A/data" <"$LT_WORK/hold" &
+holder=$!
+exec 8>"$LT_WORK/hold" # the only writer: closing it ends the holder (children get 8>&-)
+# then it waits in its write transaction (SIGPIPE ignored: a holder gone is an error here)
+(trap '' PIPE && printf 'VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n' >&8)
+client late >"$LT_WORK/late.out" 2>&1 8>&- &
 late=$!
 lt_wait_until 10 test -e "$LT_WORK/late.connected"
-sleep 0.5 # accepted by the agent, silent
-timeout 60 "$LT_BIN/lienthong-upload" -c "$(lt_conf $A)" --to $B "$LT_WORK/slow.txt" >>"$LT_WORK/ids" 2>"$LT_WORK/first.err" 8>&- &
-first=$!
-sleep 1 # the first upload's commit now waits for the write lock
+sleep 0.3 # accepted by the agent, silent
+touch "$LT_WORK/slow.go"
+client slow >"$LT_WORK/slow.out" 2>&1 8>&- &
+slow=$!
+lt_wait_until 10 test -e "$LT_WORK/slow.sent"
+sleep 0.5 # the agent read it; its commit waits for the write lock
 touch "$LT_WORK/late.go"
+lt_wait_until 10 test -e "$LT_WORK/late.sent"
 sleep 6
 exec 8>&- # the holder commits nothing and ends: the agent's commit goes on
 lt_check "the store's write lock was held by mdb_load and released" wait $holder
-lt_check "the upload whose commit waited 6 s succeeds" wait $first
-lt_check "the client that sent its request during that commit is answered ok ($(cat "$LT_WORK/late.out"))" wait $late
+slow_st=0 late_st=0
+wait $slow || slow_st=$?
+wait $late || late_st=$?
+lt_check "the request whose commit waited is answered ok ($(cat "$LT_WORK/slow.out"))" [ $slow_st -eq 0 ]
+lt_check "its answer took over 5 s (the commit waited)" \
+	awk '/answered after/ { found = 1; ok = $3 >= 5 } END { exit !(found && ok) }' "$LT_WORK/slow.out"
+lt_check "the client that sent its request during that commit is answered ok ($(cat "$LT_WORK/late.out"))" [ $late_st -eq 0 ]
+lt_check "they were two commits, one after the other" \
+	[ "$(tail -n +$((mark + 1)) "$LT_WORK/$A/agent.log" | grep -c 'committed 1 document(s) of 1 submission(s)')" -eq 2 ]
 lt_check "and nobody was dropped as silent" \
 	[ "$(grep -c 'submission client dropped' "$LT_WORK/$A/agent.log" || true)" -eq "$dropped0" ]
 lt_check "both documents are stored" \
