@@ -254,8 +254,8 @@ int lt_receive_watch(struct lt_receive *r, int64_t now_ms)
 	}
 	if (r->n_blocked == 0)
 		st->blocked_reason[0] = '\0';
-	int stuck =
-	    lt_reaper_tick(&r->reaper, lt_mono_ms()); /* a replaced one not destroyed in time */
+	/* A replaced consumer not destroyed in time? */
+	int stuck = lt_reaper_tick(&r->reaper, lt_mono_ms());
 	st->stuck = r->reaper.stuck;
 	if (lt_kafka_fatal(r->consumer, &err)) {
 		lt_log_error(

@@ -994,8 +994,8 @@ int lt_relay_tick(struct lt_relay *r, int64_t now_ms)
 		did |= lt_relay_send(r, &r->side[i], now_ms);
 		lt_relay_done(r, &r->side[i]);
 	}
-	if (lt_reaper_tick(&r->reaper,
-	                   lt_mono_ms())) /* a replaced consumer not destroyed in time */
+	/* A replaced consumer not destroyed in time? */
+	if (lt_reaper_tick(&r->reaper, lt_mono_ms()))
 		r->health_dirty = 1;
 	for (int i = 0; i < 2; i++)
 		lt_relay_watch(r, &r->side[i], now_ms);
